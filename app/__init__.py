@@ -1,0 +1,1 @@
+"""Kassa: the domain (models, repositories, services, auth, configuration, CLI)."""

@@ -1,0 +1,70 @@
+"""Configuration, read once from the environment."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+def _bool(name: str, default: bool = False) -> bool:
+    value = os.environ.get(name)
+    if value is None or value == "":
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _int(name: str, default: int) -> int:
+    value = os.environ.get(name)
+    return int(value) if value else default
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Every setting Kassa reads; README.md lists them with their defaults."""
+
+    database_url: str | None = None
+    redis_url: str | None = None
+    host: str = "127.0.0.1"
+    port: int = 8000
+    debug: bool = False
+    environment: str = "development"
+    data_dir: Path = field(default_factory=lambda: PROJECT_ROOT / ".data")
+    local_postgres: str = "127.0.0.1:5432"
+    local_redis: str = "127.0.0.1:6379"
+    local_database_name: str = "kassa"
+    db_pool_size: int = 10
+    graphql_max_depth: int = 10
+    graphql_max_tokens: int = 2000
+    graphql_max_aliases: int = 30
+    page_size_max: int = 100
+    expose_sql_count: bool = False
+
+    @classmethod
+    def from_env(cls) -> "Settings":
+        return cls(
+            database_url=os.environ.get("DATABASE_URL") or None,
+            redis_url=os.environ.get("REDIS_URL") or None,
+            host=os.environ.get("KASSA_HOST", "127.0.0.1"),
+            port=_int("KASSA_PORT", 8000),
+            debug=_bool("KASSA_DEBUG"),
+            environment=os.environ.get("KASSA_ENV", "development"),
+            data_dir=Path(os.environ.get("KASSA_DATA_DIR") or PROJECT_ROOT / ".data"),
+            local_postgres=os.environ.get("KASSA_LOCAL_POSTGRES", "127.0.0.1:5432"),
+            local_redis=os.environ.get("KASSA_LOCAL_REDIS", "127.0.0.1:6379"),
+            local_database_name=os.environ.get("KASSA_LOCAL_DATABASE", "kassa"),
+            db_pool_size=_int("KASSA_DB_POOL_SIZE", 10),
+            graphql_max_depth=_int("KASSA_GRAPHQL_MAX_DEPTH", 10),
+            graphql_max_tokens=_int("KASSA_GRAPHQL_MAX_TOKENS", 2000),
+            graphql_max_aliases=_int("KASSA_GRAPHQL_MAX_ALIASES", 30),
+            page_size_max=_int("KASSA_PAGE_SIZE_MAX", 100),
+            expose_sql_count=_bool("KASSA_EXPOSE_SQL_COUNT"),
+        )
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings.from_env()

@@ -1,0 +1,116 @@
+"""All SQL about customers."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Sequence
+
+from sqlalchemy import func, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.kit.models import utc_now
+from app.kit.pagination import Page, paginate
+from app.kit.repository import scoped
+from app.models import Customer, Member
+
+
+@dataclass(frozen=True)
+class CustomerFilter:
+    type: str | None = None
+    email: str | None = None
+    external_id: str | None = None
+    search: str | None = None
+    created_after: datetime | None = None
+    created_before: datetime | None = None
+
+
+ORDER_KEYS = {
+    "created_at": (Customer.created_at, lambda c: c.created_at),
+    "email": (Customer.email, lambda c: c.email),
+    "name": (func.coalesce(Customer.name, ""), lambda c: c.name or ""),
+}
+
+
+def _escape_like(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def _filtered(organization_id: uuid.UUID, filter: CustomerFilter):
+    statement = scoped(select(Customer), Customer, organization_id)
+    if filter.type is not None:
+        statement = statement.where(Customer.type == filter.type)
+    if filter.email is not None:
+        statement = statement.where(func.lower(Customer.email) == filter.email.lower())
+    if filter.external_id is not None:
+        statement = statement.where(Customer.external_id == filter.external_id)
+    if filter.search:
+        pattern = f"%{_escape_like(filter.search)}%"
+        statement = statement.where(
+            or_(Customer.email.ilike(pattern), Customer.name.ilike(pattern), Customer.external_id.ilike(pattern))
+        )
+    if filter.created_after is not None:
+        statement = statement.where(Customer.created_at >= filter.created_after)
+    if filter.created_before is not None:
+        statement = statement.where(Customer.created_at < filter.created_before)
+    return statement
+
+
+async def list_page(
+    session: AsyncSession,
+    organization_id: uuid.UUID,
+    filter: CustomerFilter,
+    *,
+    order_by: str,
+    descending: bool,
+    first: int,
+    after: str | None,
+) -> Page[Customer]:
+    sort_key, sort_value_of = ORDER_KEYS[order_by]
+    return await paginate(
+        session,
+        _filtered(organization_id, filter),
+        sort_key=sort_key,
+        id_column=Customer.id,
+        descending=descending,
+        first=first,
+        after=after,
+        sort_value_of=sort_value_of,
+    )
+
+
+async def count(session: AsyncSession, organization_id: uuid.UUID, filter: CustomerFilter) -> int:
+    statement = _filtered(organization_id, filter).with_only_columns(func.count()).order_by(None)
+    return int(await session.scalar(statement) or 0)
+
+
+async def get(
+    session: AsyncSession, organization_id: uuid.UUID, customer_id: uuid.UUID, *, for_update: bool = False
+) -> Customer | None:
+    statement = scoped(select(Customer), Customer, organization_id).where(Customer.id == customer_id)
+    if for_update:
+        statement = statement.with_for_update()
+    return await session.scalar(statement)
+
+
+async def get_by_external_id(session: AsyncSession, organization_id: uuid.UUID, external_id: str) -> Customer | None:
+    statement = scoped(select(Customer), Customer, organization_id).where(Customer.external_id == external_id)
+    return await session.scalar(statement)
+
+
+async def get_many(session: AsyncSession, organization_id: uuid.UUID, ids: Sequence[uuid.UUID]) -> list[Customer]:
+    statement = scoped(select(Customer), Customer, organization_id).where(Customer.id.in_(list(ids)))
+    return list((await session.scalars(statement)).all())
+
+
+async def soft_delete(session: AsyncSession, customer: Customer) -> None:
+    now = utc_now()
+    customer.deleted_at = now
+    await session.execute(
+        update(Member).where(Member.customer_id == customer.id, Member.deleted_at.is_(None)).values(deleted_at=now)
+    )
+    await session.flush()
+
+
+UNIQUE_EXTERNAL_ID = "ix_customers_organization_id_external_id"

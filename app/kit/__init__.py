@@ -1,0 +1,1 @@
+"""Shared building blocks: database, models base, ids, pagination, errors, tenant scoping."""

@@ -1,0 +1,82 @@
+"""Engine, sessions and the per-request session gate."""
+
+from __future__ import annotations
+
+import asyncio
+from contextlib import asynccontextmanager
+from contextvars import ContextVar
+from typing import AsyncIterator
+
+from sqlalchemy import event
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+
+# Counts SQL statements for whoever set a list here (tests, the debug header, benchmarks).
+statement_counter: ContextVar[list[int] | None] = ContextVar("statement_counter", default=None)
+
+
+def async_database_url(url: str) -> str:
+    """Accept `postgres://`, `postgresql://` or `postgresql+asyncpg://` and return the asyncpg form."""
+    for prefix in ("postgresql+asyncpg://", "postgresql+psycopg2://", "postgresql+psycopg://", "postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+asyncpg://" + url[len(prefix):]
+    raise ValueError(f"DATABASE_URL must be a PostgreSQL URL, got {url.split(':', 1)[0]}://...")
+
+
+def _count_statement(*_args, **_kwargs) -> None:
+    counter = statement_counter.get()
+    if counter is not None:
+        counter[0] += 1
+
+
+def create_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
+    engine = create_async_engine(
+        async_database_url(url),
+        pool_size=pool_size,
+        max_overflow=pool_size,
+        pool_pre_ping=False,
+    )
+    event.listen(engine.sync_engine, "before_cursor_execute", _count_statement)
+    return engine
+
+
+def create_session_factory(engine_or_connection) -> async_sessionmaker[AsyncSession]:
+    return async_sessionmaker(engine_or_connection, expire_on_commit=False, autoflush=False)
+
+
+class SessionGate:
+    """One `AsyncSession` per request, handed to one coroutine at a time.
+
+    strawberry runs the batches of different dataloaders in concurrent tasks; an `AsyncSession`
+    (and its connection) must never be used by two of them at once, so every use goes through
+    the lock. The session is opened lazily and closed when the request ends.
+    """
+
+    def __init__(self, factory: async_sessionmaker[AsyncSession]) -> None:
+        self._factory = factory
+        self._session: AsyncSession | None = None
+        self._lock = asyncio.Lock()
+
+    @asynccontextmanager
+    async def use(self) -> AsyncIterator[AsyncSession]:
+        async with self._lock:
+            if self._session is None:
+                self._session = self._factory()
+            yield self._session
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[AsyncSession]:
+        """Exclusive use of the session for one unit of work; rolls back if the block raises.
+
+        The block commits itself when it succeeds (a typed error result is not a success).
+        """
+        async with self.use() as session:
+            try:
+                yield session
+            except BaseException:
+                await session.rollback()
+                raise
+
+    async def close(self) -> None:
+        if self._session is not None:
+            session, self._session = self._session, None
+            await session.close()

@@ -1,0 +1,44 @@
+"""All SQL about members."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Sequence
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.kit.repository import scoped
+from app.models import Member, MemberRole
+
+UNIQUE_EMAIL = "ix_members_customer_id_email"
+UNIQUE_EXTERNAL_ID = "ix_members_customer_id_external_id"
+UNIQUE_OWNER = "ix_members_customer_id_owner"
+
+
+async def get(session: AsyncSession, organization_id: uuid.UUID, member_id: uuid.UUID) -> Member | None:
+    return await session.scalar(scoped(select(Member), Member, organization_id).where(Member.id == member_id))
+
+
+async def get_owner(session: AsyncSession, organization_id: uuid.UUID, customer_id: uuid.UUID) -> Member | None:
+    statement = scoped(select(Member), Member, organization_id).where(
+        Member.customer_id == customer_id, Member.role == MemberRole.owner.value
+    )
+    return await session.scalar(statement)
+
+
+async def get_many(session: AsyncSession, organization_id: uuid.UUID, ids: Sequence[uuid.UUID]) -> list[Member]:
+    statement = scoped(select(Member), Member, organization_id).where(Member.id.in_(list(ids)))
+    return list((await session.scalars(statement)).all())
+
+
+async def list_for_customers(
+    session: AsyncSession, organization_id: uuid.UUID, customer_ids: Sequence[uuid.UUID]
+) -> list[Member]:
+    """Active members of several customers, owner first, then by creation."""
+    statement = (
+        scoped(select(Member), Member, organization_id)
+        .where(Member.customer_id.in_(list(customer_ids)))
+        .order_by(Member.customer_id, (Member.role != MemberRole.owner.value), Member.created_at, Member.id)
+    )
+    return list((await session.scalars(statement)).all())

@@ -1,0 +1,173 @@
+"""The ASGI app: `POST /graphql` (GET serves GraphiQL) and `GET /health`.
+
+The GraphQL endpoint is a plain litestar route calling `schema.execute`: it authenticates the
+bearer token once, gives the operation a session gate, and closes it when the response is
+built. Each mutation commits or rolls back its own transaction (see `schema.kit.errors`), so
+nothing here commits.
+"""
+
+from __future__ import annotations
+
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any, AsyncIterator
+
+import msgspec
+from strawberry.types.graphql import OperationType
+from litestar import Litestar, Request, Response, get, post
+from litestar.datastructures import State
+from redis.asyncio import Redis
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from strawberry.http.ides import get_graphql_ide_html
+
+from app.auth.errors import AuthenticationFailed
+from app.auth.service import authenticate, parse_authorization
+from app.config import Settings, get_settings
+from app.kit.db import SessionGate, create_engine, create_session_factory, statement_counter
+
+_JSON = "application/json"
+_ENCODER = msgspec.json.Encoder()
+_POST_OPERATIONS = (OperationType.QUERY, OperationType.MUTATION)
+
+
+@dataclass
+class Runtime:
+    """What every request needs, built once per process (or handed in by tests)."""
+
+    settings: Settings
+    session_factory: async_sessionmaker[AsyncSession]
+    redis: Redis
+    schema: Any
+
+
+def _error_response(status: int, message: str, code: str, headers: dict[str, str] | None = None) -> Response:
+    body = {"data": None, "errors": [{"message": message, "extensions": {"code": code}}]}
+    return Response(content=_ENCODER.encode(body), status_code=status, media_type=_JSON, headers=headers)
+
+
+def _runtime(request: Request) -> Runtime:
+    return request.app.state.runtime
+
+
+@get("/graphql", include_in_schema=False)
+async def graphql_ide() -> Response:
+    return Response(content=get_graphql_ide_html("graphiql"), media_type="text/html")
+
+
+@post("/graphql", include_in_schema=False)
+async def graphql_endpoint(request: Request) -> Response:
+    from schema.context import Context
+
+    runtime = _runtime(request)
+    try:
+        payload = msgspec.json.decode(await request.body())
+    except msgspec.DecodeError:
+        return _error_response(400, "The request body must be JSON", "BAD_REQUEST")
+    if not isinstance(payload, dict) or not isinstance(payload.get("query"), str):
+        return _error_response(400, "The request body must be an object with a `query` string", "BAD_REQUEST")
+    variables = payload.get("variables")
+    if variables is not None and not isinstance(variables, dict):
+        return _error_response(400, "`variables` must be an object", "BAD_REQUEST")
+
+    counter = [0]
+    reset = statement_counter.set(counter)
+    gate = SessionGate(runtime.session_factory)
+    try:
+        subject = None
+        try:
+            token = parse_authorization(request.headers.get("authorization"))
+            if token is not None:
+                async with gate.use() as session:
+                    subject = await authenticate(session, token)
+        except AuthenticationFailed as exc:
+            return _error_response(401, exc.message, exc.code, {"WWW-Authenticate": "Bearer"})
+        context = Context(settings=runtime.settings, db=gate, subject=subject)
+        result = await runtime.schema.execute(
+            payload["query"],
+            variable_values=variables,
+            context_value=context,
+            operation_name=payload.get("operationName"),
+            allowed_operation_types=_POST_OPERATIONS,
+        )
+    finally:
+        await gate.close()
+        statement_counter.reset(reset)
+    body: dict[str, Any] = {"data": result.data}
+    if result.errors:
+        body["errors"] = [error.formatted for error in result.errors]
+    headers = {"X-Kassa-SQL-Statements": str(counter[0])} if runtime.settings.expose_sql_count else None
+    return Response(content=_ENCODER.encode(body), media_type=_JSON, headers=headers)
+
+
+@get("/health")
+async def health(request: Request) -> Response:
+    """200 when the database and Redis both answer, 503 otherwise."""
+    runtime = _runtime(request)
+    checks: dict[str, str] = {}
+    try:
+        async with runtime.session_factory() as session:
+            await session.execute(text("SELECT 1"))
+        checks["database"] = "ok"
+    except Exception as exc:  # noqa: BLE001 - a health check reports any failure
+        checks["database"] = f"error: {type(exc).__name__}"
+    try:
+        await runtime.redis.ping()
+        checks["redis"] = "ok"
+    except Exception as exc:  # noqa: BLE001
+        checks["redis"] = f"error: {type(exc).__name__}"
+    healthy = all(value == "ok" for value in checks.values())
+    return Response(content={"status": "ok" if healthy else "unavailable", **checks}, status_code=200 if healthy else 503)
+
+
+@get("/", include_in_schema=False)
+async def index() -> Response:
+    return Response(
+        content={"name": "Kassa", "graphql": "/graphql", "health": "/health"},
+        media_type=_JSON,
+    )
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    session_factory: async_sessionmaker[AsyncSession] | None = None,
+    redis: Redis | None = None,
+) -> Litestar:
+    """Build the app. Without a session factory or Redis client, they are created from the
+    settings when the app starts and closed when it stops."""
+    from schema import build_schema, schema
+
+    settings = settings or get_settings()
+    graphql_schema = schema if settings == get_settings() else build_schema(settings)
+
+    @asynccontextmanager
+    async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        engine: AsyncEngine | None = None
+        own_redis: Redis | None = None
+        factory, client = session_factory, redis
+        if factory is None:
+            if not settings.database_url:
+                raise RuntimeError("DATABASE_URL is not set (use `kassa serve` or `kassa run`)")
+            engine = create_engine(settings.database_url, pool_size=settings.db_pool_size)
+            factory = create_session_factory(engine)
+        if client is None:
+            if not settings.redis_url:
+                raise RuntimeError("REDIS_URL is not set (use `kassa serve` or `kassa run`)")
+            client = own_redis = Redis.from_url(settings.redis_url)
+        app.state.runtime = Runtime(settings=settings, session_factory=factory, redis=client, schema=graphql_schema)
+        try:
+            yield
+        finally:
+            if own_redis is not None:
+                await own_redis.aclose()
+            if engine is not None:
+                await engine.dispose()
+
+    return Litestar(
+        route_handlers=[graphql_ide, graphql_endpoint, health, index],
+        lifespan=[lifespan],
+        state=State(),
+        debug=settings.debug,
+        openapi_config=None,
+    )

@@ -1,0 +1,51 @@
+"""The GraphQL layer: types, inputs, queries, mutations and dataloaders. Exports `schema`."""
+
+from __future__ import annotations
+
+import strawberry
+from graphql import GraphQLError
+from strawberry.extensions import MaskErrors, MaxAliasesLimiter, MaxTokensLimiter, ParserCache, QueryDepthLimiter, ValidationCache
+
+from app.config import Settings, get_settings
+from schema.customers.mutations import CustomerMutations
+from schema.customers.queries import CustomerQueries
+from schema.customers.types import BusinessCustomer, IndividualCustomer
+from schema.kit.nodes import NodeQueries
+from schema.members.mutations import MemberMutations
+from schema.members.queries import MemberQueries
+from schema.organizations.queries import OrganizationQueries
+
+
+@strawberry.type(description="Everything a merchant can read.")
+class Query(NodeQueries, OrganizationQueries, CustomerQueries, MemberQueries):
+    pass
+
+
+@strawberry.type(description="Everything a merchant can change. Each mutation takes one `input` and returns a union of its success payload and typed errors.")
+class Mutation(CustomerMutations, MemberMutations):
+    pass
+
+
+def _should_mask(error: GraphQLError) -> bool:
+    """Mask unexpected exceptions only; GraphQL errors raised on purpose carry a code."""
+    original = error.original_error
+    if original is None or isinstance(original, GraphQLError):
+        return False
+    return True
+
+
+def build_schema(settings: Settings | None = None) -> strawberry.Schema:
+    settings = settings or get_settings()
+    extensions = [
+        QueryDepthLimiter(max_depth=settings.graphql_max_depth),
+        MaxTokensLimiter(max_token_count=settings.graphql_max_tokens),
+        MaxAliasesLimiter(max_alias_count=settings.graphql_max_aliases),
+        ParserCache,
+        ValidationCache,
+    ]
+    if not settings.debug:
+        extensions.append(MaskErrors(should_mask_error=_should_mask))
+    return strawberry.Schema(query=Query, mutation=Mutation, types=[IndividualCustomer, BusinessCustomer], extensions=extensions)
+
+
+schema = build_schema()

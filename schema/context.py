@@ -1,0 +1,23 @@
+"""The per-request GraphQL context: settings, the session gate, the caller, the dataloaders."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from app.auth.errors import AuthenticationFailed
+from app.auth.subject import Subject
+from app.config import Settings
+from app.kit.db import SessionGate
+from schema.dataloaders import Loaders
+
+
+@dataclass
+class Context:
+    settings: Settings
+    db: SessionGate
+    subject: Subject | None
+    auth_error: AuthenticationFailed | None = None
+    loaders: Loaders = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.loaders = Loaders(self)

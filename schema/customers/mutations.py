@@ -1,0 +1,112 @@
+"""Mutations on customers. Each returns its success payload or a typed error; nothing is
+changed when an error is returned."""
+
+from __future__ import annotations
+
+from typing import Annotated, Union
+
+import strawberry
+
+from app.auth.scopes import Scope
+from app.customers import service
+from app.kit.ids import parse_global_id
+from schema.customers.inputs import (
+    CreateCustomerInput,
+    DeleteCustomerInput,
+    UpdateCustomerInput,
+    UpgradeCustomerToBusinessInput,
+)
+from schema.customers.types import Customer, customer_from_model
+from schema.kit.errors import (
+    CustomerAlreadyBusinessError,
+    DuplicateExternalIdError,
+    DuplicateMemberEmailError,
+    DuplicateMemberExternalIdError,
+    NotFoundError,
+    ValidationError,
+    run_mutation,
+)
+from schema.kit.scopes import scoped_mutation
+
+
+@strawberry.type(description="The customer was created.")
+class CreateCustomerSuccess:
+    customer: Customer = strawberry.field(description="The new customer, with its owner and members.")
+
+
+@strawberry.type(description="The customer was updated.")
+class UpdateCustomerSuccess:
+    customer: Customer = strawberry.field(description="The customer as it is now.")
+
+
+@strawberry.type(description="The customer was deleted; its external id is free again.")
+class DeleteCustomerSuccess:
+    deleted_customer_id: strawberry.ID = strawberry.field(description="The id of the deleted customer.")
+
+
+@strawberry.type(description="The individual is now a business; its owner stays the owner.")
+class UpgradeCustomerToBusinessSuccess:
+    customer: Customer = strawberry.field(description="The customer, now a business.")
+
+
+CreateCustomerResult = Annotated[
+    Union[CreateCustomerSuccess, ValidationError, DuplicateExternalIdError, DuplicateMemberEmailError, DuplicateMemberExternalIdError],
+    strawberry.union("CreateCustomerResult", description="The created customer, or why it was not created."),
+]
+UpdateCustomerResult = Annotated[
+    Union[UpdateCustomerSuccess, ValidationError, NotFoundError, DuplicateExternalIdError, DuplicateMemberEmailError, DuplicateMemberExternalIdError],
+    strawberry.union("UpdateCustomerResult", description="The updated customer, or why nothing changed."),
+]
+DeleteCustomerResult = Annotated[
+    Union[DeleteCustomerSuccess, NotFoundError],
+    strawberry.union("DeleteCustomerResult", description="The deleted customer's id, or why nothing was deleted."),
+]
+UpgradeCustomerToBusinessResult = Annotated[
+    Union[UpgradeCustomerToBusinessSuccess, ValidationError, NotFoundError, CustomerAlreadyBusinessError],
+    strawberry.union("UpgradeCustomerToBusinessResult", description="The upgraded customer, or why nothing changed."),
+]
+
+
+@strawberry.type
+class CustomerMutations:
+    @scoped_mutation(
+        Scope.customers_write,
+        "Create an individual customer (its owner member is created with it) or a business customer "
+        "with its owner and optional members, in one call.",
+    )
+    async def create_customer(self, info: strawberry.Info, input: CreateCustomerInput) -> CreateCustomerResult:
+        draft = input.to_draft()
+        return await run_mutation(
+            info,
+            lambda session, subject: service.create_customer(session, subject, draft),
+            lambda row: CreateCustomerSuccess(customer=customer_from_model(row)),
+        )
+
+    @scoped_mutation(Scope.customers_write, "Change a customer's fields. An individual's owner member follows its email, name and external id.")
+    async def update_customer(self, info: strawberry.Info, input: UpdateCustomerInput) -> UpdateCustomerResult:
+        changes = input.changes()
+        return await run_mutation(
+            info,
+            lambda session, subject: service.update_customer(session, subject, parse_global_id(input.id, "Customer"), changes),
+            lambda row: UpdateCustomerSuccess(customer=customer_from_model(row)),
+        )
+
+    @scoped_mutation(Scope.customers_write, "Delete a customer and its members (soft delete: history is kept, the external id is freed).")
+    async def delete_customer(self, info: strawberry.Info, input: DeleteCustomerInput) -> DeleteCustomerResult:
+        return await run_mutation(
+            info,
+            lambda session, subject: service.delete_customer(session, subject, parse_global_id(input.id, "Customer")),
+            lambda row: DeleteCustomerSuccess(deleted_customer_id=input.id),
+        )
+
+    @scoped_mutation(Scope.customers_write, "Turn an individual customer into a business (one way). Its owner stays the owner.")
+    async def upgrade_customer_to_business(
+        self, info: strawberry.Info, input: UpgradeCustomerToBusinessInput
+    ) -> UpgradeCustomerToBusinessResult:
+        return await run_mutation(
+            info,
+            lambda session, subject: service.upgrade_to_business(
+                session, subject, parse_global_id(input.id, "Customer"), name=input.name, billing_name=input.billing_name
+            ),
+            lambda row: UpgradeCustomerToBusinessSuccess(customer=customer_from_model(row)),
+        )

@@ -1,0 +1,94 @@
+"""Queries about customers."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import strawberry
+from graphql import GraphQLError
+
+from app.auth.scopes import Scope
+from app.customers import service
+from app.customers.repository import CustomerFilter as CustomerFilterData
+from app.kit.errors import KassaError, NotFound
+from app.kit.ids import parse_global_id
+from schema.customers.inputs import CustomerFilter, CustomerOrder
+from schema.customers.types import Customer, CustomerConnection, customer_from_model
+from schema.kit.relay import Connection
+from schema.kit.scopes import scoped_field
+
+
+class BadRequest(GraphQLError):
+    def __init__(self, message: str) -> None:
+        super().__init__(message, extensions={"code": "BAD_USER_INPUT"})
+
+
+def _filter_data(filter: CustomerFilter | None) -> CustomerFilterData:
+    if filter is None:
+        return CustomerFilterData()
+    return CustomerFilterData(
+        type=filter.type.value if filter.type else None,
+        email=filter.email,
+        external_id=filter.external_id,
+        search=filter.search,
+        created_after=filter.created_after,
+        created_before=filter.created_before,
+    )
+
+
+@strawberry.type
+class CustomerQueries:
+    @scoped_field(Scope.customers_read, "Customers of the organization, a page at a time, filtered and sorted.")
+    async def customers(
+        self,
+        info: strawberry.Info,
+        first: Annotated[int, strawberry.argument(description="Page size, 1 to 100.")] = 50,
+        after: Annotated[str | None, strawberry.argument(description="The `endCursor` of the previous page.")] = None,
+        filter: Annotated[CustomerFilter | None, strawberry.argument(description="Which customers to list.")] = None,
+        order_by: Annotated[CustomerOrder | None, strawberry.argument(description="Sort order; by creation time by default.")] = None,
+    ) -> CustomerConnection:
+        context = info.context
+        subject = context.subject
+        data = _filter_data(filter)
+        order = order_by or CustomerOrder()
+        try:
+            async with context.db.use() as session:
+                page = await service.list_customers(
+                    session,
+                    subject,
+                    data,
+                    order_by=order.field.value,
+                    descending=order.direction.value == "desc",
+                    first=first,
+                    after=after,
+                    max_page_size=context.settings.page_size_max,
+                )
+        except KassaError as exc:
+            raise BadRequest(exc.message) from None
+        context.loaders.prime_customers(list(page.items))
+
+        async def count() -> int:
+            async with context.db.use() as session:
+                return await service.count_customers(session, subject, data)
+
+        return Connection.from_page(page, customer_from_model, count)
+
+    @scoped_field(Scope.customers_read, "One customer, by `id` or by `externalId` (give exactly one); null if there is none.")
+    async def customer(
+        self,
+        info: strawberry.Info,
+        id: Annotated[strawberry.ID | None, strawberry.argument(description="The customer's global id.")] = None,
+        external_id: Annotated[str | None, strawberry.argument(description="Your own id for the customer.")] = None,
+    ) -> Customer | None:
+        if (id is None) == (external_id is None):
+            raise BadRequest("Give exactly one of `id` or `externalId`")
+        context = info.context
+        try:
+            async with context.db.use() as session:
+                if id is not None:
+                    row = await service.get_customer(session, context.subject, parse_global_id(id, "Customer"))
+                else:
+                    row = await service.get_customer_by_external_id(session, context.subject, external_id)
+        except NotFound:
+            return None
+        return customer_from_model(row)

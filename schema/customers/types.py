@@ -1,0 +1,105 @@
+"""GraphQL types of customers: the `Customer` interface and its two kinds."""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+from typing import TYPE_CHECKING, Annotated
+
+import strawberry
+from strawberry.scalars import JSON
+
+from app.kit.ids import to_global_id
+from app.models import Customer as CustomerModel
+from app.models import CustomerType as CustomerTypeModel
+from schema.kit.relay import Connection, Node
+
+if TYPE_CHECKING:
+    from schema.members.types import Member
+
+
+@strawberry.enum(description="Whether a customer is a person or a business with members.")
+class CustomerType(enum.Enum):
+    INDIVIDUAL = strawberry.enum_value("individual", description="A person; its only member is itself, the owner.")
+    BUSINESS = strawberry.enum_value("business", description="A company; it has an owner and any number of members.")
+
+
+@strawberry.type(description="A postal address.")
+class Address:
+    line1: str | None = strawberry.field(description="Street and number.")
+    line2: str | None = strawberry.field(description="Apartment, suite, floor.")
+    postal_code: str | None = strawberry.field(description="Postal or ZIP code.")
+    city: str | None = strawberry.field(description="City.")
+    state: str | None = strawberry.field(description="State, province or region.")
+    country: str = strawberry.field(description="ISO 3166-1 alpha-2 country code, e.g. `US`.")
+
+
+@strawberry.interface(description="Who pays: an individual or a business. Ids stay the same when an individual becomes a business.")
+class Customer(Node):
+    model: strawberry.Private[CustomerModel]
+    type: CustomerType = strawberry.field(description="Individual or business.")
+    external_id: str | None = strawberry.field(description="The merchant's own id for this customer, unique in the organization.")
+    email: str = strawberry.field(description="The billing email.")
+    name: str | None = strawberry.field(description="The display name of the person or business.")
+    billing_name: str | None = strawberry.field(description="The name printed on invoices, when it differs from `name`.")
+    billing_address: Address | None = strawberry.field(description="The billing address.")
+    tax_id: str | None = strawberry.field(description="The tax identification number (VAT, EIN, ...).")
+    metadata: JSON = strawberry.field(description="The merchant's own key-value data (at most 50 keys).")
+    created_at: datetime = strawberry.field(description="When the customer was created.")
+    modified_at: datetime = strawberry.field(description="When the customer was last changed.")
+
+    @strawberry.field(description="The active members, owner first.")
+    async def members(self, info: strawberry.Info) -> list[Annotated["Member", strawberry.lazy("schema.members.types")]]:
+        from schema.members.types import Member
+
+        rows = await info.context.loaders.members_of_customer.load(self.model.id)
+        return [Member.from_model(row) for row in rows]
+
+    @strawberry.field(description="The member who owns the customer; exactly one per customer.")
+    async def owner(self, info: strawberry.Info) -> Annotated["Member", strawberry.lazy("schema.members.types")] | None:
+        from schema.members.types import Member
+
+        rows = await info.context.loaders.members_of_customer.load(self.model.id)
+        owner = next((row for row in rows if row.role == "owner"), None)
+        return Member.from_model(owner) if owner is not None else None
+
+
+@strawberry.type(description="A person who pays for themselves. Its only member is its owner, mirrored from the customer.")
+class IndividualCustomer(Customer):
+    pass
+
+
+@strawberry.type(description="A business with an owner, billing managers and members.")
+class BusinessCustomer(Customer):
+    pass
+
+
+def customer_from_model(row: CustomerModel) -> Customer:
+    cls = BusinessCustomer if row.type == CustomerTypeModel.business.value else IndividualCustomer
+    address = row.billing_address
+    return cls(
+        model=row,
+        id=strawberry.ID(to_global_id("Customer", row.id)),
+        type=CustomerType(row.type),
+        external_id=row.external_id,
+        email=row.email,
+        name=row.name,
+        billing_name=row.billing_name,
+        billing_address=Address(
+            line1=address.get("line1"),
+            line2=address.get("line2"),
+            postal_code=address.get("postal_code"),
+            city=address.get("city"),
+            state=address.get("state"),
+            country=address["country"],
+        )
+        if address
+        else None,
+        tax_id=row.tax_id,
+        metadata=row.user_metadata,
+        created_at=row.created_at,
+        modified_at=row.modified_at,
+    )
+
+
+CustomerConnection = Connection[Customer]

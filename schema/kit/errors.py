@@ -1,0 +1,128 @@
+"""Typed mutation errors and the one place where domain exceptions become them.
+
+Every mutation returns a union of its success payload and the error types it can produce;
+`run_mutation` owns the mutation's transaction: commit on success, roll back on any error.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Awaitable, Callable, TypeVar
+
+import strawberry
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.auth.subject import Subject
+from app.customers.errors import CustomerAlreadyBusiness, CustomerNotBusiness, DuplicateExternalId
+from app.kit.errors import KassaError, NotFound, ValidationFailed
+from app.members.errors import DuplicateMemberEmail, DuplicateMemberExternalId, MemberRoleRule
+
+T = TypeVar("T")
+
+
+@strawberry.interface(description="An error a mutation returns instead of its result. Nothing was changed.")
+class Error:
+    message: str = strawberry.field(description="What went wrong, for a person to read.")
+    code: str = strawberry.field(description="A stable machine-readable code, e.g. `NOT_FOUND`.")
+
+
+@strawberry.type(description="One invalid input field.")
+class FieldError:
+    path: list[str] = strawberry.field(description="Where the field is, from the mutation's `input`, e.g. `[\"members\", \"0\", \"email\"]`.")
+    message: str = strawberry.field(description="Why the value is refused.")
+    code: str = strawberry.field(description="A stable code for the rule, e.g. `invalid_email`, `too_long`, `required`.")
+
+
+@strawberry.type(description="Some input fields are invalid; `fields` lists every one of them.")
+class ValidationError(Error):
+    fields: list[FieldError] = strawberry.field(description="Every invalid field with its path.")
+
+
+@strawberry.type(description="No such object in this organization: unknown, deleted, another organization's, or an id of another type.")
+class NotFoundError(Error):
+    id: str | None = strawberry.field(description="The id that was not found, when one was given.")
+
+
+@strawberry.type(description="Another customer of this organization already has this external id.")
+class DuplicateExternalIdError(Error):
+    external_id: str = strawberry.field(description="The external id already in use.")
+
+
+@strawberry.type(description="The customer already has an active member with this email.")
+class DuplicateMemberEmailError(Error):
+    email: str = strawberry.field(description="The email already in use.")
+    path: list[str] = strawberry.field(description="The input field holding the duplicate.")
+
+
+@strawberry.type(description="The customer already has an active member with this external id.")
+class DuplicateMemberExternalIdError(Error):
+    external_id: str = strawberry.field(description="The external id already in use.")
+    path: list[str] = strawberry.field(description="The input field holding the duplicate.")
+
+
+@strawberry.type(description="Only business customers can do this; upgrade the individual with `upgradeCustomerToBusiness`.")
+class CustomerNotBusinessError(Error):
+    pass
+
+
+@strawberry.type(description="The customer is already a business.")
+class CustomerAlreadyBusinessError(Error):
+    pass
+
+
+@strawberry.type(
+    description="A member role rule would be broken: one owner per customer, the owner is not removable "
+    "and keeps its role until ownership is transferred."
+)
+class MemberRoleError(Error):
+    rule: str = strawberry.field(
+        description="The rule: `owner_not_removable`, `owner_role_fixed`, `owner_by_transfer_only` or `already_owner`."
+    )
+
+
+def _path(field: str) -> list[str]:
+    return field.split(".")
+
+
+_CONVERTERS: dict[type[KassaError], Callable[[Any], Any]] = {
+    ValidationFailed: lambda e: ValidationError(
+        message=e.message,
+        code=e.code,
+        fields=[FieldError(path=list(i.path), message=i.message, code=i.code) for i in e.issues],
+    ),
+    NotFound: lambda e: NotFoundError(message=e.message, code=e.code, id=e.id),
+    DuplicateExternalId: lambda e: DuplicateExternalIdError(message=e.message, code=e.code, external_id=e.value),
+    DuplicateMemberEmail: lambda e: DuplicateMemberEmailError(message=e.message, code=e.code, email=e.value, path=_path(e.field)),
+    DuplicateMemberExternalId: lambda e: DuplicateMemberExternalIdError(
+        message=e.message, code=e.code, external_id=e.value, path=_path(e.field)
+    ),
+    CustomerNotBusiness: lambda e: CustomerNotBusinessError(message=e.message, code=e.code),
+    CustomerAlreadyBusiness: lambda e: CustomerAlreadyBusinessError(message=e.message, code=e.code),
+    MemberRoleRule: lambda e: MemberRoleError(message=e.message, code=e.code, rule=e.rule),
+}
+
+
+def to_error_type(exc: KassaError) -> Any:
+    for cls in type(exc).__mro__:
+        converter = _CONVERTERS.get(cls)
+        if converter is not None:
+            return converter(exc)
+    raise exc
+
+
+async def run_mutation(
+    info: strawberry.Info,
+    work: Callable[[AsyncSession, Subject], Awaitable[T]],
+    success: Callable[[T], Any],
+) -> Any:
+    """Run `work` in one transaction: commit and return `success(result)`, or roll back and
+    return the typed error. Unexpected exceptions roll back and propagate (masked outside debug)."""
+    context = info.context
+    subject = context.subject
+    async with context.db.transaction() as session:
+        try:
+            result = await work(session, subject)
+        except KassaError as exc:
+            await session.rollback()
+            return to_error_type(exc)
+        await session.commit()
+    return success(result)

@@ -1,0 +1,80 @@
+"""`node(id:)` and `nodes(ids:)`: fetch any object by its global id, within the caller's scopes."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import uuid
+from typing import Any, Awaitable, Callable
+
+import strawberry
+
+from app.auth.scopes import Scope
+from app.kit.errors import NotFound
+from app.kit.ids import from_global_id
+from schema.kit.relay import Node
+from schema.kit.scopes import require
+
+
+async def _customer(info: strawberry.Info, id: uuid.UUID) -> Any:
+    from schema.customers.types import customer_from_model
+
+    row = await info.context.loaders.customer.load(id)
+    return customer_from_model(row) if row is not None else None
+
+
+async def _member(info: strawberry.Info, id: uuid.UUID) -> Any:
+    from schema.members.types import Member
+
+    row = await info.context.loaders.member.load(id)
+    return Member.from_model(row) if row is not None else None
+
+
+async def _organization(info: strawberry.Info, id: uuid.UUID) -> Any:
+    from app.organizations import service
+    from schema.organizations.types import Organization
+
+    if id != info.context.subject.organization_id:
+        return None
+    async with info.context.db.use() as session:
+        return Organization.from_model(await service.get_current(session, info.context.subject))
+
+
+# type name in the global id -> (scope needed, loader)
+NODE_RESOLVERS: dict[str, tuple[Scope, Callable[[strawberry.Info, uuid.UUID], Awaitable[Any]]]] = {
+    "Customer": (Scope.customers_read, _customer),
+    "Member": (Scope.customers_read, _member),
+    "Organization": (Scope.organizations_read, _organization),
+}
+
+
+async def resolve_node(info: strawberry.Info, global_id: str) -> Node | None:
+    try:
+        type_name, id = from_global_id(global_id)
+    except NotFound:
+        return None
+    entry = NODE_RESOLVERS.get(type_name)
+    if entry is None:
+        return None
+    scope, load = entry
+    require(info, scope)
+    return await load(info, id)
+
+
+@strawberry.type
+class NodeQueries:
+    @strawberry.field(description="Any object by its global id; null if it does not exist or is not yours. Needs the read scope of the object's type.")
+    async def node(self, info: strawberry.Info, id: Annotated[strawberry.ID, strawberry.argument(description="A global id.")]) -> Node | None:
+        return await resolve_node(info, id)
+
+    @strawberry.field(description="Several objects by their global ids, in the same order; null where one does not exist (at most 100 ids).")
+    async def nodes(
+        self, info: strawberry.Info, ids: Annotated[list[strawberry.ID], strawberry.argument(description="Global ids.")]
+    ) -> list[Node | None]:
+        import asyncio
+
+        from graphql import GraphQLError
+
+        if len(ids) > info.context.settings.page_size_max:
+            raise GraphQLError(f"At most {info.context.settings.page_size_max} ids", extensions={"code": "BAD_USER_INPUT"})
+        return list(await asyncio.gather(*(resolve_node(info, id) for id in ids)))

@@ -1,0 +1,115 @@
+"""Mutations on members and their roles."""
+
+from __future__ import annotations
+
+from typing import Annotated, Union
+
+import strawberry
+
+from app.auth.scopes import Scope
+from app.kit.ids import parse_global_id
+from app.members import service
+from schema.customers.types import Customer, customer_from_model
+from schema.kit.errors import (
+    CustomerNotBusinessError,
+    DuplicateMemberEmailError,
+    DuplicateMemberExternalIdError,
+    MemberRoleError,
+    NotFoundError,
+    ValidationError,
+    run_mutation,
+)
+from schema.kit.scopes import scoped_mutation
+from schema.members.inputs import AddMemberInput, RemoveMemberInput, TransferOwnershipInput, UpdateMemberInput
+from schema.members.types import Member
+
+
+@strawberry.type(description="The member was added.")
+class AddMemberSuccess:
+    member: Member = strawberry.field(description="The new member.")
+
+
+@strawberry.type(description="The member was updated.")
+class UpdateMemberSuccess:
+    member: Member = strawberry.field(description="The member as it is now.")
+
+
+@strawberry.type(description="The member was removed.")
+class RemoveMemberSuccess:
+    removed_member_id: strawberry.ID = strawberry.field(description="The id of the removed member.")
+
+
+@strawberry.type(description="Ownership moved; the previous owner is now a billing manager.")
+class TransferOwnershipSuccess:
+    customer: Customer = strawberry.field(description="The customer.")
+    owner: Member = strawberry.field(description="The new owner.")
+    previous_owner: Member | None = strawberry.field(description="The previous owner, now a billing manager.")
+
+
+AddMemberResult = Annotated[
+    Union[AddMemberSuccess, ValidationError, NotFoundError, CustomerNotBusinessError, DuplicateMemberEmailError, DuplicateMemberExternalIdError],
+    strawberry.union("AddMemberResult", description="The new member, or why it was not added."),
+]
+UpdateMemberResult = Annotated[
+    Union[
+        UpdateMemberSuccess,
+        ValidationError,
+        NotFoundError,
+        CustomerNotBusinessError,
+        MemberRoleError,
+        DuplicateMemberEmailError,
+        DuplicateMemberExternalIdError,
+    ],
+    strawberry.union("UpdateMemberResult", description="The updated member, or why nothing changed."),
+]
+RemoveMemberResult = Annotated[
+    Union[RemoveMemberSuccess, NotFoundError, MemberRoleError],
+    strawberry.union("RemoveMemberResult", description="The removed member's id, or why nothing was removed."),
+]
+TransferOwnershipResult = Annotated[
+    Union[TransferOwnershipSuccess, NotFoundError, MemberRoleError],
+    strawberry.union("TransferOwnershipResult", description="The new owner, or why ownership did not move."),
+]
+
+
+@strawberry.type
+class MemberMutations:
+    @scoped_mutation(Scope.customers_write, "Add a member to a business customer.")
+    async def add_member(self, info: strawberry.Info, input: AddMemberInput) -> AddMemberResult:
+        draft = input.to_draft()
+        return await run_mutation(
+            info,
+            lambda session, subject: service.add_member(session, subject, parse_global_id(input.customer_id, "Customer"), draft),
+            lambda row: AddMemberSuccess(member=Member.from_model(row)),
+        )
+
+    @scoped_mutation(Scope.customers_write, "Change a business member's fields or role (not to or from owner).")
+    async def update_member(self, info: strawberry.Info, input: UpdateMemberInput) -> UpdateMemberResult:
+        changes = input.changes()
+        return await run_mutation(
+            info,
+            lambda session, subject: service.update_member(session, subject, parse_global_id(input.id, "Member"), changes),
+            lambda row: UpdateMemberSuccess(member=Member.from_model(row)),
+        )
+
+    @scoped_mutation(Scope.customers_write, "Remove a member. The owner cannot be removed; transfer ownership first.")
+    async def remove_member(self, info: strawberry.Info, input: RemoveMemberInput) -> RemoveMemberResult:
+        return await run_mutation(
+            info,
+            lambda session, subject: service.remove_member(session, subject, parse_global_id(input.id, "Member")),
+            lambda row: RemoveMemberSuccess(removed_member_id=input.id),
+        )
+
+    @scoped_mutation(Scope.customers_write, "Make a member the owner of its customer; the previous owner becomes a billing manager.")
+    async def transfer_ownership(self, info: strawberry.Info, input: TransferOwnershipInput) -> TransferOwnershipResult:
+        return await run_mutation(
+            info,
+            lambda session, subject: service.transfer_ownership(
+                session, subject, parse_global_id(input.customer_id, "Customer"), parse_global_id(input.member_id, "Member")
+            ),
+            lambda result: TransferOwnershipSuccess(
+                customer=customer_from_model(result[0]),
+                owner=Member.from_model(result[1]),
+                previous_owner=Member.from_model(result[2]) if result[2] is not None else None,
+            ),
+        )

@@ -1,0 +1,50 @@
+"""GraphQL types of members."""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+from typing import Annotated
+
+import strawberry
+
+from app.kit.ids import to_global_id
+from app.models import Member as MemberModel
+from schema.kit.relay import Node
+
+
+@strawberry.enum(description="What a member may do for its customer.")
+class MemberRole(enum.Enum):
+    OWNER = strawberry.enum_value("owner", description="Owns the customer; exactly one per customer; manages billing.")
+    BILLING_MANAGER = strawberry.enum_value("billing_manager", description="Manages billing (subscriptions, payment methods, invoices).")
+    MEMBER = strawberry.enum_value("member", description="Uses the product; does not manage billing.")
+
+
+@strawberry.type(description="A person inside a customer: the usage actor of a business, or an individual's own self.")
+class Member(Node):
+    model: strawberry.Private[MemberModel]
+    role: MemberRole = strawberry.field(description="Owner, billing manager or member.")
+    email: str = strawberry.field(description="The member's email, unique within its customer.")
+    name: str | None = strawberry.field(description="The member's name.")
+    external_id: str | None = strawberry.field(description="The merchant's own id for this person, unique within its customer.")
+    created_at: datetime = strawberry.field(description="When the member was added.")
+    modified_at: datetime = strawberry.field(description="When the member was last changed.")
+
+    @strawberry.field(description="The customer this member belongs to.")
+    async def customer(self, info: strawberry.Info) -> Annotated["Customer", strawberry.lazy("schema.customers.types")]:
+        from schema.customers.types import customer_from_model
+
+        return customer_from_model(await info.context.loaders.customer.load(self.model.customer_id))
+
+    @classmethod
+    def from_model(cls, row: MemberModel) -> "Member":
+        return cls(
+            model=row,
+            id=strawberry.ID(to_global_id("Member", row.id)),
+            role=MemberRole(row.role),
+            email=row.email,
+            name=row.name,
+            external_id=row.external_id,
+            created_at=row.created_at,
+            modified_at=row.modified_at,
+        )

@@ -1,0 +1,19 @@
+"""Queries about the caller's organization."""
+
+from __future__ import annotations
+
+import strawberry
+
+from app.auth.scopes import Scope
+from app.organizations import service
+from schema.kit.scopes import scoped_field
+from schema.organizations.types import Organization
+
+
+@strawberry.type
+class OrganizationQueries:
+    @scoped_field(Scope.organizations_read, "The organization the access token belongs to.")
+    async def organization(self, info: strawberry.Info) -> Organization:
+        async with info.context.db.use() as session:
+            row = await service.get_current(session, info.context.subject)
+        return Organization.from_model(row)

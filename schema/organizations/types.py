@@ -1,0 +1,21 @@
+"""GraphQL types of organizations."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import strawberry
+
+from app.kit.ids import to_global_id
+from app.models import Organization as OrganizationModel
+from schema.kit.relay import Node
+
+
+@strawberry.type(description="The merchant: the organization the access token belongs to.")
+class Organization(Node):
+    name: str = strawberry.field(description="The organization's name.")
+    created_at: datetime = strawberry.field(description="When the organization was created.")
+
+    @classmethod
+    def from_model(cls, row: OrganizationModel) -> "Organization":
+        return cls(id=strawberry.ID(to_global_id("Organization", row.id)), name=row.name, created_at=row.created_at)

@@ -1,0 +1,1 @@
+"""arq workers: settings and thin job functions."""
