@@ -47,9 +47,9 @@ def cmd_serve(args) -> int:
 def cmd_worker(_args) -> int:
     from arq.worker import run_worker
 
+    _services()  # before importing the settings, which read REDIS_URL
     from workers.settings import WorkerSettings
 
-    _services()
     run_worker(WorkerSettings)
     return 0
 

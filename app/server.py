@@ -55,7 +55,7 @@ async def graphql_ide() -> Response:
     return Response(content=get_graphql_ide_html("graphiql"), media_type="text/html")
 
 
-@post("/graphql", include_in_schema=False)
+@post("/graphql", include_in_schema=False, status_code=200)
 async def graphql_endpoint(request: Request) -> Response:
     from schema.context import Context
 
@@ -140,11 +140,17 @@ def create_app(
 
     settings = settings or get_settings()
     graphql_schema = schema if settings == get_settings() else build_schema(settings)
+    state = State()
+    if session_factory is not None and redis is not None:
+        state.runtime = Runtime(settings=settings, session_factory=session_factory, redis=redis, schema=graphql_schema)
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         engine: AsyncEngine | None = None
         own_redis: Redis | None = None
+        if session_factory is not None and redis is not None:
+            yield
+            return
         factory, client = session_factory, redis
         if factory is None:
             if not settings.database_url:
@@ -167,7 +173,7 @@ def create_app(
     return Litestar(
         route_handlers=[graphql_ide, graphql_endpoint, health, index],
         lifespan=[lifespan],
-        state=State(),
+        state=state,
         debug=settings.debug,
         openapi_config=None,
     )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import strawberry
 from graphql import GraphQLError
 from strawberry.extensions import MaskErrors, MaxAliasesLimiter, MaxTokensLimiter, ParserCache, QueryDepthLimiter, ValidationCache
@@ -34,18 +36,24 @@ def _should_mask(error: GraphQLError) -> bool:
     return True
 
 
-def build_schema(settings: Settings | None = None) -> strawberry.Schema:
-    settings = settings or get_settings()
+class KassaSchema(strawberry.Schema):
+    def process_errors(self, errors: list[GraphQLError], execution_context=None) -> None:
+        """Log unexpected exceptions only; a caller's mistake (bad query, bad token) is not ours."""
+        super().process_errors([e for e in errors if _should_mask(e)], execution_context)
+
+
+@lru_cache(maxsize=8)
+def build_schema(settings: Settings) -> strawberry.Schema:
     extensions = [
-        QueryDepthLimiter(max_depth=settings.graphql_max_depth),
-        MaxTokensLimiter(max_token_count=settings.graphql_max_tokens),
-        MaxAliasesLimiter(max_alias_count=settings.graphql_max_aliases),
+        lambda: QueryDepthLimiter(max_depth=settings.graphql_max_depth),
+        lambda: MaxTokensLimiter(max_token_count=settings.graphql_max_tokens),
+        lambda: MaxAliasesLimiter(max_alias_count=settings.graphql_max_aliases),
         ParserCache,
         ValidationCache,
     ]
     if not settings.debug:
-        extensions.append(MaskErrors(should_mask_error=_should_mask))
-    return strawberry.Schema(query=Query, mutation=Mutation, types=[IndividualCustomer, BusinessCustomer], extensions=extensions)
+        extensions.append(lambda: MaskErrors(should_mask_error=_should_mask))
+    return KassaSchema(query=Query, mutation=Mutation, types=[IndividualCustomer, BusinessCustomer], extensions=extensions)
 
 
-schema = build_schema()
+schema = build_schema(get_settings())

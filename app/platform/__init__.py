@@ -1,0 +1,1 @@
+"""Running Kassa's infrastructure: finding or embedding PostgreSQL and Redis, migrations, `kassa run`."""

@@ -1,0 +1,215 @@
+"""`kassa run` (and so `make run`): services, migrations, then the API and a worker as children.
+
+The API runs in a child process because uvicorn re-raises SIGTERM after its shutdown (code after
+`uvicorn.run()` and atexit hooks never run there); the supervisor handles SIGINT/SIGTERM/SIGHUP
+itself, and whatever happens (signal, a child exiting, migrations failing) it terminates both
+children (SIGTERM, up to 10 s, then SIGKILL), stops the embedded servers it started and removes
+`data_dir/services.json`.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from typing import TYPE_CHECKING
+
+from app.config import PROJECT_ROOT
+
+if TYPE_CHECKING:
+    from app.config import Settings
+
+CHILD_STOP_TIMEOUT = 10.0
+POLL_INTERVAL = 0.2
+
+
+class _Stop(Exception):
+    """Raised by a second signal while starting up (the first only sets a flag)."""
+
+
+class _Signals:
+    def __init__(self) -> None:
+        self.received: int | None = None
+        self.count = 0
+        self.raise_on_repeat = True
+        self._previous: dict[int, object] = {}
+
+    def install(self) -> None:
+        for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+            self._previous[sig] = signal.signal(sig, self._handle)
+
+    def restore(self) -> None:
+        for sig, handler in self._previous.items():
+            signal.signal(sig, handler)  # type: ignore[arg-type]
+        self._previous.clear()
+
+    def _handle(self, signum, _frame) -> None:
+        self.count += 1
+        if self.received is None:
+            self.received = signum
+            _say(f"received {signal.Signals(signum).name}, shutting down")
+        elif self.raise_on_repeat:
+            raise _Stop()
+
+
+def _say(message: str) -> None:
+    print(f"kassa: {message}", file=sys.stderr, flush=True)
+
+
+def _port_open(host: str, port: int) -> bool:
+    target = "127.0.0.1" if host in {"0.0.0.0", ""} else ("::1" if host == "::" else host)
+    try:
+        with socket.create_connection((target, port), timeout=0.2):
+            return True
+    except OSError:
+        return False
+
+
+def _die_with_parent() -> None:
+    """In the child, before exec (Linux): get SIGTERM if the supervisor dies, even by SIGKILL."""
+    try:
+        import ctypes
+
+        PR_SET_PDEATHSIG = 1
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, int(signal.SIGTERM), 0, 0, 0)
+    except Exception:  # noqa: BLE001 - best effort only
+        pass
+
+
+def _spawn(command: str, env: dict[str, str]) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, "-m", "app.cli", command],
+        env=env,
+        cwd=PROJECT_ROOT,
+        stdin=subprocess.DEVNULL,
+        # Own process group: Ctrl+C reaches only the supervisor, which stops the children in order
+        # (otherwise a child still importing dies with a KeyboardInterrupt traceback).
+        process_group=0,
+        preexec_fn=_die_with_parent if sys.platform.startswith("linux") else None,
+    )
+
+
+def _terminate(children: list[tuple[str, subprocess.Popen]]) -> None:
+    alive = [(name, child) for name, child in children if child.poll() is None]
+    for _name, child in alive:
+        try:
+            child.send_signal(signal.SIGTERM)
+        except ProcessLookupError:
+            pass
+    deadline = time.monotonic() + CHILD_STOP_TIMEOUT
+    for name, child in alive:
+        try:
+            child.wait(max(0.0, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            _say(f"{name} did not stop within {CHILD_STOP_TIMEOUT:.0f} s; killing it")
+            child.kill()
+            child.wait()
+
+
+def _banner(settings: "Settings", resolved) -> str:
+    host = settings.host
+    shown = "127.0.0.1" if host in {"0.0.0.0", ""} else host
+    base = f"http://{shown}:{settings.port}"
+    return "\n".join(
+        [
+            "",
+            "Kassa is running",
+            f"  GraphQL API  {base}/graphql",
+            f"  health       {base}/health",
+            f"  PostgreSQL   {resolved.postgres_source}",
+            f"  Redis        {resolved.redis_source}",
+            "  access token `kassa org create NAME` (in another terminal) prints one;",
+            "               send it as `Authorization: Bearer <token>`",
+            "  stop         Ctrl+C",
+            "",
+        ]
+    )
+
+
+def supervise(settings: "Settings") -> int:
+    """Run Kassa until a signal arrives or a child exits; returns the process exit code."""
+    from app.platform.migrations import run_migrations
+    from app.platform.services import remove_services_file, resolve_services, write_services_file
+
+    signals = _Signals()
+    signals.install()
+    resolved = None
+    wrote_file = False
+    children: list[tuple[str, subprocess.Popen]] = []
+    code = 0
+    try:
+        started = time.monotonic()
+        try:
+            resolved = resolve_services(settings, allow_embedded=True)
+        except _Stop:
+            raise
+        except Exception as exc:  # noqa: BLE001 - one line, not a traceback
+            _say(f"could not start PostgreSQL/Redis: {type(exc).__name__}: {exc}")
+            return 1
+        if resolved.embedded is not None:
+            timings = ", ".join(f"{k} {v:.1f} s" for k, v in resolved.embedded.timings.items())
+            _say(f"embedded services started in {settings.data_dir} ({timings})")
+        _say(f"PostgreSQL: {resolved.postgres_source}; Redis: {resolved.redis_source}")
+        if signals.received is not None:
+            return 0
+
+        began = time.monotonic()
+        try:
+            run_migrations(resolved.database_url)
+        except _Stop:
+            raise
+        except Exception as exc:  # noqa: BLE001 - report in one line, clean up below
+            _say(f"migrations failed: {type(exc).__name__}: {exc}")
+            return 1
+        _say(f"database migrated in {time.monotonic() - began:.1f} s")
+        if signals.received is not None:
+            return 0
+
+        if resolved.embedded is not None:
+            write_services_file(
+                settings, database_url=resolved.embedded.database_url, redis_url=resolved.embedded.redis_url
+            )
+            wrote_file = True
+
+        env = dict(os.environ)
+        env["DATABASE_URL"] = resolved.database_url
+        env["REDIS_URL"] = resolved.redis_url
+        env["KASSA_HOST"] = settings.host
+        env["KASSA_PORT"] = str(settings.port)
+        env.setdefault("PYTHONUNBUFFERED", "1")
+        signals.raise_on_repeat = False  # from here on, the loop below handles every signal
+        children.append(("API server", _spawn("serve", env)))
+        children.append(("worker", _spawn("worker", env)))
+
+        announced = False
+        while signals.received is None:
+            exited = next(((n, c) for n, c in children if c.poll() is not None), None)
+            if exited is not None:
+                name, child = exited
+                _say(f"{name} exited with code {child.returncode}; stopping")
+                code = child.returncode if child.returncode and child.returncode > 0 else 1
+                break
+            if not announced and _port_open(settings.host, settings.port):
+                announced = True
+                print(_banner(settings, resolved), flush=True)
+                _say(f"ready in {time.monotonic() - started:.1f} s")
+            time.sleep(POLL_INTERVAL)
+        return code
+    except (_Stop, KeyboardInterrupt):
+        return 0  # a requested shutdown is a clean exit
+    finally:
+        signals.raise_on_repeat = False
+        try:
+            _terminate(children)
+        finally:
+            try:
+                if resolved is not None and resolved.embedded is not None:
+                    resolved.stop()
+                    _say("embedded services stopped")
+            finally:
+                if wrote_file:
+                    remove_services_file(settings)
+                signals.restore()

@@ -1,0 +1,176 @@
+"""Test harness: real PostgreSQL and Redis, the database built by Alembic.
+
+Services: TEST_DATABASE_URL / TEST_REDIS_URL when set; else the local servers on the default
+ports (database `kassa_test`, Redis db 9); else embedded ones started for the run.
+Each test runs inside one outer transaction that is rolled back at its end: the app under test
+gets a session factory bound to that connection, where a mutation's commit only releases a
+savepoint.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, replace
+from typing import Any, AsyncIterator
+
+import httpx
+import pytest
+from redis.asyncio import Redis
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession, async_sessionmaker
+
+from app.config import PROJECT_ROOT, Settings
+from app.kit.db import create_engine
+from app.platform.migrations import run_migrations
+from app.platform.services import resolve_services
+from app.server import create_app
+
+TEST_DATABASE = "kassa_test"
+
+
+@dataclass
+class TestServices:
+    database_url: str
+    redis_url: str
+
+
+def _with_redis_db(url: str, db: int) -> str:
+    if url.startswith("redis://") and url.rstrip("/").count("/") == 2:
+        return f"{url.rstrip('/')}/{db}"
+    if url.startswith("redis://") and url.endswith("/0"):
+        return url[:-2] + f"/{db}"
+    return url
+
+
+@pytest.fixture(scope="session")
+def services() -> Any:
+    settings = Settings(
+        database_url=os.environ.get("TEST_DATABASE_URL") or None,
+        redis_url=os.environ.get("TEST_REDIS_URL") or None,
+        data_dir=PROJECT_ROOT / ".data" / "test",
+        local_database_name=TEST_DATABASE,
+    )
+    resolved = resolve_services(settings, allow_embedded=True)
+    redis_url = resolved.redis_url if settings.redis_url else _with_redis_db(resolved.redis_url, 9)
+    yield TestServices(database_url=resolved.database_url, redis_url=redis_url), resolved
+    resolved.stop()
+
+
+@pytest.fixture(scope="session")
+async def engine(services):
+    test_services, _resolved = services
+    engine = create_engine(test_services.database_url, pool_size=4)
+    async with engine.begin() as connection:  # a clean schema for every run
+        await connection.execute(text("DROP SCHEMA public CASCADE"))
+        await connection.execute(text("CREATE SCHEMA public"))
+    await engine.dispose()
+    run_migrations(test_services.database_url)
+    engine = create_engine(test_services.database_url, pool_size=4)
+    yield engine
+    await engine.dispose()
+
+
+@pytest.fixture(scope="session")
+async def redis(services) -> AsyncIterator[Redis]:
+    test_services, _ = services
+    client = Redis.from_url(test_services.redis_url)
+    await client.flushdb()
+    yield client
+    await client.aclose()
+
+
+@pytest.fixture
+def settings(services) -> Settings:
+    test_services, _ = services
+    return Settings(database_url=test_services.database_url, redis_url=test_services.redis_url, expose_sql_count=True)
+
+
+@pytest.fixture
+async def connection(engine) -> AsyncIterator[AsyncConnection]:
+    async with engine.connect() as connection:
+        transaction = await connection.begin()
+        try:
+            yield connection
+        finally:
+            await transaction.rollback()
+
+
+@pytest.fixture
+def session_factory(connection) -> async_sessionmaker[AsyncSession]:
+    return async_sessionmaker(
+        bind=connection, expire_on_commit=False, autoflush=False, join_transaction_mode="create_savepoint"
+    )
+
+
+class Api:
+    """Talks to the app the way a merchant's back end does: GraphQL over HTTP."""
+
+    def __init__(self, client: httpx.AsyncClient) -> None:
+        self.client = client
+        self.last_statement_count: int | None = None
+
+    async def post(self, query: str, variables: dict | None = None, *, token: str | None = None, headers: dict | None = None) -> httpx.Response:
+        all_headers = dict(headers or {})
+        if token is not None:
+            all_headers["Authorization"] = f"Bearer {token}"
+        response = await self.client.post("/graphql", json={"query": query, "variables": variables or {}}, headers=all_headers)
+        count = response.headers.get("x-kassa-sql-statements")
+        self.last_statement_count = int(count) if count is not None else None
+        return response
+
+    async def gql(self, query: str, variables: dict | None = None, *, token: str | None = None) -> dict:
+        response = await self.post(query, variables, token=token)
+        return response.json()
+
+    async def data(self, query: str, variables: dict | None = None, *, token: str) -> dict:
+        """The `data` of a response that must have no errors."""
+        body = await self.gql(query, variables, token=token)
+        assert not body.get("errors"), body.get("errors")
+        return body["data"]
+
+
+@pytest.fixture
+async def api(settings, session_factory, redis) -> AsyncIterator[Api]:
+    app = create_app(settings, session_factory=session_factory, redis=redis)
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://kassa.test") as client:
+        yield Api(client)
+
+
+@dataclass
+class Org:
+    id: Any
+    token: str
+    token_id: Any
+
+
+async def make_org(session_factory, *, name: str = "Acme", scopes: list[str] | None = None) -> Org:
+    """A new organization and an access token (every scope unless `scopes` is given)."""
+    from app.auth.service import issue_token
+    from app.organizations.service import create_organization
+
+    async with session_factory() as session:
+        organization, token, plain = await create_organization(session, name)
+        if scopes is not None:
+            token, plain = await issue_token(session, organization.id, scopes=scopes)
+        await session.commit()
+    return Org(id=organization.id, token=plain, token_id=token.id)
+
+
+@pytest.fixture
+async def org(session_factory) -> Org:
+    return await make_org(session_factory, name="Org A")
+
+
+@pytest.fixture
+async def other_org(session_factory) -> Org:
+    return await make_org(session_factory, name="Org B")
+
+
+async def count_rows(session_factory, table: str) -> int:
+    async with session_factory() as session:
+        return int(await session.scalar(text(f"SELECT count(*) FROM {table}")))
+
+
+async def table_counts(session_factory) -> dict[str, int]:
+    return {table: await count_rows(session_factory, table) for table in ("customers", "members", "organizations", "access_tokens")}
