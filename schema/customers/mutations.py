@@ -74,7 +74,7 @@ class CustomerMutations:
         "Create an individual customer (its owner member is created with it) or a business customer "
         "with its owner and optional members, in one call.",
     )
-    async def create_customer(self, info: strawberry.Info, input: CreateCustomerInput) -> CreateCustomerResult:
+    async def create_customer(self, info: strawberry.Info, input: Annotated[CreateCustomerInput, strawberry.argument(description="What to do; see the input type.")]) -> CreateCustomerResult:
         draft = input.to_draft()
         return await run_mutation(
             info,
@@ -83,7 +83,7 @@ class CustomerMutations:
         )
 
     @scoped_mutation(Scope.customers_write, "Change a customer's fields. An individual's owner member follows its email, name and external id.")
-    async def update_customer(self, info: strawberry.Info, input: UpdateCustomerInput) -> UpdateCustomerResult:
+    async def update_customer(self, info: strawberry.Info, input: Annotated[UpdateCustomerInput, strawberry.argument(description="What to do; see the input type.")]) -> UpdateCustomerResult:
         changes = input.changes()
         return await run_mutation(
             info,
@@ -92,7 +92,7 @@ class CustomerMutations:
         )
 
     @scoped_mutation(Scope.customers_write, "Delete a customer and its members (soft delete: history is kept, the external id is freed).")
-    async def delete_customer(self, info: strawberry.Info, input: DeleteCustomerInput) -> DeleteCustomerResult:
+    async def delete_customer(self, info: strawberry.Info, input: Annotated[DeleteCustomerInput, strawberry.argument(description="What to do; see the input type.")]) -> DeleteCustomerResult:
         return await run_mutation(
             info,
             lambda session, subject: service.delete_customer(session, subject, parse_global_id(input.id, "Customer")),
@@ -101,7 +101,7 @@ class CustomerMutations:
 
     @scoped_mutation(Scope.customers_write, "Turn an individual customer into a business (one way). Its owner stays the owner.")
     async def upgrade_customer_to_business(
-        self, info: strawberry.Info, input: UpgradeCustomerToBusinessInput
+        self, info: strawberry.Info, input: Annotated[UpgradeCustomerToBusinessInput, strawberry.argument(description="What to do; see the input type.")]
     ) -> UpgradeCustomerToBusinessResult:
         return await run_mutation(
             info,

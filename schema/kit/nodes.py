@@ -67,7 +67,7 @@ class NodeQueries:
     async def node(self, info: strawberry.Info, id: Annotated[strawberry.ID, strawberry.argument(description="A global id.")]) -> Node | None:
         return await resolve_node(info, id)
 
-    @strawberry.field(description="Several objects by their global ids, in the same order; null where one does not exist (at most 100 ids).")
+    @strawberry.field(description="Several objects by their global ids, in the same order; null where one does not exist (at most 100 ids). Needs the read scope of each object's type.")
     async def nodes(
         self, info: strawberry.Info, ids: Annotated[list[strawberry.ID], strawberry.argument(description="Global ids.")]
     ) -> list[Node | None]:

@@ -75,7 +75,7 @@ TransferOwnershipResult = Annotated[
 @strawberry.type
 class MemberMutations:
     @scoped_mutation(Scope.customers_write, "Add a member to a business customer.")
-    async def add_member(self, info: strawberry.Info, input: AddMemberInput) -> AddMemberResult:
+    async def add_member(self, info: strawberry.Info, input: Annotated[AddMemberInput, strawberry.argument(description="What to do; see the input type.")]) -> AddMemberResult:
         draft = input.to_draft()
         return await run_mutation(
             info,
@@ -84,7 +84,7 @@ class MemberMutations:
         )
 
     @scoped_mutation(Scope.customers_write, "Change a business member's fields or role (not to or from owner).")
-    async def update_member(self, info: strawberry.Info, input: UpdateMemberInput) -> UpdateMemberResult:
+    async def update_member(self, info: strawberry.Info, input: Annotated[UpdateMemberInput, strawberry.argument(description="What to do; see the input type.")]) -> UpdateMemberResult:
         changes = input.changes()
         return await run_mutation(
             info,
@@ -93,7 +93,7 @@ class MemberMutations:
         )
 
     @scoped_mutation(Scope.customers_write, "Remove a member. The owner cannot be removed; transfer ownership first.")
-    async def remove_member(self, info: strawberry.Info, input: RemoveMemberInput) -> RemoveMemberResult:
+    async def remove_member(self, info: strawberry.Info, input: Annotated[RemoveMemberInput, strawberry.argument(description="What to do; see the input type.")]) -> RemoveMemberResult:
         return await run_mutation(
             info,
             lambda session, subject: service.remove_member(session, subject, parse_global_id(input.id, "Member")),
@@ -101,7 +101,7 @@ class MemberMutations:
         )
 
     @scoped_mutation(Scope.customers_write, "Make a member the owner of its customer; the previous owner becomes a billing manager.")
-    async def transfer_ownership(self, info: strawberry.Info, input: TransferOwnershipInput) -> TransferOwnershipResult:
+    async def transfer_ownership(self, info: strawberry.Info, input: Annotated[TransferOwnershipInput, strawberry.argument(description="What to do; see the input type.")]) -> TransferOwnershipResult:
         return await run_mutation(
             info,
             lambda session, subject: service.transfer_ownership(
