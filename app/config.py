@@ -22,6 +22,13 @@ def _int(name: str, default: int) -> int:
     return int(value) if value else default
 
 
+def _schedule(name: str, default: tuple[float, ...]) -> tuple[float, ...]:
+    value = os.environ.get(name)
+    if not value:
+        return default
+    return tuple(float(part) for part in value.split(",") if part.strip())
+
+
 @dataclass(frozen=True)
 class Settings:
     """Every setting Kassa reads; README.md lists them with their defaults."""
@@ -31,7 +38,7 @@ class Settings:
     host: str = "127.0.0.1"
     port: int = 8000
     debug: bool = False
-    environment: str = "development"
+    environment: str = "production"
     data_dir: Path = field(default_factory=lambda: PROJECT_ROOT / ".data")
     local_postgres: str = "127.0.0.1:5432"
     local_redis: str = "127.0.0.1:6379"
@@ -42,6 +49,16 @@ class Settings:
     graphql_max_aliases: int = 30
     page_size_max: int = 100
     expose_sql_count: bool = False
+    webhook_timeout_seconds: float = 10.0
+    webhook_retry_schedule: tuple[float, ...] = (5, 300, 1800, 7200, 18000, 36000, 36000)
+    webhook_failure_threshold: int = 5
+    worker_max_tries: int = 5
+    worker_retry_base_seconds: float = 1.0
+
+    @property
+    def is_development(self) -> bool:
+        """Development deployments may send webhooks over http and to local addresses."""
+        return self.environment == "development"
 
     @classmethod
     def from_env(cls) -> "Settings":
@@ -51,7 +68,7 @@ class Settings:
             host=os.environ.get("KASSA_HOST", "127.0.0.1"),
             port=_int("KASSA_PORT", 8000),
             debug=_bool("KASSA_DEBUG"),
-            environment=os.environ.get("KASSA_ENV", "development"),
+            environment=os.environ.get("KASSA_ENV", "production"),
             data_dir=Path(os.environ.get("KASSA_DATA_DIR") or PROJECT_ROOT / ".data"),
             local_postgres=os.environ.get("KASSA_LOCAL_POSTGRES", "127.0.0.1:5432"),
             local_redis=os.environ.get("KASSA_LOCAL_REDIS", "127.0.0.1:6379"),
@@ -62,6 +79,11 @@ class Settings:
             graphql_max_aliases=_int("KASSA_GRAPHQL_MAX_ALIASES", 30),
             page_size_max=_int("KASSA_PAGE_SIZE_MAX", 100),
             expose_sql_count=_bool("KASSA_EXPOSE_SQL_COUNT"),
+            webhook_timeout_seconds=float(os.environ.get("KASSA_WEBHOOK_TIMEOUT") or 10.0),
+            webhook_retry_schedule=_schedule("KASSA_WEBHOOK_RETRY_SCHEDULE", (5, 300, 1800, 7200, 18000, 36000, 36000)),
+            webhook_failure_threshold=_int("KASSA_WEBHOOK_FAILURE_THRESHOLD", 5),
+            worker_max_tries=_int("KASSA_WORKER_MAX_TRIES", 5),
+            worker_retry_base_seconds=float(os.environ.get("KASSA_WORKER_RETRY_BASE") or 1.0),
         )
 
 

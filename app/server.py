@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any, AsyncIterator
 
 import msgspec
+from arq import create_pool
 from strawberry.types.graphql import OperationType
 from litestar import Litestar, Request, Response, get, post
 from litestar.datastructures import State
@@ -24,6 +25,7 @@ from strawberry.http.ides import get_graphql_ide_html
 from app.auth.errors import AuthenticationFailed
 from app.auth.service import authenticate, parse_authorization
 from app.config import Settings, get_settings
+from app.platform.services import redis_settings_from_url
 from app.kit.db import SessionGate, create_engine, create_session_factory, statement_counter
 
 _JSON = "application/json"
@@ -37,7 +39,7 @@ class Runtime:
 
     settings: Settings
     session_factory: async_sessionmaker[AsyncSession]
-    redis: Redis
+    redis: Redis  # an arq pool: also the job queue
     schema: Any
 
 
@@ -82,7 +84,7 @@ async def graphql_endpoint(request: Request) -> Response:
                     subject = await authenticate(session, token)
         except AuthenticationFailed as exc:
             return _error_response(401, exc.message, exc.code, {"WWW-Authenticate": "Bearer"})
-        context = Context(settings=runtime.settings, db=gate, subject=subject)
+        context = Context(settings=runtime.settings, db=gate, subject=subject, queue=runtime.redis)
         result = await runtime.schema.execute(
             payload["query"],
             variable_values=variables,
@@ -160,7 +162,7 @@ def create_app(
         if client is None:
             if not settings.redis_url:
                 raise RuntimeError("REDIS_URL is not set (use `kassa serve` or `kassa run`)")
-            client = own_redis = Redis.from_url(settings.redis_url)
+            client = own_redis = await create_pool(redis_settings_from_url(settings.redis_url))
         app.state.runtime = Runtime(settings=settings, session_factory=factory, redis=client, schema=graphql_schema)
         try:
             yield

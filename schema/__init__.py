@@ -16,15 +16,17 @@ from schema.kit.nodes import NodeQueries
 from schema.members.mutations import MemberMutations
 from schema.members.queries import MemberQueries
 from schema.organizations.queries import OrganizationQueries
+from schema.webhooks.mutations import WebhookMutations
+from schema.webhooks.queries import WebhookQueries
 
 
 @strawberry.type(description="Everything a merchant can read.")
-class Query(NodeQueries, OrganizationQueries, CustomerQueries, MemberQueries):
+class Query(NodeQueries, OrganizationQueries, CustomerQueries, MemberQueries, WebhookQueries):
     pass
 
 
 @strawberry.type(description="Everything a merchant can change. Each mutation takes one `input` and returns a union of its success payload and typed errors.")
-class Mutation(CustomerMutations, MemberMutations):
+class Mutation(CustomerMutations, MemberMutations, WebhookMutations):
     pass
 
 

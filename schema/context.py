@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from app.auth.errors import AuthenticationFailed
 from app.auth.subject import Subject
@@ -16,6 +17,7 @@ class Context:
     settings: Settings
     db: SessionGate
     subject: Subject | None
+    queue: Any = None
     auth_error: AuthenticationFailed | None = None
     loaders: Loaders = field(init=False)
 

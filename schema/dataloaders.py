@@ -13,7 +13,8 @@ from strawberry.dataloader import DataLoader
 
 from app.customers import service as customers
 from app.members import service as members
-from app.models import Customer, Member
+from app.models import Customer, Member, WebhookDelivery, WebhookDeliveryAttempt, WebhookEndpoint
+from app.webhooks import service as webhooks
 
 if TYPE_CHECKING:
     from schema.context import Context
@@ -25,6 +26,9 @@ class Loaders:
         self.customer = DataLoader[uuid.UUID, Customer | None](self._customers)
         self.members_of_customer = DataLoader[uuid.UUID, list[Member]](self._members_of_customers)
         self.member = DataLoader[uuid.UUID, Member | None](self._members)
+        self.webhook_endpoint = DataLoader[uuid.UUID, WebhookEndpoint | None](self._webhook_endpoints)
+        self.webhook_deliveries_of_event = DataLoader[uuid.UUID, list[WebhookDelivery]](self._deliveries_of_events)
+        self.webhook_attempts_of_delivery = DataLoader[uuid.UUID, list[WebhookDeliveryAttempt]](self._attempts_of_deliveries)
 
     @property
     def _organization_id(self) -> uuid.UUID:
@@ -42,6 +46,18 @@ class Loaders:
     async def _members(self, ids: list[uuid.UUID]) -> list[Member | None]:
         async with self._context.db.use() as session:
             return await members.load_members(session, self._organization_id, ids)
+
+    async def _webhook_endpoints(self, ids: list[uuid.UUID]) -> list[WebhookEndpoint | None]:
+        async with self._context.db.use() as session:
+            return await webhooks.load_endpoints(session, self._organization_id, ids)
+
+    async def _deliveries_of_events(self, ids: list[uuid.UUID]) -> list[list[WebhookDelivery]]:
+        async with self._context.db.use() as session:
+            return await webhooks.load_deliveries_of(session, self._organization_id, ids)
+
+    async def _attempts_of_deliveries(self, ids: list[uuid.UUID]) -> list[list[WebhookDeliveryAttempt]]:
+        async with self._context.db.use() as session:
+            return await webhooks.load_attempts_of(session, self._organization_id, ids)
 
     def prime_customers(self, rows: list[Customer]) -> None:
         for row in rows:

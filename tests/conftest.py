@@ -15,6 +15,7 @@ from typing import Any, AsyncIterator
 
 import httpx
 import pytest
+from arq import create_pool
 from redis.asyncio import Redis
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession, async_sessionmaker
@@ -22,7 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession, async_sessionm
 from app.config import PROJECT_ROOT, Settings
 from app.kit.db import create_engine
 from app.platform.migrations import run_migrations
-from app.platform.services import resolve_services
+from app.platform.services import redis_settings_from_url, resolve_services
 from app.server import create_app
 
 TEST_DATABASE = "kassa_test"
@@ -72,8 +73,9 @@ async def engine(services):
 
 @pytest.fixture(scope="session")
 async def redis(services) -> AsyncIterator[Redis]:
+    """An arq pool on the test Redis database: a Redis client and the job queue."""
     test_services, _ = services
-    client = Redis.from_url(test_services.redis_url)
+    client = await create_pool(redis_settings_from_url(test_services.redis_url))
     await client.flushdb()
     yield client
     await client.aclose()
@@ -82,7 +84,12 @@ async def redis(services) -> AsyncIterator[Redis]:
 @pytest.fixture
 def settings(services) -> Settings:
     test_services, _ = services
-    return Settings(database_url=test_services.database_url, redis_url=test_services.redis_url, expose_sql_count=True)
+    return Settings(
+        database_url=test_services.database_url,
+        redis_url=test_services.redis_url,
+        expose_sql_count=True,
+        environment="development",
+    )
 
 
 @pytest.fixture
@@ -174,3 +181,63 @@ async def count_rows(session_factory, table: str) -> int:
 
 async def table_counts(session_factory) -> dict[str, int]:
     return {table: await count_rows(session_factory, table) for table in ("customers", "members", "organizations", "access_tokens")}
+
+
+# -- committed data: for tests where a worker (with its own sessions) must see the rows -------
+
+
+@dataclass
+class Live:
+    """The app on real commits, a worker runner and the test's Redis queue."""
+
+    api: Api
+    session_factory: async_sessionmaker[AsyncSession]
+    redis: Any
+    settings: Settings
+
+    def worker_settings(self, **overrides: Any) -> Settings:
+        values = {
+            "webhook_retry_schedule": (0.05, 0.05, 0.05),
+            "webhook_failure_threshold": 3,
+            "webhook_timeout_seconds": 2.0,
+            "worker_retry_base_seconds": 0.01,
+        }
+        values.update(overrides)
+        return replace(self.settings, **values)
+
+    async def run_worker(self, **settings_overrides: Any) -> Any:
+        """Run a burst worker until the queue (deferred jobs included) is empty."""
+        from arq.worker import Worker
+
+        import workers.settings  # noqa: F401 - registers every job
+        from workers.registry import REGISTRY
+
+        async with httpx.AsyncClient(follow_redirects=False) as http:
+            worker = Worker(
+                functions=list(REGISTRY.values()),
+                redis_pool=self.redis,
+                burst=True,
+                handle_signals=False,
+                poll_delay=0.01,
+                keep_result=0,
+                ctx={"settings": self.worker_settings(**settings_overrides), "session_factory": self.session_factory, "http": http},
+            )
+            await worker.main()
+            return worker
+
+
+@pytest.fixture
+async def live(engine, settings, redis) -> AsyncIterator[Live]:
+    from app.kit.db import create_session_factory
+    from app.models import Base
+
+    factory = create_session_factory(engine)
+    app = create_app(settings, session_factory=factory, redis=redis)
+    try:
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://kassa.test") as client:
+            yield Live(api=Api(client), session_factory=factory, redis=redis, settings=settings)
+    finally:
+        tables = ", ".join(table.name for table in Base.metadata.sorted_tables)
+        async with engine.begin() as connection:
+            await connection.execute(text(f"TRUNCATE {tables} CASCADE"))
+        await redis.flushdb()

@@ -4,37 +4,37 @@ from __future__ import annotations
 
 from typing import Any
 
-from arq.connections import RedisSettings
+import httpx
+from arq import cron
 
 from app.config import get_settings
 from app.kit.db import create_engine, create_session_factory
 from app.platform.services import redis_settings_from_url
+from workers import system, webhooks  # noqa: F401 - registers the jobs
+from workers.registry import REGISTRY
 
 
 async def startup(ctx: dict[str, Any]) -> None:
     settings = get_settings()
+    ctx["settings"] = settings
     ctx["engine"] = create_engine(settings.database_url, pool_size=settings.db_pool_size)
     ctx["session_factory"] = create_session_factory(ctx["engine"])
+    ctx["http"] = httpx.AsyncClient(follow_redirects=False, timeout=settings.webhook_timeout_seconds)
 
 
 async def shutdown(ctx: dict[str, Any]) -> None:
-    engine = ctx.get("engine")
-    if engine is not None:
-        await engine.dispose()
+    if "http" in ctx:
+        await ctx["http"].aclose()
+    if "engine" in ctx:
+        await ctx["engine"].dispose()
 
-
-async def system_ping(ctx: dict[str, Any]) -> str:
-    """A no-op job: proves a worker is consuming the queue."""
-    return "pong"
-
-
-def _redis_settings() -> RedisSettings:
-    return redis_settings_from_url(get_settings().redis_url)
 
 
 class WorkerSettings:
-    functions = [system_ping]
+    functions = list(REGISTRY.values())
+    cron_jobs = [cron(REGISTRY["webhooks.sweep"].coroutine, name="webhooks.sweep.cron", second=0, unique=True, run_at_startup=True)]
     on_startup = startup
     on_shutdown = shutdown
-    redis_settings = _redis_settings()
-    max_tries = 5
+    redis_settings = redis_settings_from_url(get_settings().redis_url)
+    max_jobs = 20
+    job_timeout = 300

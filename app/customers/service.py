@@ -25,7 +25,9 @@ from app.kit.validation import check_address, check_email, check_metadata, check
 from app.members import repository as member_repository
 from app.members.errors import DuplicateMemberEmail, DuplicateMemberExternalId
 from app.members.service import MemberDraft, check_member_draft, member_conflicts
-from app.models import Customer, CustomerType, Member, MemberRole
+from app.models import Customer, CustomerType, Member, MemberRole, WebhookEventType
+from app.webhooks import service as webhooks
+from app.webhooks.payloads import customer_data, member_data
 
 __all__ = ["CustomerDraft", "CustomerFilter", "create_customer", "list_customers"]
 
@@ -150,18 +152,22 @@ async def create_customer(session: AsyncSession, subject: Subject, draft: Custom
 
     if draft.type == CustomerType.individual.value:
         team = [((), MemberDraft(email=clean.email, name=clean.name, external_id=clean.external_id, role=MemberRole.owner.value))]
-    for _path, member in team:
-        session.add(
-            Member(
-                organization_id=subject.organization_id,
-                customer_id=customer.id,
-                role=member.role,
-                email=member.email,
-                name=member.name,
-                external_id=member.external_id,
-            )
+    members = [
+        Member(
+            organization_id=subject.organization_id,
+            customer_id=customer.id,
+            role=member.role,
+            email=member.email,
+            name=member.name,
+            external_id=member.external_id,
         )
+        for _path, member in team
+    ]
+    session.add_all(members)
     await session.flush()
+    await webhooks.emit(session, subject.organization_id, WebhookEventType.customer_created, customer_data(customer))
+    for member in members:
+        await webhooks.emit(session, subject.organization_id, WebhookEventType.member_created, member_data(member))
     return customer
 
 
@@ -191,11 +197,15 @@ async def update_customer(
         raise ValidationFailed(issues)
     await flush_unique(session, _external_id_conflict(customer.external_id))
 
+    await webhooks.emit(session, subject.organization_id, WebhookEventType.customer_updated, customer_data(customer))
+
     if not customer.is_business:
         owner = await member_repository.get_owner(session, subject.organization_id, customer.id)
-        if owner is not None:
-            owner.email, owner.name, owner.external_id = customer.email, customer.name, customer.external_id
+        mirrored = (customer.email, customer.name, customer.external_id)
+        if owner is not None and (owner.email, owner.name, owner.external_id) != mirrored:
+            owner.email, owner.name, owner.external_id = mirrored
             await flush_unique(session, member_conflicts(owner.email, owner.external_id))
+            await webhooks.emit(session, subject.organization_id, WebhookEventType.member_updated, member_data(owner))
     return customer
 
 
@@ -203,7 +213,11 @@ async def delete_customer(session: AsyncSession, subject: Subject, customer_id: 
     customer = await repository.get(session, subject.organization_id, customer_id, for_update=True)
     if customer is None:
         raise NotFound("Customer not found")
+    members = await member_repository.list_for_customers(session, subject.organization_id, [customer.id])
     await repository.soft_delete(session, customer)
+    await webhooks.emit(session, subject.organization_id, WebhookEventType.customer_deleted, customer_data(customer))
+    for member in members:
+        await webhooks.emit(session, subject.organization_id, WebhookEventType.member_deleted, member_data(member))
     return customer
 
 
@@ -227,6 +241,7 @@ async def upgrade_to_business(
     if billing_name is not None:
         customer.billing_name = billing_name
     await session.flush()
+    await webhooks.emit(session, subject.organization_id, WebhookEventType.customer_updated, customer_data(customer))
     return customer
 
 

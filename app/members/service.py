@@ -24,7 +24,9 @@ from app.kit.repository import flush_unique
 from app.kit.validation import check_email, check_text
 from app.members import repository
 from app.members.errors import DuplicateMemberEmail, DuplicateMemberExternalId, MemberRoleRule
-from app.models import Customer, Member, MemberRole
+from app.models import Customer, Member, MemberRole, WebhookEventType
+from app.webhooks import service as webhooks
+from app.webhooks.payloads import member_data
 
 ASSIGNABLE_ROLES = (MemberRole.billing_manager.value, MemberRole.member.value)
 
@@ -105,6 +107,7 @@ async def add_member(session: AsyncSession, subject: Subject, customer_id: uuid.
     )
     session.add(member)
     await flush_unique(session, member_conflicts(draft.email, draft.external_id))
+    await webhooks.emit(session, subject.organization_id, WebhookEventType.member_created, member_data(member))
     return member
 
 
@@ -140,6 +143,7 @@ async def update_member(session: AsyncSession, subject: Subject, member_id: uuid
     if issues:
         raise ValidationFailed(issues)
     await flush_unique(session, member_conflicts(member.email, member.external_id))
+    await webhooks.emit(session, subject.organization_id, WebhookEventType.member_updated, member_data(member))
     return member
 
 
@@ -152,6 +156,7 @@ async def remove_member(session: AsyncSession, subject: Subject, member_id: uuid
         )
     member.deleted_at = utc_now()
     await session.flush()
+    await webhooks.emit(session, subject.organization_id, WebhookEventType.member_deleted, member_data(member))
     return member
 
 
@@ -174,6 +179,9 @@ async def transfer_ownership(
         await session.flush()  # demote first: the one-owner index is checked per statement
     member.role = MemberRole.owner.value
     await session.flush()
+    if previous is not None:
+        await webhooks.emit(session, subject.organization_id, WebhookEventType.member_updated, member_data(previous))
+    await webhooks.emit(session, subject.organization_id, WebhookEventType.member_updated, member_data(member))
     return customer, member, previous
 
 

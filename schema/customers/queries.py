@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Annotated
 
 import strawberry
-from graphql import GraphQLError
 
 from app.auth.scopes import Scope
 from app.customers import service
@@ -14,13 +13,9 @@ from app.kit.errors import KassaError, NotFound
 from app.kit.ids import parse_global_id
 from schema.customers.inputs import CustomerFilter, CustomerOrder
 from schema.customers.types import Customer, CustomerConnection, customer_from_model
+from schema.kit.errors import BadRequest
 from schema.kit.relay import Connection
 from schema.kit.scopes import scoped_field
-
-
-class BadRequest(GraphQLError):
-    def __init__(self, message: str) -> None:
-        super().__init__(message, extensions={"code": "BAD_USER_INPUT"})
 
 
 def _filter_data(filter: CustomerFilter | None) -> CustomerFilterData:

@@ -9,14 +9,23 @@ from __future__ import annotations
 from typing import Any, Awaitable, Callable, TypeVar
 
 import strawberry
+from graphql import GraphQLError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth.subject import Subject
 from app.customers.errors import CustomerAlreadyBusiness, CustomerNotBusiness, DuplicateExternalId
+from app.kit import jobs
 from app.kit.errors import KassaError, NotFound, ValidationFailed
 from app.members.errors import DuplicateMemberEmail, DuplicateMemberExternalId, MemberRoleRule
 
 T = TypeVar("T")
+
+
+class BadRequest(GraphQLError):
+    """A query's arguments are unusable (a top-level error; queries do not return error unions)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, extensions={"code": "BAD_USER_INPUT"})
 
 
 @strawberry.interface(description="An error a mutation returns instead of its result. Nothing was changed.")
@@ -114,8 +123,9 @@ async def run_mutation(
     work: Callable[[AsyncSession, Subject], Awaitable[T]],
     success: Callable[[T], Any],
 ) -> Any:
-    """Run `work` in one transaction: commit and return `success(result)`, or roll back and
-    return the typed error. Unexpected exceptions roll back and propagate (masked outside debug)."""
+    """Run `work` in one transaction: commit (then enqueue the jobs it asked for) and return
+    `success(result)`, or roll back and return the typed error. Unexpected exceptions roll back
+    and propagate (masked outside debug)."""
     context = info.context
     subject = context.subject
     async with context.db.transaction() as session:
@@ -124,5 +134,5 @@ async def run_mutation(
         except KassaError as exc:
             await session.rollback()
             return to_error_type(exc)
-        await session.commit()
+        await jobs.commit(session, context.queue)
     return success(result)

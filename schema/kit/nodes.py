@@ -12,6 +12,7 @@ import strawberry
 from app.auth.scopes import Scope
 from app.kit.errors import NotFound
 from app.kit.ids import from_global_id
+from schema.kit.errors import BadRequest
 from schema.kit.relay import Node
 from schema.kit.scopes import require
 
@@ -40,11 +41,31 @@ async def _organization(info: strawberry.Info, id: uuid.UUID) -> Any:
         return Organization.from_model(await service.get_current(session, info.context.subject))
 
 
+async def _webhook_endpoint(info: strawberry.Info, id: uuid.UUID) -> Any:
+    from schema.webhooks.types import WebhookEndpoint
+
+    row = await info.context.loaders.webhook_endpoint.load(id)
+    return WebhookEndpoint.from_model(row) if row is not None and row.deleted_at is None else None
+
+
+async def _webhook_event(info: strawberry.Info, id: uuid.UUID) -> Any:
+    from app.webhooks import service
+    from schema.webhooks.types import WebhookEvent
+
+    try:
+        async with info.context.db.use() as session:
+            return WebhookEvent.from_model(await service.get_event(session, info.context.subject, id))
+    except NotFound:
+        return None
+
+
 # type name in the global id -> (scope needed, loader)
 NODE_RESOLVERS: dict[str, tuple[Scope, Callable[[strawberry.Info, uuid.UUID], Awaitable[Any]]]] = {
     "Customer": (Scope.customers_read, _customer),
     "Member": (Scope.customers_read, _member),
     "Organization": (Scope.organizations_read, _organization),
+    "WebhookEndpoint": (Scope.webhooks_read, _webhook_endpoint),
+    "WebhookEvent": (Scope.webhooks_read, _webhook_event),
 }
 
 
@@ -73,8 +94,6 @@ class NodeQueries:
     ) -> list[Node | None]:
         import asyncio
 
-        from graphql import GraphQLError
-
         if len(ids) > info.context.settings.page_size_max:
-            raise GraphQLError(f"At most {info.context.settings.page_size_max} ids", extensions={"code": "BAD_USER_INPUT"})
+            raise BadRequest(f"At most {info.context.settings.page_size_max} ids")
         return list(await asyncio.gather(*(resolve_node(info, id) for id in ids)))

@@ -30,6 +30,10 @@ class Member(Node):
     created_at: datetime = strawberry.field(description="When the member was added.")
     modified_at: datetime = strawberry.field(description="When the member was last changed.")
 
+    @strawberry.field(description="The id of the customer this member belongs to.")
+    def customer_id(self) -> strawberry.ID:
+        return strawberry.ID(to_global_id("Customer", self.model.customer_id))
+
     @strawberry.field(description="The customer this member belongs to.")
     async def customer(self, info: strawberry.Info) -> Annotated["Customer", strawberry.lazy("schema.customers.types")]:
         from schema.customers.types import customer_from_model

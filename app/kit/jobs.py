@@ -1,0 +1,72 @@
+"""Background jobs: requested inside a transaction, enqueued only after it commits.
+
+A service calls `enqueue_after_commit(session, "domain.verb", id, ...)`; the request is kept
+on the session and sent to arq by `commit(session, queue)` once the commit succeeded. A
+rollback drops the requests, so a rolled-back mutation enqueues nothing. Jobs are named and
+take ids only; every job is safe to run twice.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
+
+logger = logging.getLogger("kassa.jobs")
+
+_PENDING = "kassa_pending_jobs"
+
+
+@dataclass(frozen=True)
+class JobRequest:
+    name: str
+    args: tuple[Any, ...]
+    defer_until: datetime | None = None
+    job_id: str | None = None
+    kwargs: dict[str, Any] = field(default_factory=dict)
+
+
+def _plain(value: Any) -> Any:
+    return str(value) if isinstance(value, uuid.UUID) else value
+
+
+def enqueue_after_commit(
+    session: AsyncSession, name: str, *args: Any, defer_until: datetime | None = None, job_id: str | None = None
+) -> None:
+    """Ask for job `name(*args)` once the session's transaction commits (ids as strings)."""
+    session.sync_session.info.setdefault(_PENDING, []).append(
+        JobRequest(name=name, args=tuple(_plain(a) for a in args), defer_until=defer_until, job_id=job_id)
+    )
+
+
+def pending_jobs(session: AsyncSession) -> list[JobRequest]:
+    return list(session.sync_session.info.get(_PENDING, []))
+
+
+@event.listens_for(Session, "after_soft_rollback")
+def _drop_on_rollback(session: Session, _previous_transaction) -> None:
+    session.info.pop(_PENDING, None)
+
+
+async def send(queue, requests: list[JobRequest]) -> None:
+    """Enqueue on arq. A failure is logged, not raised: the transaction is already committed,
+    and the periodic sweeps pick up whatever a lost job would have done."""
+    for request in requests:
+        try:
+            await queue.enqueue_job(request.name, *request.args, _job_id=request.job_id, _defer_until=request.defer_until)
+        except Exception:  # noqa: BLE001
+            logger.exception("could not enqueue %s%r after commit", request.name, request.args)
+
+
+async def commit(session: AsyncSession, queue) -> None:
+    """Commit, then enqueue the jobs the transaction asked for."""
+    requests = session.sync_session.info.pop(_PENDING, [])
+    await session.commit()
+    if requests and queue is not None:
+        await send(queue, requests)

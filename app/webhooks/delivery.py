@@ -1,0 +1,228 @@
+"""Sending webhooks, per the Standard Webhooks specification.
+
+Each request carries `webhook-id` (the event id, the same on every retry and redelivery, so a
+receiver can de-duplicate), `webhook-timestamp` and `webhook-signature` (`v1,` + base64 of
+HMAC-SHA256 over `id.timestamp.body` with the endpoint's secret).
+
+One run per endpoint at a time (an advisory lock), oldest event first: a delivery that fails
+waits for its retry and holds back the endpoint's later events, so they arrive in order. After
+the last retry it is marked failed and the next event goes; an endpoint whose events fail that
+way `webhook_failure_threshold` times in a row is disabled, with the reason on the endpoint.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import logging
+import random
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import httpx
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from app.config import Settings
+from app.kit.errors import ValidationFailed
+from app.kit.jobs import JobRequest, send as send_jobs
+from app.kit.models import utc_now
+from app.models import WebhookDelivery, WebhookDeliveryAttempt, WebhookEndpoint, WebhookEvent
+from app.webhooks import repository
+from app.webhooks.policies import resolve_public_addresses
+from app.webhooks.service import DELIVER_JOB, SECRET_PREFIX
+
+logger = logging.getLogger("kassa.webhooks")
+
+EXCERPT_LENGTH = 1024
+MAX_DELIVERIES_PER_RUN = 500
+
+
+def sign(secret: str, message_id: str, timestamp: int, body: bytes) -> str:
+    key = base64.b64decode(secret.removeprefix(SECRET_PREFIX))
+    signed = f"{message_id}.{timestamp}.".encode() + body
+    return "v1," + base64.b64encode(hmac.new(key, signed, hashlib.sha256).digest()).decode()
+
+
+@dataclass
+class AttemptResult:
+    succeeded: bool
+    status_code: int | None
+    duration_ms: int
+    response_excerpt: str | None
+    error: str | None
+
+
+async def post_event(
+    client: httpx.AsyncClient, endpoint: WebhookEndpoint, event: WebhookEvent, settings: Settings
+) -> AttemptResult:
+    body = json.dumps(event.payload, separators=(",", ":")).encode()
+    message_id = str(event.id)
+    timestamp = int(time.time())
+    headers = {
+        "content-type": "application/json",
+        "user-agent": "Kassa-Webhooks/1",
+        "webhook-id": message_id,
+        "webhook-timestamp": str(timestamp),
+        "webhook-signature": sign(endpoint.secret, message_id, timestamp, body),
+    }
+    started = time.perf_counter()
+    try:
+        await resolve_public_addresses(endpoint.url, development=settings.is_development)
+        response = await client.post(endpoint.url, content=body, headers=headers, timeout=settings.webhook_timeout_seconds)
+    except ValidationFailed as exc:
+        return AttemptResult(False, None, _elapsed(started), None, exc.issues[0].message[:512])
+    except httpx.TimeoutException:
+        return AttemptResult(False, None, _elapsed(started), None, f"timed out after {settings.webhook_timeout_seconds:g} s")
+    except httpx.HTTPError as exc:
+        return AttemptResult(False, None, _elapsed(started), None, f"{type(exc).__name__}: {exc}"[:512])
+    excerpt = response.text[:EXCERPT_LENGTH] if response.content else None
+    return AttemptResult(200 <= response.status_code < 300, response.status_code, _elapsed(started), excerpt, None)
+
+
+def _elapsed(started: float) -> int:
+    return int((time.perf_counter() - started) * 1000)
+
+
+def retry_delay(settings: Settings, attempt_count: int) -> float | None:
+    """Seconds before the next try after `attempt_count` failed tries; None when none is left.
+    Each delay of the schedule gets +/-20 % jitter."""
+    schedule = settings.webhook_retry_schedule
+    if attempt_count > len(schedule):
+        return None
+    return schedule[attempt_count - 1] * random.uniform(0.8, 1.2)
+
+
+async def _record(
+    session: AsyncSession,
+    delivery: WebhookDelivery,
+    endpoint_id: uuid.UUID,
+    result: AttemptResult,
+    settings: Settings,
+    attempted_at: datetime,
+) -> datetime | None:
+    """Store the attempt and move the delivery on. Returns when to try again, if at all."""
+    session.add(
+        WebhookDeliveryAttempt(
+            organization_id=delivery.organization_id,
+            delivery_id=delivery.id,
+            attempted_at=attempted_at,
+            succeeded=result.succeeded,
+            status_code=result.status_code,
+            duration_ms=result.duration_ms,
+            response_excerpt=result.response_excerpt,
+            error=result.error,
+        )
+    )
+    attempts = delivery.attempt_count + 1
+    endpoint = await repository.get_endpoint_unscoped(session, endpoint_id)
+    now = utc_now()
+    retry_at = None
+    if result.succeeded:
+        values = {"status": "succeeded", "attempt_count": attempts, "next_attempt_at": None, "finished_at": now}
+        endpoint.consecutive_failures = 0
+    else:
+        delay = retry_delay(settings, attempts)
+        if delay is None:
+            values = {"status": "failed", "attempt_count": attempts, "next_attempt_at": None, "finished_at": now}
+            endpoint.consecutive_failures += 1
+            if endpoint.enabled and endpoint.consecutive_failures >= settings.webhook_failure_threshold:
+                endpoint.enabled = False
+                endpoint.disabled_at = now
+                endpoint.disabled_reason = (
+                    f"Disabled after {endpoint.consecutive_failures} events in a row failed every retry. "
+                    "Fix the receiver, then enable the endpoint again; waiting events will be sent."
+                )
+                logger.warning("webhook endpoint %s disabled: %s", endpoint.id, endpoint.disabled_reason)
+        else:
+            retry_at = now + timedelta(seconds=delay)
+            values = {"attempt_count": attempts, "next_attempt_at": retry_at}
+    if not await repository.finish_attempt(session, delivery, values=values):
+        await session.rollback()  # someone else moved this delivery on; keep their outcome
+        return None
+    await session.commit()
+    return retry_at
+
+
+@dataclass
+class RunSummary:
+    sent: int = 0
+    succeeded: int = 0
+    locked: bool = False
+    retry_at: datetime | None = None
+    more: bool = False
+
+
+async def deliver_endpoint(
+    session_factory: async_sessionmaker[AsyncSession],
+    endpoint_id: uuid.UUID,
+    *,
+    client: httpx.AsyncClient,
+    settings: Settings,
+    queue,
+) -> RunSummary:
+    """Send the endpoint's due deliveries in order. Safe to run twice or concurrently: a second
+    run finds the lock taken and asks to run again shortly, or finds nothing pending."""
+    summary = RunSummary()
+    async with session_factory() as lock_session:
+        if not await repository.try_lock_endpoint(lock_session, endpoint_id):
+            summary.locked = True
+            again = JobRequest(
+                DELIVER_JOB,
+                (str(endpoint_id),),
+                defer_until=utc_now() + timedelta(seconds=1),
+                job_id=f"{DELIVER_JOB}:{endpoint_id}:after-lock",
+            )
+            await send_jobs(queue, [again])
+            return summary
+        try:
+            while summary.sent < MAX_DELIVERIES_PER_RUN:
+                async with session_factory() as session:
+                    endpoint = await repository.get_endpoint_unscoped(session, endpoint_id)
+                    if endpoint is None or not endpoint.enabled or endpoint.deleted_at is not None:
+                        break
+                    head = await repository.head_delivery(session, endpoint_id)
+                    if head is None:
+                        break
+                    delivery, event = head
+                    if delivery.next_attempt_at is not None and delivery.next_attempt_at > utc_now():
+                        summary.retry_at = delivery.next_attempt_at
+                        break
+                attempted_at = utc_now()
+                result = await post_event(client, endpoint, event, settings)
+                summary.sent += 1
+                summary.succeeded += int(result.succeeded)
+                async with session_factory() as session:
+                    retry_at = await _record(session, delivery, endpoint_id, result, settings, attempted_at)
+                if retry_at is not None:
+                    summary.retry_at = retry_at
+                    break
+            else:
+                summary.more = True
+        finally:
+            await lock_session.rollback()
+    follow_up = []
+    if summary.more:
+        follow_up.append(JobRequest(DELIVER_JOB, (str(endpoint_id),), job_id=f"{DELIVER_JOB}:{endpoint_id}:more"))
+    if summary.retry_at is not None:
+        stamp = int(summary.retry_at.timestamp() * 1000)
+        follow_up.append(
+            JobRequest(DELIVER_JOB, (str(endpoint_id),), defer_until=summary.retry_at, job_id=f"{DELIVER_JOB}:{endpoint_id}:{stamp}")
+        )
+    await send_jobs(queue, follow_up)
+    return summary
+
+
+async def sweep(session_factory: async_sessionmaker[AsyncSession], queue) -> int:
+    """Queue a delivery run for every endpoint with a due delivery: the safety net for a job
+    lost between commit and Redis, or a worker that died mid-run."""
+    async with session_factory() as session:
+        endpoint_ids = await repository.due_endpoint_ids(session, utc_now())
+    minute = int(time.time() // 60)
+    await send_jobs(
+        queue, [JobRequest(DELIVER_JOB, (str(i),), job_id=f"{DELIVER_JOB}:{i}:sweep:{minute}") for i in endpoint_ids]
+    )
+    return len(endpoint_ids)

@@ -1,0 +1,174 @@
+"""All SQL about webhook endpoints, events, deliveries and attempts."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any, Sequence
+
+from sqlalchemy import func, select, text, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.kit.pagination import Page, paginate
+from app.kit.repository import scoped
+from app.models import WebhookDelivery, WebhookDeliveryAttempt, WebhookEndpoint, WebhookEvent
+
+# The outbox write: the event and one pending delivery per subscribed, enabled endpoint, in one
+# statement. Returns the endpoints that got a delivery.
+_EMIT = text(
+    """
+    WITH event AS (
+        INSERT INTO webhook_events (id, organization_id, type, payload, created_at, modified_at)
+        VALUES (:id, :organization_id, :type, CAST(:payload AS jsonb), :now, :now)
+        RETURNING id, sequence, organization_id
+    )
+    INSERT INTO webhook_deliveries
+        (id, organization_id, event_id, endpoint_id, sequence, status, attempt_count, next_attempt_at, created_at, modified_at)
+    SELECT gen_random_uuid(), event.organization_id, event.id, endpoint.id, event.sequence, 'pending', 0, :now, :now, :now
+    FROM event
+    JOIN webhook_endpoints AS endpoint
+      ON endpoint.organization_id = event.organization_id
+     AND endpoint.enabled
+     AND endpoint.deleted_at IS NULL
+     AND CAST(:type AS varchar) = ANY (endpoint.event_types)
+    RETURNING endpoint_id
+    """
+)
+
+
+async def insert_event_with_deliveries(
+    session: AsyncSession, *, id: uuid.UUID, organization_id: uuid.UUID, type: str, payload_json: str, now: datetime
+) -> list[uuid.UUID]:
+    result = await session.execute(
+        _EMIT, {"id": id, "organization_id": organization_id, "type": type, "payload": payload_json, "now": now}
+    )
+    return [row[0] for row in result]
+
+
+async def get_endpoint(
+    session: AsyncSession, organization_id: uuid.UUID, endpoint_id: uuid.UUID, *, for_update: bool = False
+) -> WebhookEndpoint | None:
+    statement = scoped(select(WebhookEndpoint), WebhookEndpoint, organization_id).where(WebhookEndpoint.id == endpoint_id)
+    if for_update:
+        statement = statement.with_for_update()
+    return await session.scalar(statement)
+
+
+async def get_endpoint_unscoped(session: AsyncSession, endpoint_id: uuid.UUID) -> WebhookEndpoint | None:
+    """For workers, which act for the system and load by id."""
+    return await session.scalar(select(WebhookEndpoint).where(WebhookEndpoint.id == endpoint_id))
+
+
+async def list_endpoints(session: AsyncSession, organization_id: uuid.UUID, *, first: int, after: str | None) -> Page[WebhookEndpoint]:
+    return await paginate(
+        session,
+        scoped(select(WebhookEndpoint), WebhookEndpoint, organization_id),
+        sort_key=WebhookEndpoint.created_at,
+        id_column=WebhookEndpoint.id,
+        descending=False,
+        first=first,
+        after=after,
+        sort_value_of=lambda row: row.created_at,
+    )
+
+
+async def get_event(session: AsyncSession, organization_id: uuid.UUID, event_id: uuid.UUID) -> WebhookEvent | None:
+    return await session.scalar(scoped(select(WebhookEvent), WebhookEvent, organization_id).where(WebhookEvent.id == event_id))
+
+
+async def list_events(
+    session: AsyncSession, organization_id: uuid.UUID, *, type: str | None, first: int, after: str | None
+) -> Page[WebhookEvent]:
+    statement = scoped(select(WebhookEvent), WebhookEvent, organization_id)
+    if type is not None:
+        statement = statement.where(WebhookEvent.type == type)
+    return await paginate(
+        session,
+        statement,
+        sort_key=WebhookEvent.sequence,
+        id_column=WebhookEvent.id,
+        descending=True,
+        first=first,
+        after=after,
+        sort_value_of=lambda row: row.sequence,
+    )
+
+
+async def deliveries_of_events(session: AsyncSession, organization_id: uuid.UUID, event_ids: Sequence[uuid.UUID]) -> list[WebhookDelivery]:
+    statement = (
+        scoped(select(WebhookDelivery), WebhookDelivery, organization_id)
+        .where(WebhookDelivery.event_id.in_(list(event_ids)))
+        .order_by(WebhookDelivery.created_at, WebhookDelivery.id)
+    )
+    return list((await session.scalars(statement)).all())
+
+
+async def attempts_of_deliveries(
+    session: AsyncSession, organization_id: uuid.UUID, delivery_ids: Sequence[uuid.UUID]
+) -> list[WebhookDeliveryAttempt]:
+    statement = (
+        scoped(select(WebhookDeliveryAttempt), WebhookDeliveryAttempt, organization_id)
+        .where(WebhookDeliveryAttempt.delivery_id.in_(list(delivery_ids)))
+        .order_by(WebhookDeliveryAttempt.attempted_at, WebhookDeliveryAttempt.id)
+    )
+    return list((await session.scalars(statement)).all())
+
+
+async def endpoints_by_ids(session: AsyncSession, organization_id: uuid.UUID, ids: Sequence[uuid.UUID]) -> list[WebhookEndpoint]:
+    # deleted endpoints stay visible through their past deliveries
+    statement = select(WebhookEndpoint).where(WebhookEndpoint.organization_id == organization_id, WebhookEndpoint.id.in_(list(ids)))
+    return list((await session.scalars(statement)).all())
+
+
+async def try_lock_endpoint(session: AsyncSession, endpoint_id: uuid.UUID) -> bool:
+    """A transaction-scoped advisory lock: one delivery run per endpoint at a time."""
+    key = endpoint_id.int & 0x7FFF_FFFF_FFFF_FFFF
+    return bool(await session.scalar(select(func.pg_try_advisory_xact_lock(key))))
+
+
+async def head_delivery(session: AsyncSession, endpoint_id: uuid.UUID) -> tuple[WebhookDelivery, WebhookEvent] | None:
+    """The oldest pending delivery of an endpoint, with its event: deliveries go out in order."""
+    statement = (
+        select(WebhookDelivery, WebhookEvent)
+        .join(WebhookEvent, WebhookEvent.id == WebhookDelivery.event_id)
+        .where(WebhookDelivery.endpoint_id == endpoint_id, WebhookDelivery.status == "pending")
+        .order_by(WebhookDelivery.sequence, WebhookDelivery.created_at)
+        .limit(1)
+    )
+    row = (await session.execute(statement)).first()
+    return (row[0], row[1]) if row else None
+
+
+async def finish_attempt(
+    session: AsyncSession,
+    delivery: WebhookDelivery,
+    *,
+    values: dict[str, Any],
+) -> bool:
+    """Move a delivery on after an attempt, only if nobody else did (idempotent)."""
+    result = await session.execute(
+        update(WebhookDelivery)
+        .where(
+            WebhookDelivery.id == delivery.id,
+            WebhookDelivery.status == "pending",
+            WebhookDelivery.attempt_count == delivery.attempt_count,
+        )
+        .values(**values)
+    )
+    return result.rowcount == 1
+
+
+async def due_endpoint_ids(session: AsyncSession, now: datetime, limit: int = 1000) -> list[uuid.UUID]:
+    statement = (
+        select(WebhookDelivery.endpoint_id)
+        .join(WebhookEndpoint, WebhookEndpoint.id == WebhookDelivery.endpoint_id)
+        .where(
+            WebhookDelivery.status == "pending",
+            WebhookDelivery.next_attempt_at <= now,
+            WebhookEndpoint.enabled.is_(True),
+            WebhookEndpoint.deleted_at.is_(None),
+        )
+        .distinct()
+        .limit(limit)
+    )
+    return list((await session.scalars(statement)).all())

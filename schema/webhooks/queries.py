@@ -1,0 +1,68 @@
+"""Queries about webhooks."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import strawberry
+
+from app.auth.scopes import Scope
+from app.kit.errors import KassaError
+from app.webhooks import service
+from schema.kit.errors import BadRequest
+from schema.kit.relay import Connection
+from schema.kit.scopes import scoped_field
+from schema.webhooks.types import (
+    WebhookEndpoint,
+    WebhookEndpointConnection,
+    WebhookEvent,
+    WebhookEventConnection,
+    WebhookEventType,
+)
+
+
+async def _no_count() -> int:
+    raise BadRequest("totalCount is not available on this list")
+
+
+@strawberry.type
+class WebhookQueries:
+    @scoped_field(Scope.webhooks_read, "The organization's webhook endpoints, oldest first.")
+    async def webhook_endpoints(
+        self,
+        info: strawberry.Info,
+        first: Annotated[int, strawberry.argument(description="Page size, 1 to 100.")] = 50,
+        after: Annotated[str | None, strawberry.argument(description="The `endCursor` of the previous page.")] = None,
+    ) -> WebhookEndpointConnection:
+        context = info.context
+        try:
+            async with context.db.use() as session:
+                page = await service.list_endpoints(
+                    session, context.subject, first=first, after=after, max_page_size=context.settings.page_size_max
+                )
+        except KassaError as exc:
+            raise BadRequest(exc.message) from None
+        return Connection.from_page(page, WebhookEndpoint.from_model, _no_count)
+
+    @scoped_field(Scope.webhooks_read, "Webhook events, newest first, with their deliveries and attempts.")
+    async def webhook_events(
+        self,
+        info: strawberry.Info,
+        first: Annotated[int, strawberry.argument(description="Page size, 1 to 100.")] = 50,
+        after: Annotated[str | None, strawberry.argument(description="The `endCursor` of the previous page.")] = None,
+        type: Annotated[WebhookEventType | None, strawberry.argument(description="Only events of this type.")] = None,
+    ) -> WebhookEventConnection:
+        context = info.context
+        try:
+            async with context.db.use() as session:
+                page = await service.list_events(
+                    session,
+                    context.subject,
+                    type=type.value if type else None,
+                    first=first,
+                    after=after,
+                    max_page_size=context.settings.page_size_max,
+                )
+        except KassaError as exc:
+            raise BadRequest(exc.message) from None
+        return Connection.from_page(page, WebhookEvent.from_model, _no_count)

@@ -1,0 +1,66 @@
+"""The `job` decorator: names a job, retries it with backoff, and records it when it gives up.
+
+arq retries only on `Retry`; here any exception is retried with exponential backoff and
+jitter up to `worker_max_tries` tries. The arq function is given one try more than that, so a
+job whose worker died during its last try still reaches this wrapper once, which records it.
+Exhausted jobs land in the `job_failures` table: nothing fails silently.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import traceback
+from typing import Any, Awaitable, Callable
+
+from arq import Retry
+from arq.worker import Function, func
+
+from app.config import get_settings
+from app.models import JobFailure
+
+logger = logging.getLogger("kassa.workers")
+
+JobFunction = Callable[..., Awaitable[Any]]
+REGISTRY: dict[str, Function] = {}
+
+
+def backoff_seconds(job_try: int, base: float = 1.0) -> float:
+    """base, 2 x base, 4 x base, ... capped at 5 minutes, with +/-25 % jitter."""
+    return min(base * 2 ** (job_try - 1), 300) * random.uniform(0.75, 1.25)
+
+
+async def record_failure(ctx: dict[str, Any], name: str, args: tuple, error: str) -> None:
+    async with ctx["session_factory"]() as session:
+        session.add(
+            JobFailure(job_name=name, job_id=str(ctx.get("job_id", "")), args=[str(a) for a in args], tries=ctx.get("job_try", 0), error=error[:10000])
+        )
+        await session.commit()
+    logger.error("job %s%r gave up after %s tries: %s", name, args, ctx.get("job_try"), error.splitlines()[-1] if error else "")
+
+
+def job(name: str, *, keep_result: int = 0, timeout: float | None = None) -> Callable[[JobFunction], JobFunction]:
+    """Register `fn(ctx, *ids)` as the arq job `name`."""
+
+    def decorate(fn: JobFunction) -> JobFunction:
+        max_tries = get_settings().worker_max_tries
+
+        async def run(ctx: dict[str, Any], *args: Any) -> Any:
+            job_try = ctx.get("job_try", 1)
+            if job_try > max_tries:
+                await record_failure(ctx, name, args, "the worker stopped during the last try")
+                return None
+            try:
+                return await fn(ctx, *args)
+            except Exception as exc:  # noqa: BLE001 - every failure is retried or recorded
+                if job_try < max_tries:
+                    base = ctx["settings"].worker_retry_base_seconds if "settings" in ctx else 1.0
+                    raise Retry(defer=backoff_seconds(job_try, base)) from exc
+                await record_failure(ctx, name, args, traceback.format_exc())
+                return None
+
+        run.__name__ = name.replace(".", "_")
+        REGISTRY[name] = func(run, name=name, max_tries=max_tries + 1, keep_result=keep_result, timeout=timeout)
+        return fn
+
+    return decorate
