@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import logging
 import os
 import sys
 import uuid
@@ -11,15 +12,38 @@ import uuid
 from app.config import get_settings
 
 
-def _services():
+def _services(*, need_redis: bool = True):
     """DATABASE_URL/REDIS_URL, else the local default ports, else a running `kassa run`'s embedded ones."""
     from app.platform.services import resolve_services
 
-    resolved = resolve_services(get_settings(), allow_embedded=False)
+    resolved = resolve_services(get_settings(), allow_embedded=False, need_redis=need_redis)
     os.environ["DATABASE_URL"] = resolved.database_url
-    os.environ["REDIS_URL"] = resolved.redis_url
+    if resolved.redis_url:
+        os.environ["REDIS_URL"] = resolved.redis_url
     get_settings.cache_clear()
     return resolved
+
+
+def _logging() -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+def _organization_id(value: str) -> uuid.UUID:
+    """An organization id as printed by `org create` or as the API's global id."""
+    from app.kit.errors import NotFound
+    from app.kit.ids import parse_global_id
+
+    try:
+        return uuid.UUID(value)
+    except ValueError:
+        try:
+            return parse_global_id(value, "Organization")
+        except NotFound:
+            raise CommandError(f"{value!r} is not an organization id") from None
+
+
+class CommandError(Exception):
+    """A mistake in the command's arguments: printed as one line, exit status 2."""
 
 
 def cmd_run(_args) -> int:
@@ -47,6 +71,7 @@ def cmd_serve(args) -> int:
 def cmd_worker(_args) -> int:
     from arq.worker import run_worker
 
+    _logging()
     _services()  # before importing the settings, which read REDIS_URL
     from workers.settings import WorkerSettings
 
@@ -57,7 +82,7 @@ def cmd_worker(_args) -> int:
 def cmd_migrate(_args) -> int:
     from app.platform.migrations import run_migrations
 
-    resolved = _services()
+    resolved = _services(need_redis=False)
     run_migrations(resolved.database_url)
     print("database is at the latest migration")
     return 0
@@ -79,7 +104,7 @@ async def _with_session(fn):
 def cmd_org_create(args) -> int:
     from app.organizations.service import create_organization
 
-    _services()
+    _services(need_redis=False)
     organization, token, plain = asyncio.run(_with_session(lambda s: create_organization(s, args.name)))
     print(f"organization: {organization.name} ({organization.id})")
     print(f"token id:     {token.id}")
@@ -91,22 +116,46 @@ def cmd_org_create(args) -> int:
 
 def cmd_token_create(args) -> int:
     from app.auth.service import issue_token
+    from app.organizations import repository
 
-    _services()
-    token, plain = asyncio.run(
-        _with_session(lambda s: issue_token(s, uuid.UUID(args.organization_id), scopes=args.scope, comment=args.comment))
-    )
+    organization_id = _organization_id(args.organization_id)
+    _services(need_redis=False)
+
+    async def issue(session):
+        if await repository.get(session, organization_id) is None:
+            raise CommandError(f"no organization {organization_id}")
+        return await issue_token(session, organization_id, scopes=args.scope, comment=args.comment)
+
+    token, plain = asyncio.run(_with_session(issue))
     print(f"token id:     {token.id}")
     print(f"scopes:       {' '.join(token.scopes)}")
     print(f"access token: {plain}")
     return 0
 
 
+def cmd_token_list(args) -> int:
+    from app.auth.service import list_tokens
+
+    organization_id = _organization_id(args.organization_id)
+    _services(need_redis=False)
+    tokens = asyncio.run(_with_session(lambda s: list_tokens(s, organization_id)))
+    if not tokens:
+        print("no tokens")
+    for token in tokens:
+        state = "revoked" if token.revoked_at else "active"
+        print(f"{token.id}  {state:7}  {token.created_at:%Y-%m-%d %H:%M}  {' '.join(token.scopes)}  {token.comment}")
+    return 0
+
+
 def cmd_token_revoke(args) -> int:
     from app.auth.service import revoke_token
 
-    _services()
-    revoked = asyncio.run(_with_session(lambda s: revoke_token(s, uuid.UUID(args.token_id))))
+    try:
+        token_id = uuid.UUID(args.token_id)
+    except ValueError:
+        raise CommandError(f"{args.token_id!r} is not a token id (see `kassa token list ORG_ID`)") from None
+    _services(need_redis=False)
+    revoked = asyncio.run(_with_session(lambda s: revoke_token(s, token_id)))
     print("revoked" if revoked else "no active token with that id")
     return 0 if revoked else 1
 
@@ -142,6 +191,9 @@ def build_parser() -> argparse.ArgumentParser:
     tcreate.add_argument("--scope", action="append", help="repeat for several; default: every scope")
     tcreate.add_argument("--comment", default="")
     tcreate.set_defaults(fn=cmd_token_create)
+    tlist = token.add_parser("list", help="list an organization's access tokens (ids, scopes, state)")
+    tlist.add_argument("organization_id")
+    tlist.set_defaults(fn=cmd_token_list)
     trevoke = token.add_parser("revoke", help="revoke an access token by its id")
     trevoke.add_argument("token_id")
     trevoke.set_defaults(fn=cmd_token_revoke)
@@ -149,8 +201,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from app.kit.errors import KassaError
+
     args = build_parser().parse_args(argv)
-    return args.fn(args) or 0
+    try:
+        return args.fn(args) or 0
+    except (CommandError, KassaError) as exc:
+        print(f"kassa: {exc}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

@@ -21,6 +21,7 @@ from redis.asyncio import Redis
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from strawberry.http.ides import get_graphql_ide_html
+from strawberry.schema.exceptions import InvalidOperationTypeError
 
 from app.auth.errors import AuthenticationFailed
 from app.auth.service import authenticate, parse_authorization
@@ -46,6 +47,17 @@ class Runtime:
 def _error_response(status: int, message: str, code: str, headers: dict[str, str] | None = None) -> Response:
     body = {"data": None, "errors": [{"message": message, "extensions": {"code": code}}]}
     return Response(content=_ENCODER.encode(body), status_code=status, media_type=_JSON, headers=headers)
+
+
+def _formatted(error) -> dict[str, Any]:
+    """Every error carries `extensions.code`: ours set it; a query graphql-core refused (syntax,
+    validation, depth, token and alias limits) gets GRAPHQL_VALIDATION_FAILED; anything else is
+    an unexpected error, masked outside debug."""
+    formatted = error.formatted
+    extensions = formatted.setdefault("extensions", {})
+    if "code" not in extensions:
+        extensions["code"] = "GRAPHQL_VALIDATION_FAILED" if error.path is None else "INTERNAL_SERVER_ERROR"
+    return formatted
 
 
 def _runtime(request: Request) -> Runtime:
@@ -85,19 +97,22 @@ async def graphql_endpoint(request: Request) -> Response:
         except AuthenticationFailed as exc:
             return _error_response(401, exc.message, exc.code, {"WWW-Authenticate": "Bearer"})
         context = Context(settings=runtime.settings, db=gate, subject=subject, queue=runtime.redis)
-        result = await runtime.schema.execute(
-            payload["query"],
-            variable_values=variables,
-            context_value=context,
-            operation_name=payload.get("operationName"),
-            allowed_operation_types=_POST_OPERATIONS,
-        )
+        try:
+            result = await runtime.schema.execute(
+                payload["query"],
+                variable_values=variables,
+                context_value=context,
+                operation_name=payload.get("operationName"),
+                allowed_operation_types=_POST_OPERATIONS,
+            )
+        except InvalidOperationTypeError:
+            return _error_response(400, "Only queries and mutations are served here", "BAD_REQUEST")
     finally:
         await gate.close()
         statement_counter.reset(reset)
     body: dict[str, Any] = {"data": result.data}
     if result.errors:
-        body["errors"] = [error.formatted for error in result.errors]
+        body["errors"] = [_formatted(error) for error in result.errors]
     headers = {"X-Kassa-SQL-Statements": str(counter[0])} if runtime.settings.expose_sql_count else None
     return Response(content=_ENCODER.encode(body), media_type=_JSON, headers=headers)
 

@@ -26,3 +26,8 @@ async def revoke(session: AsyncSession, token_id: uuid.UUID) -> bool:
         .values(revoked_at=utc_now())
     )
     return result.rowcount == 1
+
+
+async def list_for_organization(session: AsyncSession, organization_id: uuid.UUID) -> list[AccessToken]:
+    statement = select(AccessToken).where(AccessToken.organization_id == organization_id).order_by(AccessToken.created_at)
+    return list((await session.scalars(statement)).all())

@@ -79,5 +79,9 @@ async def issue_token(
     return row, plain
 
 
+async def list_tokens(session: AsyncSession, organization_id: uuid.UUID) -> list[AccessToken]:
+    return await repository.list_for_organization(session, organization_id)
+
+
 async def revoke_token(session: AsyncSession, token_id: uuid.UUID) -> bool:
     return await repository.revoke(session, token_id)

@@ -33,7 +33,7 @@ def create_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
         async_database_url(url),
         pool_size=pool_size,
         max_overflow=pool_size,
-        pool_pre_ping=False,
+        pool_pre_ping=True,  # a connection dropped by a database restart is replaced, not failed
     )
     event.listen(engine.sync_engine, "before_cursor_execute", _count_statement)
     return engine

@@ -44,7 +44,7 @@ def check_member_draft(issues: list[FieldIssue], path: tuple[str, ...], draft: M
     role = MemberRole.owner.value if owner else draft.role
     if not owner and role not in ASSIGNABLE_ROLES:
         issues.append(
-            FieldIssue((*path, "role"), "must be billing_manager or member; ownership moves with transferOwnership", "invalid_role")
+            FieldIssue((*path, "role"), "must be BILLING_MANAGER or MEMBER; ownership moves with transferOwnership", "invalid_role")
         )
     return MemberDraft(
         email=check_email(issues, (*path, "email"), draft.email),
@@ -128,7 +128,7 @@ async def update_member(session: AsyncSession, subject: Subject, member_id: uuid
     if "role" in changes:
         role = changes["role"]
         if role is None or role not in {r.value for r in MemberRole}:
-            issues.append(FieldIssue(("role",), "must be billing_manager or member", "invalid_role"))
+            issues.append(FieldIssue(("role",), "must be BILLING_MANAGER or MEMBER", "invalid_role"))
         elif role != member.role:
             if member.role == MemberRole.owner.value:
                 raise MemberRoleRule(

@@ -218,8 +218,11 @@ def _local_redis(settings: "Settings") -> str | None:
     return f"redis://{_url_host(host)}:{port}/0"
 
 
-def resolve_services(settings: "Settings", *, allow_embedded: bool) -> ResolvedServices:
-    """Find PostgreSQL and Redis (see the module docstring); start embedded ones if allowed."""
+def resolve_services(settings: "Settings", *, allow_embedded: bool, need_redis: bool = True) -> ResolvedServices:
+    """Find PostgreSQL and Redis (see the module docstring); start embedded ones if allowed.
+
+    With `need_redis=False` (database-only commands) a missing Redis is not an error and
+    `redis_url` is then empty."""
     database_url, postgres_source = settings.database_url, "DATABASE_URL"
     redis_url, redis_source = settings.redis_url, "REDIS_URL"
 
@@ -238,6 +241,9 @@ def resolve_services(settings: "Settings", *, allow_embedded: bool) -> ResolvedS
                 database_url, postgres_source = published["database_url"], where
             if redis_url is None and published.get("redis_url"):
                 redis_url, redis_source = published["redis_url"], where
+
+    if redis_url is None and not need_redis and not allow_embedded:
+        redis_url, redis_source = "", "not needed"
 
     embedded = None
     if database_url is None or redis_url is None:

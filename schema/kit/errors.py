@@ -48,7 +48,7 @@ class ValidationError(Error):
 
 @strawberry.type(description="No such object in this organization: unknown, deleted, another organization's, or an id of another type.")
 class NotFoundError(Error):
-    id: str | None = strawberry.field(description="The id that was not found, when one was given.")
+    id: str | None = strawberry.field(description="The id that was not found, when it could not be decoded; otherwise null.")
 
 
 @strawberry.type(description="Another customer of this organization already has this external id.")

@@ -70,6 +70,7 @@ NODE_RESOLVERS: dict[str, tuple[Scope, Callable[[strawberry.Info, uuid.UUID], Aw
 
 
 async def resolve_node(info: strawberry.Info, global_id: str) -> Node | None:
+    require(info, None)  # an anonymous caller learns nothing, not even that an id is malformed
     try:
         type_name, id = from_global_id(global_id)
     except NotFound:

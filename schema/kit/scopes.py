@@ -19,13 +19,14 @@ class AuthError(GraphQLError):
         super().__init__(message, extensions={"code": code})
 
 
-def require(info: strawberry.Info, scope: Scope) -> Subject:
+def require(info: strawberry.Info, scope: Scope | None) -> Subject:
+    """The caller, who must be authenticated and, unless `scope` is None, hold `scope`."""
     context = info.context
     if context.auth_error is not None:
         raise AuthError(context.auth_error.message, context.auth_error.code)
     if context.subject is None:
         raise AuthError("Authentication required: send 'Authorization: Bearer <access token>'", "UNAUTHENTICATED")
-    if not context.subject.has_scope(scope.value):
+    if scope is not None and not context.subject.has_scope(scope.value):
         raise AuthError(f"This access token lacks the '{scope.value}' scope", "FORBIDDEN")
     return context.subject
 
