@@ -27,6 +27,8 @@ from app.auth.errors import AuthenticationFailed
 from app.auth.service import authenticate, parse_authorization
 from app.config import Settings, get_settings
 from app.platform.services import redis_settings_from_url
+from app.rest.billing import billing_status, quota_check
+from app.rest.events import ingest_events
 from app.kit.db import SessionGate, create_engine, create_session_factory, statement_counter
 
 _JSON = "application/json"
@@ -188,7 +190,7 @@ def create_app(
                 await engine.dispose()
 
     return Litestar(
-        route_handlers=[graphql_ide, graphql_endpoint, health, index],
+        route_handlers=[graphql_ide, graphql_endpoint, health, index, ingest_events, billing_status, quota_check],
         lifespan=[lifespan],
         state=state,
         debug=settings.debug,

@@ -8,25 +8,35 @@ import strawberry
 from graphql import GraphQLError
 from strawberry.extensions import MaskErrors, MaxAliasesLimiter, MaxTokensLimiter, ParserCache, QueryDepthLimiter, ValidationCache
 
+from strawberry.schema.config import StrawberryConfig
+
 from app.config import Settings, get_settings
+from schema.catalog.mutations import CatalogMutations
+from schema.catalog.queries import CatalogQueries
+from schema.catalog.types import PRICE_TYPES
 from schema.customers.mutations import CustomerMutations
 from schema.customers.queries import CustomerQueries
 from schema.customers.types import BusinessCustomer, IndividualCustomer
+from schema.events.mutations import EventMutations
+from schema.events.queries import EventQueries
 from schema.kit.nodes import NodeQueries
+from schema.kit.scalars import SCALAR_MAP
 from schema.members.mutations import MemberMutations
 from schema.members.queries import MemberQueries
+from schema.meters.mutations import MeterMutations
+from schema.meters.queries import MeterQueries
 from schema.organizations.queries import OrganizationQueries
 from schema.webhooks.mutations import WebhookMutations
 from schema.webhooks.queries import WebhookQueries
 
 
 @strawberry.type(description="Everything a merchant can read.")
-class Query(NodeQueries, OrganizationQueries, CustomerQueries, MemberQueries, WebhookQueries):
+class Query(NodeQueries, OrganizationQueries, CustomerQueries, MemberQueries, WebhookQueries, CatalogQueries, MeterQueries, EventQueries):
     pass
 
 
 @strawberry.type(description="Everything a merchant can change. Each mutation takes one `input` and returns a union of its success payload and typed errors.")
-class Mutation(CustomerMutations, MemberMutations, WebhookMutations):
+class Mutation(CustomerMutations, MemberMutations, WebhookMutations, CatalogMutations, MeterMutations, EventMutations):
     pass
 
 
@@ -55,7 +65,13 @@ def build_schema(settings: Settings) -> strawberry.Schema:
     ]
     if not settings.debug:
         extensions.append(lambda: MaskErrors(should_mask_error=_should_mask))
-    return KassaSchema(query=Query, mutation=Mutation, types=[IndividualCustomer, BusinessCustomer], extensions=extensions)
+    return KassaSchema(
+        query=Query,
+        mutation=Mutation,
+        types=[IndividualCustomer, BusinessCustomer, *PRICE_TYPES],
+        extensions=extensions,
+        config=StrawberryConfig(scalar_map=SCALAR_MAP),
+    )
 
 
 schema = build_schema(get_settings())

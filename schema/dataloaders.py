@@ -11,9 +11,13 @@ from typing import TYPE_CHECKING
 
 from strawberry.dataloader import DataLoader
 
+from app.catalog import service as catalog
 from app.customers import service as customers
 from app.members import service as members
+from app.meters import service as meters
+from app.models import CustomerMeter, Meter
 from app.models import Customer, Member, WebhookDelivery, WebhookDeliveryAttempt, WebhookEndpoint
+from app.models import Product, ProductPrice
 from app.webhooks import service as webhooks
 
 if TYPE_CHECKING:
@@ -24,11 +28,16 @@ class Loaders:
     def __init__(self, context: "Context") -> None:
         self._context = context
         self.customer = DataLoader[uuid.UUID, Customer | None](self._customers)
+        self.meter = DataLoader[uuid.UUID, Meter | None](self._meters)
+        self.meters_of_customer = DataLoader[uuid.UUID, list[CustomerMeter]](self._meters_of_customers)
         self.members_of_customer = DataLoader[uuid.UUID, list[Member]](self._members_of_customers)
         self.member = DataLoader[uuid.UUID, Member | None](self._members)
         self.webhook_endpoint = DataLoader[uuid.UUID, WebhookEndpoint | None](self._webhook_endpoints)
         self.webhook_deliveries_of_event = DataLoader[uuid.UUID, list[WebhookDelivery]](self._deliveries_of_events)
         self.webhook_attempts_of_delivery = DataLoader[uuid.UUID, list[WebhookDeliveryAttempt]](self._attempts_of_deliveries)
+        self.product = DataLoader[uuid.UUID, Product | None](self._products)
+        self.product_price = DataLoader[uuid.UUID, ProductPrice | None](self._product_prices)
+        self.prices_of_product = DataLoader[uuid.UUID, list[ProductPrice]](self._prices_of_products)
 
     @property
     def _organization_id(self) -> uuid.UUID:
@@ -59,6 +68,30 @@ class Loaders:
         async with self._context.db.use() as session:
             return await webhooks.load_attempts_of(session, self._organization_id, ids)
 
+    async def _meters(self, ids: list[uuid.UUID]) -> list[Meter | None]:
+        async with self._context.db.use() as session:
+            return await meters.load_meters(session, self._organization_id, ids)
+
+    async def _meters_of_customers(self, ids: list[uuid.UUID]) -> list[list[CustomerMeter]]:
+        async with self._context.db.use() as session:
+            return await meters.load_customer_meters(session, self._organization_id, ids)
+
     def prime_customers(self, rows: list[Customer]) -> None:
         for row in rows:
             self.customer.prime(row.id, row, force=True)
+
+    async def _products(self, ids: list[uuid.UUID]) -> list[Product | None]:
+        async with self._context.db.use() as session:
+            return await catalog.load_products(session, self._organization_id, ids)
+
+    async def _product_prices(self, ids: list[uuid.UUID]) -> list[ProductPrice | None]:
+        async with self._context.db.use() as session:
+            return await catalog.load_prices(session, self._organization_id, ids)
+
+    async def _prices_of_products(self, ids: list[uuid.UUID]) -> list[list[ProductPrice]]:
+        async with self._context.db.use() as session:
+            return await catalog.load_prices_of(session, self._organization_id, ids)
+
+    def prime_products(self, rows: list[Product]) -> None:
+        for row in rows:
+            self.product.prime(row.id, row, force=True)

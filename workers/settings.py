@@ -10,7 +10,7 @@ from arq import cron
 from app.config import get_settings
 from app.kit.db import create_engine, create_session_factory
 from app.platform.services import redis_settings_from_url
-from workers import system, webhooks  # noqa: F401 - registers the jobs
+from workers import meters, system, webhooks  # noqa: F401 - registers the jobs
 from workers.registry import REGISTRY
 
 

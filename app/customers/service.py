@@ -26,6 +26,7 @@ from app.members import repository as member_repository
 from app.members.errors import DuplicateMemberEmail, DuplicateMemberExternalId
 from app.members.service import MemberDraft, check_member_draft, member_conflicts
 from app.models import Customer, CustomerType, Member, MemberRole, WebhookEventType
+from app.meters import service as meters
 from app.webhooks import service as webhooks
 from app.webhooks.payloads import customer_data, member_data
 
@@ -165,6 +166,7 @@ async def create_customer(session: AsyncSession, subject: Subject, draft: Custom
     ]
     session.add_all(members)
     await session.flush()
+    await meters.on_customer_external_id(session, subject.organization_id, customer.id, customer.external_id)
     await webhooks.emit(session, subject.organization_id, WebhookEventType.customer_created, customer_data(customer))
     for member in members:
         await webhooks.emit(session, subject.organization_id, WebhookEventType.member_created, member_data(member))

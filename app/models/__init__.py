@@ -3,20 +3,36 @@
 from app.kit.models import Base
 from app.models.access_token import AccessToken
 from app.models.customer import Customer, CustomerType
+from app.models.customer_meter import CustomerMeter, CustomerMeterMember, CustomerMeterState, MeterDistinctValue
+from app.models.event import Event, EventSource
 from app.models.member import Member, MemberRole
+from app.models.meter import Meter
 from app.models.job_failure import JobFailure
 from app.models.organization import Organization
+from app.models.product import BASE_PRICE_TYPES, PriceType, Product, ProductPrice, RecurringInterval
 from app.models.webhook import WebhookDelivery, WebhookDeliveryAttempt, WebhookEndpoint, WebhookEvent, WebhookEventType
 
 __all__ = [
     "AccessToken",
     "Base",
     "Customer",
+    "CustomerMeter",
+    "CustomerMeterMember",
+    "CustomerMeterState",
     "CustomerType",
+    "Event",
+    "EventSource",
     "JobFailure",
     "Member",
     "MemberRole",
+    "Meter",
+    "MeterDistinctValue",
     "Organization",
+    "BASE_PRICE_TYPES",
+    "PriceType",
+    "Product",
+    "ProductPrice",
+    "RecurringInterval",
     "WebhookDelivery",
     "WebhookDeliveryAttempt",
     "WebhookEndpoint",

@@ -35,6 +35,7 @@ class WebhookEventType(str, enum.Enum):
     member_created = "member.created"
     member_updated = "member.updated"
     member_deleted = "member.deleted"
+    customer_state_changed = "customer.state_changed"
 
 
 class WebhookEndpoint(SoftDeleteMixin, TenantModel):

@@ -55,6 +55,16 @@ class Customer(Node):
         rows = await info.context.loaders.members_of_customer.load(self.model.id)
         return [Member.from_model(row) for row in rows]
 
+    @strawberry.field(description="Running totals per active meter (consumed, credited, balance). Needs `meters:read`.")
+    async def meters(self, info: strawberry.Info) -> list[Annotated["CustomerMeter", strawberry.lazy("schema.meters.types")]]:
+        from app.auth.scopes import Scope
+        from schema.kit.scopes import require
+        from schema.meters.types import CustomerMeter
+
+        require(info, Scope.meters_read)
+        rows = await info.context.loaders.meters_of_customer.load(self.model.id)
+        return [CustomerMeter.from_model(row) for row in rows]
+
     @strawberry.field(description="The member who owns the customer; exactly one per customer.")
     async def owner(self, info: strawberry.Info) -> Annotated["Member", strawberry.lazy("schema.members.types")] | None:
         from schema.members.types import Member

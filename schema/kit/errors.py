@@ -13,9 +13,12 @@ from graphql import GraphQLError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth.subject import Subject
+from app.catalog.errors import LastActivePrice, ProductArchived
 from app.customers.errors import CustomerAlreadyBusiness, CustomerNotBusiness, DuplicateExternalId
 from app.kit import jobs
 from app.kit.errors import KassaError, NotFound, ValidationFailed
+from app.kit.ids import to_global_id
+from app.meters.errors import MeterArchived
 from app.members.errors import DuplicateMemberEmail, DuplicateMemberExternalId, MemberRoleRule
 
 T = TypeVar("T")
@@ -88,6 +91,24 @@ class MemberRoleError(Error):
     )
 
 
+@strawberry.type(description="The product is archived: its prices cannot change until it is unarchived with `unarchiveProduct`.")
+class ProductArchivedError(Error):
+    product_id: strawberry.ID = strawberry.field(description="The archived product's id.")
+
+
+@strawberry.type(
+    description="A product keeps at least one active price: add the replacement with `createProductPrice` "
+    "(its `archivePriceIds` archives this one in the same step), or archive the product instead."
+)
+class LastActivePriceError(Error):
+    price_id: strawberry.ID = strawberry.field(description="The id of the price that could not be archived.")
+
+
+@strawberry.type(description="The meter is archived: it counts nothing until it is unarchived.")
+class MeterArchivedError(Error):
+    pass
+
+
 def _path(field: str) -> list[str]:
     return field.split(".")
 
@@ -107,6 +128,13 @@ _CONVERTERS: dict[type[KassaError], Callable[[Any], Any]] = {
     CustomerNotBusiness: lambda e: CustomerNotBusinessError(message=e.message, code=e.code),
     CustomerAlreadyBusiness: lambda e: CustomerAlreadyBusinessError(message=e.message, code=e.code),
     MemberRoleRule: lambda e: MemberRoleError(message=e.message, code=e.code, rule=e.rule),
+    MeterArchived: lambda e: MeterArchivedError(message=e.message, code=e.code),
+    ProductArchived: lambda e: ProductArchivedError(
+        message=e.message, code=e.code, product_id=strawberry.ID(to_global_id("Product", e.product_id))
+    ),
+    LastActivePrice: lambda e: LastActivePriceError(
+        message=e.message, code=e.code, price_id=strawberry.ID(to_global_id("ProductPrice", e.price_id))
+    ),
 }
 
 

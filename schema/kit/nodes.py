@@ -59,12 +59,36 @@ async def _webhook_event(info: strawberry.Info, id: uuid.UUID) -> Any:
         return None
 
 
+async def _product(info: strawberry.Info, id: uuid.UUID) -> Any:
+    from schema.catalog.types import Product
+
+    row = await info.context.loaders.product.load(id)
+    return Product.from_model(row) if row is not None else None
+
+
+async def _product_price(info: strawberry.Info, id: uuid.UUID) -> Any:
+    from schema.catalog.types import price_from_model
+
+    row = await info.context.loaders.product_price.load(id)
+    return price_from_model(row) if row is not None else None
+
+
+async def _meter(info: strawberry.Info, id: uuid.UUID) -> Any:
+    from schema.meters.types import Meter
+
+    row = await info.context.loaders.meter.load(id)
+    return Meter.from_model(row) if row is not None else None
+
+
 # type name in the global id -> (scope needed, loader)
 NODE_RESOLVERS: dict[str, tuple[Scope, Callable[[strawberry.Info, uuid.UUID], Awaitable[Any]]]] = {
     "Customer": (Scope.customers_read, _customer),
     "Member": (Scope.customers_read, _member),
     "Organization": (Scope.organizations_read, _organization),
+    "Product": (Scope.products_read, _product),
+    "ProductPrice": (Scope.products_read, _product_price),
     "WebhookEndpoint": (Scope.webhooks_read, _webhook_endpoint),
+    "Meter": (Scope.meters_read, _meter),
     "WebhookEvent": (Scope.webhooks_read, _webhook_event),
 }
 

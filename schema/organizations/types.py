@@ -15,7 +15,17 @@ from schema.kit.relay import Node
 class Organization(Node):
     name: str = strawberry.field(description="The organization's name.")
     created_at: datetime = strawberry.field(description="When the organization was created.")
+    warning_threshold: int = strawberry.field(description="Percent of credits used from which a meter is WARNING.")
+    critical_threshold: int = strawberry.field(description="Percent of credits used from which a meter is CRITICAL.")
+    exceeded_threshold: int = strawberry.field(description="Percent of credits used from which a meter is EXCEEDED.")
 
     @classmethod
     def from_model(cls, row: OrganizationModel) -> "Organization":
-        return cls(id=strawberry.ID(to_global_id("Organization", row.id)), name=row.name, created_at=row.created_at)
+        return cls(
+            id=strawberry.ID(to_global_id("Organization", row.id)),
+            name=row.name,
+            created_at=row.created_at,
+            warning_threshold=row.warning_threshold,
+            critical_threshold=row.critical_threshold,
+            exceeded_threshold=row.exceeded_threshold,
+        )

@@ -23,6 +23,7 @@ _TYPE_DESCRIPTIONS = {
     "member.created": "A member was added to a customer (also each member created with a customer).",
     "member.updated": "A member's fields or role changed (also on ownership transfer).",
     "member.deleted": "A member was removed (also each member of a deleted customer).",
+    "customer.state_changed": "A customer's meter crossed a billing-status threshold (ok, warning, critical, exceeded), either way.",
 }
 
 WebhookEventType = strawberry.enum(

@@ -1,0 +1,1 @@
+"""The product catalog: products (recurring or one-time) and their prices."""

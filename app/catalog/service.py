@@ -1,0 +1,448 @@
+"""The product catalog: products and their prices.
+
+A product is recurring (monthly or yearly) or one-time; the interval is fixed at creation.
+Products and prices are archived, never deleted. Prices are never edited either: to change a
+price, add its replacement and archive the old one in the same call (`archive_price_ids`).
+
+What a product's active prices may be:
+- at least one, all in one currency;
+- at most one base price (`fixed`, `custom`, `free` or `seat_unit`) plus any number of
+  `metered_unit` prices, each on a different meter; a `seat_unit` price stands alone;
+- a one-time product takes no `metered_unit` price (usage is billed per period);
+- a metered price's meter belongs to the organization and is not archived.
+
+Every change to a product's prices locks the product row first, so two concurrent calls cannot
+both pass these checks (partial unique indexes back the base and meter rules).
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any, Iterable, Mapping, Sequence
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.auth.subject import Subject
+from app.catalog import repository
+from app.catalog.errors import LastActivePrice, ProductArchived
+from app.catalog.repository import ProductFilter
+from app.kit.errors import FieldIssue, NotFound, ValidationFailed
+from app.kit.models import utc_now
+from app.kit.money import check_amount, check_currency, check_unit_amount
+from app.kit.pagination import Page, check_page_size
+from app.kit.validation import check_metadata, check_text
+from app.models import BASE_PRICE_TYPES, PriceType, Product, ProductPrice, RecurringInterval
+
+__all__ = [
+    "PriceDraft",
+    "ProductDraft",
+    "ProductFilter",
+    "SeatTierDraft",
+    "archive_price",
+    "archive_product",
+    "create_price",
+    "create_product",
+    "list_products",
+    "unarchive_product",
+    "update_product",
+]
+
+NAME_MAX_LENGTH = 256
+DESCRIPTION_MAX_LENGTH = 5000
+MAX_ACTIVE_PRICES = 20
+MAX_SEAT_TIERS = 20
+MAX_SEATS = 1_000_000
+
+# The member of the `PriceInput` oneOf that holds each price type, for error paths.
+INPUT_MEMBER = {
+    PriceType.fixed.value: "fixed",
+    PriceType.custom.value: "custom",
+    PriceType.free.value: "free",
+    PriceType.metered_unit.value: "meteredUnit",
+    PriceType.seat_unit.value: "seatUnit",
+}
+
+
+@dataclass(frozen=True)
+class SeatTierDraft:
+    min_seats: int
+    max_seats: int | None
+    price_per_seat: int
+
+
+@dataclass
+class PriceDraft:
+    type: str
+    currency: str = "usd"
+    amount: int | None = None
+    minimum_amount: int | None = None
+    maximum_amount: int | None = None
+    preset_amount: int | None = None
+    meter_id: uuid.UUID | None = None
+    unit_amount: Decimal | None = None
+    cap_amount: int | None = None
+    wallet_enabled: bool = False
+    seat_tiers: list[SeatTierDraft] = field(default_factory=list)
+
+
+@dataclass
+class ProductDraft:
+    name: str
+    recurring_interval: str | None
+    description: str | None = None
+    metadata: dict[str, Any] = field(default_factory=dict)
+    prices: list[PriceDraft] = field(default_factory=list)
+
+
+# -- reads ---------------------------------------------------------------------------------
+
+
+async def list_products(
+    session: AsyncSession,
+    subject: Subject,
+    filter: ProductFilter,
+    *,
+    order_by: str = "created_at",
+    descending: bool = False,
+    first: int = 50,
+    after: str | None = None,
+    max_page_size: int = 100,
+) -> Page[Product]:
+    check_page_size(first, max_page_size)
+    return await repository.list_page(
+        session, subject.organization_id, filter, order_by=order_by, descending=descending, first=first, after=after
+    )
+
+
+async def count_products(session: AsyncSession, subject: Subject, filter: ProductFilter) -> int:
+    return await repository.count(session, subject.organization_id, filter)
+
+
+async def get_product(session: AsyncSession, subject: Subject, product_id: uuid.UUID) -> Product:
+    product = await repository.get(session, subject.organization_id, product_id)
+    if product is None:
+        raise NotFound("Product not found")
+    return product
+
+
+async def load_products(session: AsyncSession, organization_id: uuid.UUID, ids: list[uuid.UUID]) -> list[Product | None]:
+    """For dataloaders: products in the order of `ids`, None where not found."""
+    found = {p.id: p for p in await repository.get_many(session, organization_id, ids)}
+    return [found.get(i) for i in ids]
+
+
+async def load_prices(session: AsyncSession, organization_id: uuid.UUID, ids: list[uuid.UUID]) -> list[ProductPrice | None]:
+    """For dataloaders: prices in the order of `ids`, None where not found."""
+    found = {p.id: p for p in await repository.get_many_prices(session, organization_id, ids)}
+    return [found.get(i) for i in ids]
+
+
+async def load_prices_of(
+    session: AsyncSession, organization_id: uuid.UUID, product_ids: list[uuid.UUID]
+) -> list[list[ProductPrice]]:
+    """For dataloaders: every price of each product, active ones first, archived ones after."""
+    by_product: dict[uuid.UUID, list[ProductPrice]] = {i: [] for i in product_ids}
+    for price in await repository.list_prices_for_products(session, organization_id, product_ids):
+        by_product[price.product_id].append(price)
+    return [by_product[i] for i in product_ids]
+
+
+# -- price rules ---------------------------------------------------------------------------
+
+
+def _check_seat_tiers(issues: list[FieldIssue], path: tuple[str, ...], tiers: Sequence[SeatTierDraft]) -> None:
+    """Volume tiers: contiguous from 1 seat, no gap or overlap, only the last one open-ended."""
+    if not tiers:
+        issues.append(FieldIssue(path, "needs at least one tier", "required"))
+        return
+    if len(tiers) > MAX_SEAT_TIERS:
+        issues.append(FieldIssue(path, f"must have at most {MAX_SEAT_TIERS} tiers", "too_many"))
+        return
+    expected_min = 1
+    for index, tier in enumerate(tiers):
+        tier_path = (*path, str(index))
+        last = index == len(tiers) - 1
+        check_amount(issues, (*tier_path, "pricePerSeat"), tier.price_per_seat, minimum=0)
+        if tier.min_seats != expected_min:
+            if index == 0:
+                message, code = "the first tier must start at 1 seat", "tier_start"
+            elif tier.min_seats > expected_min:
+                message, code = f"leaves a gap: the previous tier ends at {expected_min - 1} seats", "tier_gap"
+            else:
+                message, code = f"overlaps the previous tier, which ends at {expected_min - 1} seats", "tier_overlap"
+            issues.append(FieldIssue((*tier_path, "minSeats"), message, code))
+        if tier.max_seats is None:
+            if not last:
+                issues.append(FieldIssue((*tier_path, "maxSeats"), "only the last tier can be open-ended", "tier_open_ended"))
+                return
+        else:
+            if last:
+                issues.append(FieldIssue((*tier_path, "maxSeats"), "the last tier must be open-ended (null)", "tier_not_open_ended"))
+            if tier.max_seats < tier.min_seats:
+                issues.append(FieldIssue((*tier_path, "maxSeats"), "must be at least `minSeats`", "out_of_range"))
+                return
+            if tier.max_seats > MAX_SEATS:
+                issues.append(FieldIssue((*tier_path, "maxSeats"), f"must be at most {MAX_SEATS}", "out_of_range"))
+                return
+            expected_min = tier.max_seats + 1
+
+
+def _check_price_fields(issues: list[FieldIssue], path: tuple[str, ...], draft: PriceDraft) -> PriceDraft:
+    """The fields of one price, on their own. `path` points at the price's oneOf member."""
+    if draft.type not in INPUT_MEMBER:
+        issues.append(FieldIssue(path, "is not a price type", "invalid_type"))
+        return draft
+    clean = PriceDraft(type=draft.type, currency=check_currency(issues, (*path, "currency"), draft.currency))
+    if draft.type == PriceType.fixed.value:
+        clean.amount = check_amount(issues, (*path, "amount"), draft.amount, minimum=1)
+    elif draft.type == PriceType.custom.value:
+        minimum = check_amount(issues, (*path, "minimumAmount"), draft.minimum_amount, minimum=0)
+        maximum = check_amount(issues, (*path, "maximumAmount"), draft.maximum_amount, minimum=0, required=False)
+        preset = check_amount(issues, (*path, "presetAmount"), draft.preset_amount, minimum=0, required=False)
+        if minimum is not None and maximum is not None and maximum < minimum:
+            issues.append(FieldIssue((*path, "maximumAmount"), "must be at least `minimumAmount`", "less_than_minimum"))
+        if preset is not None:
+            if minimum is not None and preset < minimum:
+                issues.append(FieldIssue((*path, "presetAmount"), "must be at least `minimumAmount`", "out_of_bounds"))
+            elif maximum is not None and preset > maximum:
+                issues.append(FieldIssue((*path, "presetAmount"), "must be at most `maximumAmount`", "out_of_bounds"))
+        clean.minimum_amount, clean.maximum_amount, clean.preset_amount = minimum, maximum, preset
+    elif draft.type == PriceType.metered_unit.value:
+        if draft.meter_id is None:
+            issues.append(FieldIssue((*path, "meterId"), "is required", "required"))
+        clean.meter_id = draft.meter_id
+        clean.unit_amount = check_unit_amount(issues, (*path, "unitAmount"), draft.unit_amount)
+        clean.cap_amount = check_amount(issues, (*path, "capAmount"), draft.cap_amount, minimum=1, required=False)
+        clean.wallet_enabled = bool(draft.wallet_enabled)
+    elif draft.type == PriceType.seat_unit.value:
+        _check_seat_tiers(issues, (*path, "tiers"), draft.seat_tiers)
+        clean.seat_tiers = list(draft.seat_tiers)
+    return clean
+
+
+def _check_composition(
+    issues: list[FieldIssue],
+    product: Product | ProductDraft,
+    kept: Sequence[ProductPrice],
+    added: Sequence[tuple[tuple[str, ...], PriceDraft]],
+) -> None:
+    """The rules on the set of active prices a product would have: the `kept` ones plus `added`."""
+    if len(kept) + len(added) > MAX_ACTIVE_PRICES:
+        path = ("prices",) if isinstance(product, ProductDraft) else ("price",)
+        issues.append(FieldIssue(path, f"a product has at most {MAX_ACTIVE_PRICES} active prices", "too_many"))
+    currency = kept[0].currency if kept else (added[0][1].currency if added else None)
+    base_taken = next((p.type for p in kept if p.type in BASE_PRICE_TYPES), None)
+    seat_kept = base_taken == PriceType.seat_unit.value
+    meters_taken = {p.meter_id for p in kept if p.meter_id is not None}
+    total = len(kept) + len(added)
+    for path, price in added:
+        if price.currency != currency:
+            issues.append(
+                FieldIssue((*path, "currency"), f"must be {currency!r}, the currency of the product's other prices", "currency_mismatch")
+            )
+        if price.type == PriceType.metered_unit.value and product.recurring_interval is None:
+            issues.append(
+                FieldIssue(path, "a one-time product cannot have metered prices: usage is billed per period", "metered_on_one_time")
+            )
+        if price.type in BASE_PRICE_TYPES:
+            if base_taken is not None:
+                issues.append(
+                    FieldIssue(
+                        path,
+                        f"the product already has a {base_taken} price; a product has one fixed, custom, free or "
+                        "seat price (plus metered prices): archive the other one in the same call",
+                        "multiple_base_prices",
+                    )
+                )
+            elif price.type == PriceType.seat_unit.value and total > 1:
+                issues.append(FieldIssue(path, "a seat price must be the product's only active price", "seat_price_not_alone"))
+            base_taken = base_taken or price.type
+        elif seat_kept:
+            issues.append(FieldIssue(path, "the product has a seat price, which must be its only active price", "seat_price_not_alone"))
+        if price.meter_id is not None:
+            if price.meter_id in meters_taken:
+                issues.append(FieldIssue((*path, "meterId"), "the product already has a price on this meter", "duplicate_meter"))
+            meters_taken.add(price.meter_id)
+
+
+async def _check_meters(
+    session: AsyncSession, issues: list[FieldIssue], organization_id: uuid.UUID, added: Iterable[tuple[tuple[str, ...], PriceDraft]]
+) -> None:
+    metered = [(path, price) for path, price in added if price.meter_id is not None]
+    meters = {m.id: m for m in await repository.get_meters(session, organization_id, [p.meter_id for _, p in metered])}
+    for path, price in metered:
+        meter = meters.get(price.meter_id)
+        if meter is None:
+            issues.append(FieldIssue((*path, "meterId"), "no such meter in this organization", "not_found"))
+        elif meter.archived_at is not None:
+            issues.append(FieldIssue((*path, "meterId"), "the meter is archived", "meter_archived"))
+
+
+def _price_row(organization_id: uuid.UUID, product_id: uuid.UUID, draft: PriceDraft) -> ProductPrice:
+    return ProductPrice(
+        id=uuid.uuid4(),
+        organization_id=organization_id,
+        product_id=product_id,
+        type=draft.type,
+        currency=draft.currency,
+        amount=draft.amount,
+        minimum_amount=draft.minimum_amount,
+        maximum_amount=draft.maximum_amount,
+        preset_amount=draft.preset_amount,
+        meter_id=draft.meter_id,
+        unit_amount=draft.unit_amount,
+        cap_amount=draft.cap_amount,
+        wallet_enabled=draft.wallet_enabled,
+        seat_tiers=[
+            {"min_seats": t.min_seats, "max_seats": t.max_seats, "price_per_seat": t.price_per_seat} for t in draft.seat_tiers
+        ]
+        if draft.type == PriceType.seat_unit.value
+        else None,
+    )
+
+
+# -- products ------------------------------------------------------------------------------
+
+
+async def create_product(session: AsyncSession, subject: Subject, draft: ProductDraft) -> Product:
+    """A product with its first prices, in one go."""
+    issues: list[FieldIssue] = []
+    name = check_text(issues, ("name",), draft.name, max_length=NAME_MAX_LENGTH, required=True)
+    description = check_text(issues, ("description",), draft.description, max_length=DESCRIPTION_MAX_LENGTH)
+    metadata = check_metadata(issues, ("metadata",), draft.metadata)
+    if draft.recurring_interval is not None and draft.recurring_interval not in {i.value for i in RecurringInterval}:
+        issues.append(FieldIssue(("recurringInterval",), "must be month, year or null (one-time)", "invalid_value"))
+    if not draft.prices:
+        issues.append(FieldIssue(("prices",), "a product needs at least one price", "required"))
+    added: list[tuple[tuple[str, ...], PriceDraft]] = []
+    for index, price in enumerate(draft.prices):
+        path = ("prices", str(index), INPUT_MEMBER.get(price.type, price.type))
+        added.append((path, _check_price_fields(issues, path, price)))
+    _check_composition(issues, draft, [], added)
+    await _check_meters(session, issues, subject.organization_id, added)
+    if issues:
+        raise ValidationFailed(issues)
+
+    product = Product(
+        id=uuid.uuid4(),
+        organization_id=subject.organization_id,
+        name=name,
+        description=description,
+        recurring_interval=draft.recurring_interval,
+        user_metadata=metadata,
+    )
+    session.add(product)
+    await session.flush()
+    session.add_all([_price_row(subject.organization_id, product.id, price) for _path, price in added])
+    await session.flush()
+    return product
+
+
+async def update_product(
+    session: AsyncSession, subject: Subject, product_id: uuid.UUID, changes: Mapping[str, Any]
+) -> Product:
+    """Apply the given fields only (name, description, metadata); the recurring interval is fixed."""
+    product = await repository.get(session, subject.organization_id, product_id, for_update=True)
+    if product is None:
+        raise NotFound("Product not found")
+    issues: list[FieldIssue] = []
+    if "name" in changes:
+        name = check_text(issues, ("name",), changes["name"], max_length=NAME_MAX_LENGTH, required=True)
+        if name is not None:
+            product.name = name
+    if "description" in changes:
+        product.description = check_text(issues, ("description",), changes["description"], max_length=DESCRIPTION_MAX_LENGTH)
+    if "metadata" in changes:
+        product.user_metadata = check_metadata(issues, ("metadata",), changes["metadata"] or {})
+    if issues:
+        raise ValidationFailed(issues)
+    await session.flush()
+    return product
+
+
+async def archive_product(session: AsyncSession, subject: Subject, product_id: uuid.UUID) -> Product:
+    """Take the product off sale; its prices stay as they are. Archiving twice is a no-op."""
+    product = await repository.get(session, subject.organization_id, product_id, for_update=True)
+    if product is None:
+        raise NotFound("Product not found")
+    if product.archived_at is None:
+        product.archived_at = utc_now()
+        await session.flush()
+    return product
+
+
+async def unarchive_product(session: AsyncSession, subject: Subject, product_id: uuid.UUID) -> Product:
+    product = await repository.get(session, subject.organization_id, product_id, for_update=True)
+    if product is None:
+        raise NotFound("Product not found")
+    if product.archived_at is not None:
+        product.archived_at = None
+        await session.flush()
+    return product
+
+
+# -- prices --------------------------------------------------------------------------------
+
+
+async def _locked_product(session: AsyncSession, organization_id: uuid.UUID, product_id: uuid.UUID) -> Product:
+    product = await repository.get(session, organization_id, product_id, for_update=True)
+    if product is None:
+        raise NotFound("Product not found")
+    if product.archived_at is not None:
+        raise ProductArchived(product.id)
+    return product
+
+
+async def create_price(
+    session: AsyncSession,
+    subject: Subject,
+    product_id: uuid.UUID,
+    draft: PriceDraft,
+    *,
+    archive_price_ids: Sequence[uuid.UUID] = (),
+) -> ProductPrice:
+    """Add a price to a product, archiving `archive_price_ids` (active prices of the same product)
+    in the same step; the rules apply to the prices that remain active."""
+    product = await _locked_product(session, subject.organization_id, product_id)
+    active = await repository.list_prices_for_products(session, subject.organization_id, [product.id], active_only=True)
+    active_by_id = {p.id: p for p in active}
+    issues: list[FieldIssue] = []
+    for index, price_id in enumerate(archive_price_ids):
+        if price_id not in active_by_id:
+            issues.append(FieldIssue(("archivePriceIds", str(index)), "is not an active price of this product", "not_found"))
+    path = ("price", INPUT_MEMBER.get(draft.type, draft.type))
+    clean = _check_price_fields(issues, path, draft)
+    retiring = set(archive_price_ids)
+    kept = [p for p in active if p.id not in retiring]
+    _check_composition(issues, product, kept, [(path, clean)])
+    await _check_meters(session, issues, subject.organization_id, [(path, clean)])
+    if issues:
+        raise ValidationFailed(issues)
+
+    now = utc_now()
+    for price_id in retiring:
+        active_by_id[price_id].archived_at = now
+    await session.flush()  # archive first: the partial unique indexes see only active prices
+    price = _price_row(subject.organization_id, product.id, clean)
+    session.add(price)
+    await session.flush()
+    return price
+
+
+async def archive_price(session: AsyncSession, subject: Subject, price_id: uuid.UUID) -> ProductPrice:
+    """Archive a price; the product keeps at least one active price. Archiving twice is a no-op."""
+    price = await repository.get_price(session, subject.organization_id, price_id)
+    if price is None:
+        raise NotFound("Price not found")
+    product = await _locked_product(session, subject.organization_id, price.product_id)
+    active = await repository.list_prices_for_products(session, subject.organization_id, [product.id], active_only=True)
+    if price.id not in {p.id for p in active}:  # already archived (maybe just now, by another call)
+        await session.refresh(price)
+        return price
+    if len(active) == 1:
+        raise LastActivePrice(price.id)
+    price.archived_at = utc_now()
+    await session.flush()
+    return price

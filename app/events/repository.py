@@ -1,0 +1,108 @@
+"""All SQL about usage events."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Sequence
+
+from sqlalchemy import and_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.kit.pagination import Page, paginate
+from app.models import Customer, Event, Member
+
+# One statement for a whole batch: arrays in, one row per event, duplicates (same organization
+# and external id, earlier or in the same batch) skipped. Returns how many rows were written.
+INSERT_BATCH = """
+WITH inserted AS (
+    INSERT INTO events (organization_id, source, name, timestamp, customer_id, external_customer_id,
+                        member_id, external_member_id, external_id, metadata)
+    SELECT $1::uuid, $2::varchar, u.name, u.ts, u.customer_id, u.external_customer_id,
+           u.member_id, u.external_member_id, u.external_id, u.metadata::jsonb
+    FROM unnest($3::varchar[], $4::timestamptz[], $5::uuid[], $6::varchar[], $7::uuid[], $8::varchar[],
+                $9::varchar[], $10::text[])
+         AS u(name, ts, customer_id, external_customer_id, member_id, external_member_id, external_id, metadata)
+    ON CONFLICT (organization_id, external_id) WHERE external_id IS NOT NULL DO NOTHING
+    RETURNING 1
+)
+SELECT count(*) FROM inserted
+"""
+
+
+async def insert_batch(session: AsyncSession, organization_id: uuid.UUID, source: str, columns: Sequence[list]) -> int:
+    """Insert events given as columns (name, timestamp, customer_id, external_customer_id,
+    member_id, external_member_id, external_id, metadata JSON text). Straight on the driver:
+    this is the ingestion hot path."""
+    connection = await session.connection()
+    raw = await connection.get_raw_connection()
+    return await raw.driver_connection.fetchval(INSERT_BATCH, organization_id, source, *columns)
+
+
+async def existing_customers(session: AsyncSession, organization_id: uuid.UUID, ids: Sequence[uuid.UUID]) -> set[uuid.UUID]:
+    statement = select(Customer.id).where(
+        Customer.organization_id == organization_id, Customer.id.in_(list(ids)), Customer.deleted_at.is_(None)
+    )
+    return set((await session.scalars(statement)).all())
+
+
+async def customers_by_external_id(session: AsyncSession, organization_id: uuid.UUID, external_ids: Sequence[str]) -> dict[str, uuid.UUID]:
+    statement = select(Customer.external_id, Customer.id).where(
+        Customer.organization_id == organization_id, Customer.external_id.in_(list(external_ids)), Customer.deleted_at.is_(None)
+    )
+    return {row[0]: row[1] for row in await session.execute(statement)}
+
+
+async def member_customers(session: AsyncSession, organization_id: uuid.UUID, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, uuid.UUID]:
+    """member id -> its customer id, for active members."""
+    statement = select(Member.id, Member.customer_id).where(
+        Member.organization_id == organization_id, Member.id.in_(list(ids)), Member.deleted_at.is_(None)
+    )
+    return {row[0]: row[1] for row in await session.execute(statement)}
+
+
+async def has_unattributed(session: AsyncSession, organization_id: uuid.UUID, external_customer_id: str) -> bool:
+    statement = (
+        select(Event.id)
+        .where(
+            Event.organization_id == organization_id,
+            Event.customer_id.is_(None),
+            Event.external_customer_id == external_customer_id,
+        )
+        .limit(1)
+    )
+    return (await session.scalar(statement)) is not None
+
+
+async def list_page(
+    session: AsyncSession,
+    organization_id: uuid.UUID,
+    *,
+    customer: Customer | None,
+    member_id: uuid.UUID | None,
+    name: str | None,
+    after_time: datetime | None,
+    before_time: datetime | None,
+    source: str | None,
+    first: int,
+    after: str | None,
+) -> Page[Event]:
+    from app.meters.repository import customer_events
+
+    statement = select(Event).where(Event.organization_id == organization_id)
+    if customer is not None:
+        statement = statement.where(customer_events(customer))
+    if member_id is not None:
+        statement = statement.where(Event.member_id == member_id)
+    if name is not None:
+        statement = statement.where(Event.name == name)
+    if source is not None:
+        statement = statement.where(Event.source == source)
+    if after_time is not None:
+        statement = statement.where(Event.timestamp >= after_time)
+    if before_time is not None:
+        statement = statement.where(and_(Event.timestamp < before_time))
+    return await paginate(
+        session, statement, sort_key=Event.timestamp, id_column=Event.id, descending=True, first=first, after=after,
+        sort_value_of=lambda row: row.timestamp,
+    )

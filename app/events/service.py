@@ -1,0 +1,301 @@
+"""Usage event ingestion: one service behind the GraphQL mutation and the REST endpoint.
+
+A batch (at most 1,000 events) is validated whole: if any event is invalid, nothing is written
+and every bad event is named by its index. Events are deduplicated by (organization,
+`external_id`): a duplicate is counted, not stored. An event for an external customer id that
+does not exist yet is kept and counts for that customer once it is created.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from decimal import Decimal, InvalidOperation
+from typing import Any, Sequence
+
+import msgspec
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.auth.subject import Subject
+from app.customers.service import get_customer
+from app.events import repository
+from app.kit.errors import FieldIssue, NotFound, ValidationFailed
+from app.kit.ids import from_global_id
+from app.kit.models import utc_now
+from app.kit.pagination import Page, check_page_size
+from app.kit.validation import check_metadata
+from app.meters import repository as meters_repository
+from app.meters.service import get_meter, request_update
+from app.models import Event, EventSource
+
+MAX_BATCH = 1000
+MAX_FUTURE = timedelta(minutes=5)
+NAME_MAX = 256
+ID_MAX = 256
+_encode = msgspec.json.Encoder().encode
+_UTC = timezone.utc
+
+
+@dataclass
+class IngestResult:
+    inserted: int
+    duplicates: int
+
+
+def _uuid(value: Any, type_name: str) -> uuid.UUID | None:
+    """A Kassa id given as a UUID (REST, Polar's format) or as a GraphQL global id."""
+    if not isinstance(value, str):
+        return None
+    try:
+        return uuid.UUID(value)
+    except ValueError:
+        pass
+    try:
+        kind, parsed = from_global_id(value)
+    except NotFound:
+        return None
+    return parsed if kind == type_name else None
+
+
+def _timestamp(value: Any, now: datetime) -> datetime | str:
+    """The parsed timestamp, or the reason it is refused."""
+    if value is None:
+        return now
+    if isinstance(value, datetime):
+        parsed = value
+    elif isinstance(value, str):
+        try:
+            parsed = datetime.fromisoformat(value)
+        except ValueError:
+            return "must be an ISO 8601 date-time, e.g. 2026-01-31T12:00:00Z"
+    else:
+        return "must be an ISO 8601 date-time string"
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=_UTC)
+    if parsed - now > MAX_FUTURE:
+        return f"is more than {int(MAX_FUTURE.total_seconds() // 60)} minutes in the future"
+    return parsed
+
+
+def _text(value: Any, max_length: int) -> str | None | bool:
+    """The value if it is a usable string, None if absent, False if invalid."""
+    if value is None:
+        return None
+    if isinstance(value, str) and 0 < len(value) <= max_length:
+        return value
+    return False
+
+
+async def ingest(session: AsyncSession, subject: Subject, events: Sequence[Any], *, source: str = EventSource.user.value) -> IngestResult:
+    """Validate and store a batch of events (dicts with the REST field names)."""
+    if not isinstance(events, (list, tuple)):
+        raise ValidationFailed([FieldIssue(("events",), "must be a list of events", "invalid_type")])
+    if not events:
+        return IngestResult(inserted=0, duplicates=0)
+    if len(events) > MAX_BATCH:
+        raise ValidationFailed([FieldIssue(("events",), f"at most {MAX_BATCH} events per batch, got {len(events)}", "too_many")])
+
+    now = utc_now()
+    issues: list[FieldIssue] = []
+    names, times, customer_ids, external_customers, member_ids, external_members, external_ids, metadata = (
+        [], [], [], [], [], [], [], []
+    )
+    for index, event in enumerate(events):
+        at = ("events", str(index))
+        if not isinstance(event, dict):
+            issues.append(FieldIssue(at, "must be an object", "invalid_type"))
+            continue
+        name = event.get("name")
+        if not isinstance(name, str) or not 0 < len(name) <= NAME_MAX:
+            issues.append(FieldIssue((*at, "name"), f"is required: 1 to {NAME_MAX} characters", "invalid_name"))
+        elif source == EventSource.user.value and name.startswith("kassa."):
+            issues.append(FieldIssue((*at, "name"), "names starting with 'kassa.' are reserved for Kassa's own events", "reserved_name"))
+        timestamp = _timestamp(event.get("timestamp"), now)
+        if isinstance(timestamp, str):
+            issues.append(FieldIssue((*at, "timestamp"), timestamp, "invalid_timestamp"))
+        raw_customer, external_customer = event.get("customer_id"), _text(event.get("external_customer_id"), ID_MAX)
+        customer_id = _uuid(raw_customer, "Customer") if raw_customer is not None else None
+        if raw_customer is not None and customer_id is None:
+            issues.append(FieldIssue((*at, "customer_id"), "is not a customer id", "invalid_id"))
+        if external_customer is False:
+            issues.append(FieldIssue((*at, "external_customer_id"), f"must be 1 to {ID_MAX} characters", "invalid_id"))
+        if (raw_customer is None) == (external_customer is None):
+            issues.append(FieldIssue(at, "give exactly one of customer_id or external_customer_id", "customer_required"))
+        raw_member, external_member = event.get("member_id"), _text(event.get("external_member_id"), ID_MAX)
+        member_id = _uuid(raw_member, "Member") if raw_member is not None else None
+        if raw_member is not None and member_id is None:
+            issues.append(FieldIssue((*at, "member_id"), "is not a member id", "invalid_id"))
+        if external_member is False:
+            issues.append(FieldIssue((*at, "external_member_id"), f"must be 1 to {ID_MAX} characters", "invalid_id"))
+        if raw_member is not None and external_member is not None:
+            issues.append(FieldIssue(at, "give at most one of member_id or external_member_id", "member_ambiguous"))
+        external_id = _text(event.get("external_id"), ID_MAX)
+        if external_id is False:
+            issues.append(FieldIssue((*at, "external_id"), f"must be 1 to {ID_MAX} characters", "invalid_id"))
+        meta = event.get("metadata")
+        if meta is None:
+            meta = {}
+        elif type(meta) is not dict or len(meta) > 50 or not _simple_metadata(meta):
+            meta = check_metadata(issues, (*at, "metadata"), meta)
+        names.append(name)
+        times.append(timestamp)
+        customer_ids.append(customer_id)
+        external_customers.append(external_customer or None)
+        member_ids.append(member_id)
+        external_members.append(external_member or None)
+        external_ids.append(external_id or None)
+        metadata.append(meta)
+    if issues:
+        raise ValidationFailed(issues)
+
+    customers = await _resolve_customers(session, subject, customer_ids, external_customers)
+    await _check_members(session, subject, member_ids, customers)
+    columns = [
+        names,
+        times,
+        customers,
+        external_customers,
+        member_ids,
+        external_members,
+        external_ids,
+        [_encode(m).decode() for m in metadata],
+    ]
+    inserted = await repository.insert_batch(session, subject.organization_id, source, columns)
+    for customer_id in {c for c in customers if c is not None}:
+        request_update(session, customer_id)
+    return IngestResult(inserted=inserted, duplicates=len(events) - inserted)
+
+
+def _simple_metadata(meta: dict) -> bool:
+    """The common case, checked fast: short string keys, short strings, ints, bools."""
+    for key, value in meta.items():
+        if type(key) is not str or not 0 < len(key) <= 40:
+            return False
+        kind = type(value)
+        if kind is str:
+            if len(value) > 500:
+                return False
+        elif kind is not int and kind is not bool and kind is not float:
+            return False
+        elif kind is int and not -(2**63) < value < 2**63:
+            return False
+        elif kind is float and (value != value or value in (float("inf"), float("-inf"))):
+            return False
+    return True
+
+
+async def _resolve_customers(
+    session: AsyncSession, subject: Subject, customer_ids: list[uuid.UUID | None], external_ids: list[str | None]
+) -> list[uuid.UUID | None]:
+    """Each event's customer id: given, or found by external id (None if that one does not
+    exist yet: the event waits for it). An unknown customer id is an error."""
+    issues: list[FieldIssue] = []
+    given = {c for c in customer_ids if c is not None}
+    if given:
+        found = await repository.existing_customers(session, subject.organization_id, list(given))
+        issues += [
+            FieldIssue(("events", str(i), "customer_id"), "no such customer", "unknown_customer")
+            for i, c in enumerate(customer_ids)
+            if c is not None and c not in found
+        ]
+    if issues:
+        raise ValidationFailed(issues)
+    wanted = {e for e in external_ids if e is not None}
+    by_external = await repository.customers_by_external_id(session, subject.organization_id, list(wanted)) if wanted else {}
+    return [c if c is not None else by_external.get(e) if e is not None else None for c, e in zip(customer_ids, external_ids)]
+
+
+async def _check_members(
+    session: AsyncSession, subject: Subject, member_ids: list[uuid.UUID | None], customers: list[uuid.UUID | None]
+) -> None:
+    wanted = {m for m in member_ids if m is not None}
+    if not wanted:
+        return
+    owners = await repository.member_customers(session, subject.organization_id, list(wanted))
+    issues = []
+    for index, (member_id, customer_id) in enumerate(zip(member_ids, customers)):
+        if member_id is None:
+            continue
+        if member_id not in owners:
+            issues.append(FieldIssue(("events", str(index), "member_id"), "no such member", "unknown_member"))
+        elif customer_id is not None and owners[member_id] != customer_id:
+            issues.append(FieldIssue(("events", str(index), "member_id"), "is not a member of this event's customer", "member_not_in_customer"))
+    if issues:
+        raise ValidationFailed(issues)
+
+
+# -- credits and resets: system events -----------------------------------------------------------
+
+
+def _units(value: Any) -> Decimal:
+    try:
+        units = Decimal(str(value))
+    except InvalidOperation:
+        raise ValidationFailed([FieldIssue(("units",), "must be a decimal number", "invalid_units")]) from None
+    if not units.is_finite() or units <= 0 or units > Decimal("1e20"):
+        raise ValidationFailed([FieldIssue(("units",), "must be a positive number", "invalid_units")])
+    return units
+
+
+async def grant_credit(
+    session: AsyncSession, subject: Subject, customer_id: uuid.UUID, meter_id: uuid.UUID, units: Any, *, external_id: str | None = None
+) -> IngestResult:
+    """Credit `units` to the customer's meter for the current period (a system event)."""
+    amount = _units(units)
+    customer = await get_customer(session, subject, customer_id)
+    meter = await get_meter(session, subject, meter_id)
+    return await _system_event(
+        session, subject, customer.id, meters_repository.CREDIT_EVENT, {"meter_id": str(meter.id), "units": str(amount)}, external_id
+    )
+
+
+async def reset_meter(
+    session: AsyncSession, subject: Subject, customer_id: uuid.UUID, meter_id: uuid.UUID, *, external_id: str | None = None
+) -> IngestResult:
+    """Start a new period of the customer's meter: consumption and credits count from now."""
+    customer = await get_customer(session, subject, customer_id)
+    meter = await get_meter(session, subject, meter_id)
+    return await _system_event(session, subject, customer.id, meters_repository.RESET_EVENT, {"meter_id": str(meter.id)}, external_id)
+
+
+async def _system_event(
+    session: AsyncSession, subject: Subject, customer_id: uuid.UUID, name: str, metadata: dict, external_id: str | None
+) -> IngestResult:
+    columns = [[name], [utc_now()], [customer_id], [None], [None], [None], [external_id], [_encode(metadata).decode()]]
+    inserted = await repository.insert_batch(session, subject.organization_id, EventSource.system.value, columns)
+    request_update(session, customer_id)
+    return IngestResult(inserted=inserted, duplicates=1 - inserted)
+
+
+# -- reading ----------------------------------------------------------------------------------------
+
+
+async def list_events(
+    session: AsyncSession,
+    subject: Subject,
+    *,
+    customer_id: uuid.UUID | None = None,
+    member_id: uuid.UUID | None = None,
+    name: str | None = None,
+    after_time: datetime | None = None,
+    before_time: datetime | None = None,
+    source: str | None = None,
+    first: int = 50,
+    after: str | None = None,
+    max_page_size: int = 100,
+) -> Page[Event]:
+    check_page_size(first, max_page_size)
+    customer = await get_customer(session, subject, customer_id) if customer_id is not None else None
+    return await repository.list_page(
+        session,
+        subject.organization_id,
+        customer=customer,
+        member_id=member_id,
+        name=name,
+        after_time=after_time,
+        before_time=before_time,
+        source=source,
+        first=first,
+        after=after,
+    )

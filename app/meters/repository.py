@@ -1,0 +1,351 @@
+"""All SQL about meters, customer meters and the aggregation of events into them."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import datetime
+from decimal import Decimal
+from typing import Any, Sequence
+
+from sqlalchemy import (
+    BigInteger,
+    ColumnElement,
+    Numeric,
+    Text,
+    and_,
+    case,
+    cast,
+    delete,
+    false,
+    func,
+    literal,
+    not_,
+    or_,
+    select,
+    true,
+    tuple_,
+)
+from sqlalchemy.dialects.postgresql import JSONB, insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.kit.pagination import Page, paginate
+from app.kit.repository import scoped
+from app.meters.definitions import property_key
+from app.models import (
+    Customer,
+    CustomerMeter,
+    CustomerMeterMember,
+    CustomerMeterState,
+    Event,
+    Member,
+    Meter,
+    MeterDistinctValue,
+)
+from app.models.event import XID8
+
+CREDIT_EVENT = "kassa.meter_credit"
+RESET_EVENT = "kassa.meter_reset"
+
+
+# -- meters ------------------------------------------------------------------------------------
+
+
+async def get(session: AsyncSession, organization_id: uuid.UUID, meter_id: uuid.UUID, *, for_update: bool = False) -> Meter | None:
+    statement = scoped(select(Meter), Meter, organization_id).where(Meter.id == meter_id)
+    if for_update:
+        statement = statement.with_for_update()
+    return await session.scalar(statement)
+
+
+async def get_many(session: AsyncSession, organization_id: uuid.UUID, ids: Sequence[uuid.UUID]) -> list[Meter]:
+    return list((await session.scalars(scoped(select(Meter), Meter, organization_id).where(Meter.id.in_(list(ids))))).all())
+
+
+async def active_meters(session: AsyncSession, organization_id: uuid.UUID) -> list[Meter]:
+    statement = scoped(select(Meter), Meter, organization_id).where(Meter.archived_at.is_(None)).order_by(Meter.created_at, Meter.id)
+    return list((await session.scalars(statement)).all())
+
+
+async def list_page(
+    session: AsyncSession, organization_id: uuid.UUID, *, archived: bool | None, first: int, after: str | None
+) -> Page[Meter]:
+    statement = scoped(select(Meter), Meter, organization_id)
+    if archived is not None:
+        statement = statement.where(Meter.archived_at.is_not(None) if archived else Meter.archived_at.is_(None))
+    return await paginate(
+        session, statement, sort_key=Meter.created_at, id_column=Meter.id, descending=False, first=first, after=after,
+        sort_value_of=lambda row: row.created_at,
+    )
+
+
+# -- compiling a meter into SQL ------------------------------------------------------------------
+
+
+def _escape_like(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def _condition(clause: dict[str, Any]) -> ColumnElement[bool]:
+    key = property_key(clause["property"])
+    operator, value = clause["operator"], clause["value"]
+    if key is None:
+        target = Event.name
+        if operator == "eq":
+            return target == value
+        if operator == "ne":
+            return target != value
+        pattern = f"%{_escape_like(value)}%"
+        return target.like(pattern, escape="\\") if operator == "like" else target.not_like(pattern, escape="\\")
+    element = Event.user_metadata[key]
+    kind = func.jsonb_typeof(element)
+    text_value = Event.user_metadata[key].astext
+    if operator in ("eq", "ne"):
+        equal = element == cast(literal(json.dumps(value)), JSONB)
+        return equal if operator == "eq" else and_(Event.user_metadata.has_key(key), not_(equal))
+    if operator in ("gt", "gte", "lt", "lte"):
+        number = cast(text_value, Numeric)
+        bound = literal(Decimal(str(value)), Numeric)
+        compare = {"gt": number > bound, "gte": number >= bound, "lt": number < bound, "lte": number <= bound}[operator]
+        return case((kind == "number", compare), else_=false())  # CASE: never casts a non-number
+    pattern = f"%{_escape_like(value)}%"
+    like = text_value.like(pattern, escape="\\")
+    return and_(kind == "string", like if operator == "like" else not_(like))
+
+
+def filter_clause(definition: dict[str, Any]) -> ColumnElement[bool]:
+    parts = [filter_clause(c) if "clauses" in c else _condition(c) for c in definition.get("clauses", [])]
+    if not parts:
+        return true()
+    return and_(*parts) if definition.get("conjunction", "and") == "and" else or_(*parts)
+
+
+def numeric_value(key: str) -> ColumnElement:
+    element = Event.user_metadata[key]
+    return case((func.jsonb_typeof(element) == "number", cast(Event.user_metadata[key].astext, Numeric)), else_=None)
+
+
+# -- customer events ---------------------------------------------------------------------------
+
+
+def _xid(value: int) -> ColumnElement:
+    return cast(cast(literal(str(value)), Text), XID8)
+
+
+def customer_events(customer: Customer) -> ColumnElement[bool]:
+    """The customer's events: attributed to it, or sent for its external id before it existed."""
+    own = Event.customer_id == customer.id
+    if customer.external_id is None:
+        return own
+    late = and_(
+        Event.organization_id == customer.organization_id,
+        Event.customer_id.is_(None),
+        Event.external_customer_id == customer.external_id,
+    )
+    return or_(own, late)
+
+
+def _window(customer: Customer, xid_from: int, xid_to: int) -> list[ColumnElement[bool]]:
+    conditions = [customer_events(customer), Event.xid < _xid(xid_to)]
+    if xid_from > 0:
+        conditions.append(Event.xid >= _xid(xid_from))
+    return conditions
+
+
+async def lock_customer(session: AsyncSession, customer_id: uuid.UUID) -> None:
+    """Serialise meter updates of one customer (a transaction-scoped advisory lock)."""
+    await session.execute(select(func.pg_advisory_xact_lock(literal((customer_id.int >> 64) & 0x7FFF_FFFF_FFFF_FFFF, BigInteger))))
+
+
+async def snapshot_xmin(session: AsyncSession) -> int:
+    """Every transaction with a smaller id has finished: its events are visible or gone."""
+    return int(await session.scalar(select(cast(cast(func.pg_snapshot_xmin(func.pg_current_snapshot()), Text), BigInteger))))
+
+
+async def state_for_update(session: AsyncSession, customer: Customer) -> CustomerMeterState:
+    await session.execute(
+        insert(CustomerMeterState)
+        .values(id=uuid.uuid4(), organization_id=customer.organization_id, customer_id=customer.id, watermark=0)
+        .on_conflict_do_nothing(index_elements=[CustomerMeterState.customer_id])
+    )
+    return await session.scalar(
+        select(CustomerMeterState).where(CustomerMeterState.customer_id == customer.id).with_for_update()
+    )
+
+
+async def has_events_from(session: AsyncSession, customer: Customer, xid_from: int) -> bool:
+    statement = select(Event.id).where(customer_events(customer), Event.xid >= _xid(xid_from)).limit(1)
+    return (await session.scalar(statement)) is not None
+
+
+async def latest_resets(session: AsyncSession, customer: Customer, xid_from: int, xid_to: int) -> dict[str, datetime]:
+    meter_key = Event.user_metadata["meter_id"].astext
+    statement = (
+        select(meter_key, func.max(Event.timestamp))
+        .where(*_window(customer, xid_from, xid_to), Event.source == "system", Event.name == RESET_EVENT)
+        .group_by(meter_key)
+    )
+    return {row[0]: row[1] for row in await session.execute(statement)}
+
+
+async def credits(
+    session: AsyncSession, customer: Customer, meter_id: uuid.UUID, xid_from: int, xid_to: int, since: datetime | None
+) -> Decimal:
+    conditions = [
+        *_window(customer, xid_from, xid_to),
+        Event.source == "system",
+        Event.name == CREDIT_EVENT,
+        Event.user_metadata["meter_id"].astext == str(meter_id),
+    ]
+    if since is not None:
+        conditions.append(Event.timestamp >= since)
+    total = await session.scalar(select(func.coalesce(func.sum(cast(Event.user_metadata["units"].astext, Numeric)), 0)).where(*conditions))
+    return Decimal(total)
+
+
+def _member_key(customer: Customer) -> ColumnElement:
+    # an event names its member by id, or by the merchant's external id, resolved now
+    resolved = (
+        select(Member.id)
+        .where(Member.customer_id == customer.id, Member.external_id == Event.external_member_id)
+        .order_by(Member.deleted_at.is_not(None), Member.created_at.desc())
+        .limit(1)
+        .scalar_subquery()
+    )
+    return func.coalesce(Event.member_id, case((Event.external_member_id.is_not(None), resolved), else_=None))
+
+
+def _usage_conditions(meter: Meter, customer: Customer, xid_from: int, xid_to: int, since: datetime | None) -> list:
+    conditions = [*_window(customer, xid_from, xid_to), Event.source == "user", filter_clause(meter.filter)]
+    if since is not None:
+        conditions.append(Event.timestamp >= since)
+    return conditions
+
+
+async def aggregate(
+    session: AsyncSession, meter: Meter, customer: Customer, xid_from: int, xid_to: int, since: datetime | None
+) -> dict[uuid.UUID | None, dict[str, Any]]:
+    """Totals of the matching usage events in the window: key None is the customer, else a member."""
+    key = meter.aggregation.get("property")
+    value = numeric_value(key) if key else literal(None, Numeric)
+    member = _member_key(customer).label("member")
+    statement = (
+        select(
+            member,
+            func.count().label("event_count"),
+            func.count(value).label("value_count"),
+            func.coalesce(func.sum(value), 0).label("value_sum"),
+            func.max(value).label("value_max"),
+            func.min(value).label("value_min"),
+            func.grouping(member).label("is_total"),
+        )
+        .where(*_usage_conditions(meter, customer, xid_from, xid_to, since))
+        .group_by(func.grouping_sets(tuple_(), member))
+    )
+    result: dict[uuid.UUID | None, dict[str, Any]] = {}
+    for row in await session.execute(statement):
+        if row.is_total:
+            result[None] = row._asdict()
+        elif row.member is not None:
+            result[row.member] = row._asdict()
+    return result
+
+
+async def add_distinct_values(
+    session: AsyncSession, meter: Meter, customer: Customer, xid_from: int, xid_to: int, since: datetime | None
+) -> dict[uuid.UUID, int]:
+    """Store the distinct values seen in the window; returns how many were new, per scope
+    (the customer id for the customer's total, else a member id)."""
+    key = meter.aggregation["property"]
+    present = Event.user_metadata.has_key(key)
+    value = Event.user_metadata[key].astext
+    conditions = [*_usage_conditions(meter, customer, xid_from, xid_to, since), present]
+    member = _member_key(customer)
+    total_rows = select(literal(customer.id).label("scope"), value.label("value")).where(*conditions)
+    member_rows = select(member.label("scope"), value.label("value")).where(*conditions, member.is_not(None))
+    rows = total_rows.union(member_rows).subquery()
+    statement = (
+        insert(MeterDistinctValue)
+        .from_select(
+            ["id", "organization_id", "customer_id", "meter_id", "scope", "value"],
+            select(func.gen_random_uuid(), literal(customer.organization_id), literal(customer.id), literal(meter.id), rows.c.scope, rows.c.value),
+        )
+        .on_conflict_do_nothing(index_elements=["customer_id", "meter_id", "scope", "value"])
+        .returning(MeterDistinctValue.scope)
+    )
+    counts: dict[uuid.UUID, int] = {}
+    for (scope,) in await session.execute(statement):
+        counts[scope] = counts.get(scope, 0) + 1
+    return counts
+
+
+async def customer_meters(session: AsyncSession, customer_id: uuid.UUID) -> dict[uuid.UUID, CustomerMeter]:
+    rows = await session.scalars(select(CustomerMeter).where(CustomerMeter.customer_id == customer_id))
+    return {row.meter_id: row for row in rows}
+
+
+async def member_meters(session: AsyncSession, customer_id: uuid.UUID, meter_id: uuid.UUID) -> dict[uuid.UUID, CustomerMeterMember]:
+    rows = await session.scalars(
+        select(CustomerMeterMember).where(CustomerMeterMember.customer_id == customer_id, CustomerMeterMember.meter_id == meter_id)
+    )
+    return {row.member_id: row for row in rows}
+
+
+async def clear_customer_meter(session: AsyncSession, customer_id: uuid.UUID, meter_id: uuid.UUID) -> None:
+    """Forget a customer meter's members and distinct values, before counting it again."""
+    await session.execute(
+        delete(CustomerMeterMember).where(CustomerMeterMember.customer_id == customer_id, CustomerMeterMember.meter_id == meter_id)
+    )
+    await session.execute(
+        delete(MeterDistinctValue).where(MeterDistinctValue.customer_id == customer_id, MeterDistinctValue.meter_id == meter_id)
+    )
+
+
+async def forget_meter(session: AsyncSession, meter_id: uuid.UUID) -> list[uuid.UUID]:
+    """Drop every customer's totals of a meter (its definition changed); returns the customers."""
+    customer_ids = list((await session.scalars(select(CustomerMeter.customer_id).where(CustomerMeter.meter_id == meter_id))).all())
+    await session.execute(delete(CustomerMeterMember).where(CustomerMeterMember.meter_id == meter_id))
+    await session.execute(delete(MeterDistinctValue).where(MeterDistinctValue.meter_id == meter_id))
+    await session.execute(delete(CustomerMeter).where(CustomerMeter.meter_id == meter_id))
+    return customer_ids
+
+
+async def customer_meters_of(session: AsyncSession, organization_id: uuid.UUID, customer_ids: Sequence[uuid.UUID]) -> list[CustomerMeter]:
+    statement = (
+        select(CustomerMeter)
+        .join(Meter, Meter.id == CustomerMeter.meter_id)
+        .where(CustomerMeter.organization_id == organization_id, CustomerMeter.customer_id.in_(list(customer_ids)), Meter.archived_at.is_(None))
+        .order_by(CustomerMeter.customer_id, Meter.created_at)
+    )
+    return list((await session.scalars(statement)).all())
+
+
+async def member_meters_of(session: AsyncSession, organization_id: uuid.UUID, customer_ids: Sequence[uuid.UUID]) -> list[CustomerMeterMember]:
+    statement = select(CustomerMeterMember).where(
+        CustomerMeterMember.organization_id == organization_id, CustomerMeterMember.customer_id.in_(list(customer_ids))
+    )
+    return list((await session.scalars(statement)).all())
+
+
+async def get_unscoped(session: AsyncSession, meter_id: uuid.UUID) -> Meter | None:
+    """For jobs, which act for the system and load by id."""
+    return await session.scalar(select(Meter).where(Meter.id == meter_id))
+
+
+async def customers_with_state(session: AsyncSession, organization_id: uuid.UUID) -> list[uuid.UUID]:
+    statement = select(CustomerMeterState.customer_id).where(CustomerMeterState.organization_id == organization_id)
+    return list((await session.scalars(statement)).all())
+
+
+async def count_distinct(session: AsyncSession, meter: Meter, customer: Customer, xid_to: int, since: datetime | None) -> int:
+    key = meter.aggregation["property"]
+    conditions = [*_usage_conditions(meter, customer, 0, xid_to, since), Event.user_metadata.has_key(key)]
+    return int(await session.scalar(select(func.count(func.distinct(Event.user_metadata[key].astext))).where(*conditions)))
+
+
+async def member_totals(session: AsyncSession, customer_id: uuid.UUID, member_id: uuid.UUID) -> dict[uuid.UUID, Decimal]:
+    """meter id -> what the member consumed."""
+    statement = select(CustomerMeterMember.meter_id, CustomerMeterMember.consumed).where(
+        CustomerMeterMember.customer_id == customer_id, CustomerMeterMember.member_id == member_id
+    )
+    return {row[0]: row[1] for row in await session.execute(statement)}

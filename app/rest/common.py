@@ -1,0 +1,63 @@
+"""What every REST handler shares: authentication, JSON responses, errors in one shape."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+from litestar import Request, Response
+
+from app.auth.errors import AuthenticationFailed
+from app.auth.scopes import Scope
+from app.auth.service import authenticate, parse_authorization
+from app.auth.subject import Subject
+from app.kit.errors import KassaError, NotFound, ValidationFailed
+
+_ENCODER = msgspec.json.Encoder(decimal_format="string")
+
+
+class RestError(Exception):
+    def __init__(self, status: int, body: dict[str, Any], headers: dict[str, str] | None = None) -> None:
+        self.status, self.body, self.headers = status, body, headers
+
+
+def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    return Response(content=_ENCODER.encode(body), status_code=status, media_type="application/json", headers=headers)
+
+
+def error_response(error: RestError) -> Response:
+    return json_response(error.body, error.status, error.headers)
+
+
+async def subject_for(request: Request, session, scope: Scope) -> Subject:
+    try:
+        token = parse_authorization(request.headers.get("authorization"))
+        if token is None:
+            raise AuthenticationFailed("Authentication required: send 'Authorization: Bearer <access token>'")
+        subject = await authenticate(session, token)
+    except AuthenticationFailed as exc:
+        raise RestError(401, {"error": exc.code, "detail": exc.message}, {"WWW-Authenticate": "Bearer"}) from None
+    if not subject.has_scope(scope.value):
+        raise RestError(403, {"error": "FORBIDDEN", "detail": f"This access token lacks the '{scope.value}' scope"})
+    return subject
+
+
+def from_domain_error(exc: KassaError) -> RestError:
+    """Validation errors in FastAPI's shape (as Polar answers): `detail` lists every bad field
+    with its `loc` from the request body."""
+    if isinstance(exc, ValidationFailed):
+        detail = [
+            {"loc": ["body", *[int(p) if p.isdigit() else p for p in issue.path]], "msg": issue.message, "type": issue.code}
+            for issue in exc.issues
+        ]
+        return RestError(422, {"error": exc.code, "detail": detail})
+    if isinstance(exc, NotFound):
+        return RestError(404, {"error": exc.code, "detail": exc.message})
+    return RestError(409, {"error": exc.code, "detail": exc.message})
+
+
+def decode_json(body: bytes) -> Any:
+    try:
+        return msgspec.json.decode(body)
+    except msgspec.DecodeError:
+        raise RestError(400, {"error": "BAD_REQUEST", "detail": "The request body must be JSON"}) from None

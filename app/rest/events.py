@@ -1,0 +1,34 @@
+"""`POST /v1/events/ingest`: the same request and response as Polar's ingest endpoint."""
+
+from __future__ import annotations
+
+from litestar import Request, Response, post
+
+from app.auth.scopes import Scope
+from app.events import service
+from app.kit import jobs
+from app.kit.errors import KassaError
+from app.rest.common import RestError, decode_json, error_response, from_domain_error, json_response, subject_for
+
+
+@post("/v1/events/ingest", status_code=200)
+async def ingest_events(request: Request) -> Response:
+    """Body `{"events": [{name, timestamp, customer_id | external_customer_id, member_id |
+    external_member_id, external_id, metadata}]}` (at most 1,000); answers
+    `{"inserted", "duplicates"}`, or 422 naming every bad event, with nothing stored."""
+    runtime = request.app.state.runtime
+    try:
+        payload = decode_json(await request.body())
+        if not isinstance(payload, dict) or "events" not in payload:
+            raise RestError(422, {"error": "VALIDATION_ERROR", "detail": [{"loc": ["body", "events"], "msg": "is required", "type": "required"}]})
+        async with runtime.session_factory() as session:
+            subject = await subject_for(request, session, Scope.events_write)
+            try:
+                result = await service.ingest(session, subject, payload["events"])
+            except KassaError as exc:
+                await session.rollback()
+                raise from_domain_error(exc) from None
+            await jobs.commit(session, runtime.redis)
+    except RestError as error:
+        return error_response(error)
+    return json_response({"inserted": result.inserted, "duplicates": result.duplicates})

@@ -1,0 +1,79 @@
+"""Queries about products and prices."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import strawberry
+
+from app.auth.scopes import Scope
+from app.catalog import service
+from app.catalog.repository import ProductFilter as ProductFilterData
+from app.kit.errors import KassaError, NotFound
+from app.kit.ids import parse_global_id
+from schema.catalog.inputs import ProductFilter, ProductOrder
+from schema.catalog.types import Product, ProductConnection
+from schema.kit.errors import BadRequest
+from schema.kit.relay import Connection
+from schema.kit.scopes import scoped_field
+
+
+def _filter_data(filter: ProductFilter | None) -> ProductFilterData:
+    if filter is None:
+        return ProductFilterData()
+    return ProductFilterData(
+        is_archived=filter.is_archived,
+        is_recurring=filter.is_recurring,
+        recurring_interval=filter.recurring_interval.value if filter.recurring_interval else None,
+        search=filter.search,
+    )
+
+
+@strawberry.type
+class CatalogQueries:
+    @scoped_field(Scope.products_read, "Products of the organization, a page at a time, filtered and sorted.")
+    async def products(
+        self,
+        info: strawberry.Info,
+        first: Annotated[int, strawberry.argument(description="Page size, 1 to 100.")] = 50,
+        after: Annotated[str | None, strawberry.argument(description="The `endCursor` of the previous page.")] = None,
+        filter: Annotated[ProductFilter | None, strawberry.argument(description="Which products to list; all by default.")] = None,
+        order_by: Annotated[ProductOrder | None, strawberry.argument(description="Sort order; by creation time by default.")] = None,
+    ) -> ProductConnection:
+        context = info.context
+        subject = context.subject
+        data = _filter_data(filter)
+        order = order_by or ProductOrder()
+        try:
+            async with context.db.use() as session:
+                page = await service.list_products(
+                    session,
+                    subject,
+                    data,
+                    order_by=order.field.value,
+                    descending=order.direction.value == "desc",
+                    first=first,
+                    after=after,
+                    max_page_size=context.settings.page_size_max,
+                )
+        except KassaError as exc:
+            raise BadRequest(exc.message) from None
+        context.loaders.prime_products(list(page.items))
+
+        async def count() -> int:
+            async with context.db.use() as session:
+                return await service.count_products(session, subject, data)
+
+        return Connection.from_page(page, Product.from_model, count)
+
+    @scoped_field(Scope.products_read, "One product by id; null if there is none.")
+    async def product(
+        self, info: strawberry.Info, id: Annotated[strawberry.ID, strawberry.argument(description="The product's global id.")]
+    ) -> Product | None:
+        context = info.context
+        try:
+            async with context.db.use() as session:
+                row = await service.get_product(session, context.subject, parse_global_id(id, "Product"))
+        except NotFound:
+            return None
+        return Product.from_model(row)

@@ -1,0 +1,134 @@
+"""Mutations on meters, meter credits and the organization's thresholds."""
+
+from __future__ import annotations
+
+from typing import Annotated, Union
+
+import strawberry
+
+from app.auth.scopes import Scope
+from app.events import service as events
+from app.kit.ids import parse_global_id
+from app.meters import service
+from schema.kit.errors import MeterArchivedError, NotFoundError, ValidationError, run_mutation
+from schema.kit.scopes import scoped_mutation
+from schema.meters.inputs import (
+    CreateMeterInput,
+    GrantMeterCreditInput,
+    MeterIdInput,
+    ResetCustomerMeterInput,
+    UpdateMeterInput,
+    UpdateOrganizationSettingsInput,
+    filter_to_dict,
+)
+from schema.meters.types import Meter
+from schema.organizations.types import Organization
+
+_INPUT = "What to do; see the input type."
+
+
+@strawberry.type(description="The meter was created or changed.")
+class MeterSuccess:
+    meter: Meter = strawberry.field(description="The meter as it is now.")
+
+
+@strawberry.type(description="The system event was recorded; the customer's meter is updated within a moment.")
+class MeterEventSuccess:
+    recorded: bool = strawberry.field(description="False when the external id was already used: nothing was applied twice.")
+
+
+@strawberry.type(description="The thresholds were changed.")
+class UpdateOrganizationSettingsSuccess:
+    organization: Organization = strawberry.field(description="The organization.")
+
+
+MeterResult = Annotated[
+    Union[MeterSuccess, ValidationError, NotFoundError],
+    strawberry.union("MeterResult", description="The meter, or why nothing changed."),
+]
+MeterEventResult = Annotated[
+    Union[MeterEventSuccess, ValidationError, NotFoundError, MeterArchivedError],
+    strawberry.union("MeterEventResult", description="Whether the event was recorded, or why not."),
+]
+UpdateOrganizationSettingsResult = Annotated[
+    Union[UpdateOrganizationSettingsSuccess, ValidationError],
+    strawberry.union("UpdateOrganizationSettingsResult", description="The organization, or why nothing changed."),
+]
+
+
+@strawberry.type
+class MeterMutations:
+    @scoped_mutation(Scope.meters_write, "Create a meter. It counts every customer's events, past ones included.")
+    async def create_meter(self, info: strawberry.Info, input: Annotated[CreateMeterInput, strawberry.argument(description=_INPUT)]) -> MeterResult:
+        filter, aggregation = filter_to_dict(input.filter), input.aggregation.to_dict()
+        return await run_mutation(
+            info,
+            lambda session, subject: service.create_meter(session, subject, name=input.name, filter=filter, aggregation=aggregation),
+            lambda row: MeterSuccess(meter=Meter.from_model(row)),
+        )
+
+    @scoped_mutation(Scope.meters_write, "Rename a meter or change what it counts (which recounts every customer).")
+    async def update_meter(self, info: strawberry.Info, input: Annotated[UpdateMeterInput, strawberry.argument(description=_INPUT)]) -> MeterResult:
+        changes = input.changes()
+        return await run_mutation(
+            info,
+            lambda session, subject: service.update_meter(session, subject, parse_global_id(input.id, "Meter"), changes),
+            lambda row: MeterSuccess(meter=Meter.from_model(row)),
+        )
+
+    @scoped_mutation(Scope.meters_write, "Archive a meter: it stops counting and leaves billing status.")
+    async def archive_meter(self, info: strawberry.Info, input: Annotated[MeterIdInput, strawberry.argument(description=_INPUT)]) -> MeterResult:
+        return await run_mutation(
+            info,
+            lambda session, subject: service.set_archived(session, subject, parse_global_id(input.id, "Meter"), True),
+            lambda row: MeterSuccess(meter=Meter.from_model(row)),
+        )
+
+    @scoped_mutation(Scope.meters_write, "Bring an archived meter back; it counts the events again.")
+    async def unarchive_meter(self, info: strawberry.Info, input: Annotated[MeterIdInput, strawberry.argument(description=_INPUT)]) -> MeterResult:
+        return await run_mutation(
+            info,
+            lambda session, subject: service.set_archived(session, subject, parse_global_id(input.id, "Meter"), False),
+            lambda row: MeterSuccess(meter=Meter.from_model(row)),
+        )
+
+    @scoped_mutation(Scope.meters_write, "Credit units to a customer's meter for the current period (a system event).")
+    async def grant_meter_credit(
+        self, info: strawberry.Info, input: Annotated[GrantMeterCreditInput, strawberry.argument(description=_INPUT)]
+    ) -> MeterEventResult:
+        return await run_mutation(
+            info,
+            lambda session, subject: events.grant_credit(
+                session, subject, parse_global_id(input.customer_id, "Customer"), parse_global_id(input.meter_id, "Meter"), input.units,
+                external_id=input.external_id,
+            ),
+            lambda result: MeterEventSuccess(recorded=result.inserted == 1),
+        )
+
+    @scoped_mutation(Scope.meters_write, "Start a new period of a customer's meter: consumed and credited start again from zero.")
+    async def reset_customer_meter(
+        self, info: strawberry.Info, input: Annotated[ResetCustomerMeterInput, strawberry.argument(description=_INPUT)]
+    ) -> MeterEventResult:
+        return await run_mutation(
+            info,
+            lambda session, subject: events.reset_meter(
+                session, subject, parse_global_id(input.customer_id, "Customer"), parse_global_id(input.meter_id, "Meter"),
+                external_id=input.external_id,
+            ),
+            lambda result: MeterEventSuccess(recorded=result.inserted == 1),
+        )
+
+    @scoped_mutation(Scope.organizations_write, "Change the billing-status thresholds of the organization.")
+    async def update_organization_settings(
+        self, info: strawberry.Info, input: Annotated[UpdateOrganizationSettingsInput, strawberry.argument(description=_INPUT)]
+    ) -> UpdateOrganizationSettingsResult:
+        changes = {
+            "warning_threshold": input.warning_threshold,
+            "critical_threshold": input.critical_threshold,
+            "exceeded_threshold": input.exceeded_threshold,
+        }
+        return await run_mutation(
+            info,
+            lambda session, subject: service.update_thresholds(session, subject, changes),
+            lambda row: UpdateOrganizationSettingsSuccess(organization=Organization.from_model(row)),
+        )

@@ -1,0 +1,107 @@
+"""Queries about meters, billing status and quotas."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import strawberry
+
+from app.auth.scopes import Scope
+from app.customers import service as customers
+from app.kit.errors import KassaError
+from app.kit.ids import parse_global_id
+from app.meters import service
+from schema.kit.errors import BadRequest
+from schema.kit.relay import Connection
+from schema.kit.scopes import scoped_field
+from schema.meters.types import BillingStatus, MeterConnection, Meter, QuotaCheck
+
+
+async def _customer(session, subject, id: str | None, external_id: str | None):
+    if (id is None) == (external_id is None):
+        raise BadRequest("Give exactly one of `customerId` or `externalCustomerId`")
+    if id is not None:
+        return await customers.get_customer(session, subject, parse_global_id(id, "Customer"))
+    return await customers.get_customer_by_external_id(session, subject, external_id)
+
+
+async def _no_count() -> int:
+    raise BadRequest("totalCount is not available on this list")
+
+
+CustomerIdArg = Annotated[strawberry.ID | None, strawberry.argument(description="The customer's id.")]
+ExternalIdArg = Annotated[str | None, strawberry.argument(description="Or the customer's external id.")]
+MemberIdArg = Annotated[strawberry.ID | None, strawberry.argument(description="A member of the customer, for its own consumption.")]
+
+
+@strawberry.type
+class MeterQueries:
+    @scoped_field(Scope.meters_read, "The organization's meters.")
+    async def meters(
+        self,
+        info: strawberry.Info,
+        first: Annotated[int, strawberry.argument(description="Page size, 1 to 100.")] = 50,
+        after: Annotated[str | None, strawberry.argument(description="The `endCursor` of the previous page.")] = None,
+        archived: Annotated[bool | None, strawberry.argument(description="Only archived (true) or only active (false) meters.")] = None,
+    ) -> MeterConnection:
+        context = info.context
+        try:
+            async with context.db.use() as session:
+                page = await service.list_meters(
+                    session, context.subject, archived=archived, first=first, after=after, max_page_size=context.settings.page_size_max
+                )
+        except KassaError as exc:
+            raise BadRequest(exc.message) from None
+        return Connection.from_page(page, Meter.from_model, _no_count)
+
+    @scoped_field(
+        Scope.meters_read,
+        "A customer's usage against its credits, per meter: consumed, credited, remaining, percent used and status "
+        "(thresholds per organization). Read from running totals: constant time however long the history.",
+    )
+    async def billing_status(
+        self,
+        info: strawberry.Info,
+        customer_id: CustomerIdArg = None,
+        external_customer_id: ExternalIdArg = None,
+        member_id: MemberIdArg = None,
+    ) -> BillingStatus:
+        context = info.context
+        try:
+            async with context.db.use() as session:
+                customer = await _customer(session, context.subject, customer_id, external_customer_id)
+                member = parse_global_id(member_id, "Member") if member_id else None
+                data = await service.billing_status(session, context.subject, customer, member)
+        except KassaError as exc:
+            raise BadRequest(exc.message) from None
+        return BillingStatus.from_data(data)
+
+    @scoped_field(
+        Scope.meters_read,
+        "Call before serving a request: allowed or not, with a reason. Refused when a meter with credits has used "
+        "them up or has fewer left than `units`; meters without credits do not limit.",
+    )
+    async def check_quota(
+        self,
+        info: strawberry.Info,
+        customer_id: CustomerIdArg = None,
+        external_customer_id: ExternalIdArg = None,
+        meter_id: Annotated[strawberry.ID | None, strawberry.argument(description="Only this meter (else every meter).")] = None,
+        units: Annotated[str | None, strawberry.argument(description="Units the request is about to use, as a decimal string.")] = None,
+        member_id: MemberIdArg = None,
+    ) -> QuotaCheck:
+        context = info.context
+        try:
+            async with context.db.use() as session:
+                customer = await _customer(session, context.subject, customer_id, external_customer_id)
+                decision = await service.check_quota(
+                    session,
+                    context.subject,
+                    customer,
+                    meter_id=parse_global_id(meter_id, "Meter") if meter_id else None,
+                    units=units,
+                    member_id=parse_global_id(member_id, "Member") if member_id else None,
+                )
+        except KassaError as exc:
+            raise BadRequest(exc.message) from None
+        return QuotaCheck.from_data(decision)

@@ -1,0 +1,70 @@
+"""From ingestion to billing status, through both doors and the worker."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from tests.conftest import make_org
+from tests.meters.helpers import GRANT, INGEST, billing, by_meter, condition, create_meter, ingest_rest
+from tests.operations import create_business, create_customer
+
+
+async def test_events_to_billing_status(live):
+    org = await make_org(live.session_factory)
+    api = live.api
+    business = await create_business(api, org.token, prefix="acme", members=1)
+    member = next(m for m in business["members"] if m["role"] == "MEMBER")
+    calls = await create_meter(api, org.token, "calls", [condition("name", "eq", "api_call")])
+    tokens = await create_meter(api, org.token, "tokens", [condition("name", "eq", "api_call")], "SUM", "tokens")
+    response = await ingest_rest(
+        api,
+        org.token,
+        [
+            {"name": "api_call", "external_customer_id": "acme", "external_id": "e1", "metadata": {"tokens": 100}},
+            {"name": "api_call", "external_customer_id": "acme", "external_member_id": "acme-m0", "external_id": "e2", "metadata": {"tokens": 50}},
+            {"name": "other", "external_customer_id": "acme", "external_id": "e3"},
+            {"name": "api_call", "external_customer_id": "acme", "external_id": "e1", "metadata": {"tokens": 999}},
+        ],
+    )
+    assert response.status_code == 200, response.text
+    assert response.json() == {"inserted": 3, "duplicates": 1}
+    graphql = await api.data(
+        INGEST,
+        {"input": {"events": [{"name": "api_call", "customerId": business["id"], "memberId": member["id"], "metadata": {"tokens": 25}}]}},
+        token=org.token,
+    )
+    assert graphql["ingestEvents"] == {"__typename": "IngestEventsSuccess", "inserted": 1, "duplicates": 0}
+    grant = await api.data(GRANT, {"input": {"customerId": business["id"], "meterId": calls["id"], "units": "4"}}, token=org.token)
+    assert grant["grantMeterCredit"]["recorded"] is True
+
+    await live.run_worker()
+    status = await billing(api, org.token, customerId=business["id"])
+    meters = by_meter(status)
+    assert Decimal(meters["calls"]["consumed"]) == 3
+    assert Decimal(meters["calls"]["credited"]) == 4
+    assert Decimal(meters["calls"]["percentUsed"]) == 75
+    assert meters["calls"]["status"] == "OK"
+    assert Decimal(meters["tokens"]["consumed"]) == 175
+    assert meters["tokens"]["hasQuota"] is False
+    member_status = by_meter(await billing(api, org.token, customerId=business["id"], memberId=member["id"]))
+    assert Decimal(member_status["tokens"]["memberConsumed"]) == 75
+    assert Decimal(member_status["calls"]["memberConsumed"]) == 2
+
+
+async def test_late_customer_gets_its_events(live):
+    org = await make_org(live.session_factory)
+    api = live.api
+    await create_meter(api, org.token, "calls", [condition("name", "eq", "api_call")])
+    response = await ingest_rest(api, org.token, [{"name": "api_call", "external_customer_id": "future"} for _ in range(3)])
+    assert response.json() == {"inserted": 3, "duplicates": 0}
+    await live.run_worker()
+    customer = await create_customer(api, org.token, email="f@example.com", externalId="future")
+    await live.run_worker()
+    status = by_meter(await billing(api, org.token, externalCustomerId="future"))
+    assert Decimal(status["calls"]["consumed"]) == 3
+    events = await api.data(
+        "query($c: ID!) { events(first: 10, filter: {customerId: $c}) { edges { node { name externalCustomerId } } } }",
+        {"c": customer["id"]},
+        token=org.token,
+    )
+    assert len(events["events"]["edges"]) == 3
