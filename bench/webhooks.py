@@ -72,6 +72,7 @@ QUEUE_DRAIN_TIMEOUT = 60.0  # seconds to wait for the worker's leftover jobs bef
 EVENT_TYPE = "CUSTOMER_CREATED"
 ARQ_QUEUE = "arq:queue"  # arq's default queue (WorkerSettings sets no queue_name)
 ARQ_IN_PROGRESS = "arq:in-progress:"
+CRON_JOB_PREFIX = "webhooks.sweep"
 
 CREATE_CUSTOMER = """
 mutation Create($input: CreateCustomerInput!) {
@@ -262,9 +263,20 @@ def _flush_redis(redis_url: str) -> None:
         client.close()
 
 
-async def _delivery_rows(database_url: str) -> tuple[dict[str, int], list[tuple[str, str]], dict[str, int], int]:
+@dataclass
+class Attempt:
+    url: str
+    email: str | None
+    event_created: float  # epoch seconds: the payload's timestamp
+    attempted: float  # epoch seconds: when the worker started the attempt
+    duration_ms: int  # the POST, with the DNS resolve before it
+
+
+async def _delivery_rows(
+    database_url: str,
+) -> tuple[dict[str, int], list[tuple[str, str]], dict[str, int], list[Attempt]]:
     """event id -> sequence; (endpoint url, event id) of every delivery; deliveries by status;
-    number of attempts."""
+    every attempt."""
     import asyncpg
 
     conn = await asyncpg.connect(**_pg_params(database_url))
@@ -277,7 +289,20 @@ async def _delivery_rows(database_url: str) -> tuple[dict[str, int], list[tuple[
             )
         ]
         statuses = {r["status"]: r["n"] for r in await conn.fetch("SELECT status, count(*) AS n FROM webhook_deliveries GROUP BY status")}
-        attempts = await conn.fetchval("SELECT count(*) FROM webhook_delivery_attempts")
+        attempts = [
+            Attempt(r["url"], r["email"], float(r["created"]), float(r["attempted"]), r["duration_ms"])
+            for r in await conn.fetch(
+                """
+                SELECT e.url, ev.payload -> 'data' ->> 'email' AS email, extract(epoch FROM ev.created_at) AS created,
+                       extract(epoch FROM a.attempted_at) AS attempted, a.duration_ms
+                FROM webhook_delivery_attempts a
+                JOIN webhook_deliveries d ON d.id = a.delivery_id
+                JOIN webhook_endpoints e ON e.id = d.endpoint_id
+                JOIN webhook_events ev ON ev.id = d.event_id
+                ORDER BY a.attempted_at
+                """
+            )
+        ]
     finally:
         await conn.close()
     return sequences, pairs, statuses, attempts
@@ -499,25 +524,30 @@ async def _create_customers_paced(base_url: str, token: str, first_index: int, c
             await asyncio.sleep(LATENCY_PAUSE)
 
 
-def _queue_depth(redis_url: str) -> tuple[int, int]:
-    """(jobs waiting in arq's queue, jobs in progress)."""
+def _queue_depth(redis_url: str) -> int:
+    """`webhooks.deliver` jobs queued (due now or within a few seconds) or running. arq's cron
+    job (`webhooks.sweep.cron`) is left out: it always has its next run queued."""
     import redis
 
     client = redis.Redis.from_url(redis_url)
     try:
-        return client.zcard(ARQ_QUEUE), sum(1 for _ in client.scan_iter(match=ARQ_IN_PROGRESS + "*", count=1000))
+        soon = time.time() * 1000 + 5000
+        queued = [i.decode() for i in client.zrangebyscore(ARQ_QUEUE, "-inf", soon)]
+        running = [k.decode()[len(ARQ_IN_PROGRESS):] for k in client.scan_iter(match=ARQ_IN_PROGRESS + "*", count=1000)]
+        return sum(1 for job_id in queued + running if not job_id.startswith(CRON_JOB_PREFIX))
     finally:
         client.close()
 
 
 def _wait_queue_drained(redis_url: str, timeout: float = QUEUE_DRAIN_TIMEOUT) -> tuple[int, float]:
-    """Wait until arq has nothing queued or running; returns (jobs left at the start, seconds)."""
+    """Wait until the worker has no delivery job left; returns (jobs left at the start, seconds)."""
     started = time.monotonic()
-    waiting, running = _queue_depth(redis_url)
-    left = waiting + running
-    while waiting + running and time.monotonic() - started < timeout:
+    left = depth = _queue_depth(redis_url)
+    while depth and time.monotonic() - started < timeout:
         time.sleep(0.05)
-        waiting, running = _queue_depth(redis_url)
+        depth = _queue_depth(redis_url)
+    if depth:
+        raise BenchError(f"the worker still has {depth} delivery jobs queued or running after {timeout:.0f} s")
     return left, time.monotonic() - started
 
 
@@ -567,6 +597,8 @@ class Throughput:
     worker_started: float = 0.0  # time.time()
     first: float = 0.0
     last: float = 0.0
+    leftover_jobs: int = 0  # delivery jobs still queued or running when the last delivery arrived
+    drain_seconds: float = 0.0
 
     @property
     def per_second(self) -> float:
@@ -626,8 +658,7 @@ class Outcome:
     job_runs: dict[str, Counter] = field(default_factory=dict)
     records: list[dict] = field(default_factory=list)
     secrets: dict[str, str] = field(default_factory=dict)
-    leftover_jobs: int = 0
-    drain_seconds: float = 0.0
+    latency_emails: set[str] = field(default_factory=set)
 
 
 def _run(database_url: str, redis_url: str, procs: Processes) -> Outcome:
@@ -660,10 +691,14 @@ def _run(database_url: str, redis_url: str, procs: Processes) -> Outcome:
     started = time.time()
     worker = procs.start("worker-a", worker_argv, env)
     _wait_for(receiver_url, expected_total, [worker, api])
+    records = _receiver_records(receiver_url)
+    phase = _throughput("1 endpoint", records, paths_a, A_CUSTOMERS, started)
+    # Every event queued a job of its own; most find the endpoint locked. Let the worker finish
+    # them before stopping it, so that no job is cancelled half way.
+    phase.leftover_jobs, phase.drain_seconds = _wait_queue_drained(redis_url)
+    outcome.phases.append(phase)
     procs.stop(worker)
     outcome.job_runs["A"] = _job_runs(worker.log)
-    records = _receiver_records(receiver_url)
-    outcome.phases.append(_throughput("1 endpoint", records, paths_a, A_CUSTOMERS, started))
 
     # Phase B: 10 endpoints of one organization, every event to all ten.
     outcome.create_seconds["B"] = asyncio.run(_create_customers(base_url, token_b, index, B_CUSTOMERS))
@@ -673,13 +708,14 @@ def _run(database_url: str, redis_url: str, procs: Processes) -> Outcome:
     worker = procs.start("worker-b", worker_argv, env)
     _wait_for(receiver_url, expected_total, [worker, api])
     records = _receiver_records(receiver_url)
-    outcome.phases.append(_throughput(f"{B_ENDPOINTS} endpoints", records, paths_b, B_CUSTOMERS * B_ENDPOINTS, started))
-    # Every event queued its own job; most find the endpoint locked or nothing left to send. Let
-    # the worker drain them so the latency phase measures an idle system, not that backlog.
-    outcome.leftover_jobs, outcome.drain_seconds = _wait_queue_drained(redis_url)
+    phase = _throughput(f"{B_ENDPOINTS} endpoints", records, paths_b, B_CUSTOMERS * B_ENDPOINTS, started)
+    # The same leftover jobs: drain them so that the latency phase measures an idle worker, not
+    # that backlog (the arq queue is first in, first out).
+    phase.leftover_jobs, phase.drain_seconds = _wait_queue_drained(redis_url)
+    outcome.phases.append(phase)
 
     # Latency: the worker keeps running; one customer at a time in organization A.
-    latency_emails = {f"b{index + i}@example.com" for i in range(LATENCY_CUSTOMERS)}
+    latency_emails = outcome.latency_emails = {f"b{index + i}@example.com" for i in range(LATENCY_CUSTOMERS)}
     asyncio.run(_create_customers_paced(base_url, token_a, index, LATENCY_CUSTOMERS))
     index += LATENCY_CUSTOMERS
     expected_total += LATENCY_CUSTOMERS
@@ -750,17 +786,29 @@ def main() -> int:
         print(
             f"{phase.name}: {phase.received}/{phase.expected} deliveries; worker start to first receipt "
             f"{(phase.first - phase.worker_started) if phase.received else float('nan'):.2f} s, "
-            f"first to last receipt {phase.last - phase.first:.2f} s"
+            f"first to last receipt {phase.last - phase.first:.2f} s; then {phase.leftover_jobs} jobs left "
+            f"(queued or running), done in {phase.drain_seconds:.1f} s"
         )
     for name, runs in outcome.job_runs.items():
         print(
             f"worker {name}: webhooks.deliver runs: {runs['runs']} "
             f"({runs['locked']} found the endpoint locked, {runs['empty']} found nothing to send), sent {runs['sent']}"
         )
-    print(
-        f"after the last {B_ENDPOINTS}-endpoint delivery: {outcome.leftover_jobs} jobs still queued or running, "
-        f"drained in {outcome.drain_seconds:.1f} s (before the latency phase)"
-    )
+    a_attempts = [x for x in attempts if path_of.get(x.url) == "/a/0" and x.email not in outcome.latency_emails]
+    gaps = [(n.attempted - p.attempted) * 1000 for p, n in zip(a_attempts, a_attempts[1:])]
+    if gaps:
+        print(
+            f"1 endpoint, where the time goes: one attempt started every {_percentile(gaps, 0.5):.1f} ms (p50), "
+            f"of which the POST with its DNS resolve {sum(x.duration_ms for x in a_attempts) / len(a_attempts):.1f} ms (mean); "
+            "the rest is the worker's database round trips and bookkeeping"
+        )
+    l_attempts = [x for x in attempts if path_of.get(x.url) == "/a/0" and x.email in outcome.latency_emails]
+    if l_attempts:
+        waits = [(x.attempted - x.event_created) * 1000 for x in l_attempts]
+        print(
+            f"latency, where the time goes: payload timestamp to the worker's attempt p50 {_percentile(waits, 0.5):.1f} ms, "
+            f"p99 {_percentile(waits, 0.99):.1f} ms (commit, enqueue, arq picking the job up, the run's queries)"
+        )
     a, b = outcome.phases
     print(f"deliveries per second, 1 endpoint (in order): {a.per_second:.1f}")
     print(f"deliveries per second, {B_ENDPOINTS} endpoints: {b.per_second:.1f}")
@@ -776,7 +824,7 @@ def main() -> int:
         print("commit to receipt p99 ms: n/a (nothing arrived)")
     print(
         f"deliveries in the database: {sum(expected.values())} ({', '.join(f'{k} {v}' for k, v in sorted(statuses.items()))}); "
-        f"attempts: {attempts}"
+        f"attempts: {len(attempts)}"
     )
     print(f"received: {len(outcome.records)}; missing: {missing}; unexpected: {unexpected}")
     print(f"out of order: {out_of_order}; bad signatures: {bad_signatures}")

@@ -230,13 +230,17 @@ async def update_customer_meters(session: AsyncSession, customer_id: uuid.UUID) 
     existing = await repository.customer_meters(session, customer.id)
     resets = await repository.latest_resets(session, customer, start, xmin) if xmin > start else {}
 
+    all_resets: dict[str, datetime] | None = None  # over the whole history, read once if needed
     for meter in meters:
         row = existing.get(meter.id)
         full = row is None
         if row is None:
+            if all_resets is None:
+                all_resets = await repository.latest_resets(session, customer, 0, xmin)
             row = CustomerMeter(organization_id=customer.organization_id, customer_id=customer.id, meter_id=meter.id, status="ok")
             _zero(row)
             row.credited = row.consumed = Decimal(0)
+            row.last_reset_at = all_resets.get(str(meter.id))
             session.add(row)
         reset_at = resets.get(str(meter.id))
         if reset_at is not None and (row.last_reset_at is None or reset_at > row.last_reset_at):

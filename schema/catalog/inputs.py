@@ -56,8 +56,8 @@ class FreePriceInput:
 class MeteredUnitPriceInput:
     meter_id: strawberry.ID = strawberry.field(description="The meter that counts the units; one of yours, not archived.")
     unit_amount: Decimal = strawberry.field(
-        description="The price of one unit in minor units, greater than 0, at most 12 decimal places. "
-        "Send it as a string, e.g. `\"0.05\"`, so that no float rounding creeps in."
+        description="The price of one unit in minor units, greater than 0, at most 12 decimal places, "
+        "e.g. `\"0.05\"` (a twentieth of a cent). A string is safest; a JSON number is read as written."
     )
     cap_amount: BigInt | None = strawberry.field(default=None, description="The most a period's usage can cost, in minor units; at least 1. Omit for no cap.")
     wallet_enabled: bool = strawberry.field(default=False, description="Pay usage from the customer's prepaid wallet.")

@@ -115,6 +115,10 @@ async def test_metered_prices_alone_and_whole_unit_amounts(api, org, session_fac
     meter = await make_meter(session_factory, org.id)
     product = await create_product(api, org.token, prices=[{"meteredUnit": {"meterId": meter, "unitAmount": "100"}}])
     assert product["prices"][0]["unitAmount"] == "100"
+    # a JSON number is read as written, not through a binary float
+    other = await make_meter(session_factory, org.id, name="other")
+    product = await create_product(api, org.token, prices=[{"meteredUnit": {"meterId": other, "unitAmount": 0.05}}])
+    assert product["prices"][0]["unitAmount"] == "0.05"
 
 
 async def test_seat_price_with_volume_tiers(api, org):
