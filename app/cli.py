@@ -136,9 +136,17 @@ def cmd_token_create(args) -> int:
 def cmd_token_list(args) -> int:
     from app.auth.service import list_tokens
 
+    from app.organizations import repository
+
     organization_id = _organization_id(args.organization_id)
     _services(need_redis=False)
-    tokens = asyncio.run(_with_session(lambda s: list_tokens(s, organization_id)))
+
+    async def tokens_of(session):
+        if await repository.get(session, organization_id) is None:
+            raise CommandError(f"no organization {organization_id}")
+        return await list_tokens(session, organization_id)
+
+    tokens = asyncio.run(_with_session(tokens_of))
     if not tokens:
         print("no tokens")
     for token in tokens:

@@ -17,10 +17,6 @@ from schema.kit.relay import Connection
 from schema.kit.scopes import scoped_field
 
 
-async def _no_count() -> int:
-    raise BadRequest("totalCount is not available on this list")
-
-
 @strawberry.type
 class EventQueries:
     @scoped_field(Scope.events_read, "Usage events, newest first.")
@@ -50,4 +46,4 @@ class EventQueries:
                 )
         except KassaError as exc:
             raise BadRequest(exc.message) from None
-        return Connection.from_page(page, Event.from_model, _no_count)
+        return Connection.from_page(page, Event.from_model)

@@ -35,14 +35,21 @@ class Connection(Generic[T]):
     edges: list[Edge[T]] = strawberry.field(description="The items of this page with their cursors.")
     nodes: list[T] = strawberry.field(description="The items of this page.")
     page_info: PageInfo = strawberry.field(description="Where this page sits in the list.")
-    count: strawberry.Private[Callable[[], Awaitable[int]]]
+    count: strawberry.Private[Callable[[], Awaitable[int]] | None]
 
-    @strawberry.field(description="How many items match the filter, across all pages (costs one extra query).")
+    @strawberry.field(
+        description="How many items match the filter, across all pages (costs one extra query). "
+        "Lists that can grow without bound (events, webhooks, meters) do not count and answer an error."
+    )
     async def total_count(self) -> int:
+        if self.count is None:
+            from schema.kit.errors import BadRequest
+
+            raise BadRequest("totalCount is not available on this list")
         return await self.count()
 
     @classmethod
-    def from_page(cls, page: Page, convert: Callable, count: Callable[[], Awaitable[int]]) -> "Connection":
+    def from_page(cls, page: Page, convert: Callable, count: Callable[[], Awaitable[int]] | None = None) -> "Connection":
         nodes = [convert(item) for item in page.items]
         return cls(
             edges=[Edge(cursor=c, node=n) for c, n in zip(page.cursors, nodes)],

@@ -25,10 +25,6 @@ async def _customer(session, subject, id: str | None, external_id: str | None):
     return await customers.get_customer_by_external_id(session, subject, external_id)
 
 
-async def _no_count() -> int:
-    raise BadRequest("totalCount is not available on this list")
-
-
 CustomerIdArg = Annotated[strawberry.ID | None, strawberry.argument(description="The customer's id.")]
 ExternalIdArg = Annotated[str | None, strawberry.argument(description="Or the customer's external id.")]
 MemberIdArg = Annotated[strawberry.ID | None, strawberry.argument(description="A member of the customer, for its own consumption.")]
@@ -52,7 +48,7 @@ class MeterQueries:
                 )
         except KassaError as exc:
             raise BadRequest(exc.message) from None
-        return Connection.from_page(page, Meter.from_model, _no_count)
+        return Connection.from_page(page, Meter.from_model)
 
     @scoped_field(
         Scope.meters_read,

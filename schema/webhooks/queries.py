@@ -21,10 +21,6 @@ from schema.webhooks.types import (
 )
 
 
-async def _no_count() -> int:
-    raise BadRequest("totalCount is not available on this list")
-
-
 @strawberry.type
 class WebhookQueries:
     @scoped_field(Scope.webhooks_read, "The organization's webhook endpoints, oldest first.")
@@ -42,7 +38,7 @@ class WebhookQueries:
                 )
         except KassaError as exc:
             raise BadRequest(exc.message) from None
-        return Connection.from_page(page, WebhookEndpoint.from_model, _no_count)
+        return Connection.from_page(page, WebhookEndpoint.from_model)
 
     @scoped_field(Scope.webhooks_read, "Webhook events, newest first, with their deliveries and attempts.")
     async def webhook_events(
@@ -65,4 +61,4 @@ class WebhookQueries:
                 )
         except KassaError as exc:
             raise BadRequest(exc.message) from None
-        return Connection.from_page(page, WebhookEvent.from_model, _no_count)
+        return Connection.from_page(page, WebhookEvent.from_model)
