@@ -26,6 +26,7 @@ def _services(*, need_redis: bool = True):
 
 def _logging() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per webhook request is noise
 
 
 def _organization_id(value: str) -> uuid.UUID:

@@ -19,11 +19,13 @@ every endpoint subscribed to CUSTOMER_CREATED only. Every event of B goes to all
 
 1. Throughput, one endpoint: with no worker running, create A_CUSTOMERS customers in A, then start
    the worker and time the deliveries from the first receipt to the last (one endpoint: one at a
-   time, in order). The worker is stopped afterwards.
-2. Throughput, ten endpoints: the same with B_CUSTOMERS customers in B (x 10 deliveries).
-3. Latency: with the worker running, create LATENCY_CUSTOMERS customers in A one at a time,
-   LATENCY_PAUSE apart, and take receipt time minus the payload's `timestamp` (set in the
-   committing transaction) per event.
+   time, in order). Every event queued a `webhooks.deliver` job of its own; the benchmark waits
+   until arq's queue holds none (reported as "jobs left"), then stops the worker.
+2. Throughput, ten endpoints: the same with B_CUSTOMERS customers in B (x 10 deliveries), again
+   waiting for the leftover jobs, so that the next phase starts with an idle worker.
+3. Latency: with that worker still running, create LATENCY_CUSTOMERS customers in A one at a
+   time, LATENCY_PAUSE apart, and take receipt time minus the payload's `timestamp` (set in the
+   committing transaction, just before the commit) per event.
 
 At the end every (endpoint, webhook-id) must have arrived exactly once, each endpoint in event
 order, with a valid signature. Figures are printed one per line as `name: value`; the last line
@@ -373,6 +375,8 @@ class Processes:
                 except subprocess.TimeoutExpired:
                     popen.kill()
                     popen.wait()
+        if popen.stdout is not None:
+            popen.stdout.close()
         if proc in self.running:
             self.running.remove(proc)
 

@@ -37,4 +37,5 @@ class WorkerSettings:
     on_shutdown = shutdown
     redis_settings = redis_settings_from_url(get_settings().redis_url)
     max_jobs = 20
+    poll_delay = 0.05  # seconds between looks at the queue: the floor of a job's start delay
     job_timeout = 300

@@ -9,9 +9,10 @@ take ids only; every job is safe to run twice.
 from __future__ import annotations
 
 import logging
+import time
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Any
 
 from sqlalchemy import event
@@ -43,6 +44,15 @@ def enqueue_after_commit(
     session.sync_session.info.setdefault(_PENDING, []).append(
         JobRequest(name=name, args=tuple(_plain(a) for a in args), defer_until=defer_until, job_id=job_id)
     )
+
+
+def enqueue_coalesced_after_commit(session: AsyncSession, name: str, entity_id: Any, *, window: float) -> None:
+    """Ask for `name(entity_id)` after commit, sharing one job with every request for the same
+    entity in the same `window` of seconds: the job's id names the time slot, and it starts when
+    the slot ends, so after every commit that asked for it. A burst of changes costs one run."""
+    slot = int(time.time() / window) + 1
+    run_at = datetime.fromtimestamp(slot * window, tz=timezone.utc)
+    enqueue_after_commit(session, name, entity_id, defer_until=run_at, job_id=f"{name}:{entity_id}:{slot}")
 
 
 def pending_jobs(session: AsyncSession) -> list[JobRequest]:

@@ -25,7 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth.subject import Subject
 from app.kit.errors import FieldIssue, NotFound, ValidationFailed
-from app.kit.jobs import enqueue_after_commit
+from app.kit.jobs import enqueue_after_commit, enqueue_coalesced_after_commit
 from app.kit.models import utc_now
 from app.kit.pagination import Page, check_page_size
 from app.kit.validation import check_text
@@ -41,13 +41,9 @@ QUANTUM = Decimal("0.000000000001")  # the 12 decimal places quantities are stor
 
 
 def request_update(session: AsyncSession, customer_id: uuid.UUID) -> None:
-    """Ask for the customer's meters to be brought up to date after this transaction commits.
-
-    Requests within the same quarter second share one job (its id names the time slot, and it
-    starts when the slot ends, after every commit that asked for it)."""
-    slot = int(time.time() / COALESCE_SECONDS) + 1
-    run_at = datetime.fromtimestamp(slot * COALESCE_SECONDS, tz=timezone.utc)
-    enqueue_after_commit(session, UPDATE_JOB, customer_id, defer_until=run_at, job_id=f"{UPDATE_JOB}:{customer_id}:{slot}")
+    """Ask for the customer's meters to be brought up to date after this transaction commits
+    (requests within a quarter second share one job)."""
+    enqueue_coalesced_after_commit(session, UPDATE_JOB, customer_id, window=COALESCE_SECONDS)
 
 
 # -- meters -------------------------------------------------------------------------------------

@@ -164,49 +164,28 @@ async def deliver_endpoint(
     settings: Settings,
     queue,
 ) -> RunSummary:
-    """Send the endpoint's due deliveries in order. Safe to run twice or concurrently: a second
-    run finds the lock taken and asks to run again shortly, or finds nothing pending."""
+    """Send the endpoint's due deliveries in order. Safe to run twice or concurrently.
+
+    A run that finds the endpoint locked leaves at once: the run holding the lock looks again
+    for due deliveries after letting go, so whatever was committed meanwhile is sent."""
     summary = RunSummary()
-    async with session_factory() as lock_session:
-        if not await repository.try_lock_endpoint(lock_session, endpoint_id):
-            summary.locked = True
-            again = JobRequest(
-                DELIVER_JOB,
-                (str(endpoint_id),),
-                defer_until=utc_now() + timedelta(seconds=1),
-                job_id=f"{DELIVER_JOB}:{endpoint_id}:after-lock",
-            )
-            await send_jobs(queue, [again])
-            return summary
-        try:
-            while summary.sent < MAX_DELIVERIES_PER_RUN:
-                async with session_factory() as session:
-                    endpoint = await repository.get_endpoint_unscoped(session, endpoint_id)
-                    if endpoint is None or not endpoint.enabled or endpoint.deleted_at is not None:
-                        break
-                    head = await repository.head_delivery(session, endpoint_id)
-                    if head is None:
-                        break
-                    delivery, event = head
-                    if delivery.next_attempt_at is not None and delivery.next_attempt_at > utc_now():
-                        summary.retry_at = delivery.next_attempt_at
-                        break
-                attempted_at = utc_now()
-                result = await post_event(client, endpoint, event, settings)
-                summary.sent += 1
-                summary.succeeded += int(result.succeeded)
-                async with session_factory() as session:
-                    retry_at = await _record(session, delivery, endpoint_id, result, settings, attempted_at)
-                if retry_at is not None:
-                    summary.retry_at = retry_at
-                    break
-            else:
-                summary.more = True
-        finally:
-            await lock_session.rollback()
+    while True:
+        async with session_factory() as lock_session:
+            if not await repository.try_lock_endpoint(lock_session, endpoint_id):
+                summary.locked = True
+                break
+            try:
+                await _send_due(session_factory, endpoint_id, summary, client=client, settings=settings)
+            finally:
+                await lock_session.rollback()
+        if summary.more or summary.retry_at is not None:
+            break
+        async with session_factory() as session:
+            if not await repository.has_due(session, endpoint_id, utc_now()):
+                break
     follow_up = []
     if summary.more:
-        follow_up.append(JobRequest(DELIVER_JOB, (str(endpoint_id),), job_id=f"{DELIVER_JOB}:{endpoint_id}:more"))
+        follow_up.append(JobRequest(DELIVER_JOB, (str(endpoint_id),), job_id=f"{DELIVER_JOB}:{endpoint_id}:more:{uuid.uuid4().hex}"))
     if summary.retry_at is not None:
         stamp = int(summary.retry_at.timestamp() * 1000)
         follow_up.append(
@@ -214,6 +193,43 @@ async def deliver_endpoint(
         )
     await send_jobs(queue, follow_up)
     return summary
+
+
+async def _send_due(
+    session_factory: async_sessionmaker[AsyncSession],
+    endpoint_id: uuid.UUID,
+    summary: RunSummary,
+    *,
+    client: httpx.AsyncClient,
+    settings: Settings,
+) -> None:
+    """While holding the endpoint's lock: send due deliveries, oldest first, until one fails
+    (its retry holds back the rest), none is due, or this run has sent its share."""
+    sent_here = 0
+    while True:
+        if sent_here >= MAX_DELIVERIES_PER_RUN:
+            summary.more = True
+            return
+        async with session_factory() as session:
+            head = await repository.head_delivery(session, endpoint_id)
+        if head is None:
+            return
+        delivery, event, endpoint = head
+        if not endpoint.enabled or endpoint.deleted_at is not None:
+            return
+        if delivery.next_attempt_at is not None and delivery.next_attempt_at > utc_now():
+            summary.retry_at = delivery.next_attempt_at
+            return
+        attempted_at = utc_now()
+        result = await post_event(client, endpoint, event, settings)
+        sent_here += 1
+        summary.sent += 1
+        summary.succeeded += int(result.succeeded)
+        async with session_factory() as session:
+            retry_at = await _record(session, delivery, endpoint_id, result, settings, attempted_at)
+        if retry_at is not None:
+            summary.retry_at = retry_at
+            return
 
 
 async def sweep(session_factory: async_sessionmaker[AsyncSession], queue) -> int:

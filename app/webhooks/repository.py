@@ -126,17 +126,37 @@ async def try_lock_endpoint(session: AsyncSession, endpoint_id: uuid.UUID) -> bo
     return bool(await session.scalar(select(func.pg_try_advisory_xact_lock(key))))
 
 
-async def head_delivery(session: AsyncSession, endpoint_id: uuid.UUID) -> tuple[WebhookDelivery, WebhookEvent] | None:
-    """The oldest pending delivery of an endpoint, with its event: deliveries go out in order."""
+async def head_delivery(
+    session: AsyncSession, endpoint_id: uuid.UUID
+) -> tuple[WebhookDelivery, WebhookEvent, WebhookEndpoint] | None:
+    """The oldest pending delivery of an endpoint, with its event and the endpoint: deliveries
+    go out in order."""
     statement = (
-        select(WebhookDelivery, WebhookEvent)
+        select(WebhookDelivery, WebhookEvent, WebhookEndpoint)
         .join(WebhookEvent, WebhookEvent.id == WebhookDelivery.event_id)
+        .join(WebhookEndpoint, WebhookEndpoint.id == WebhookDelivery.endpoint_id)
         .where(WebhookDelivery.endpoint_id == endpoint_id, WebhookDelivery.status == "pending")
         .order_by(WebhookDelivery.sequence, WebhookDelivery.created_at)
         .limit(1)
     )
     row = (await session.execute(statement)).first()
-    return (row[0], row[1]) if row else None
+    return (row[0], row[1], row[2]) if row else None
+
+
+async def has_due(session: AsyncSession, endpoint_id: uuid.UUID, now: datetime) -> bool:
+    statement = (
+        select(WebhookDelivery.id)
+        .join(WebhookEndpoint, WebhookEndpoint.id == WebhookDelivery.endpoint_id)
+        .where(
+            WebhookDelivery.endpoint_id == endpoint_id,
+            WebhookDelivery.status == "pending",
+            WebhookDelivery.next_attempt_at <= now,
+            WebhookEndpoint.enabled.is_(True),
+            WebhookEndpoint.deleted_at.is_(None),
+        )
+        .limit(1)
+    )
+    return (await session.scalar(statement)) is not None
 
 
 async def finish_attempt(
