@@ -495,7 +495,8 @@ class Runner:
         async def job(i: int, slot: int) -> None:
             nonlocal inserted
             started = time.perf_counter()
-            inserted += await self._send(combo, payloads[i], slot)
+            count = await self._send(combo, payloads[i], slot)  # not `inserted += await ...`: that reads before the await
+            inserted += count
             if record:
                 combo.latencies.append(time.perf_counter() - started)
 
@@ -571,6 +572,9 @@ async def _bench(base_url: str, token: str, database_url: str, organization_id: 
     finally:
         await runner.close()
 
+    for combo in combos:
+        if combo.events != EVENTS:
+            raise BenchError(f"{combo.path} at {combo.concurrency}: {combo.events} events timed, expected {EVENTS}")
     expected = len(combos) * (EVENTS + warm)
     stored = await _count_events(database_url, organization_id)
     if stored != expected:

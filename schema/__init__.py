@@ -6,7 +6,7 @@ from functools import lru_cache
 
 import strawberry
 from graphql import GraphQLError
-from strawberry.extensions import MaskErrors, MaxAliasesLimiter, MaxTokensLimiter, ParserCache, QueryDepthLimiter, ValidationCache
+from strawberry.extensions import AddValidationRules, MaskErrors, MaxAliasesLimiter, MaxTokensLimiter, ParserCache, QueryDepthLimiter, ValidationCache
 
 from strawberry.schema.config import StrawberryConfig
 
@@ -56,10 +56,15 @@ class KassaSchema(strawberry.Schema):
 
 @lru_cache(maxsize=8)
 def build_schema(settings: Settings) -> strawberry.Schema:
+    # The limiters' validation rules are built once: the validation cache is keyed by the rule
+    # classes, and a limiter built per request makes new ones (the cache would never hit).
+    rules = [
+        *QueryDepthLimiter(max_depth=settings.graphql_max_depth).validation_rules,
+        *MaxAliasesLimiter(max_alias_count=settings.graphql_max_aliases).validation_rules,
+    ]
     extensions = [
-        lambda: QueryDepthLimiter(max_depth=settings.graphql_max_depth),
+        lambda: AddValidationRules(rules),
         lambda: MaxTokensLimiter(max_token_count=settings.graphql_max_tokens),
-        lambda: MaxAliasesLimiter(max_alias_count=settings.graphql_max_aliases),
         ParserCache,
         ValidationCache,
     ]

@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
+from arq.constants import expires_extra_ms, job_key_prefix, result_key_prefix
+from arq.jobs import serialize_job
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
@@ -64,14 +66,46 @@ def _drop_on_rollback(session: Session, _previous_transaction) -> None:
     session.info.pop(_PENDING, None)
 
 
-async def send(queue, requests: list[JobRequest]) -> None:
-    """Enqueue on arq. A failure is logged, not raised: the transaction is already committed,
-    and the periodic sweeps pick up whatever a lost job would have done."""
+# Enqueue many jobs in one round trip, with arq's own semantics: a job whose id is already
+# queued, running or holding a result is skipped (that is how coalesced ids deduplicate).
+_ENQUEUE_MANY = """
+local queue = ARGV[1]
+local added = 0
+for i = 2, #ARGV, 4 do
+  local id = ARGV[i]
+  local key = KEYS[1] .. id
+  if redis.call('EXISTS', key, KEYS[2] .. id) == 0 then
+    redis.call('PSETEX', key, ARGV[i + 2], ARGV[i + 3])
+    redis.call('ZADD', queue, ARGV[i + 1], id)
+    added = added + 1
+  end
+end
+return added
+"""
+
+
+async def send(queue, requests: list[JobRequest]) -> int:
+    """Enqueue on arq in one round trip; returns how many were new. A failure is logged, not
+    raised: the transaction is already committed, and the periodic sweeps pick up whatever a
+    lost job would have done."""
+    if not requests:
+        return 0
+    now_ms = int(time.time() * 1000)
+    args: list[Any] = [queue.default_queue_name]
+    seen: set[str] = set()
     for request in requests:
-        try:
-            await queue.enqueue_job(request.name, *request.args, _job_id=request.job_id, _defer_until=request.defer_until)
-        except Exception:  # noqa: BLE001
-            logger.exception("could not enqueue %s%r after commit", request.name, request.args)
+        job_id = request.job_id or uuid.uuid4().hex
+        if job_id in seen:
+            continue
+        seen.add(job_id)
+        score = int(request.defer_until.timestamp() * 1000) if request.defer_until else now_ms
+        payload = serialize_job(request.name, request.args, {}, None, now_ms, serializer=queue.job_serializer)
+        args += [job_id, score, score - now_ms + expires_extra_ms, payload]
+    try:
+        return int(await queue.eval(_ENQUEUE_MANY, 2, job_key_prefix, result_key_prefix, *args))
+    except Exception:  # noqa: BLE001
+        logger.exception("could not enqueue %d jobs after commit", len(seen))
+        return 0
 
 
 async def commit(session: AsyncSession, queue) -> None:
