@@ -23,5 +23,8 @@ test: install
 schema: install
 	$(BIN)/kassa export-schema > schema.graphql
 
+bench: install
+	for b in bench/*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
+
 clean:
 	rm -rf $(VENV) .data .pytest_cache

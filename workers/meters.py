@@ -26,3 +26,9 @@ async def backfill(ctx: dict[str, Any], meter_id: str) -> int:
         count = await service.backfill(session, uuid.UUID(meter_id))
         await jobs.commit(session, ctx["redis"])
     return count
+
+
+@job("meters.sweep")
+async def sweep(ctx: dict[str, Any]) -> int:
+    async with ctx["session_factory"]() as session:
+        return await service.sweep(session, ctx["redis"])

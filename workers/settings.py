@@ -32,7 +32,10 @@ async def shutdown(ctx: dict[str, Any]) -> None:
 
 class WorkerSettings:
     functions = list(REGISTRY.values())
-    cron_jobs = [cron(REGISTRY["webhooks.sweep"].coroutine, name="webhooks.sweep.cron", second=0, unique=True, run_at_startup=True)]
+    cron_jobs = [
+        cron(REGISTRY["webhooks.sweep"].coroutine, name="webhooks.sweep.cron", second=0, unique=True, run_at_startup=True),
+        cron(REGISTRY["meters.sweep"].coroutine, name="meters.sweep.cron", second=30, unique=True, run_at_startup=True),
+    ]
     on_startup = startup
     on_shutdown = shutdown
     redis_settings = redis_settings_from_url(get_settings().redis_url)

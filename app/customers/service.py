@@ -180,6 +180,7 @@ async def update_customer(
     customer = await repository.get(session, subject.organization_id, customer_id, for_update=True)
     if customer is None:
         raise NotFound("Customer not found")
+    previous_external_id = customer.external_id
     issues: list[FieldIssue] = []
     if "email" in changes:
         if changes["email"] is None:
@@ -198,7 +199,9 @@ async def update_customer(
     if issues:
         raise ValidationFailed(issues)
     await flush_unique(session, _external_id_conflict(customer.external_id))
-
+    if customer.external_id != previous_external_id:
+        # events sent for the new external id now count, those for the old one no longer do
+        await meters.recount_customer(session, customer.id)
     await webhooks.emit(session, subject.organization_id, WebhookEventType.customer_updated, customer_data(customer))
 
     if not customer.is_business:

@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 from typing import Sequence
 
-from sqlalchemy import and_, select
+from sqlalchemy import and_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.kit.pagination import Page, paginate
@@ -79,7 +79,7 @@ async def list_page(
     organization_id: uuid.UUID,
     *,
     customer: Customer | None,
-    member_id: uuid.UUID | None,
+    member: Member | None,
     name: str | None,
     after_time: datetime | None,
     before_time: datetime | None,
@@ -92,8 +92,13 @@ async def list_page(
     statement = select(Event).where(Event.organization_id == organization_id)
     if customer is not None:
         statement = statement.where(customer_events(customer))
-    if member_id is not None:
-        statement = statement.where(Event.member_id == member_id)
+    if member is not None:  # named by id, or by its external id within its customer
+        by_external = and_(
+            Event.member_id.is_(None),
+            Event.external_member_id == member.external_id,
+            Event.customer_id == member.customer_id,
+        )
+        statement = statement.where(or_(Event.member_id == member.id, by_external) if member.external_id else Event.member_id == member.id)
     if name is not None:
         statement = statement.where(Event.name == name)
     if source is not None:

@@ -26,6 +26,7 @@ from app.kit.models import utc_now
 from app.kit.pagination import Page, check_page_size
 from app.kit.validation import check_metadata
 from app.meters import repository as meters_repository
+from app.meters.errors import MeterArchived
 from app.meters.service import get_meter, request_update
 from app.models import Event, EventSource
 
@@ -146,11 +147,10 @@ async def ingest(session: AsyncSession, subject: Subject, events: Sequence[Any],
         external_members.append(external_member or None)
         external_ids.append(external_id or None)
         metadata.append(meta)
+    customers = await _resolve_customers(session, subject, customer_ids, external_customers, issues)
+    await _check_members(session, subject, member_ids, customers, issues)
     if issues:
-        raise ValidationFailed(issues)
-
-    customers = await _resolve_customers(session, subject, customer_ids, external_customers)
-    await _check_members(session, subject, member_ids, customers)
+        raise ValidationFailed(sorted(issues, key=_event_index))
     columns = [
         names,
         times,
@@ -185,12 +185,19 @@ def _simple_metadata(meta: dict) -> bool:
     return True
 
 
+def _event_index(issue: FieldIssue) -> int:
+    return int(issue.path[1]) if len(issue.path) > 1 and issue.path[1].isdigit() else -1
+
+
 async def _resolve_customers(
-    session: AsyncSession, subject: Subject, customer_ids: list[uuid.UUID | None], external_ids: list[str | None]
+    session: AsyncSession,
+    subject: Subject,
+    customer_ids: list[uuid.UUID | None],
+    external_ids: list[str | None],
+    issues: list[FieldIssue],
 ) -> list[uuid.UUID | None]:
     """Each event's customer id: given, or found by external id (None if that one does not
-    exist yet: the event waits for it). An unknown customer id is an error."""
-    issues: list[FieldIssue] = []
+    exist yet: the event waits for it). An unknown customer id is an issue."""
     given = {c for c in customer_ids if c is not None}
     if given:
         found = await repository.existing_customers(session, subject.organization_id, list(given))
@@ -199,30 +206,31 @@ async def _resolve_customers(
             for i, c in enumerate(customer_ids)
             if c is not None and c not in found
         ]
-    if issues:
-        raise ValidationFailed(issues)
     wanted = {e for e in external_ids if e is not None}
     by_external = await repository.customers_by_external_id(session, subject.organization_id, list(wanted)) if wanted else {}
     return [c if c is not None else by_external.get(e) if e is not None else None for c, e in zip(customer_ids, external_ids)]
 
 
 async def _check_members(
-    session: AsyncSession, subject: Subject, member_ids: list[uuid.UUID | None], customers: list[uuid.UUID | None]
+    session: AsyncSession,
+    subject: Subject,
+    member_ids: list[uuid.UUID | None],
+    customers: list[uuid.UUID | None],
+    issues: list[FieldIssue],
 ) -> None:
+    """A member given by id must exist and belong to the event's customer (which must exist)."""
     wanted = {m for m in member_ids if m is not None}
     if not wanted:
         return
     owners = await repository.member_customers(session, subject.organization_id, list(wanted))
-    issues = []
     for index, (member_id, customer_id) in enumerate(zip(member_ids, customers)):
         if member_id is None:
             continue
+        path = ("events", str(index), "member_id")
         if member_id not in owners:
-            issues.append(FieldIssue(("events", str(index), "member_id"), "no such member", "unknown_member"))
-        elif customer_id is not None and owners[member_id] != customer_id:
-            issues.append(FieldIssue(("events", str(index), "member_id"), "is not a member of this event's customer", "member_not_in_customer"))
-    if issues:
-        raise ValidationFailed(issues)
+            issues.append(FieldIssue(path, "no such member", "unknown_member"))
+        elif owners[member_id] != customer_id:
+            issues.append(FieldIssue(path, "is not a member of this event's customer", "member_not_in_customer"))
 
 
 # -- credits and resets: system events -----------------------------------------------------------
@@ -244,7 +252,7 @@ async def grant_credit(
     """Credit `units` to the customer's meter for the current period (a system event)."""
     amount = _units(units)
     customer = await get_customer(session, subject, customer_id)
-    meter = await get_meter(session, subject, meter_id)
+    meter = await _active_meter(session, subject, meter_id)
     return await _system_event(
         session, subject, customer.id, meters_repository.CREDIT_EVENT, {"meter_id": str(meter.id), "units": str(amount)}, external_id
     )
@@ -255,8 +263,15 @@ async def reset_meter(
 ) -> IngestResult:
     """Start a new period of the customer's meter: consumption and credits count from now."""
     customer = await get_customer(session, subject, customer_id)
-    meter = await get_meter(session, subject, meter_id)
+    meter = await _active_meter(session, subject, meter_id)
     return await _system_event(session, subject, customer.id, meters_repository.RESET_EVENT, {"meter_id": str(meter.id)}, external_id)
+
+
+async def _active_meter(session: AsyncSession, subject: Subject, meter_id: uuid.UUID):
+    meter = await get_meter(session, subject, meter_id)
+    if meter.archived_at is not None:
+        raise MeterArchived(f"Meter {meter.name!r} is archived: unarchive it before crediting or resetting it")
+    return meter
 
 
 async def _system_event(
@@ -287,11 +302,16 @@ async def list_events(
 ) -> Page[Event]:
     check_page_size(first, max_page_size)
     customer = await get_customer(session, subject, customer_id) if customer_id is not None else None
+    member = None
+    if member_id is not None:
+        from app.members.service import get_member
+
+        member = await get_member(session, subject, member_id)
     return await repository.list_page(
         session,
         subject.organization_id,
         customer=customer,
-        member_id=member_id,
+        member=member,
         name=name,
         after_time=after_time,
         before_time=before_time,

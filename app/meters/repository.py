@@ -25,6 +25,7 @@ from sqlalchemy import (
     select,
     true,
     tuple_,
+    update,
 )
 from sqlalchemy.dialects.postgresql import JSONB, insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -62,8 +63,12 @@ async def get_many(session: AsyncSession, organization_id: uuid.UUID, ids: Seque
     return list((await session.scalars(scoped(select(Meter), Meter, organization_id).where(Meter.id.in_(list(ids))))).all())
 
 
-async def active_meters(session: AsyncSession, organization_id: uuid.UUID) -> list[Meter]:
+async def active_meters(session: AsyncSession, organization_id: uuid.UUID, *, lock: bool = False) -> list[Meter]:
+    """With `lock`, the meters are held (FOR SHARE) until the transaction ends: a meter being
+    redefined or archived meanwhile waits for the update job, and the job for it."""
     statement = scoped(select(Meter), Meter, organization_id).where(Meter.archived_at.is_(None)).order_by(Meter.created_at, Meter.id)
+    if lock:
+        statement = statement.with_for_update(read=True)
     return list((await session.scalars(statement)).all())
 
 
@@ -349,3 +354,30 @@ async def member_totals(session: AsyncSession, customer_id: uuid.UUID, member_id
         CustomerMeterMember.customer_id == customer_id, CustomerMeterMember.member_id == member_id
     )
     return {row[0]: row[1] for row in await session.execute(statement)}
+
+
+async def forget_customer(session: AsyncSession, customer_id: uuid.UUID) -> None:
+    """Drop a customer's totals and start reading its events from the beginning again."""
+    for model in (CustomerMeterMember, MeterDistinctValue, CustomerMeter):
+        await session.execute(delete(model).where(model.customer_id == customer_id))
+    await session.execute(
+        update(CustomerMeterState).where(CustomerMeterState.customer_id == customer_id).values(watermark=0)
+    )
+
+
+async def customers_behind(session: AsyncSession, limit: int = 5000) -> list[uuid.UUID]:
+    """Customers with events their totals have not counted yet (one index probe each)."""
+    watermark = func.coalesce(CustomerMeterState.watermark, 0)
+    behind = (
+        select(Event.id)
+        .where(Event.customer_id == Customer.id, Event.xid >= cast(cast(watermark, Text), XID8))
+        .limit(1)
+        .exists()
+    )
+    statement = (
+        select(Customer.id)
+        .outerjoin(CustomerMeterState, CustomerMeterState.customer_id == Customer.id)
+        .where(Customer.deleted_at.is_(None), behind)
+        .limit(limit)
+    )
+    return list((await session.scalars(statement)).all())

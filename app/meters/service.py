@@ -24,6 +24,7 @@ from typing import Any, Mapping
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth.subject import Subject
+from app.kit.decimals import decimal_text
 from app.kit.errors import FieldIssue, NotFound, ValidationFailed
 from app.kit.jobs import enqueue_after_commit, enqueue_coalesced_after_commit
 from app.kit.models import utc_now
@@ -222,7 +223,7 @@ async def update_customer_meters(session: AsyncSession, customer_id: uuid.UUID) 
     state = await repository.state_for_update(session, customer)
     start = state.watermark
     organization = await organizations.get(session, customer.organization_id)
-    meters = await repository.active_meters(session, customer.organization_id)
+    meters = await repository.active_meters(session, customer.organization_id, lock=True)
     existing = await repository.customer_meters(session, customer.id)
     resets = await repository.latest_resets(session, customer, start, xmin) if xmin > start else {}
 
@@ -286,10 +287,10 @@ async def update_customer_meters(session: AsyncSession, customer_id: uuid.UUID) 
                     "meter": {"id": meter_global_id(meter.id), "name": meter.name},
                     "previousStatus": previous.upper(),
                     "status": status.upper(),
-                    "consumed": str(row.consumed),
-                    "credited": str(row.credited),
-                    "balance": str(row.credited - row.consumed),
-                    "percentUsed": str(percent) if percent is not None else None,
+                    "consumed": decimal_text(row.consumed),
+                    "credited": decimal_text(row.credited),
+                    "balance": decimal_text(row.credited - row.consumed),
+                    "percentUsed": decimal_text(percent) if percent is not None else None,
                 },
             )
     state.watermark = max(start, xmin)
@@ -332,6 +333,25 @@ def _as_totals(part: Mapping[str, Any]) -> CustomerMeter:
     _zero(totals)
     _merge(totals, part, 0)
     return totals
+
+
+async def sweep(session: AsyncSession, queue) -> int:
+    """Queue an update for every customer with uncounted events: the safety net for an update
+    job lost between a commit and Redis."""
+    from app.kit.jobs import JobRequest, send
+
+    customer_ids = await repository.customers_behind(session)
+    minute = int(time.time() // 60)
+    await send(queue, [JobRequest(UPDATE_JOB, (str(c),), job_id=f"{UPDATE_JOB}:{c}:sweep:{minute}") for c in customer_ids])
+    return len(customer_ids)
+
+
+async def recount_customer(session: AsyncSession, customer_id: uuid.UUID) -> None:
+    """Count all the customer's meters again from its events (its external id changed). Takes
+    the customer's meter lock, so no update job is halfway through meanwhile."""
+    await repository.lock_customer(session, customer_id)
+    await repository.forget_customer(session, customer_id)
+    request_update(session, customer_id)
 
 
 async def on_customer_external_id(session: AsyncSession, organization_id: uuid.UUID, customer_id: uuid.UUID, external_id: str | None) -> None:

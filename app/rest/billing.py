@@ -10,6 +10,7 @@ from litestar import Request, Response, get
 
 from app.auth.scopes import Scope
 from app.customers import service as customers
+from app.kit.decimals import decimal_text
 from app.kit.errors import FieldIssue, KassaError, NotFound, ValidationFailed
 from app.kit.ids import to_global_id
 from app.meters import service
@@ -45,14 +46,14 @@ def _meter_json(status: MeterStatus) -> dict[str, Any]:
         "meter_id": str(status.meter.id),
         "meter": {"id": str(status.meter.id), "graphql_id": to_global_id("Meter", status.meter.id), "name": status.meter.name},
         "name": status.meter.name,
-        "consumed": status.consumed,
-        "credited": status.credited,
-        "balance": status.balance,
-        "remaining": status.remaining,
-        "percent_used": status.percent_used,
+        "consumed": decimal_text(status.consumed),
+        "credited": decimal_text(status.credited),
+        "balance": decimal_text(status.balance),
+        "remaining": decimal_text(status.remaining),
+        "percent_used": decimal_text(status.percent_used) if status.percent_used is not None else None,
         "status": status.status,
         "has_quota": status.has_quota,
-        **({"member_consumed": status.member_consumed} if status.member_consumed is not None else {}),
+        **({"member_consumed": decimal_text(status.member_consumed)} if status.member_consumed is not None else {}),
     }
 
 
@@ -69,7 +70,7 @@ async def billing_status(request: Request) -> Response:
                 member_id = _id(request.query_params.get("member_id"), "Member")
                 status = await service.billing_status(session, subject, customer, member_id)
             except KassaError as exc:
-                raise from_domain_error(exc) from None
+                raise from_domain_error(exc, "query") from None
     except RestError as error:
         return error_response(error)
     return json_response(
@@ -101,7 +102,7 @@ async def quota_check(request: Request) -> Response:
                     member_id=_id(request.query_params.get("member_id"), "Member"),
                 )
             except KassaError as exc:
-                raise from_domain_error(exc) from None
+                raise from_domain_error(exc, "query") from None
     except RestError as error:
         return error_response(error)
     return json_response({"allowed": decision.allowed, "reason": decision.reason, "meters": [_meter_json(m) for m in decision.meters]})

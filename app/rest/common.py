@@ -42,12 +42,12 @@ async def subject_for(request: Request, session, scope: Scope) -> Subject:
     return subject
 
 
-def from_domain_error(exc: KassaError) -> RestError:
+def from_domain_error(exc: KassaError, location: str = "body") -> RestError:
     """Validation errors in FastAPI's shape (as Polar answers): `detail` lists every bad field
-    with its `loc` from the request body."""
+    with its `loc`, from the request `body` or its `query` string."""
     if isinstance(exc, ValidationFailed):
         detail = [
-            {"loc": ["body", *[int(p) if p.isdigit() else p for p in issue.path]], "msg": issue.message, "type": issue.code}
+            {"loc": [location, *[int(p) if p.isdigit() else p for p in issue.path]], "msg": issue.message, "type": issue.code}
             for issue in exc.issues
         ]
         return RestError(422, {"error": exc.code, "detail": detail})

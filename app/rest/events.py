@@ -18,11 +18,13 @@ async def ingest_events(request: Request) -> Response:
     `{"inserted", "duplicates"}`, or 422 naming every bad event, with nothing stored."""
     runtime = request.app.state.runtime
     try:
-        payload = decode_json(await request.body())
-        if not isinstance(payload, dict) or "events" not in payload:
-            raise RestError(422, {"error": "VALIDATION_ERROR", "detail": [{"loc": ["body", "events"], "msg": "is required", "type": "required"}]})
         async with runtime.session_factory() as session:
             subject = await subject_for(request, session, Scope.events_write)
+            payload = decode_json(await request.body())
+            if not isinstance(payload, dict) or "events" not in payload:
+                raise RestError(
+                    422, {"error": "VALIDATION_ERROR", "detail": [{"loc": ["body", "events"], "msg": "is required", "type": "required"}]}
+                )
             try:
                 result = await service.ingest(session, subject, payload["events"])
             except KassaError as exc:

@@ -33,11 +33,6 @@ class ProductPriceType(enum.Enum):
     SEAT_UNIT = strawberry.enum_value("seat_unit", description="An amount per seat, with volume tiers.")
 
 
-def _plain_decimal(value: Decimal) -> Decimal:
-    """`0.050000000000` as `0.05`, `100.000000000000` as `100` (never `1E+2`)."""
-    return Decimal(format(value.normalize(), "f"))
-
-
 @strawberry.interface(
     description="One way to pay for a product. Prices are never edited: to change one, add its replacement "
     "and archive it (`createProductPrice` with `archivePriceIds`)."
@@ -139,7 +134,7 @@ def price_from_model(row: ProductPriceModel) -> ProductPrice:
         )
     if row.type == PriceTypeModel.metered_unit.value:
         return MeteredUnitPrice(
-            unit_amount=_plain_decimal(row.unit_amount),
+            unit_amount=row.unit_amount,  # the Decimal scalar writes it in its shortest form
             cap_amount=Money.of(row.cap_amount, row.currency),
             wallet_enabled=row.wallet_enabled,
             **common,

@@ -29,6 +29,9 @@ _REST_NAMES = {
 }
 
 
+GRAPHQL_NAMES = {rest: graphql for graphql, rest in _REST_NAMES.items()}
+
+
 @strawberry.input(description="One usage event.")
 class EventInput:
     name: str = strawberry.field(description="What happened, e.g. `api_call` (names starting with `kassa.` are reserved).")

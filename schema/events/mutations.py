@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Annotated, Union
 
 import strawberry
 
 from app.auth.scopes import Scope
 from app.events import service
-from schema.events.inputs import EventBatch, IngestEventsInput
+from app.kit.errors import ValidationFailed
+from schema.events.inputs import GRAPHQL_NAMES, EventBatch, IngestEventsInput
 from schema.kit.errors import ValidationError, run_mutation
 from schema.kit.scopes import scoped_mutation
 
@@ -28,6 +30,14 @@ IngestEventsResult = Annotated[
 ]
 
 
+async def _ingest(session, subject, batch: EventBatch):
+    """The service speaks the REST field names; errors here name the GraphQL fields."""
+    try:
+        return await service.ingest(session, subject, batch.events)
+    except ValidationFailed as exc:
+        raise ValidationFailed([replace(i, path=tuple(GRAPHQL_NAMES.get(p, p) for p in i.path)) for i in exc.issues]) from None
+
+
 @strawberry.type
 class EventMutations:
     @scoped_mutation(
@@ -42,6 +52,6 @@ class EventMutations:
         batch: EventBatch = input  # type: ignore[assignment] - built by IngestEventsInput's from_input
         return await run_mutation(
             info,
-            lambda session, subject: service.ingest(session, subject, batch.events),
+            lambda session, subject: _ingest(session, subject, batch),
             lambda result: IngestEventsSuccess(inserted=result.inserted, duplicates=result.duplicates),
         )

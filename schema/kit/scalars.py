@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
+from decimal import Decimal, InvalidOperation
 from typing import Any, NewType
 
 import strawberry
 from graphql import IntValueNode, StringValueNode
+
+from app.kit.decimals import decimal_text
 
 # An integer of any size up to 64 bits; GraphQL's `Int` stops at 32 bits (21,474,836.47 dollars).
 BigInt = NewType("BigInt", int)
@@ -47,7 +50,23 @@ def _parse_datetime(value: Any) -> datetime:
     raise ValueError(f"DateTime must be an ISO 8601 date-time such as 2026-01-31T12:00:00Z, not {value!r}")
 
 
+def _parse_decimal(value: Any) -> Decimal:
+    try:
+        parsed = Decimal(str(value))
+    except (InvalidOperation, ValueError):
+        parsed = None
+    if isinstance(value, bool) or parsed is None or not parsed.is_finite():
+        raise ValueError(f"Decimal must be a decimal number such as \"12.5\", not {value!r}")
+    return parsed
+
+
 SCALAR_MAP = {
+    Decimal: strawberry.scalar(
+        name="Decimal",
+        description="An exact decimal number, sent as a string in its shortest form, e.g. `\"0.05\"` or `\"1500\"`.",
+        serialize=lambda value: decimal_text(Decimal(value)),
+        parse_value=_parse_decimal,
+    ),
     datetime: strawberry.scalar(
         name="DateTime",
         description="A date and time in ISO 8601, e.g. `2026-01-31T12:00:00Z` (UTC when no offset is given).",

@@ -146,7 +146,7 @@ async def test_quota_check_both_doors(live):
     body = status.json()
     assert body["status"] == "exceeded"
     images = next(m for m in body["meters"] if m["name"] == "images")
-    assert (images["consumed"], images["credited"], images["percent_used"]) == ("10.000000000000", "10.000000000000", "100.00")
+    assert (images["consumed"], images["credited"], images["percent_used"]) == ("10", "10", "100")
     unknown = await api.client.get("/v1/billing-status", params={"external_customer_id": "nobody"}, headers=headers)
     assert unknown.status_code == 404
     both = await api.client.get("/v1/billing-status", params={"external_customer_id": "p", "customer_id": customer["id"]}, headers=headers)
@@ -223,3 +223,31 @@ async def test_customer_meters_field_and_statement_count(api, org):
         assert len(body["customers"]["edges"]) == first
         counts.append(api.last_statement_count)
     assert counts[0] == counts[1]
+
+
+async def test_credit_on_an_archived_meter_is_refused(api, org, session_factory):
+    customer = await create_customer(api, org.token, email="a@example.com")
+    meter = await create_meter(api, org.token, "calls", [])
+    await api.data("mutation($id: ID!) { archiveMeter(input: {id: $id}) { __typename } }", {"id": meter["id"]}, token=org.token)
+    result = (await api.data(GRANT, {"input": {"customerId": customer["id"], "meterId": meter["id"], "units": "5"}}, token=org.token))["grantMeterCredit"]
+    assert result["__typename"] == "MeterArchivedError"
+    assert result["code"] == "METER_ARCHIVED"
+    assert await count_rows(session_factory, "events") == 0
+
+
+async def test_events_of_a_member_include_those_sent_by_its_external_id(api, org):
+    from tests.operations import create_business
+
+    business = await create_business(api, org.token, prefix="acme", members=1)
+    member = next(m for m in business["members"] if m["role"] == "MEMBER")
+    await ingest_rest(
+        api,
+        org.token,
+        [
+            {"name": "by-id", "customer_id": business["id"], "member_id": member["id"]},
+            {"name": "by-external", "external_customer_id": "acme", "external_member_id": member["externalId"]},
+            {"name": "someone-else", "external_customer_id": "acme"},
+        ],
+    )
+    body = await api.data("query($m: ID!) { events(first: 10, filter: {memberId: $m}) { edges { node { name } } } }", {"m": member["id"]}, token=org.token)
+    assert sorted(e["node"]["name"] for e in body["events"]["edges"]) == ["by-external", "by-id"]

@@ -68,3 +68,38 @@ async def test_late_customer_gets_its_events(live):
         token=org.token,
     )
     assert len(events["events"]["edges"]) == 3
+
+
+async def test_sweep_finds_customers_whose_job_was_lost(live):
+    from app.meters.service import sweep
+
+    org = await make_org(live.session_factory)
+    api = live.api
+    await create_customer(api, org.token, email="s@example.com", externalId="s")
+    await create_meter(api, org.token, "calls", [condition("name", "eq", "call")])
+    await ingest_rest(api, org.token, [{"name": "call", "external_customer_id": "s"}] * 2)
+    await live.redis.flushdb()  # the update job is lost
+    await live.run_worker()
+    assert Decimal(by_meter(await billing(api, org.token, externalCustomerId="s"))["calls"]["consumed"]) == 0
+    async with live.session_factory() as session:
+        assert await sweep(session, live.redis) == 1
+    await live.run_worker()
+    assert Decimal(by_meter(await billing(api, org.token, externalCustomerId="s"))["calls"]["consumed"]) == 2
+    async with live.session_factory() as session:
+        assert await sweep(session, live.redis) == 0
+
+
+async def test_external_id_given_later_counts_waiting_events(live):
+    org = await make_org(live.session_factory)
+    api = live.api
+    customer = await create_customer(api, org.token, email="l@example.com")
+    await create_meter(api, org.token, "calls", [condition("name", "eq", "call")])
+    await ingest_rest(api, org.token, [{"name": "call", "customer_id": customer["id"]}])
+    await ingest_rest(api, org.token, [{"name": "call", "external_customer_id": "later"}] * 2)
+    await live.run_worker()
+    result = await api.data(
+        "mutation($id: ID!) { updateCustomer(input: {id: $id, externalId: \"later\"}) { __typename } }", {"id": customer["id"]}, token=org.token
+    )
+    assert result["updateCustomer"]["__typename"] == "UpdateCustomerSuccess"
+    await live.run_worker()
+    assert Decimal(by_meter(await billing(api, org.token, customerId=customer["id"]))["calls"]["consumed"]) == 3
