@@ -74,7 +74,7 @@ QUEUE_DRAIN_TIMEOUT = 60.0  # seconds to wait for the worker's leftover jobs bef
 EVENT_TYPE = "CUSTOMER_CREATED"
 ARQ_QUEUE = "arq:queue"  # arq's default queue (WorkerSettings sets no queue_name)
 ARQ_IN_PROGRESS = "arq:in-progress:"
-CRON_JOB_PREFIX = "webhooks.sweep"
+SWEEP_JOB_MARK = ".sweep"  # the sweep jobs (cron runs and what they queue) are not the deliveries measured
 
 CREATE_CUSTOMER = """
 mutation Create($input: CreateCustomerInput!) {
@@ -538,7 +538,7 @@ def _queue_depth(redis_url: str) -> int:
         soon = time.time() * 1000 + 5000
         queued = [i.decode() for i in client.zrangebyscore(ARQ_QUEUE, "-inf", soon)]
         running = [k.decode()[len(ARQ_IN_PROGRESS):] for k in client.scan_iter(match=ARQ_IN_PROGRESS + "*", count=1000)]
-        return sum(1 for job_id in queued + running if not job_id.startswith(CRON_JOB_PREFIX))
+        return sum(1 for job_id in queued + running if SWEEP_JOB_MARK not in job_id)
     finally:
         client.close()
 

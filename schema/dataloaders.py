@@ -15,7 +15,7 @@ from app.catalog import service as catalog
 from app.customers import service as customers
 from app.members import service as members
 from app.meters import service as meters
-from app.models import CustomerMeter, Meter
+from app.models import CustomerMeter, CustomerMeterMember, Meter
 from app.models import Customer, Member, WebhookDelivery, WebhookDeliveryAttempt, WebhookEndpoint
 from app.models import Product, ProductPrice
 from app.webhooks import service as webhooks
@@ -30,6 +30,7 @@ class Loaders:
         self.customer = DataLoader[uuid.UUID, Customer | None](self._customers)
         self.meter = DataLoader[uuid.UUID, Meter | None](self._meters)
         self.meters_of_customer = DataLoader[uuid.UUID, list[CustomerMeter]](self._meters_of_customers)
+        self.member_meters_of_customer = DataLoader[uuid.UUID, list[CustomerMeterMember]](self._member_meters_of_customers)
         self.members_of_customer = DataLoader[uuid.UUID, list[Member]](self._members_of_customers)
         self.member = DataLoader[uuid.UUID, Member | None](self._members)
         self.webhook_endpoint = DataLoader[uuid.UUID, WebhookEndpoint | None](self._webhook_endpoints)
@@ -75,6 +76,10 @@ class Loaders:
     async def _meters_of_customers(self, ids: list[uuid.UUID]) -> list[list[CustomerMeter]]:
         async with self._context.db.use() as session:
             return await meters.load_customer_meters(session, self._organization_id, ids)
+
+    async def _member_meters_of_customers(self, ids: list[uuid.UUID]) -> list[list[CustomerMeterMember]]:
+        async with self._context.db.use() as session:
+            return await meters.load_member_meters(session, self._organization_id, ids)
 
     def prime_customers(self, rows: list[Customer]) -> None:
         for row in rows:

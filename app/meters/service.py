@@ -133,6 +133,15 @@ async def load_customer_meters(session: AsyncSession, organization_id: uuid.UUID
     return [grouped[i] for i in customer_ids]
 
 
+async def load_member_meters(
+    session: AsyncSession, organization_id: uuid.UUID, customer_ids: list[uuid.UUID]
+) -> list[list[CustomerMeterMember]]:
+    grouped: dict[uuid.UUID, list[CustomerMeterMember]] = {i: [] for i in customer_ids}
+    for row in await repository.member_meters_of(session, organization_id, customer_ids):
+        grouped[row.customer_id].append(row)
+    return [grouped[i] for i in customer_ids]
+
+
 async def backfill(session: AsyncSession, meter_id: uuid.UUID) -> int:
     """Ask for an update of every customer whose events were counted before: the update counts
     a meter it has no totals for from all the customer's events."""

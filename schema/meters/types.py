@@ -167,6 +167,12 @@ class QuotaCheck:
         return cls(allowed=data.allowed, reason=QuotaReason(data.reason), meters=[MeterBillingStatus.from_data(m) for m in data.meters])
 
 
+@strawberry.type(description="What one member of a business customer used of a meter.")
+class CustomerMeterMember:
+    member_id: strawberry.ID = strawberry.field(description="The member.")
+    consumed: Decimal = strawberry.field(description="Quantity the member used in the current period.")
+
+
 @strawberry.type(description="A customer's running totals for one meter, kept current as events arrive.")
 class CustomerMeter:
     model: strawberry.Private[CustomerMeterModel]
@@ -179,6 +185,12 @@ class CustomerMeter:
     @strawberry.field(description="The meter.")
     async def meter(self, info: strawberry.Info) -> Meter:
         return Meter.from_model(await info.context.loaders.meter.load(self.model.meter_id))
+
+    @strawberry.field(description="The breakdown per member (events attributed to a member), largest first.")
+    async def members(self, info: strawberry.Info) -> list[CustomerMeterMember]:
+        rows = await info.context.loaders.member_meters_of_customer.load(self.model.customer_id)
+        mine = sorted((r for r in rows if r.meter_id == self.model.meter_id), key=lambda r: r.consumed, reverse=True)
+        return [CustomerMeterMember(member_id=strawberry.ID(to_global_id("Member", r.member_id)), consumed=r.consumed) for r in mine]
 
     @classmethod
     def from_model(cls, row: CustomerMeterModel) -> "CustomerMeter":

@@ -46,6 +46,13 @@ async def test_events_to_billing_status(live):
     assert meters["calls"]["status"] == "OK"
     assert Decimal(meters["tokens"]["consumed"]) == 175
     assert meters["tokens"]["hasQuota"] is False
+    customer_meters = await api.data(
+        "query($id: ID!) { customer(id: $id) { meters { meter { name } consumed members { memberId consumed } } } }",
+        {"id": business["id"]},
+        token=org.token,
+    )
+    tokens_row = next(m for m in customer_meters["customer"]["meters"] if m["meter"]["name"] == "tokens")
+    assert tokens_row["members"] == [{"memberId": member["id"], "consumed": "75"}]
     member_status = by_meter(await billing(api, org.token, customerId=business["id"], memberId=member["id"]))
     assert Decimal(member_status["tokens"]["memberConsumed"]) == 75
     assert Decimal(member_status["calls"]["memberConsumed"]) == 2
