@@ -31,19 +31,12 @@ from __future__ import annotations
 import os
 import sys
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-if ROOT not in sys.path:
-    sys.path.insert(0, ROOT)
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # bench/ is not a package
+import harness  # noqa: E402  (puts the project root on sys.path too)
 
 import asyncio  # noqa: E402
 import json  # noqa: E402
-import platform  # noqa: E402
 import random  # noqa: E402
-import shutil  # noqa: E402
-import signal  # noqa: E402
-import socket  # noqa: E402
-import subprocess  # noqa: E402
-import tempfile  # noqa: E402
 import time  # noqa: E402
 import uuid  # noqa: E402
 from dataclasses import dataclass, field  # noqa: E402
@@ -51,6 +44,8 @@ from datetime import datetime, timedelta, timezone  # noqa: E402
 from decimal import Decimal  # noqa: E402
 
 import httpx  # noqa: E402
+
+from harness import BenchError  # noqa: E402
 
 DEFAULT_DATABASE_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/kassa_bench_balance"
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/10"
@@ -62,7 +57,6 @@ REQUESTS = 300  # timed, per customer and per endpoint
 WARMUP_REQUESTS = 30  # per customer and per endpoint, not counted
 COUNT_TIMEOUT = 600.0  # seconds to wait for the meters to be counted
 SEED = 20_240_602
-SERVER_START_TIMEOUT = 60.0
 REQUEST_TIMEOUT = 60.0
 TARGET = 1.5
 
@@ -108,64 +102,7 @@ CUSTOMERS = {"small": SMALL_EVENTS, "big": BIG_EVENTS}  # external id -> events
 WARMUP_CUSTOMER = "warmup"  # no events: warms up the meter counting before it is timed
 
 
-class BenchError(RuntimeError):
-    pass
-
-
 # -- database ----------------------------------------------------------------------------------
-
-
-def _pg_params(database_url: str, database: str | None = None) -> dict:
-    from sqlalchemy.engine import make_url
-
-    url = make_url(database_url)
-    return {
-        "host": url.host or "127.0.0.1",
-        "port": url.port or 5432,
-        "user": url.username or "postgres",
-        "password": url.password,
-        "database": database or url.database,
-    }
-
-
-async def _recreate_database(database_url: str) -> None:
-    import asyncpg
-    from sqlalchemy.engine import make_url
-
-    name = make_url(database_url).database
-    if not name or name == "postgres":
-        raise BenchError(f"refusing to drop database {name!r}; point BENCH_DATABASE_URL at a scratch database")
-    conn = await asyncpg.connect(**_pg_params(database_url, "postgres"))
-    try:
-        quoted = '"' + name.replace('"', '""') + '"'
-        await conn.execute(f"DROP DATABASE IF EXISTS {quoted} WITH (FORCE)")
-        await conn.execute(f"CREATE DATABASE {quoted}")
-    finally:
-        await conn.close()
-
-
-def _migrate(database_url: str) -> None:
-    try:
-        from app.platform.migrations import run_migrations
-    except ImportError:
-        run_migrations = None
-    if run_migrations is not None:
-        run_migrations(database_url)
-        return
-    alembic = os.path.join(os.path.dirname(sys.executable), "alembic")
-    if not os.path.exists(alembic):
-        alembic = shutil.which("alembic") or os.path.join(ROOT, ".venv", "bin", "alembic")
-    subprocess.run([alembic, "upgrade", "head"], cwd=ROOT, env={**os.environ, "DATABASE_URL": database_url}, check=True)
-
-
-def _flush_redis(redis_url: str) -> None:
-    import redis
-
-    client = redis.Redis.from_url(redis_url)
-    try:
-        client.flushdb()
-    finally:
-        client.close()
 
 
 @dataclass
@@ -203,7 +140,7 @@ async def _bulk_load(database_url: str, organization_id: uuid.UUID) -> tuple[dic
 
     columns = ["organization_id", "source", "name", "timestamp", "customer_id", "external_customer_id", "external_id", "metadata"]
     rng = random.Random(SEED)
-    conn = await asyncpg.connect(**_pg_params(database_url))
+    conn = await asyncpg.connect(**harness.pg_params(database_url))
     try:
         rows = await conn.fetch(
             "SELECT external_id, id FROM customers WHERE organization_id = $1 AND external_id = ANY($2::varchar[])",
@@ -270,88 +207,6 @@ async def _count_all(database_url: str, ids: dict[str, uuid.UUID]) -> dict[str, 
         return {name: await _count_meters(factory, ids[name]) for name in CUSTOMERS}
     finally:
         await engine.dispose()
-
-
-# -- server ------------------------------------------------------------------------------------
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _server_env(database_url: str, redis_url: str) -> dict[str, str]:
-    env = dict(os.environ)
-    env.update(DATABASE_URL=database_url, REDIS_URL=redis_url, PYTHONUNBUFFERED="1")
-    env.pop("KASSA_EXPOSE_SQL_COUNT", None)
-    env["PYTHONPATH"] = ROOT + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
-    return env
-
-
-def _tail(path: str, lines: int = 40) -> str:
-    try:
-        with open(path, encoding="utf-8", errors="replace") as handle:
-            return "".join(handle.readlines()[-lines:])
-    except OSError:
-        return ""
-
-
-def _wait_healthy(base_url: str, server: subprocess.Popen, log_path: str) -> None:
-    deadline = time.monotonic() + SERVER_START_TIMEOUT
-    last = "no answer"
-    while time.monotonic() < deadline:
-        if server.poll() is not None:
-            raise BenchError(f"the server exited with code {server.returncode} before answering /health:\n{_tail(log_path)}")
-        try:
-            response = httpx.get(f"{base_url}/health", timeout=2.0)
-            if response.status_code == 200:
-                return
-            last = f"{response.status_code} {response.text[:200]}"
-        except httpx.HTTPError as exc:
-            last = f"{type(exc).__name__}: {exc}"
-        time.sleep(0.2)
-    raise BenchError(f"/health did not answer 200 within {SERVER_START_TIMEOUT:.0f}s (last: {last}):\n{_tail(log_path)}")
-
-
-def _stop(server: subprocess.Popen) -> None:
-    if server.poll() is not None:
-        return
-    server.send_signal(signal.SIGINT)  # uvicorn shuts down gracefully on SIGINT/SIGTERM
-    try:
-        server.wait(timeout=10)
-        return
-    except subprocess.TimeoutExpired:
-        pass
-    server.terminate()
-    try:
-        server.wait(timeout=5)
-    except subprocess.TimeoutExpired:
-        server.kill()
-        server.wait()
-
-
-def _create_org(env: dict[str, str]) -> tuple[uuid.UUID, str]:
-    """(organization id, access token)"""
-    done = subprocess.run(
-        [sys.executable, "-m", "app.cli", "org", "create", "Bench"],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    if done.returncode != 0:
-        raise BenchError(f"`kassa org create` failed ({done.returncode}):\n{done.stdout}\n{done.stderr}")
-    organization_id = token = None
-    for line in done.stdout.splitlines():
-        if line.startswith("access token:"):
-            token = line.split(":", 1)[1].strip()
-        elif line.startswith("organization:") and line.rstrip().endswith(")"):
-            organization_id = uuid.UUID(line.rstrip()[:-1].rsplit("(", 1)[1])
-    if token is None or organization_id is None:
-        raise BenchError(f"`kassa org create` printed no organization id or access token:\n{done.stdout}")
-    return organization_id, token
 
 
 # -- HTTP --------------------------------------------------------------------------------------
@@ -456,67 +311,35 @@ async def _bench(base_url: str, token: str, database_url: str, organization_id: 
 # -- main --------------------------------------------------------------------------------------
 
 
-def _machine() -> str:
-    system = f"{platform.system()} {platform.release()} ({platform.machine()})"
-    return f"{os.cpu_count()} cores, {system}, Python {platform.python_version()}"
-
-
-def _percentile(values: list[float], fraction: float) -> float:
-    ordered = sorted(values)
-    position = fraction * (len(ordered) - 1)
-    low = int(position)
-    high = min(low + 1, len(ordered) - 1)
-    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
-
-
 def _label(events: int) -> str:
     return f"{events // 1_000_000}M" if events % 1_000_000 == 0 else f"{events // 1000}k"
 
 
 def main() -> int:
-    database_url = os.environ.get("BENCH_DATABASE_URL") or DEFAULT_DATABASE_URL
-    redis_url = os.environ.get("BENCH_REDIS_URL") or DEFAULT_REDIS_URL
+    database_url, redis_url = harness.urls(DEFAULT_DATABASE_URL, DEFAULT_REDIS_URL)
+    harness.fresh_database(database_url)
+    harness.flush_redis(redis_url)
 
-    asyncio.run(_recreate_database(database_url))
-    _migrate(database_url)
-    _flush_redis(redis_url)
-
-    env = _server_env(database_url, redis_url)
-    port = _free_port()
-    base_url = f"http://127.0.0.1:{port}"
-    log = tempfile.NamedTemporaryFile(prefix="kassa-bench-balance-", suffix=".log", delete=False)
-    server = subprocess.Popen(
-        [sys.executable, "-m", "app.cli", "serve", "--port", str(port)],
-        cwd=ROOT,
-        env=env,
-        stdin=subprocess.DEVNULL,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
+    env = harness.server_env(database_url, redis_url, KASSA_EXPOSE_SQL_COUNT=None)
+    procs = harness.Processes()
     try:
-        _wait_healthy(base_url, server, log.name)
-        organization_id, token = _create_org(env)
+        _server, base_url = harness.start_api(procs, env)
+        organization_id, token = harness.create_org(env)
         result = asyncio.run(_bench(base_url, token, database_url, organization_id))
     except BaseException:
-        tail = _tail(log.name)
-        if tail:
-            print(f"--- server log ({log.name}), last lines ---\n{tail}", file=sys.stderr)
+        procs.print_logs()
         raise
     finally:
-        _stop(server)
-        log.close()
+        procs.stop_all()
         try:
-            _flush_redis(redis_url)  # the backfill jobs nobody ran
+            harness.flush_redis(redis_url)  # the backfill jobs nobody ran
         except Exception:  # noqa: BLE001
             pass
-    try:
-        os.unlink(log.name)
-    except OSError:
-        pass
+    procs.remove_logs()
 
     small, big = _label(SMALL_EVENTS), _label(BIG_EVENTS)
     label = {"small": small, "big": big}
-    print(f"machine: {_machine()}")
+    print(f"machine: {harness.machine()}")
     print(f"events: {SMALL_EVENTS} for customer small, {BIG_EVENTS} for customer big; {len(METERS)} meters (count, sum, unique)")
     print(f"bulk load (COPY) of {SMALL_EVENTS + BIG_EVENTS} events s: {result['load_seconds']:.1f}")
     for name in CUSTOMERS:
@@ -528,21 +351,19 @@ def main() -> int:
         for name in CUSTOMERS:
             values = latencies[(endpoint, name)]
             print(
-                f"{endpoint} {label[name]} events: p50 ms: {_percentile(values, 0.5) * 1000:.2f}, "
-                f"p99 ms: {_percentile(values, 0.99) * 1000:.2f}"
+                f"{endpoint} {label[name]} events: p50 ms: {harness.percentile(values, 0.5) * 1000:.2f}, "
+                f"p99 ms: {harness.percentile(values, 0.99) * 1000:.2f}"
             )
-    rest_ratio = _percentile(latencies[("REST GET /v1/billing-status", "big")], 0.5) / _percentile(
-        latencies[("REST GET /v1/billing-status", "small")], 0.5
-    )
+
+    def p50(endpoint: str, name: str) -> float:
+        return harness.percentile(latencies[(endpoint, name)], 0.5)
+
+    rest_ratio = p50("REST GET /v1/billing-status", "big") / p50("REST GET /v1/billing-status", "small")
     print(f"REST billing-status p50 ratio ({big} / {small}): {rest_ratio:.2f}")
-    ratio = _percentile(latencies[("GraphQL billingStatus", "big")], 0.5) / _percentile(latencies[("GraphQL billingStatus", "small")], 0.5)
+    ratio = p50("GraphQL billingStatus", "big") / p50("GraphQL billingStatus", "small")
     print(f"billingStatus p50 ratio ({big} / {small}): {ratio:.2f} (target <= {TARGET})")
     return 0
 
 
 if __name__ == "__main__":
-    try:
-        sys.exit(main())
-    except BenchError as exc:
-        print(f"benchmark failed: {exc}", file=sys.stderr)
-        sys.exit(1)
+    harness.run(main)

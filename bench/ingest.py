@@ -30,25 +30,20 @@ from __future__ import annotations
 import os
 import sys
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-if ROOT not in sys.path:
-    sys.path.insert(0, ROOT)
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # bench/ is not a package
+import harness  # noqa: E402  (puts the project root on sys.path too)
 
 import asyncio  # noqa: E402
 import json  # noqa: E402
-import platform  # noqa: E402
 import random  # noqa: E402
-import shutil  # noqa: E402
-import signal  # noqa: E402
-import socket  # noqa: E402
-import subprocess  # noqa: E402
-import tempfile  # noqa: E402
 import time  # noqa: E402
 import uuid  # noqa: E402
 from dataclasses import dataclass, field  # noqa: E402
 from datetime import datetime, timedelta, timezone  # noqa: E402
 
 import httpx  # noqa: E402
+
+from harness import BenchError  # noqa: E402
 
 DEFAULT_DATABASE_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/kassa_bench_ingest"
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/8"
@@ -61,7 +56,6 @@ WARMUP_BATCHES = 4  # per (path, concurrency), before the first round; not count
 CUSTOMERS = 100
 SETUP_CONCURRENCY = 4
 SEED = 20_240_601
-SERVER_START_TIMEOUT = 60.0
 REQUEST_TIMEOUT = 120.0
 
 REST_TARGET = 0.6
@@ -110,70 +104,13 @@ METERS = (
 )
 
 
-class BenchError(RuntimeError):
-    pass
-
-
 # -- database ----------------------------------------------------------------------------------
-
-
-def _pg_params(database_url: str, database: str | None = None) -> dict:
-    from sqlalchemy.engine import make_url
-
-    url = make_url(database_url)
-    return {
-        "host": url.host or "127.0.0.1",
-        "port": url.port or 5432,
-        "user": url.username or "postgres",
-        "password": url.password,
-        "database": database or url.database,
-    }
-
-
-async def _recreate_database(database_url: str) -> None:
-    import asyncpg
-    from sqlalchemy.engine import make_url
-
-    name = make_url(database_url).database
-    if not name or name == "postgres":
-        raise BenchError(f"refusing to drop database {name!r}; point BENCH_DATABASE_URL at a scratch database")
-    conn = await asyncpg.connect(**_pg_params(database_url, "postgres"))
-    try:
-        quoted = '"' + name.replace('"', '""') + '"'
-        await conn.execute(f"DROP DATABASE IF EXISTS {quoted} WITH (FORCE)")
-        await conn.execute(f"CREATE DATABASE {quoted}")
-    finally:
-        await conn.close()
-
-
-def _migrate(database_url: str) -> None:
-    try:
-        from app.platform.migrations import run_migrations
-    except ImportError:
-        run_migrations = None
-    if run_migrations is not None:
-        run_migrations(database_url)
-        return
-    alembic = os.path.join(os.path.dirname(sys.executable), "alembic")
-    if not os.path.exists(alembic):
-        alembic = shutil.which("alembic") or os.path.join(ROOT, ".venv", "bin", "alembic")
-    subprocess.run([alembic, "upgrade", "head"], cwd=ROOT, env={**os.environ, "DATABASE_URL": database_url}, check=True)
-
-
-def _flush_redis(redis_url: str) -> None:
-    import redis
-
-    client = redis.Redis.from_url(redis_url)
-    try:
-        client.flushdb()
-    finally:
-        client.close()
 
 
 async def _customer_ids(database_url: str, organization_id: uuid.UUID) -> dict[str, uuid.UUID]:
     import asyncpg
 
-    conn = await asyncpg.connect(**_pg_params(database_url))
+    conn = await asyncpg.connect(**harness.pg_params(database_url))
     try:
         rows = await conn.fetch(
             "SELECT external_id, id FROM customers WHERE organization_id = $1 AND deleted_at IS NULL AND external_id IS NOT NULL",
@@ -187,93 +124,11 @@ async def _customer_ids(database_url: str, organization_id: uuid.UUID) -> dict[s
 async def _count_events(database_url: str, organization_id: uuid.UUID) -> int:
     import asyncpg
 
-    conn = await asyncpg.connect(**_pg_params(database_url))
+    conn = await asyncpg.connect(**harness.pg_params(database_url))
     try:
         return await conn.fetchval("SELECT count(*) FROM events WHERE organization_id = $1", organization_id)
     finally:
         await conn.close()
-
-
-# -- server ------------------------------------------------------------------------------------
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _server_env(database_url: str, redis_url: str) -> dict[str, str]:
-    env = dict(os.environ)
-    env.update(DATABASE_URL=database_url, REDIS_URL=redis_url, PYTHONUNBUFFERED="1")
-    env.pop("KASSA_EXPOSE_SQL_COUNT", None)  # counting statements is not free; measure production
-    env["PYTHONPATH"] = ROOT + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
-    return env
-
-
-def _tail(path: str, lines: int = 40) -> str:
-    try:
-        with open(path, encoding="utf-8", errors="replace") as handle:
-            return "".join(handle.readlines()[-lines:])
-    except OSError:
-        return ""
-
-
-def _wait_healthy(base_url: str, server: subprocess.Popen, log_path: str) -> None:
-    deadline = time.monotonic() + SERVER_START_TIMEOUT
-    last = "no answer"
-    while time.monotonic() < deadline:
-        if server.poll() is not None:
-            raise BenchError(f"the server exited with code {server.returncode} before answering /health:\n{_tail(log_path)}")
-        try:
-            response = httpx.get(f"{base_url}/health", timeout=2.0)
-            if response.status_code == 200:
-                return
-            last = f"{response.status_code} {response.text[:200]}"
-        except httpx.HTTPError as exc:
-            last = f"{type(exc).__name__}: {exc}"
-        time.sleep(0.2)
-    raise BenchError(f"/health did not answer 200 within {SERVER_START_TIMEOUT:.0f}s (last: {last}):\n{_tail(log_path)}")
-
-
-def _stop(server: subprocess.Popen) -> None:
-    if server.poll() is not None:
-        return
-    server.send_signal(signal.SIGINT)  # uvicorn shuts down gracefully on SIGINT/SIGTERM
-    try:
-        server.wait(timeout=10)
-        return
-    except subprocess.TimeoutExpired:
-        pass
-    server.terminate()
-    try:
-        server.wait(timeout=5)
-    except subprocess.TimeoutExpired:
-        server.kill()
-        server.wait()
-
-
-def _create_org(env: dict[str, str]) -> tuple[uuid.UUID, str]:
-    """(organization id, access token)"""
-    done = subprocess.run(
-        [sys.executable, "-m", "app.cli", "org", "create", "Bench"],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    if done.returncode != 0:
-        raise BenchError(f"`kassa org create` failed ({done.returncode}):\n{done.stdout}\n{done.stderr}")
-    organization_id = token = None
-    for line in done.stdout.splitlines():
-        if line.startswith("access token:"):
-            token = line.split(":", 1)[1].strip()
-        elif line.startswith("organization:") and line.rstrip().endswith(")"):
-            organization_id = uuid.UUID(line.rstrip()[:-1].rsplit("(", 1)[1])
-    if token is None or organization_id is None:
-        raise BenchError(f"`kassa org create` printed no organization id or access token:\n{done.stdout}")
-    return organization_id, token
 
 
 # -- HTTP --------------------------------------------------------------------------------------
@@ -289,29 +144,6 @@ async def _graphql(client: httpx.AsyncClient, query: str, variables: dict) -> di
     return body["data"]
 
 
-async def _pool(count: int, concurrency: int, job) -> None:
-    """Run job(i, slot) for i in range(count), at most `concurrency` at a time; `slot` says which
-    of the `concurrency` workers runs it (the raw path gives each its own connection)."""
-    queue: asyncio.Queue[int] = asyncio.Queue()
-    for i in range(count):
-        queue.put_nowait(i)
-
-    async def worker(slot: int) -> None:
-        while True:
-            try:
-                i = queue.get_nowait()
-            except asyncio.QueueEmpty:
-                return
-            await job(i, slot)
-
-    workers = [asyncio.create_task(worker(slot)) for slot in range(min(concurrency, count))]
-    try:
-        await asyncio.gather(*workers)
-    finally:
-        for task in workers:
-            task.cancel()
-
-
 async def _setup(client: httpx.AsyncClient) -> None:
     async def create_customer(i: int, _slot: int) -> None:
         variables = {"input": {"email": f"customer{i}@example.com", "name": f"Customer {i}", "externalId": f"cust-{i}"}}
@@ -319,7 +151,7 @@ async def _setup(client: httpx.AsyncClient) -> None:
         if result.get("__typename") != "CreateCustomerSuccess":
             raise BenchError(f"createCustomer #{i} did not succeed: {result}")
 
-    await _pool(CUSTOMERS, SETUP_CONCURRENCY, create_customer)
+    await harness.pool(CUSTOMERS, SETUP_CONCURRENCY, create_customer)
     for meter in METERS:
         result = (await _graphql(client, CREATE_METER, {"input": meter}))["createMeter"]
         if result.get("__typename") != "MeterSuccess":
@@ -452,7 +284,7 @@ class Runner:
                 limits=httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency),
                 timeout=REQUEST_TIMEOUT,
             )
-            self.connections[concurrency] = [await asyncpg.connect(**_pg_params(self.database_url)) for _ in range(concurrency)]
+            self.connections[concurrency] = [await asyncpg.connect(**harness.pg_params(self.database_url)) for _ in range(concurrency)]
 
     async def close(self) -> None:
         for client in self.clients.values():
@@ -501,7 +333,7 @@ class Runner:
                 combo.latencies.append(time.perf_counter() - started)
 
         started = time.perf_counter()
-        await _pool(len(payloads), combo.concurrency, job)
+        await harness.pool(len(payloads), combo.concurrency, job)
         elapsed = time.perf_counter() - started
         if record:
             combo.seconds += elapsed
@@ -525,19 +357,6 @@ async def _measure(runner: Runner, combos: list[Combo]) -> None:
 
 
 # -- main --------------------------------------------------------------------------------------
-
-
-def _machine() -> str:
-    system = f"{platform.system()} {platform.release()} ({platform.machine()})"
-    return f"{os.cpu_count()} cores, {system}, Python {platform.python_version()}"
-
-
-def _percentile(values: list[float], fraction: float) -> float:
-    ordered = sorted(values)
-    position = fraction * (len(ordered) - 1)
-    low = int(position)
-    high = min(low + 1, len(ordered) - 1)
-    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
 
 
 async def _bench(base_url: str, token: str, database_url: str, organization_id: uuid.UUID) -> list[Combo]:
@@ -583,48 +402,30 @@ async def _bench(base_url: str, token: str, database_url: str, organization_id: 
 
 
 def main() -> int:
-    database_url = os.environ.get("BENCH_DATABASE_URL") or DEFAULT_DATABASE_URL
-    redis_url = os.environ.get("BENCH_REDIS_URL") or DEFAULT_REDIS_URL
+    database_url, redis_url = harness.urls(DEFAULT_DATABASE_URL, DEFAULT_REDIS_URL)
+    harness.fresh_database(database_url)
+    harness.flush_redis(redis_url)
 
-    asyncio.run(_recreate_database(database_url))
-    _migrate(database_url)
-    _flush_redis(redis_url)
-
-    env = _server_env(database_url, redis_url)
-    port = _free_port()
-    base_url = f"http://127.0.0.1:{port}"
-    log = tempfile.NamedTemporaryFile(prefix="kassa-bench-ingest-", suffix=".log", delete=False)
-    server = subprocess.Popen(
-        [sys.executable, "-m", "app.cli", "serve", "--port", str(port)],
-        cwd=ROOT,
-        env=env,
-        stdin=subprocess.DEVNULL,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
+    # counting statements is not free; measure production
+    env = harness.server_env(database_url, redis_url, KASSA_EXPOSE_SQL_COUNT=None)
+    procs = harness.Processes()
     try:
-        _wait_healthy(base_url, server, log.name)
-        organization_id, token = _create_org(env)
+        _server, base_url = harness.start_api(procs, env)
+        organization_id, token = harness.create_org(env)
         combos = asyncio.run(_bench(base_url, token, database_url, organization_id))
     except BaseException:
-        tail = _tail(log.name)
-        if tail:
-            print(f"--- server log ({log.name}), last lines ---\n{tail}", file=sys.stderr)
+        procs.print_logs()
         raise
     finally:
-        _stop(server)
-        log.close()
+        procs.stop_all()
         try:
-            _flush_redis(redis_url)  # the meter jobs nobody ran
+            harness.flush_redis(redis_url)  # the meter jobs nobody ran
         except Exception:  # noqa: BLE001
             pass
-    try:
-        os.unlink(log.name)
-    except OSError:
-        pass
+    procs.remove_logs()
 
     found = {(c.path, c.concurrency): c for c in combos}
-    print(f"machine: {_machine()}")
+    print(f"machine: {harness.machine()}")
     print(f"events: {EVENTS} per path and concurrency ({ROUNDS} interleaved rounds; after {WARMUP_BATCHES} warm-up batches each)")
     print(f"batch size: {BATCH}")
     for concurrency in CONCURRENCIES:
@@ -632,7 +433,8 @@ def main() -> int:
             combo = found[(path, concurrency)]
             print(
                 f"{path} at {concurrency} in flight: events/s: {combo.rate:.0f}, "
-                f"batch ms p50 {_percentile(combo.latencies, 0.5) * 1000:.1f} p99 {_percentile(combo.latencies, 0.99) * 1000:.1f}"
+                f"batch ms p50 {harness.percentile(combo.latencies, 0.5) * 1000:.1f} "
+                f"p99 {harness.percentile(combo.latencies, 0.99) * 1000:.1f}"
             )
     # each API path at its best concurrency, against the raw floor at that same concurrency
     best = {path: max((found[(path, c)] for c in CONCURRENCIES), key=lambda c: c.rate) for path in ("REST", "GraphQL")}
@@ -656,8 +458,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    try:
-        sys.exit(main())
-    except BenchError as exc:
-        print(f"benchmark failed: {exc}", file=sys.stderr)
-        sys.exit(1)
+    harness.run(main)

@@ -37,26 +37,23 @@ from __future__ import annotations
 import os
 import sys
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-if ROOT not in sys.path:
-    sys.path.insert(0, ROOT)
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # bench/ is not a package
+import harness  # noqa: E402  (puts the project root on sys.path too)
 
 import asyncio  # noqa: E402
 import base64  # noqa: E402
 import hashlib  # noqa: E402
 import hmac  # noqa: E402
 import json  # noqa: E402
-import platform  # noqa: E402
 import re  # noqa: E402
-import shutil  # noqa: E402
 import signal  # noqa: E402
-import socket  # noqa: E402
 import subprocess  # noqa: E402
-import tempfile  # noqa: E402
 import time  # noqa: E402
 from collections import Counter, defaultdict  # noqa: E402
 from dataclasses import dataclass, field  # noqa: E402
 from datetime import datetime  # noqa: E402
+
+from harness import BenchError, Proc, Processes  # noqa: E402
 
 DEFAULT_DATABASE_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/kassa_bench_webhooks"
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/6"
@@ -68,7 +65,6 @@ LATENCY_CUSTOMERS = 300
 LATENCY_PAUSE = 0.020  # seconds between two createCustomer calls in the latency phase
 SETUP_CONCURRENCY = 8
 DELIVERY_TIMEOUT = 100.0  # seconds to wait for a phase's deliveries (the sweep runs every minute)
-SERVER_START_TIMEOUT = 60.0
 REQUEST_TIMEOUT = 60.0
 QUEUE_DRAIN_TIMEOUT = 60.0  # seconds to wait for the worker's leftover jobs before the latency phase
 EVENT_TYPE = "CUSTOMER_CREATED"
@@ -95,10 +91,6 @@ mutation CreateEndpoint($input: CreateWebhookEndpointInput!) {
   }
 }
 """
-
-
-class BenchError(RuntimeError):
-    pass
 
 
 # -- receiver (runs in its own process: `bench/webhooks.py --receiver`) ------------------------
@@ -212,59 +204,6 @@ def _receiver_main() -> int:
 # -- database ----------------------------------------------------------------------------------
 
 
-def _pg_params(database_url: str, database: str | None = None) -> dict:
-    from sqlalchemy.engine import make_url
-
-    url = make_url(database_url)
-    return dict(
-        host=url.host or "127.0.0.1",
-        port=url.port or 5432,
-        user=url.username or "postgres",
-        password=url.password,
-        database=database or url.database,
-    )
-
-
-async def _recreate_database(database_url: str) -> None:
-    import asyncpg
-    from sqlalchemy.engine import make_url
-
-    name = make_url(database_url).database
-    if not name or name == "postgres":
-        raise BenchError(f"refusing to drop database {name!r}; point BENCH_DATABASE_URL at a scratch database")
-    conn = await asyncpg.connect(**_pg_params(database_url, "postgres"))
-    try:
-        quoted = '"' + name.replace('"', '""') + '"'
-        await conn.execute(f"DROP DATABASE IF EXISTS {quoted} WITH (FORCE)")
-        await conn.execute(f"CREATE DATABASE {quoted}")
-    finally:
-        await conn.close()
-
-
-def _migrate(database_url: str) -> None:
-    try:
-        from app.platform.migrations import run_migrations
-    except ImportError:
-        run_migrations = None
-    if run_migrations is not None:
-        run_migrations(database_url)
-        return
-    alembic = os.path.join(os.path.dirname(sys.executable), "alembic")
-    if not os.path.exists(alembic):
-        alembic = shutil.which("alembic") or os.path.join(ROOT, ".venv", "bin", "alembic")
-    subprocess.run([alembic, "upgrade", "head"], cwd=ROOT, env={**os.environ, "DATABASE_URL": database_url}, check=True)
-
-
-def _flush_redis(redis_url: str) -> None:
-    import redis
-
-    client = redis.Redis.from_url(redis_url)
-    try:
-        client.flushdb()
-    finally:
-        client.close()
-
-
 @dataclass
 class Attempt:
     url: str
@@ -281,7 +220,7 @@ async def _delivery_rows(
     every attempt."""
     import asyncpg
 
-    conn = await asyncpg.connect(**_pg_params(database_url))
+    conn = await asyncpg.connect(**harness.pg_params(database_url))
     try:
         sequences = {str(r["id"]): r["sequence"] for r in await conn.fetch("SELECT id, sequence FROM webhook_events")}
         pairs = [
@@ -313,89 +252,10 @@ async def _delivery_rows(
 # -- processes ---------------------------------------------------------------------------------
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _env(database_url: str, redis_url: str) -> dict[str, str]:
-    env = dict(os.environ)
-    env.update(DATABASE_URL=database_url, REDIS_URL=redis_url, KASSA_ENV="development", PYTHONUNBUFFERED="1")
-    env["PYTHONPATH"] = ROOT + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
-    return env
-
-
-def _tail(path: str, lines: int = 40) -> str:
-    try:
-        with open(path, encoding="utf-8", errors="replace") as handle:
-            return "".join(handle.readlines()[-lines:])
-    except OSError:
-        return ""
-
-
-@dataclass
-class Proc:
-    name: str
-    popen: subprocess.Popen
-    log: str
-
-
-class Processes:
-    """Everything this benchmark started, stopped in reverse order."""
-
-    def __init__(self) -> None:
-        self.running: list[Proc] = []
-        self.logs: list[str] = []
-
-    def start(self, name: str, argv: list[str], env: dict[str, str]) -> Proc:
-        log = tempfile.NamedTemporaryFile(prefix=f"kassa-bench-{name}-", suffix=".log", delete=False)
-        popen = subprocess.Popen(
-            argv, cwd=ROOT, env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
-        )
-        log.close()
-        proc = Proc(name, popen, log.name)
-        self.running.append(proc)
-        self.logs.append(log.name)
-        return proc
-
-    def add(self, proc: Proc) -> None:
-        self.running.append(proc)
-
-    def stop(self, proc: Proc) -> None:
-        popen = proc.popen
-        if popen.poll() is None:
-            popen.send_signal(signal.SIGINT)  # uvicorn and arq shut down gracefully on SIGINT
-            try:
-                popen.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                popen.terminate()
-                try:
-                    popen.wait(timeout=5)
-                except subprocess.TimeoutExpired:
-                    popen.kill()
-                    popen.wait()
-        if popen.stdout is not None:
-            popen.stdout.close()
-        if proc in self.running:
-            self.running.remove(proc)
-
-    def stop_all(self) -> None:
-        for proc in reversed(list(self.running)):
-            self.stop(proc)
-
-    def remove_logs(self) -> None:
-        for path in self.logs:
-            try:
-                os.unlink(path)
-            except OSError:
-                pass
-
-
 def _start_receiver(procs: Processes) -> tuple[Proc, int]:
     popen = subprocess.Popen(
         [sys.executable, os.path.abspath(__file__), "--receiver"],
-        cwd=ROOT,
+        cwd=harness.ROOT,
         stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE,
         stderr=None,
@@ -408,42 +268,6 @@ def _start_receiver(procs: Processes) -> tuple[Proc, int]:
     if not line.startswith("PORT "):
         raise BenchError(f"the receiver did not start (said {line!r})")
     return proc, int(line.split()[1])
-
-
-def _wait_healthy(base_url: str, proc: Proc) -> None:
-    import httpx
-
-    deadline = time.monotonic() + SERVER_START_TIMEOUT
-    last = "no answer"
-    while time.monotonic() < deadline:
-        if proc.popen.poll() is not None:
-            raise BenchError(f"the server exited with code {proc.popen.returncode} before answering /health:\n{_tail(proc.log)}")
-        try:
-            response = httpx.get(f"{base_url}/health", timeout=2.0)
-            if response.status_code == 200:
-                return
-            last = f"{response.status_code} {response.text[:200]}"
-        except httpx.HTTPError as exc:
-            last = f"{type(exc).__name__}: {exc}"
-        time.sleep(0.2)
-    raise BenchError(f"/health did not answer 200 within {SERVER_START_TIMEOUT:.0f}s (last: {last}):\n{_tail(proc.log)}")
-
-
-def _create_org(env: dict[str, str], name: str) -> str:
-    done = subprocess.run(
-        [sys.executable, "-m", "app.cli", "org", "create", name],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    if done.returncode != 0:
-        raise BenchError(f"`kassa org create` failed ({done.returncode}):\n{done.stdout}\n{done.stderr}")
-    for line in done.stdout.splitlines():
-        if line.startswith("access token:"):
-            return line.split(":", 1)[1].strip()
-    raise BenchError(f"`kassa org create` printed no access token:\n{done.stdout}")
 
 
 # -- HTTP --------------------------------------------------------------------------------------
@@ -468,28 +292,6 @@ async def _graphql(client, query: str, variables: dict, field_name: str, success
     if result.get("__typename") != success:
         raise BenchError(f"{field_name} did not succeed: {result}")
     return result
-
-
-async def _pool(count: int, concurrency: int, job) -> None:
-    """Run job(i) for i in range(count), at most `concurrency` at a time."""
-    queue: asyncio.Queue[int] = asyncio.Queue()
-    for i in range(count):
-        queue.put_nowait(i)
-
-    async def worker() -> None:
-        while True:
-            try:
-                i = queue.get_nowait()
-            except asyncio.QueueEmpty:
-                return
-            await job(i)
-
-    workers = [asyncio.create_task(worker()) for _ in range(min(concurrency, count))]
-    try:
-        await asyncio.gather(*workers)
-    finally:
-        for task in workers:
-            task.cancel()
 
 
 async def _create_endpoints(base_url: str, token: str, urls: list[str]) -> dict[str, str]:
@@ -517,7 +319,7 @@ async def _create_customer(client, index: int) -> None:
 async def _create_customers(base_url: str, token: str, first_index: int, count: int) -> float:
     started = time.perf_counter()
     async with _client(base_url, token) as client:
-        await _pool(count, SETUP_CONCURRENCY, lambda i: _create_customer(client, first_index + i))
+        await harness.pool(count, SETUP_CONCURRENCY, lambda i, _slot: _create_customer(client, first_index + i))
     return time.perf_counter() - started
 
 
@@ -574,23 +376,13 @@ def _wait_for(receiver_url: str, total: int, watch: list[Proc], timeout: float =
     while count < total and time.monotonic() < deadline:
         for proc in watch:
             if proc.popen.poll() is not None:
-                raise BenchError(f"the {proc.name} exited with code {proc.popen.returncode}:\n{_tail(proc.log)}")
+                raise BenchError(f"the {proc.name} exited with code {proc.popen.returncode}:\n{harness.tail(proc.log)}")
         time.sleep(0.05)
         count = _receiver_count(receiver_url)
     return count
 
 
 # -- figures -----------------------------------------------------------------------------------
-
-
-def _percentile(values: list[float], fraction: float) -> float:
-    ordered = sorted(values)
-    if len(ordered) == 1:
-        return ordered[0]
-    position = fraction * (len(ordered) - 1)
-    low = int(position)
-    high = min(low + 1, len(ordered) - 1)
-    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
 
 
 @dataclass
@@ -645,11 +437,6 @@ def _signature_ok(secret: str, record: dict) -> bool:
     return any(hmac.compare_digest(expected, part) for part in record["sig"].split())
 
 
-def _machine() -> str:
-    system = f"{platform.system()} {platform.release()} ({platform.machine()})"
-    return f"{os.cpu_count()} cores, {system}, Python {platform.python_version()}"
-
-
 # -- main --------------------------------------------------------------------------------------
 
 
@@ -667,25 +454,21 @@ class Outcome:
 
 def _run(database_url: str, redis_url: str, procs: Processes) -> Outcome:
     outcome = Outcome()
-    env = _env(database_url, redis_url)
+    env = harness.server_env(database_url, redis_url, KASSA_ENV="development")
 
     _receiver, receiver_port = _start_receiver(procs)
     receiver_url = f"http://127.0.0.1:{receiver_port}"
 
-    api_port = _free_port()
-    base_url = f"http://127.0.0.1:{api_port}"
-    api = procs.start("api", [sys.executable, "-m", "app.cli", "serve", "--port", str(api_port)], env)
-    _wait_healthy(base_url, api)
+    api, base_url = harness.start_api(procs, env, name="api")
 
-    token_a = _create_org(env, "Bench A")
-    token_b = _create_org(env, "Bench B")
+    _organization_a, token_a = harness.create_org(env, "Bench A")
+    _organization_b, token_b = harness.create_org(env, "Bench B")
     urls_a = [f"{receiver_url}/a/0"]
     urls_b = [f"{receiver_url}/b/{k}" for k in range(B_ENDPOINTS)]
     outcome.secrets.update(asyncio.run(_create_endpoints(base_url, token_a, urls_a)))
     outcome.secrets.update(asyncio.run(_create_endpoints(base_url, token_b, urls_b)))
     paths_a = {"/a/0"}
     paths_b = {f"/b/{k}" for k in range(B_ENDPOINTS)}
-    worker_argv = [sys.executable, "-m", "app.cli", "worker"]
     index = 0  # customer emails b{index}@example.com, unique across the run
 
     # Phase A: 1 endpoint, the backlog built with no worker running.
@@ -693,7 +476,7 @@ def _run(database_url: str, redis_url: str, procs: Processes) -> Outcome:
     index += A_CUSTOMERS
     expected_total = A_CUSTOMERS
     started = time.time()
-    worker = procs.start("worker-a", worker_argv, env)
+    worker = harness.start_worker(procs, env, "worker-a")
     _wait_for(receiver_url, expected_total, [worker, api])
     records = _receiver_records(receiver_url)
     phase = _throughput("1 endpoint", records, paths_a, A_CUSTOMERS, started)
@@ -709,7 +492,7 @@ def _run(database_url: str, redis_url: str, procs: Processes) -> Outcome:
     index += B_CUSTOMERS
     expected_total += B_CUSTOMERS * B_ENDPOINTS
     started = time.time()
-    worker = procs.start("worker-b", worker_argv, env)
+    worker = harness.start_worker(procs, env, "worker-b")
     _wait_for(receiver_url, expected_total, [worker, api])
     records = _receiver_records(receiver_url)
     phase = _throughput(f"{B_ENDPOINTS} endpoints", records, paths_b, B_CUSTOMERS * B_ENDPOINTS, started)
@@ -737,22 +520,15 @@ def _run(database_url: str, redis_url: str, procs: Processes) -> Outcome:
 
 
 def main() -> int:
-    database_url = os.environ.get("BENCH_DATABASE_URL") or DEFAULT_DATABASE_URL
-    redis_url = os.environ.get("BENCH_REDIS_URL") or DEFAULT_REDIS_URL
-
-    asyncio.run(_recreate_database(database_url))
-    _migrate(database_url)
-    _flush_redis(redis_url)
+    database_url, redis_url = harness.urls(DEFAULT_DATABASE_URL, DEFAULT_REDIS_URL)
+    harness.fresh_database(database_url)
+    harness.flush_redis(redis_url)
 
     procs = Processes()
     try:
         outcome = _run(database_url, redis_url, procs)
     except BaseException:
-        for proc in procs.running:
-            tail = _tail(proc.log) if proc.log else ""
-            if tail:
-                print(f"--- {proc.name} log ({proc.log}), last lines ---\n{tail}", file=sys.stderr)
-        procs.stop_all()
+        procs.print_logs()
         raise
     finally:
         procs.stop_all()
@@ -780,7 +556,7 @@ def main() -> int:
     secret_of = {path_of[url]: secret for url, secret in outcome.secrets.items()}
     bad_signatures = sum(1 for r in outcome.records if r["path"] not in secret_of or not _signature_ok(secret_of[r["path"]], r))
 
-    print(f"machine: {_machine()}")
+    print(f"machine: {harness.machine()}")
     print(
         f"setup: createCustomer x{A_CUSTOMERS} (org A, 1 endpoint) in {outcome.create_seconds['A']:.1f} s, "
         f"x{B_CUSTOMERS} (org B, {B_ENDPOINTS} endpoints, every event to each) in {outcome.create_seconds['B']:.1f} s, "
@@ -802,7 +578,7 @@ def main() -> int:
     gaps = [(n.attempted - p.attempted) * 1000 for p, n in zip(a_attempts, a_attempts[1:])]
     if gaps:
         print(
-            f"1 endpoint, where the time goes: one attempt started every {_percentile(gaps, 0.5):.1f} ms (p50), "
+            f"1 endpoint, where the time goes: one attempt started every {harness.percentile(gaps, 0.5):.1f} ms (p50), "
             f"of which the POST with its DNS resolve {sum(x.duration_ms for x in a_attempts) / len(a_attempts):.1f} ms (mean); "
             "the rest is the worker's database round trips and bookkeeping"
         )
@@ -810,8 +586,8 @@ def main() -> int:
     if l_attempts:
         waits = [(x.attempted - x.event_created) * 1000 for x in l_attempts]
         print(
-            f"latency, where the time goes: payload timestamp to the worker's attempt p50 {_percentile(waits, 0.5):.1f} ms, "
-            f"p99 {_percentile(waits, 0.99):.1f} ms (commit, enqueue, arq picking the job up, the run's queries)"
+            f"latency, where the time goes: payload timestamp to the worker's attempt p50 {harness.percentile(waits, 0.5):.1f} ms, "
+            f"p99 {harness.percentile(waits, 0.99):.1f} ms (commit, enqueue, arq picking the job up, the run's queries)"
         )
     a, b = outcome.phases
     print(f"deliveries per second, 1 endpoint (in order): {a.per_second:.1f}")
@@ -821,8 +597,8 @@ def main() -> int:
             f"latency: {len(outcome.latencies_ms)}/{outcome.latency_expected} events, one createCustomer every "
             f"~{LATENCY_PAUSE * 1000:.0f} ms + request time; max {max(outcome.latencies_ms):.1f} ms"
         )
-        print(f"commit to receipt p50 ms: {_percentile(outcome.latencies_ms, 0.50):.1f}")
-        print(f"commit to receipt p99 ms: {_percentile(outcome.latencies_ms, 0.99):.1f}")
+        print(f"commit to receipt p50 ms: {harness.percentile(outcome.latencies_ms, 0.50):.1f}")
+        print(f"commit to receipt p99 ms: {harness.percentile(outcome.latencies_ms, 0.99):.1f}")
     else:
         print("commit to receipt p50 ms: n/a (nothing arrived)")
         print("commit to receipt p99 ms: n/a (nothing arrived)")
@@ -840,8 +616,4 @@ def main() -> int:
 if __name__ == "__main__":
     if len(sys.argv) > 1 and sys.argv[1] == "--receiver":
         sys.exit(_receiver_main())
-    try:
-        sys.exit(main())
-    except BenchError as exc:
-        print(f"benchmark failed: {exc}", file=sys.stderr)
-        sys.exit(1)
+    harness.run(main)

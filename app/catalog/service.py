@@ -28,6 +28,7 @@ from app.auth.subject import Subject
 from app.catalog import repository
 from app.catalog.errors import LastActivePrice, ProductArchived
 from app.catalog.repository import ProductFilter
+from app.kit.batches import grouped, in_order
 from app.kit.errors import FieldIssue, NotFound, ValidationFailed
 from app.kit.models import utc_now
 from app.kit.money import check_amount, check_currency, check_unit_amount
@@ -129,24 +130,20 @@ async def get_product(session: AsyncSession, subject: Subject, product_id: uuid.
 
 async def load_products(session: AsyncSession, organization_id: uuid.UUID, ids: list[uuid.UUID]) -> list[Product | None]:
     """For dataloaders: products in the order of `ids`, None where not found."""
-    found = {p.id: p for p in await repository.get_many(session, organization_id, ids)}
-    return [found.get(i) for i in ids]
+    return in_order(await repository.get_many(session, organization_id, ids), ids)
 
 
 async def load_prices(session: AsyncSession, organization_id: uuid.UUID, ids: list[uuid.UUID]) -> list[ProductPrice | None]:
     """For dataloaders: prices in the order of `ids`, None where not found."""
-    found = {p.id: p for p in await repository.get_many_prices(session, organization_id, ids)}
-    return [found.get(i) for i in ids]
+    return in_order(await repository.get_many_prices(session, organization_id, ids), ids)
 
 
 async def load_prices_of(
     session: AsyncSession, organization_id: uuid.UUID, product_ids: list[uuid.UUID]
 ) -> list[list[ProductPrice]]:
     """For dataloaders: every price of each product, active ones first, archived ones after."""
-    by_product: dict[uuid.UUID, list[ProductPrice]] = {i: [] for i in product_ids}
-    for price in await repository.list_prices_for_products(session, organization_id, product_ids):
-        by_product[price.product_id].append(price)
-    return [by_product[i] for i in product_ids]
+    prices = await repository.list_prices_for_products(session, organization_id, product_ids)
+    return grouped(prices, product_ids, key=lambda price: price.product_id)
 
 
 # -- price rules ---------------------------------------------------------------------------

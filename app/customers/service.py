@@ -18,6 +18,7 @@ from app.auth.subject import Subject
 from app.customers import repository
 from app.customers.errors import CustomerAlreadyBusiness, DuplicateExternalId
 from app.customers.repository import CustomerFilter
+from app.kit.batches import in_order
 from app.kit.errors import FieldIssue, NotFound, ValidationFailed
 from app.kit.pagination import Page, check_page_size
 from app.kit.repository import flush_unique
@@ -252,8 +253,7 @@ async def upgrade_to_business(
 
 async def load_customers(session: AsyncSession, organization_id: uuid.UUID, ids: list[uuid.UUID]) -> list[Customer | None]:
     """For dataloaders: customers in the order of `ids`, None where not found."""
-    found = {c.id: c for c in await repository.get_many(session, organization_id, ids)}
-    return [found.get(i) for i in ids]
+    return in_order(await repository.get_many(session, organization_id, ids), ids)
 
 
 async def count_customers(session: AsyncSession, subject: Subject, filter: CustomerFilter) -> int:

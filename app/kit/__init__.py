@@ -1,1 +1,1 @@
-"""Shared building blocks: database, models base, ids, pagination, errors, tenant scoping."""
+"""Shared building blocks: database, models base, ids, pagination, dataloader batches, errors, tenant scoping."""

@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.auth.subject import Subject
 from app.customers import repository as customer_repository
 from app.customers.errors import CustomerNotBusiness
+from app.kit.batches import grouped, in_order
 from app.kit.errors import FieldIssue, NotFound, ValidationFailed
 from app.kit.models import utc_now
 from app.kit.repository import flush_unique
@@ -186,12 +187,9 @@ async def transfer_ownership(
 
 
 async def load_members_of(session: AsyncSession, organization_id: uuid.UUID, customer_ids: list[uuid.UUID]) -> list[list[Member]]:
-    by_customer: dict[uuid.UUID, list[Member]] = {i: [] for i in customer_ids}
-    for member in await repository.list_for_customers(session, organization_id, customer_ids):
-        by_customer[member.customer_id].append(member)
-    return [by_customer[i] for i in customer_ids]
+    members = await repository.list_for_customers(session, organization_id, customer_ids)
+    return grouped(members, customer_ids, key=lambda member: member.customer_id)
 
 
 async def load_members(session: AsyncSession, organization_id: uuid.UUID, ids: list[uuid.UUID]) -> list[Member | None]:
-    found = {m.id: m for m in await repository.get_many(session, organization_id, ids)}
-    return [found.get(i) for i in ids]
+    return in_order(await repository.get_many(session, organization_id, ids), ids)

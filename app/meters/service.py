@@ -24,6 +24,7 @@ from typing import Any, Mapping
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth.subject import Subject
+from app.kit.batches import grouped, in_order
 from app.kit.decimals import decimal_text
 from app.kit.errors import FieldIssue, NotFound, ValidationFailed
 from app.kit.jobs import enqueue_after_commit, enqueue_coalesced_after_commit
@@ -122,24 +123,19 @@ async def list_meters(
 
 
 async def load_meters(session: AsyncSession, organization_id: uuid.UUID, ids: list[uuid.UUID]) -> list[Meter | None]:
-    found = {m.id: m for m in await repository.get_many(session, organization_id, ids)}
-    return [found.get(i) for i in ids]
+    return in_order(await repository.get_many(session, organization_id, ids), ids)
 
 
 async def load_customer_meters(session: AsyncSession, organization_id: uuid.UUID, customer_ids: list[uuid.UUID]) -> list[list[CustomerMeter]]:
-    grouped: dict[uuid.UUID, list[CustomerMeter]] = {i: [] for i in customer_ids}
-    for row in await repository.customer_meters_of(session, organization_id, customer_ids):
-        grouped[row.customer_id].append(row)
-    return [grouped[i] for i in customer_ids]
+    rows = await repository.customer_meters_of(session, organization_id, customer_ids)
+    return grouped(rows, customer_ids, key=lambda row: row.customer_id)
 
 
 async def load_member_meters(
     session: AsyncSession, organization_id: uuid.UUID, customer_ids: list[uuid.UUID]
 ) -> list[list[CustomerMeterMember]]:
-    grouped: dict[uuid.UUID, list[CustomerMeterMember]] = {i: [] for i in customer_ids}
-    for row in await repository.member_meters_of(session, organization_id, customer_ids):
-        grouped[row.customer_id].append(row)
-    return [grouped[i] for i in customer_ids]
+    rows = await repository.member_meters_of(session, organization_id, customer_ids)
+    return grouped(rows, customer_ids, key=lambda row: row.customer_id)
 
 
 async def backfill(session: AsyncSession, meter_id: uuid.UUID) -> int:

@@ -16,6 +16,7 @@ from typing import Any, Mapping
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth.subject import Subject
+from app.kit.batches import grouped, in_order
 from app.kit.errors import FieldIssue, NotFound, ValidationFailed
 from app.kit.jobs import enqueue_after_commit, enqueue_coalesced_after_commit
 from app.kit.models import utc_now
@@ -213,21 +214,16 @@ async def redeliver(session: AsyncSession, subject: Subject, event_id: uuid.UUID
 
 
 async def load_deliveries_of(session: AsyncSession, organization_id: uuid.UUID, event_ids: list[uuid.UUID]) -> list[list[WebhookDelivery]]:
-    grouped: dict[uuid.UUID, list[WebhookDelivery]] = {i: [] for i in event_ids}
-    for delivery in await repository.deliveries_of_events(session, organization_id, event_ids):
-        grouped[delivery.event_id].append(delivery)
-    return [grouped[i] for i in event_ids]
+    deliveries = await repository.deliveries_of_events(session, organization_id, event_ids)
+    return grouped(deliveries, event_ids, key=lambda delivery: delivery.event_id)
 
 
 async def load_attempts_of(
     session: AsyncSession, organization_id: uuid.UUID, delivery_ids: list[uuid.UUID]
 ) -> list[list[WebhookDeliveryAttempt]]:
-    grouped: dict[uuid.UUID, list[WebhookDeliveryAttempt]] = {i: [] for i in delivery_ids}
-    for attempt in await repository.attempts_of_deliveries(session, organization_id, delivery_ids):
-        grouped[attempt.delivery_id].append(attempt)
-    return [grouped[i] for i in delivery_ids]
+    attempts = await repository.attempts_of_deliveries(session, organization_id, delivery_ids)
+    return grouped(attempts, delivery_ids, key=lambda attempt: attempt.delivery_id)
 
 
 async def load_endpoints(session: AsyncSession, organization_id: uuid.UUID, ids: list[uuid.UUID]) -> list[WebhookEndpoint | None]:
-    found = {e.id: e for e in await repository.endpoints_by_ids(session, organization_id, ids)}
-    return [found.get(i) for i in ids]
+    return in_order(await repository.endpoints_by_ids(session, organization_id, ids), ids)

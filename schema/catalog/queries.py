@@ -9,11 +9,10 @@ import strawberry
 from app.auth.scopes import Scope
 from app.catalog import service
 from app.catalog.repository import ProductFilter as ProductFilterData
-from app.kit.errors import KassaError, NotFound
 from app.kit.ids import parse_global_id
 from schema.catalog.inputs import ProductFilter, ProductOrder
 from schema.catalog.types import Product, ProductConnection
-from schema.kit.errors import BadRequest
+from schema.kit.errors import run_query
 from schema.kit.relay import Connection
 from schema.kit.scopes import scoped_field
 
@@ -44,20 +43,19 @@ class CatalogQueries:
         subject = context.subject
         data = _filter_data(filter)
         order = order_by or ProductOrder()
-        try:
-            async with context.db.use() as session:
-                page = await service.list_products(
-                    session,
-                    subject,
-                    data,
-                    order_by=order.field.value,
-                    descending=order.direction.value == "desc",
-                    first=first,
-                    after=after,
-                    max_page_size=context.settings.page_size_max,
-                )
-        except KassaError as exc:
-            raise BadRequest(exc.message) from None
+        page = await run_query(
+            info,
+            lambda session, subject: service.list_products(
+                session,
+                subject,
+                data,
+                order_by=order.field.value,
+                descending=order.direction.value == "desc",
+                first=first,
+                after=after,
+                max_page_size=context.settings.page_size_max,
+            ),
+        )
         context.loaders.prime_products(list(page.items))
 
         async def count() -> int:
@@ -70,10 +68,9 @@ class CatalogQueries:
     async def product(
         self, info: strawberry.Info, id: Annotated[strawberry.ID, strawberry.argument(description="The product's global id.")]
     ) -> Product | None:
-        context = info.context
-        try:
-            async with context.db.use() as session:
-                row = await service.get_product(session, context.subject, parse_global_id(id, "Product"))
-        except NotFound:
-            return None
-        return Product.from_model(row)
+        row = await run_query(
+            info,
+            lambda session, subject: service.get_product(session, subject, parse_global_id(id, "Product")),
+            null_if_not_found=True,
+        )
+        return Product.from_model(row) if row is not None else None

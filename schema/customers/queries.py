@@ -9,11 +9,10 @@ import strawberry
 from app.auth.scopes import Scope
 from app.customers import service
 from app.customers.repository import CustomerFilter as CustomerFilterData
-from app.kit.errors import KassaError, NotFound
 from app.kit.ids import parse_global_id
 from schema.customers.inputs import CustomerFilter, CustomerOrder
 from schema.customers.types import Customer, CustomerConnection, customer_from_model
-from schema.kit.errors import BadRequest
+from schema.kit.errors import BadRequest, run_query
 from schema.kit.relay import Connection
 from schema.kit.scopes import scoped_field
 
@@ -46,20 +45,19 @@ class CustomerQueries:
         subject = context.subject
         data = _filter_data(filter)
         order = order_by or CustomerOrder()
-        try:
-            async with context.db.use() as session:
-                page = await service.list_customers(
-                    session,
-                    subject,
-                    data,
-                    order_by=order.field.value,
-                    descending=order.direction.value == "desc",
-                    first=first,
-                    after=after,
-                    max_page_size=context.settings.page_size_max,
-                )
-        except KassaError as exc:
-            raise BadRequest(exc.message) from None
+        page = await run_query(
+            info,
+            lambda session, subject: service.list_customers(
+                session,
+                subject,
+                data,
+                order_by=order.field.value,
+                descending=order.direction.value == "desc",
+                first=first,
+                after=after,
+                max_page_size=context.settings.page_size_max,
+            ),
+        )
         context.loaders.prime_customers(list(page.items))
 
         async def count() -> int:
@@ -77,13 +75,13 @@ class CustomerQueries:
     ) -> Customer | None:
         if (id is None) == (external_id is None):
             raise BadRequest("Give exactly one of `id` or `externalId`")
-        context = info.context
-        try:
-            async with context.db.use() as session:
-                if id is not None:
-                    row = await service.get_customer(session, context.subject, parse_global_id(id, "Customer"))
-                else:
-                    row = await service.get_customer_by_external_id(session, context.subject, external_id)
-        except NotFound:
-            return None
-        return customer_from_model(row)
+        row = await run_query(
+            info,
+            lambda session, subject: (
+                service.get_customer(session, subject, parse_global_id(id, "Customer"))
+                if id is not None
+                else service.get_customer_by_external_id(session, subject, external_id)
+            ),
+            null_if_not_found=True,
+        )
+        return customer_from_model(row) if row is not None else None

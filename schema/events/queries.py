@@ -8,11 +8,10 @@ import strawberry
 
 from app.auth.scopes import Scope
 from app.events import service
-from app.kit.errors import KassaError
 from app.kit.ids import parse_global_id
 from schema.events.inputs import EventFilter
 from schema.events.types import Event, EventConnection
-from schema.kit.errors import BadRequest
+from schema.kit.errors import run_query
 from schema.kit.relay import Connection
 from schema.kit.scopes import scoped_field
 
@@ -29,21 +28,20 @@ class EventQueries:
     ) -> EventConnection:
         context = info.context
         f = filter or EventFilter()
-        try:
-            async with context.db.use() as session:
-                page = await service.list_events(
-                    session,
-                    context.subject,
-                    customer_id=parse_global_id(f.customer_id, "Customer") if f.customer_id else None,
-                    member_id=parse_global_id(f.member_id, "Member") if f.member_id else None,
-                    name=f.name,
-                    source=f.source.value if f.source else None,
-                    after_time=f.timestamp_after,
-                    before_time=f.timestamp_before,
-                    first=first,
-                    after=after,
-                    max_page_size=context.settings.page_size_max,
-                )
-        except KassaError as exc:
-            raise BadRequest(exc.message) from None
+        page = await run_query(
+            info,
+            lambda session, subject: service.list_events(
+                session,
+                subject,
+                customer_id=parse_global_id(f.customer_id, "Customer") if f.customer_id else None,
+                member_id=parse_global_id(f.member_id, "Member") if f.member_id else None,
+                name=f.name,
+                source=f.source.value if f.source else None,
+                after_time=f.timestamp_after,
+                before_time=f.timestamp_before,
+                first=first,
+                after=after,
+                max_page_size=context.settings.page_size_max,
+            ),
+        )
         return Connection.from_page(page, Event.from_model)

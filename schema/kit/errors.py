@@ -1,12 +1,14 @@
-"""Typed mutation errors and the one place where domain exceptions become them.
+"""Typed mutation errors and the one place where domain exceptions become GraphQL errors.
 
 Every mutation returns a union of its success payload and the error types it can produce;
 `run_mutation` owns the mutation's transaction: commit on success, roll back on any error.
+Queries do not return error unions: `run_query` turns a domain exception into a top-level
+`BAD_USER_INPUT` error, or into null where a missing object is an ordinary answer.
 """
 
 from __future__ import annotations
 
-from typing import Any, Awaitable, Callable, TypeVar
+from typing import Any, Awaitable, Callable, Literal, TypeVar, overload
 
 import strawberry
 from graphql import GraphQLError
@@ -164,3 +166,42 @@ async def run_mutation(
             return to_error_type(exc)
         await jobs.commit(session, context.queue)
     return success(result)
+
+
+@overload
+async def run_query(
+    info: strawberry.Info,
+    work: Callable[[AsyncSession, Subject], Awaitable[T]],
+    *,
+    null_if_not_found: Literal[False] = False,
+) -> T: ...
+
+
+@overload
+async def run_query(
+    info: strawberry.Info,
+    work: Callable[[AsyncSession, Subject], Awaitable[T]],
+    *,
+    null_if_not_found: Literal[True],
+) -> T | None: ...
+
+
+async def run_query(
+    info: strawberry.Info,
+    work: Callable[[AsyncSession, Subject], Awaitable[T]],
+    *,
+    null_if_not_found: bool = False,
+) -> T | None:
+    """Run `work` with the request's session (through the gate) and return its result.
+
+    A domain error becomes a top-level `BAD_USER_INPUT` error, except `NotFound` when
+    `null_if_not_found` is set (a lookup by id): then the answer is null. Unexpected
+    exceptions propagate (masked outside debug)."""
+    context = info.context
+    try:
+        async with context.db.use() as session:
+            return await work(session, context.subject)
+    except KassaError as exc:
+        if null_if_not_found and isinstance(exc, NotFound):
+            return None
+        raise BadRequest(exc.message) from None

@@ -12,7 +12,7 @@ import strawberry
 from app.auth.scopes import Scope
 from app.kit.errors import NotFound
 from app.kit.ids import from_global_id
-from schema.kit.errors import BadRequest
+from schema.kit.errors import BadRequest, run_query
 from schema.kit.relay import Node
 from schema.kit.scopes import require
 
@@ -52,11 +52,8 @@ async def _webhook_event(info: strawberry.Info, id: uuid.UUID) -> Any:
     from app.webhooks import service
     from schema.webhooks.types import WebhookEvent
 
-    try:
-        async with info.context.db.use() as session:
-            return WebhookEvent.from_model(await service.get_event(session, info.context.subject, id))
-    except NotFound:
-        return None
+    row = await run_query(info, lambda session, subject: service.get_event(session, subject, id), null_if_not_found=True)
+    return WebhookEvent.from_model(row) if row is not None else None
 
 
 async def _product(info: strawberry.Info, id: uuid.UUID) -> Any:

@@ -7,9 +7,9 @@ from typing import Annotated
 import strawberry
 
 from app.auth.scopes import Scope
-from app.kit.errors import NotFound
 from app.kit.ids import parse_global_id
 from app.members import service
+from schema.kit.errors import run_query
 from schema.kit.scopes import scoped_field
 from schema.members.types import Member
 
@@ -18,10 +18,9 @@ from schema.members.types import Member
 class MemberQueries:
     @scoped_field(Scope.customers_read, "One member by id; null if there is none.")
     async def member(self, info: strawberry.Info, id: Annotated[strawberry.ID, strawberry.argument(description="The member's global id.")]) -> Member | None:
-        context = info.context
-        try:
-            async with context.db.use() as session:
-                row = await service.get_member(session, context.subject, parse_global_id(id, "Member"))
-        except NotFound:
-            return None
-        return Member.from_model(row)
+        row = await run_query(
+            info,
+            lambda session, subject: service.get_member(session, subject, parse_global_id(id, "Member")),
+            null_if_not_found=True,
+        )
+        return Member.from_model(row) if row is not None else None

@@ -5,13 +5,14 @@ from __future__ import annotations
 from typing import Annotated
 
 import strawberry
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth.scopes import Scope
+from app.auth.subject import Subject
 from app.customers import service as customers
-from app.kit.errors import KassaError
 from app.kit.ids import parse_global_id
 from app.meters import service
-from schema.kit.errors import BadRequest
+from schema.kit.errors import BadRequest, run_query
 from schema.kit.relay import Connection
 from schema.kit.scopes import scoped_field
 from schema.meters.types import BillingStatus, MeterConnection, Meter, QuotaCheck
@@ -40,14 +41,13 @@ class MeterQueries:
         after: Annotated[str | None, strawberry.argument(description="The `endCursor` of the previous page.")] = None,
         archived: Annotated[bool | None, strawberry.argument(description="Only archived (true) or only active (false) meters.")] = None,
     ) -> MeterConnection:
-        context = info.context
-        try:
-            async with context.db.use() as session:
-                page = await service.list_meters(
-                    session, context.subject, archived=archived, first=first, after=after, max_page_size=context.settings.page_size_max
-                )
-        except KassaError as exc:
-            raise BadRequest(exc.message) from None
+        max_page_size = info.context.settings.page_size_max
+        page = await run_query(
+            info,
+            lambda session, subject: service.list_meters(
+                session, subject, archived=archived, first=first, after=after, max_page_size=max_page_size
+            ),
+        )
         return Connection.from_page(page, Meter.from_model)
 
     @scoped_field(
@@ -62,14 +62,13 @@ class MeterQueries:
         external_customer_id: ExternalIdArg = None,
         member_id: MemberIdArg = None,
     ) -> BillingStatus:
-        context = info.context
-        try:
-            async with context.db.use() as session:
-                customer = await _customer(session, context.subject, customer_id, external_customer_id)
-                member = parse_global_id(member_id, "Member") if member_id else None
-                data = await service.billing_status(session, context.subject, customer, member)
-        except KassaError as exc:
-            raise BadRequest(exc.message) from None
+
+        async def status(session: AsyncSession, subject: Subject) -> service.BillingStatus:
+            customer = await _customer(session, subject, customer_id, external_customer_id)
+            member = parse_global_id(member_id, "Member") if member_id else None
+            return await service.billing_status(session, subject, customer, member)
+
+        data = await run_query(info, status)
         return BillingStatus.from_data(data)
 
     @scoped_field(
@@ -86,18 +85,17 @@ class MeterQueries:
         units: Annotated[str | None, strawberry.argument(description="Units the request is about to use, as a decimal string.")] = None,
         member_id: MemberIdArg = None,
     ) -> QuotaCheck:
-        context = info.context
-        try:
-            async with context.db.use() as session:
-                customer = await _customer(session, context.subject, customer_id, external_customer_id)
-                decision = await service.check_quota(
-                    session,
-                    context.subject,
-                    customer,
-                    meter_id=parse_global_id(meter_id, "Meter") if meter_id else None,
-                    units=units,
-                    member_id=parse_global_id(member_id, "Member") if member_id else None,
-                )
-        except KassaError as exc:
-            raise BadRequest(exc.message) from None
+
+        async def check(session: AsyncSession, subject: Subject) -> service.QuotaDecision:
+            customer = await _customer(session, subject, customer_id, external_customer_id)
+            return await service.check_quota(
+                session,
+                subject,
+                customer,
+                meter_id=parse_global_id(meter_id, "Meter") if meter_id else None,
+                units=units,
+                member_id=parse_global_id(member_id, "Member") if member_id else None,
+            )
+
+        decision = await run_query(info, check)
         return QuotaCheck.from_data(decision)

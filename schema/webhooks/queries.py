@@ -7,9 +7,8 @@ from typing import Annotated
 import strawberry
 
 from app.auth.scopes import Scope
-from app.kit.errors import KassaError
 from app.webhooks import service
-from schema.kit.errors import BadRequest
+from schema.kit.errors import run_query
 from schema.kit.relay import Connection
 from schema.kit.scopes import scoped_field
 from schema.webhooks.types import (
@@ -30,14 +29,11 @@ class WebhookQueries:
         first: Annotated[int, strawberry.argument(description="Page size, 1 to 100.")] = 50,
         after: Annotated[str | None, strawberry.argument(description="The `endCursor` of the previous page.")] = None,
     ) -> WebhookEndpointConnection:
-        context = info.context
-        try:
-            async with context.db.use() as session:
-                page = await service.list_endpoints(
-                    session, context.subject, first=first, after=after, max_page_size=context.settings.page_size_max
-                )
-        except KassaError as exc:
-            raise BadRequest(exc.message) from None
+        max_page_size = info.context.settings.page_size_max
+        page = await run_query(
+            info,
+            lambda session, subject: service.list_endpoints(session, subject, first=first, after=after, max_page_size=max_page_size),
+        )
         return Connection.from_page(page, WebhookEndpoint.from_model)
 
     @scoped_field(Scope.webhooks_read, "Webhook events, newest first, with their deliveries and attempts.")
@@ -48,17 +44,11 @@ class WebhookQueries:
         after: Annotated[str | None, strawberry.argument(description="The `endCursor` of the previous page.")] = None,
         type: Annotated[WebhookEventType | None, strawberry.argument(description="Only events of this type.")] = None,
     ) -> WebhookEventConnection:
-        context = info.context
-        try:
-            async with context.db.use() as session:
-                page = await service.list_events(
-                    session,
-                    context.subject,
-                    type=type.value if type else None,
-                    first=first,
-                    after=after,
-                    max_page_size=context.settings.page_size_max,
-                )
-        except KassaError as exc:
-            raise BadRequest(exc.message) from None
+        max_page_size = info.context.settings.page_size_max
+        page = await run_query(
+            info,
+            lambda session, subject: service.list_events(
+                session, subject, type=type.value if type else None, first=first, after=after, max_page_size=max_page_size
+            ),
+        )
         return Connection.from_page(page, WebhookEvent.from_model)
