@@ -106,6 +106,8 @@ async def ingest(session: AsyncSession, subject: Subject, events: Sequence[Any],
         at = ("events", str(index))
         if not isinstance(event, dict):
             issues.append(FieldIssue(at, "must be an object", "invalid_type"))
+            for column in (names, times, customer_ids, external_customers, member_ids, external_members, external_ids, metadata):
+                column.append(None)  # keep its place: later checks name events by index
             continue
         name = event.get("name")
         if not isinstance(name, str) or not 0 < len(name) <= NAME_MAX:
@@ -122,7 +124,7 @@ async def ingest(session: AsyncSession, subject: Subject, events: Sequence[Any],
         if external_customer is False:
             issues.append(FieldIssue((*at, "external_customer_id"), f"must be 1 to {ID_MAX} characters", "invalid_id"))
         if (raw_customer is None) == (external_customer is None):
-            issues.append(FieldIssue(at, "give exactly one of customer_id or external_customer_id", "customer_required"))
+            issues.append(FieldIssue(at, "give the customer: its id or its external id, exactly one", "customer_required"))
         raw_member, external_member = event.get("member_id"), _text(event.get("external_member_id"), ID_MAX)
         member_id = _uuid(raw_member, "Member") if raw_member is not None else None
         if raw_member is not None and member_id is None:
@@ -130,7 +132,7 @@ async def ingest(session: AsyncSession, subject: Subject, events: Sequence[Any],
         if external_member is False:
             issues.append(FieldIssue((*at, "external_member_id"), f"must be 1 to {ID_MAX} characters", "invalid_id"))
         if raw_member is not None and external_member is not None:
-            issues.append(FieldIssue(at, "give at most one of member_id or external_member_id", "member_ambiguous"))
+            issues.append(FieldIssue(at, "give the member by its id or by its external id, not both", "member_ambiguous"))
         external_id = _text(event.get("external_id"), ID_MAX)
         if external_id is False:
             issues.append(FieldIssue((*at, "external_id"), f"must be 1 to {ID_MAX} characters", "invalid_id"))
@@ -148,7 +150,7 @@ async def ingest(session: AsyncSession, subject: Subject, events: Sequence[Any],
         external_ids.append(external_id or None)
         metadata.append(meta)
     customers = await _resolve_customers(session, subject, customer_ids, external_customers, issues)
-    await _check_members(session, subject, member_ids, customers, issues)
+    await _check_members(session, subject, member_ids, customers, external_customers, issues)
     if issues:
         raise ValidationFailed(sorted(issues, key=_event_index))
     columns = [
@@ -216,6 +218,7 @@ async def _check_members(
     subject: Subject,
     member_ids: list[uuid.UUID | None],
     customers: list[uuid.UUID | None],
+    external_customers: list[str | None],
     issues: list[FieldIssue],
 ) -> None:
     """A member given by id must exist and belong to the event's customer (which must exist)."""
@@ -223,8 +226,8 @@ async def _check_members(
     if not wanted:
         return
     owners = await repository.member_customers(session, subject.organization_id, list(wanted))
-    for index, (member_id, customer_id) in enumerate(zip(member_ids, customers)):
-        if member_id is None:
+    for index, (member_id, customer_id, external) in enumerate(zip(member_ids, customers, external_customers)):
+        if member_id is None or (customer_id is None and external is None):  # no customer: said already
             continue
         path = ("events", str(index), "member_id")
         if member_id not in owners:

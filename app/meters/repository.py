@@ -307,12 +307,12 @@ async def clear_customer_meter(session: AsyncSession, customer_id: uuid.UUID, me
 
 
 async def forget_meter(session: AsyncSession, meter_id: uuid.UUID) -> list[uuid.UUID]:
-    """Drop every customer's totals of a meter (its definition changed); returns the customers."""
-    customer_ids = list((await session.scalars(select(CustomerMeter.customer_id).where(CustomerMeter.meter_id == meter_id))).all())
-    await session.execute(delete(CustomerMeterMember).where(CustomerMeterMember.meter_id == meter_id))
-    await session.execute(delete(MeterDistinctValue).where(MeterDistinctValue.meter_id == meter_id))
-    await session.execute(delete(CustomerMeter).where(CustomerMeter.meter_id == meter_id))
-    return customer_ids
+    """Mark every customer's totals of a meter to be counted again (its definition changed);
+    returns the customers."""
+    result = await session.execute(
+        update(CustomerMeter).where(CustomerMeter.meter_id == meter_id).values(needs_recount=True).returning(CustomerMeter.customer_id)
+    )
+    return [row[0] for row in result]
 
 
 async def customer_meters_of(session: AsyncSession, organization_id: uuid.UUID, customer_ids: Sequence[uuid.UUID]) -> list[CustomerMeter]:
@@ -357,9 +357,8 @@ async def member_totals(session: AsyncSession, customer_id: uuid.UUID, member_id
 
 
 async def forget_customer(session: AsyncSession, customer_id: uuid.UUID) -> None:
-    """Drop a customer's totals and start reading its events from the beginning again."""
-    for model in (CustomerMeterMember, MeterDistinctValue, CustomerMeter):
-        await session.execute(delete(model).where(model.customer_id == customer_id))
+    """Mark a customer's totals to be counted again and read its events from the beginning."""
+    await session.execute(update(CustomerMeter).where(CustomerMeter.customer_id == customer_id).values(needs_recount=True))
     await session.execute(
         update(CustomerMeterState).where(CustomerMeterState.customer_id == customer_id).values(watermark=0)
     )
@@ -368,11 +367,18 @@ async def forget_customer(session: AsyncSession, customer_id: uuid.UUID) -> None
 async def customers_behind(session: AsyncSession, limit: int = 5000) -> list[uuid.UUID]:
     """Customers with events their totals have not counted yet (one index probe each)."""
     watermark = func.coalesce(CustomerMeterState.watermark, 0)
-    behind = (
-        select(Event.id)
-        .where(Event.customer_id == Customer.id, Event.xid >= cast(cast(watermark, Text), XID8))
+    after = Event.xid >= cast(cast(watermark, Text), XID8)
+    behind = or_(
+        select(Event.id).where(Event.customer_id == Customer.id, after).limit(1).exists(),
+        select(Event.id)  # sent for its external id before it existed
+        .where(
+            Event.organization_id == Customer.organization_id,
+            Event.customer_id.is_(None),
+            Event.external_customer_id == Customer.external_id,
+            after,
+        )
         .limit(1)
-        .exists()
+        .exists(),
     )
     statement = (
         select(Customer.id)

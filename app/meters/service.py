@@ -235,15 +235,17 @@ async def update_customer_meters(session: AsyncSession, customer_id: uuid.UUID) 
     all_resets: dict[str, datetime] | None = None  # over the whole history, read once if needed
     for meter in meters:
         row = existing.get(meter.id)
-        full = row is None
-        if row is None:
+        full = row is None or row.needs_recount
+        if full:
             if all_resets is None:
                 all_resets = await repository.latest_resets(session, customer, 0, xmin)
-            row = CustomerMeter(organization_id=customer.organization_id, customer_id=customer.id, meter_id=meter.id, status="ok")
-            _zero(row)
-            row.credited = row.consumed = Decimal(0)
+            if row is None:
+                row = CustomerMeter(organization_id=customer.organization_id, customer_id=customer.id, meter_id=meter.id, status="ok")
+                _zero(row)
+                row.credited = row.consumed = Decimal(0)
+                session.add(row)
             row.last_reset_at = all_resets.get(str(meter.id))
-            session.add(row)
+            row.needs_recount = False
         reset_at = resets.get(str(meter.id))
         if reset_at is not None and (row.last_reset_at is None or reset_at > row.last_reset_at):
             row.last_reset_at, full = reset_at, True

@@ -4,7 +4,7 @@ import uuid
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import BigInteger, DateTime, ForeignKey, Index, Numeric, String, Text, Uuid
+from sqlalchemy import BigInteger, Boolean, DateTime, ForeignKey, Index, Numeric, String, Text, Uuid
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.kit.models import TenantModel
@@ -48,6 +48,9 @@ class CustomerMeter(TenantModel):
     credited: Mapped[Decimal] = mapped_column(QUANTITY, nullable=False, default=0)
     last_reset_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     status: Mapped[str] = mapped_column(String(16), nullable=False, default="ok")
+    # set when the meter's definition or the customer's external id changed: the next update
+    # counts this meter again from all events (keeping `status`, so only real crossings notify)
+    needs_recount: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False, server_default="false")
 
 
 class CustomerMeterMember(TenantModel):

@@ -189,7 +189,7 @@ class CustomerMeter:
     @strawberry.field(description="The breakdown per member (events attributed to a member), largest first.")
     async def members(self, info: strawberry.Info) -> list[CustomerMeterMember]:
         rows = await info.context.loaders.member_meters_of_customer.load(self.model.customer_id)
-        mine = sorted((r for r in rows if r.meter_id == self.model.meter_id), key=lambda r: r.consumed, reverse=True)
+        mine = sorted((r for r in rows if r.meter_id == self.model.meter_id), key=lambda r: (-r.consumed, str(r.member_id)))
         return [CustomerMeterMember(member_id=strawberry.ID(to_global_id("Member", r.member_id)), consumed=r.consumed) for r in mine]
 
     @classmethod

@@ -139,3 +139,9 @@ async def test_events_are_isolated_per_organization(api, org, other_org, session
     theirs = await api.data("{ events(first: 10) { edges { node { id customerId } } } }", token=other_org.token)
     assert len(theirs["events"]["edges"]) == 1
     assert theirs["events"]["edges"][0]["node"]["customerId"] != mine["id"]
+
+
+async def test_indexes_stay_right_after_a_non_object_event(api, org):
+    response = await ingest_rest(api, org.token, ["x", {"name": "y", "customer_id": "0b8f0b8f-0b8f-4b8f-8b8f-0b8f0b8f0b8f"}])
+    detail = response.json()["detail"]
+    assert [(d["loc"][2], d["type"]) for d in detail] == [(0, "invalid_type"), (1, "unknown_customer")]

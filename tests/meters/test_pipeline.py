@@ -110,3 +110,60 @@ async def test_external_id_given_later_counts_waiting_events(live):
     assert result["updateCustomer"]["__typename"] == "UpdateCustomerSuccess"
     await live.run_worker()
     assert Decimal(by_meter(await billing(api, org.token, customerId=customer["id"]))["calls"]["consumed"]) == 3
+
+
+async def test_recount_keeps_status_and_notifies_only_real_crossings(live):
+    import json
+
+    from tests.webhooks.receiver import Receiver
+    from tests.meters.helpers import GRANT
+
+    receiver = Receiver()
+    try:
+        org = await make_org(live.session_factory)
+        api = live.api
+        await api.data(
+            "mutation($url: String!) { createWebhookEndpoint(input: {url: $url, eventTypes: [CUSTOMER_STATE_CHANGED]}) { __typename } }",
+            {"url": receiver.url},
+            token=org.token,
+        )
+        customer = await create_customer(api, org.token, email="k@example.com", externalId="k")
+        meter = await create_meter(api, org.token, "calls", [condition("name", "eq", "call")])
+        await api.data(GRANT, {"input": {"customerId": customer["id"], "meterId": meter["id"], "units": "2"}}, token=org.token)
+        await ingest_rest(api, org.token, [{"name": "call", "external_customer_id": "k", "metadata": {"n": 1}}] * 3)
+        await live.run_worker()
+        assert [json.loads(r.body)["data"]["status"] for r in receiver.requests] == ["EXCEEDED"]
+        # a recount that changes nothing sends nothing
+        await api.data(
+            "mutation($id: ID!) { updateMeter(input: {id: $id, filter: {clauses: [{condition: {property: \"name\", operator: EQ, value: \"call\"}}]}}) { __typename } }",
+            {"id": meter["id"]},
+            token=org.token,
+        )
+        await live.run_worker()
+        assert len(receiver.requests) == 1
+        # a recount that brings it back under the quota says so
+        await api.data(
+            "mutation($id: ID!) { updateMeter(input: {id: $id, filter: {clauses: [{condition: {property: \"name\", operator: EQ, value: \"nothing\"}}]}}) { __typename } }",
+            {"id": meter["id"]},
+            token=org.token,
+        )
+        await live.run_worker()
+        assert [json.loads(r.body)["data"]["status"] for r in receiver.requests] == ["EXCEEDED", "OK"]
+        assert Decimal(by_meter(await billing(api, org.token, externalCustomerId="k"))["calls"]["consumed"]) == 0
+    finally:
+        receiver.close()
+
+
+async def test_sweep_finds_waiting_events_of_a_new_customer(live):
+    from app.meters.service import sweep
+
+    org = await make_org(live.session_factory)
+    api = live.api
+    await create_meter(api, org.token, "calls", [condition("name", "eq", "call")])
+    await ingest_rest(api, org.token, [{"name": "call", "external_customer_id": "w"}] * 2)
+    await create_customer(api, org.token, email="w@example.com", externalId="w")
+    await live.redis.flushdb()  # the job asked for by createCustomer is lost
+    async with live.session_factory() as session:
+        assert await sweep(session, live.redis) == 1
+    await live.run_worker()
+    assert Decimal(by_meter(await billing(api, org.token, externalCustomerId="w"))["calls"]["consumed"]) == 2
