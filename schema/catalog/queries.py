@@ -40,7 +40,6 @@ class CatalogQueries:
         order_by: Annotated[ProductOrder | None, strawberry.argument(description="Sort order; by creation time by default.")] = None,
     ) -> ProductConnection:
         context = info.context
-        subject = context.subject
         data = _filter_data(filter)
         order = order_by or ProductOrder()
         page = await run_query(
@@ -58,10 +57,7 @@ class CatalogQueries:
         )
         context.loaders.prime_products(list(page.items))
 
-        async def count() -> int:
-            async with context.db.use() as session:
-                return await service.count_products(session, subject, data)
-
+        count = lambda: run_query(info, lambda session, subject: service.count_products(session, subject, data))  # noqa: E731
         return Connection.from_page(page, Product.from_model, count)
 
     @scoped_field(Scope.products_read, "One product by id; null if there is none.")

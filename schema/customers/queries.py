@@ -42,7 +42,6 @@ class CustomerQueries:
         order_by: Annotated[CustomerOrder | None, strawberry.argument(description="Sort order; by creation time by default.")] = None,
     ) -> CustomerConnection:
         context = info.context
-        subject = context.subject
         data = _filter_data(filter)
         order = order_by or CustomerOrder()
         page = await run_query(
@@ -60,10 +59,7 @@ class CustomerQueries:
         )
         context.loaders.prime_customers(list(page.items))
 
-        async def count() -> int:
-            async with context.db.use() as session:
-                return await service.count_customers(session, subject, data)
-
+        count = lambda: run_query(info, lambda session, subject: service.count_customers(session, subject, data))  # noqa: E731
         return Connection.from_page(page, customer_from_model, count)
 
     @scoped_field(Scope.customers_read, "One customer, by `id` or by `externalId` (give exactly one); null if there is none.")
