@@ -9,6 +9,7 @@ import os
 import sys
 import uuid
 
+from app.auth.scopes import SCOPE_DESCRIPTIONS
 from app.config import get_settings
 
 
@@ -197,7 +198,12 @@ def build_parser() -> argparse.ArgumentParser:
     token = sub.add_parser("token", help="access tokens").add_subparsers(dest="token_command", required=True)
     tcreate = token.add_parser("create", help="issue another access token for an organization")
     tcreate.add_argument("organization_id")
-    tcreate.add_argument("--scope", action="append", help="repeat for several; default: every scope")
+    tcreate.add_argument(
+        "--scope",
+        action="append",
+        help="repeat for several; default: every scope. "
+        + "; ".join(f"{scope.value}: {text.rstrip('.')}" for scope, text in SCOPE_DESCRIPTIONS.items()),
+    )
     tcreate.add_argument("--comment", default="")
     tcreate.set_defaults(fn=cmd_token_create)
     tlist = token.add_parser("list", help="list an organization's access tokens (ids, scopes, state)")

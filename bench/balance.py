@@ -316,26 +316,7 @@ def _label(events: int) -> str:
 
 
 def main() -> int:
-    database_url, redis_url = harness.urls(DEFAULT_DATABASE_URL, DEFAULT_REDIS_URL)
-    harness.fresh_database(database_url)
-    harness.flush_redis(redis_url)
-
-    env = harness.server_env(database_url, redis_url, KASSA_EXPOSE_SQL_COUNT=None)
-    procs = harness.Processes()
-    try:
-        _server, base_url = harness.start_api(procs, env)
-        organization_id, token = harness.create_org(env)
-        result = asyncio.run(_bench(base_url, token, database_url, organization_id))
-    except BaseException:
-        procs.print_logs()
-        raise
-    finally:
-        procs.stop_all()
-        try:
-            harness.flush_redis(redis_url)  # the backfill jobs nobody ran
-        except Exception:  # noqa: BLE001
-            pass
-    procs.remove_logs()
+    result = harness.with_api(DEFAULT_DATABASE_URL, DEFAULT_REDIS_URL, _bench, KASSA_EXPOSE_SQL_COUNT=None)
 
     small, big = _label(SMALL_EVENTS), _label(BIG_EVENTS)
     label = {"small": small, "big": big}

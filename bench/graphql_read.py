@@ -187,21 +187,9 @@ async def _measure(base_url: str, token: str) -> list[Run]:
 
 
 def main() -> int:
-    database_url, redis_url = harness.urls(DEFAULT_DATABASE_URL, DEFAULT_REDIS_URL)
-    harness.fresh_database(database_url)
-
-    env = harness.server_env(database_url, redis_url, KASSA_EXPOSE_SQL_COUNT="1")
-    procs = harness.Processes()
-    try:
-        _server, base_url = harness.start_api(procs, env)
-        _organization_id, token = harness.create_org(env)
-        runs = asyncio.run(_measure(base_url, token))
-    except BaseException:
-        procs.print_logs()
-        raise
-    finally:
-        procs.stop_all()
-    procs.remove_logs()
+    runs = harness.with_api(
+        DEFAULT_DATABASE_URL, DEFAULT_REDIS_URL, lambda base_url, token, *_: _measure(base_url, token), flush=False, KASSA_EXPOSE_SQL_COUNT="1"
+    )
 
     print(f"machine: {harness.machine()}")
     print(f"customers: {CUSTOMERS} (each {MEMBERS_PER_CUSTOMER + 1} members)")

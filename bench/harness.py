@@ -31,7 +31,7 @@ import tempfile  # noqa: E402
 import time  # noqa: E402
 import uuid  # noqa: E402
 from dataclasses import dataclass  # noqa: E402
-from typing import Awaitable, Callable, NoReturn  # noqa: E402
+from typing import Any, Awaitable, Callable, NoReturn  # noqa: E402
 
 SERVER_START_TIMEOUT = 60.0  # seconds for `kassa serve` to answer /health
 STOP_TIMEOUT = 15.0  # seconds a process gets to shut down on SIGINT before it is terminated
@@ -277,6 +277,41 @@ def create_org(env: dict[str, str], name: str = "Bench") -> tuple[uuid.UUID, str
 
 
 # -- load and figures --------------------------------------------------------------------------
+
+
+def with_api(
+    default_database_url: str,
+    default_redis_url: str,
+    bench: Callable[[str, str, str, uuid.UUID], Awaitable[Any]],
+    *,
+    flush: bool = True,
+    **env_overrides: str | None,
+) -> Any:
+    """The frame of a benchmark against a running API: a fresh database (and Redis when `flush`),
+    the API server, an organization with a token; then `bench(base_url, token, database_url,
+    organization_id)`. The server is stopped whatever happens; its log is printed on failure."""
+    database_url, redis_url = urls(default_database_url, default_redis_url)
+    fresh_database(database_url)
+    if flush:
+        flush_redis(redis_url)
+    env = server_env(database_url, redis_url, **env_overrides)
+    procs = Processes()
+    try:
+        _server, base_url = start_api(procs, env)
+        organization_id, token = create_org(env)
+        result = asyncio.run(bench(base_url, token, database_url, organization_id))
+    except BaseException:
+        procs.print_logs()
+        raise
+    finally:
+        procs.stop_all()
+        if flush:
+            try:
+                flush_redis(redis_url)  # the jobs no worker ran
+            except Exception:  # noqa: BLE001
+                pass
+    procs.remove_logs()
+    return result
 
 
 async def pool(count: int, concurrency: int, job: Callable[[int, int], Awaitable[None]]) -> None:

@@ -402,27 +402,8 @@ async def _bench(base_url: str, token: str, database_url: str, organization_id: 
 
 
 def main() -> int:
-    database_url, redis_url = harness.urls(DEFAULT_DATABASE_URL, DEFAULT_REDIS_URL)
-    harness.fresh_database(database_url)
-    harness.flush_redis(redis_url)
-
     # counting statements is not free; measure production
-    env = harness.server_env(database_url, redis_url, KASSA_EXPOSE_SQL_COUNT=None)
-    procs = harness.Processes()
-    try:
-        _server, base_url = harness.start_api(procs, env)
-        organization_id, token = harness.create_org(env)
-        combos = asyncio.run(_bench(base_url, token, database_url, organization_id))
-    except BaseException:
-        procs.print_logs()
-        raise
-    finally:
-        procs.stop_all()
-        try:
-            harness.flush_redis(redis_url)  # the meter jobs nobody ran
-        except Exception:  # noqa: BLE001
-            pass
-    procs.remove_logs()
+    combos = harness.with_api(DEFAULT_DATABASE_URL, DEFAULT_REDIS_URL, _bench, KASSA_EXPOSE_SQL_COUNT=None)
 
     found = {(c.path, c.concurrency): c for c in combos}
     print(f"machine: {harness.machine()}")

@@ -19,10 +19,6 @@ class Scope(str, enum.Enum):
     events_read = "events:read"
     events_write = "events:write"
 
-    @classmethod
-    def all(cls) -> list["Scope"]:
-        return list(cls)
-
 
 SCOPE_DESCRIPTIONS = {
     Scope.organizations_read: "Read the organization the token belongs to.",

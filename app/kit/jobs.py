@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import time
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
@@ -32,7 +32,6 @@ class JobRequest:
     args: tuple[Any, ...]
     defer_until: datetime | None = None
     job_id: str | None = None
-    kwargs: dict[str, Any] = field(default_factory=dict)
 
 
 def _plain(value: Any) -> Any:
@@ -55,10 +54,6 @@ def enqueue_coalesced_after_commit(session: AsyncSession, name: str, entity_id: 
     slot = int(time.time() / window) + 1
     run_at = datetime.fromtimestamp(slot * window, tz=timezone.utc)
     enqueue_after_commit(session, name, entity_id, defer_until=run_at, job_id=f"{name}:{entity_id}:{slot}")
-
-
-def pending_jobs(session: AsyncSession) -> list[JobRequest]:
-    return list(session.sync_session.info.get(_PENDING, []))
 
 
 @event.listens_for(Session, "after_soft_rollback")
