@@ -30,6 +30,7 @@ from app.platform.services import redis_settings_from_url
 from app.rest.billing import billing_status, quota_check
 from app.rest.events import ingest_events
 from app.kit.db import SessionGate, create_engine, create_session_factory, statement_counter
+from app.kit.request_ids import current_request_id, log_unexpected, request_id_middleware
 
 _JSON = "application/json"
 _ENCODER = msgspec.json.Encoder()
@@ -59,7 +60,21 @@ def _formatted(error) -> dict[str, Any]:
     extensions = formatted.setdefault("extensions", {})
     if "code" not in extensions:
         extensions["code"] = "GRAPHQL_VALIDATION_FAILED" if error.path is None else "INTERNAL_SERVER_ERROR"
+    if extensions["code"] == "INTERNAL_SERVER_ERROR":
+        extensions["requestId"] = current_request_id()
     return formatted
+
+
+def _unexpected_error(request: Request, exc: Exception) -> Response:
+    """Any exception no handler caught: logged with the request id, answered in Kassa's shape
+    (GraphQL's on /graphql, REST's elsewhere) with the same id, never a bare framework 500."""
+    request_id = log_unexpected(exc, f"{request.method} {request.url.path}")
+    message = f"Internal server error; quote request id {request_id} when reporting it"
+    if request.url.path == "/graphql":
+        body: dict[str, Any] = {"data": None, "errors": [{"message": message, "extensions": {"code": "INTERNAL_SERVER_ERROR", "requestId": request_id}}]}
+    else:
+        body = {"error": "INTERNAL_SERVER_ERROR", "detail": message, "request_id": request_id}
+    return Response(content=_ENCODER.encode(body), status_code=500, media_type=_JSON)
 
 
 def _runtime(request: Request) -> Runtime:
@@ -192,6 +207,8 @@ def create_app(
     return Litestar(
         route_handlers=[graphql_ide, graphql_endpoint, health, index, ingest_events, billing_status, quota_check],
         lifespan=[lifespan],
+        middleware=[request_id_middleware],
+        exception_handlers={500: _unexpected_error},
         state=state,
         debug=settings.debug,
         openapi_config=None,

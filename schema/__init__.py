@@ -11,6 +11,7 @@ from strawberry.extensions import AddValidationRules, MaskErrors, MaxAliasesLimi
 from strawberry.schema.config import StrawberryConfig
 
 from app.config import Settings, get_settings
+from app.kit.request_ids import log_unexpected
 from schema.catalog.mutations import CatalogMutations
 from schema.catalog.queries import CatalogQueries
 from schema.catalog.types import PRICE_TYPES
@@ -50,8 +51,11 @@ def _should_mask(error: GraphQLError) -> bool:
 
 class KassaSchema(strawberry.Schema):
     def process_errors(self, errors: list[GraphQLError], execution_context=None) -> None:
-        """Log unexpected exceptions only; a caller's mistake (bad query, bad token) is not ours."""
-        super().process_errors([e for e in errors if _should_mask(e)], execution_context)
+        """Log unexpected exceptions only, with the request id the response carries; a caller's
+        mistake (bad query, bad token) is not ours."""
+        for error in errors:
+            if _should_mask(error):
+                log_unexpected(error.original_error, f"GraphQL field {'.'.join(map(str, error.path or []))}")
 
 
 @lru_cache(maxsize=8)

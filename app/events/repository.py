@@ -14,6 +14,9 @@ from app.models import Customer, Event, Member
 
 # One statement for a whole batch: arrays in, one row per event, duplicates (same organization
 # and external id, earlier or in the same batch) skipped. Returns how many rows were written.
+# Rows go in sorted by external id: concurrent batches sharing ids then wait on each other's
+# uncommitted keys in one order, never in a cycle (unsorted, two batches of the same ids in
+# opposite orders deadlock).
 INSERT_BATCH = """
 WITH inserted AS (
     INSERT INTO events (organization_id, source, name, timestamp, customer_id, external_customer_id,
@@ -23,6 +26,7 @@ WITH inserted AS (
     FROM unnest($3::varchar[], $4::timestamptz[], $5::uuid[], $6::varchar[], $7::uuid[], $8::varchar[],
                 $9::varchar[], $10::text[])
          AS u(name, ts, customer_id, external_customer_id, member_id, external_member_id, external_id, metadata)
+    ORDER BY u.external_id
     ON CONFLICT (organization_id, external_id) WHERE external_id IS NOT NULL DO NOTHING
     RETURNING 1
 )
