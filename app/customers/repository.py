@@ -89,8 +89,8 @@ async def get(
     session: AsyncSession, organization_id: uuid.UUID, customer_id: uuid.UUID, *, for_update: bool = False
 ) -> Customer | None:
     statement = scoped(select(Customer), Customer, organization_id).where(Customer.id == customer_id)
-    if for_update:
-        statement = statement.with_for_update()
+    if for_update:  # a locked read refreshes what the session may hold from before the lock
+        statement = statement.with_for_update().execution_options(populate_existing=True)
     return await session.scalar(statement)
 
 

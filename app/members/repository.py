@@ -17,14 +17,17 @@ UNIQUE_OWNER = "ix_members_customer_id_owner"
 
 
 async def get(session: AsyncSession, organization_id: uuid.UUID, member_id: uuid.UUID) -> Member | None:
-    return await session.scalar(scoped(select(Member), Member, organization_id).where(Member.id == member_id))
+    """The active member, read afresh (a member loaded earlier in the session is refreshed: after
+    its customer was locked, the roles read must be the committed ones)."""
+    statement = scoped(select(Member), Member, organization_id).where(Member.id == member_id)
+    return await session.scalar(statement.execution_options(populate_existing=True))
 
 
 async def get_owner(session: AsyncSession, organization_id: uuid.UUID, customer_id: uuid.UUID) -> Member | None:
     statement = scoped(select(Member), Member, organization_id).where(
         Member.customer_id == customer_id, Member.role == MemberRole.owner.value
     )
-    return await session.scalar(statement)
+    return await session.scalar(statement.execution_options(populate_existing=True))
 
 
 async def get_many(session: AsyncSession, organization_id: uuid.UUID, ids: Sequence[uuid.UUID]) -> list[Member]:

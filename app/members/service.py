@@ -5,6 +5,10 @@
   which makes the previous owner a billing manager;
 - an individual customer has exactly one member, its owner, mirrored from the customer;
 - email and external id are unique among a customer's active members.
+
+Every change to a customer's members locks the customer's row first and only then reads the
+members it judges (roles included): member mutations of one customer run one at a time, each
+seeing the others' committed result, so no interleaving leaves a customer without its owner.
 """
 
 from __future__ import annotations
@@ -79,6 +83,14 @@ async def _member(session: AsyncSession, subject: Subject, member_id: uuid.UUID)
     return member
 
 
+async def _member_of_locked_customer(session: AsyncSession, subject: Subject, member_id: uuid.UUID) -> tuple[Member, Customer]:
+    """The member, read again after its customer's row is locked (a concurrent transfer or removal
+    may have changed it meanwhile), and the locked customer."""
+    member = await _member(session, subject, member_id)
+    customer = await _customer_for_update(session, subject, member.customer_id)
+    return await _member(session, subject, member_id), customer
+
+
 def _require_business(customer: Customer, action: str) -> None:
     if not customer.is_business:
         raise CustomerNotBusiness(
@@ -113,8 +125,7 @@ async def add_member(session: AsyncSession, subject: Subject, customer_id: uuid.
 
 
 async def update_member(session: AsyncSession, subject: Subject, member_id: uuid.UUID, changes: Mapping[str, Any]) -> Member:
-    member = await _member(session, subject, member_id)
-    customer = await _customer_for_update(session, subject, member.customer_id)
+    member, customer = await _member_of_locked_customer(session, subject, member_id)
     _require_business(customer, "update this member directly (update the individual customer instead)")
     issues: list[FieldIssue] = []
     if "email" in changes:
@@ -149,8 +160,7 @@ async def update_member(session: AsyncSession, subject: Subject, member_id: uuid
 
 
 async def remove_member(session: AsyncSession, subject: Subject, member_id: uuid.UUID) -> Member:
-    member = await _member(session, subject, member_id)
-    await _customer_for_update(session, subject, member.customer_id)
+    member, _customer = await _member_of_locked_customer(session, subject, member_id)
     if member.role == MemberRole.owner.value:
         raise MemberRoleRule(
             "The owner cannot be removed; transfer ownership to another member first", rule="owner_not_removable"
