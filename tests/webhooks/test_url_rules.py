@@ -173,7 +173,7 @@ def _rebinding_resolver(monkeypatch, host: str, answers: list[list[str]]) -> lis
     given: list[list[str]] = []
 
     async def getaddrinfo(name, port, *args, **kwargs):
-        if name != host:
+        if (name.decode() if isinstance(name, bytes) else name) != host:  # anyio passes bytes
             return await original(name, port, *args, **kwargs)
         addresses = answers[min(len(given), len(answers) - 1)]
         given.append(addresses)
