@@ -12,6 +12,7 @@ way `webhook_failure_threshold` times in a row is disabled, with the reason on t
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import hmac
@@ -55,7 +56,11 @@ class CheckedNetworkBackend(httpcore.AsyncNetworkBackend):
         self.inner = inner or httpcore.AnyIOBackend()
 
     async def connect_tcp(self, host: str, port: int, timeout: float | None = None, local_address: str | None = None, socket_options=None):
-        addresses = await resolve_checked(host, port, development=self.development)
+        try:
+            async with asyncio.timeout(timeout):  # the connect timeout covers the name lookup too
+                addresses = await resolve_checked(host, port, development=self.development)
+        except TimeoutError:
+            raise httpcore.ConnectTimeout(f"resolving {host} timed out") from None
         error: Exception | None = None
         for address in addresses:  # an IP address: the inner backend does not resolve it again
             try:

@@ -188,7 +188,9 @@ def _guard(resolve: Any, scope: Scope, where: str) -> Any:
 
     def guarded(source: Any, info: Any, **kwargs: Any) -> Any:
         subject = info.context.subject
-        if subject is None or scope_value not in subject.scopes:
+        if subject is None:
+            require(info, None)  # the same authentication error as a root field
+        if scope_value not in subject.scopes:
             raise AuthError(f"This access token lacks the '{scope_value}' scope (needed for {where})", "FORBIDDEN")
         return resolve(source, info, **kwargs)
 
