@@ -9,7 +9,7 @@ from collections import deque
 
 import pytest
 import strawberry
-from graphql import GraphQLInterfaceType, GraphQLObjectType, GraphQLUnionType, get_named_type
+from graphql import GraphQLInterfaceType, GraphQLObjectType, GraphQLUnionType, get_named_type, is_required_argument
 
 from app.auth.scopes import Scope
 from app.auth.service import issue_token
@@ -77,7 +77,7 @@ def _path_to(target: str, scope: Scope) -> list[tuple[str, str]]:
             continue
         seen.add(current.name)
         for field_name, field in current.fields.items():
-            if any(arg.type.__class__.__name__ == "GraphQLNonNull" and arg.default_value is None for arg in field.args.values()):
+            if any(is_required_argument(arg) for arg in field.args.values()):
                 continue
             for concrete in _possible(get_named_type(field.type)):
                 if isinstance(concrete, GraphQLObjectType) and scopes.get(concrete.name) == scope:
