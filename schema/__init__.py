@@ -22,10 +22,12 @@ from schema.events.mutations import EventMutations
 from schema.events.queries import EventQueries
 from schema.kit.nodes import NodeQueries
 from schema.kit.scalars import SCALAR_MAP
+from schema.kit.scopes import guard_nested_scopes
 from schema.members.mutations import MemberMutations
 from schema.members.queries import MemberQueries
 from schema.meters.mutations import MeterMutations
 from schema.meters.queries import MeterQueries
+from schema.organizations.mutations import OrganizationMutations
 from schema.organizations.queries import OrganizationQueries
 from schema.webhooks.mutations import WebhookMutations
 from schema.webhooks.queries import WebhookQueries
@@ -37,7 +39,7 @@ class Query(NodeQueries, OrganizationQueries, CustomerQueries, MemberQueries, We
 
 
 @strawberry.type(description="Everything a merchant can change. Each mutation takes one `input` and returns a union of its success payload and typed errors.")
-class Mutation(CustomerMutations, MemberMutations, WebhookMutations, CatalogMutations, MeterMutations, EventMutations):
+class Mutation(CustomerMutations, MemberMutations, WebhookMutations, CatalogMutations, MeterMutations, OrganizationMutations, EventMutations):
     pass
 
 
@@ -74,13 +76,13 @@ def build_schema(settings: Settings) -> strawberry.Schema:
     ]
     if not settings.debug:
         extensions.append(lambda: MaskErrors(should_mask_error=_should_mask))
-    return KassaSchema(
+    return guard_nested_scopes(KassaSchema(
         query=Query,
         mutation=Mutation,
         types=[IndividualCustomer, BusinessCustomer, *PRICE_TYPES],
         extensions=extensions,
         config=StrawberryConfig(scalar_map=SCALAR_MAP),
-    )
+    ))
 
 
 schema = build_schema(get_settings())

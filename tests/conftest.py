@@ -212,7 +212,9 @@ class Live:
         import workers.settings  # noqa: F401 - registers every job
         from workers.registry import REGISTRY
 
-        async with httpx.AsyncClient(follow_redirects=False) as http:
+        from app.webhooks.delivery import webhook_client
+
+        async with webhook_client(self.worker_settings(**settings_overrides)) as http:
             worker = Worker(
                 functions=list(REGISTRY.values()),
                 redis_pool=self.redis,

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-import httpx
 from arq import cron
 
 from app.config import get_settings
 from app.kit.db import create_engine, create_session_factory
 from app.platform.services import redis_settings_from_url
+from app.webhooks.delivery import webhook_client
 from workers import meters, system, webhooks  # noqa: F401 - registers the jobs
 from workers.registry import REGISTRY
 
@@ -19,7 +19,7 @@ async def startup(ctx: dict[str, Any]) -> None:
     ctx["settings"] = settings
     ctx["engine"] = create_engine(settings.database_url, pool_size=settings.db_pool_size)
     ctx["session_factory"] = create_session_factory(ctx["engine"])
-    ctx["http"] = httpx.AsyncClient(follow_redirects=False, timeout=settings.webhook_timeout_seconds)
+    ctx["http"] = webhook_client(settings)
 
 
 async def shutdown(ctx: dict[str, Any]) -> None:

@@ -12,17 +12,20 @@ way `webhook_failure_threshold` times in a row is disabled, with the reason on t
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import hmac
 import json
 import logging
 import random
+import ssl
 import time
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+import httpcore
 import httpx
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -32,13 +35,57 @@ from app.kit.jobs import JobRequest, send as send_jobs
 from app.kit.models import utc_now
 from app.models import WebhookDelivery, WebhookDeliveryAttempt, WebhookEndpoint, WebhookEvent
 from app.webhooks import repository
-from app.webhooks.policies import resolve_public_addresses
+from app.webhooks.policies import resolve_checked
 from app.webhooks.service import DELIVER_JOB, SECRET_PREFIX
 
 logger = logging.getLogger("kassa.webhooks")
 
 EXCERPT_LENGTH = 1024
 MAX_DELIVERIES_PER_RUN = 500
+
+
+class CheckedNetworkBackend(httpcore.AsyncNetworkBackend):
+    """Opens the TCP connections of webhook requests: resolves the host once, checks every
+    address (`policies.resolve_checked`) and connects to a checked address, never resolving
+    again. TLS is untouched: httpcore still sends the URL's host name as SNI and verifies the
+    certificate against it, and the Host header is the URL's; connections are pooled per host
+    name, never shared between two hosts that resolve to the same address."""
+
+    def __init__(self, *, development: bool, inner: httpcore.AsyncNetworkBackend | None = None) -> None:
+        self.development = development
+        self.inner = inner or httpcore.AnyIOBackend()
+
+    async def connect_tcp(self, host: str, port: int, timeout: float | None = None, local_address: str | None = None, socket_options=None):
+        try:
+            async with asyncio.timeout(timeout):  # the connect timeout covers the name lookup too
+                addresses = await resolve_checked(host, port, development=self.development)
+        except TimeoutError:
+            raise httpcore.ConnectTimeout(f"resolving {host} timed out") from None
+        error: Exception | None = None
+        for address in addresses:  # an IP address: the inner backend does not resolve it again
+            try:
+                return await self.inner.connect_tcp(address, port, timeout=timeout, local_address=local_address, socket_options=socket_options)
+            except (httpcore.ConnectError, httpcore.ConnectTimeout) as exc:
+                error = exc
+        assert error is not None
+        raise error
+
+    async def connect_unix_socket(self, path: str, timeout: float | None = None, socket_options=None):
+        raise httpcore.ConnectError("webhooks are not sent to unix sockets")
+
+    async def sleep(self, seconds: float) -> None:
+        await self.inner.sleep(seconds)
+
+
+def webhook_client(settings: Settings, *, verify: ssl.SSLContext | bool = True) -> httpx.AsyncClient:
+    """The HTTP client that sends webhooks: no redirects, no proxy from the environment, and
+    every connection opened through CheckedNetworkBackend. `verify`: the certificate check
+    (the system's trusted authorities by default; an SSL context to trust others)."""
+    transport = httpx.AsyncHTTPTransport(verify=verify, trust_env=False)
+    # httpx does not take a network backend; its pool does (httpx 0.28, httpcore 1.0).
+    # tests/webhooks/test_pinning.py fails if this stops routing connections through it.
+    transport._pool._network_backend = CheckedNetworkBackend(development=settings.is_development)
+    return httpx.AsyncClient(transport=transport, follow_redirects=False, trust_env=False, timeout=settings.webhook_timeout_seconds)
 
 
 def sign(secret: str, message_id: str, timestamp: int, body: bytes) -> str:
@@ -71,7 +118,6 @@ async def post_event(
     }
     started = time.perf_counter()
     try:
-        await resolve_public_addresses(endpoint.url, development=settings.is_development)
         response = await client.post(endpoint.url, content=body, headers=headers, timeout=settings.webhook_timeout_seconds)
     except ValidationFailed as exc:
         return AttemptResult(False, None, _elapsed(started), None, exc.issues[0].message[:512])

@@ -88,7 +88,7 @@ class MeteredUnitPrice(ProductPrice):
         return strawberry.ID(to_global_id("Meter", self.model.meter_id))
 
     @strawberry.field(description="The meter that counts the units (it may have been archived since).")
-    async def meter(self, info: strawberry.Info) -> Annotated["Meter", strawberry.lazy("schema.meters.types")]:
+    async def meter(self, info: strawberry.Info) -> Annotated["Meter", strawberry.lazy("schema.meters.types")] | None:
         from schema.meters.types import Meter
 
         return Meter.from_model(await info.context.loaders.meter.load(self.model.meter_id))

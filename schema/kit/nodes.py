@@ -9,7 +9,6 @@ from typing import Any, Awaitable, Callable
 
 import strawberry
 
-from app.auth.scopes import Scope
 from app.kit.errors import NotFound
 from app.kit.ids import from_global_id
 from schema.kit.errors import BadRequest, run_query
@@ -77,16 +76,17 @@ async def _meter(info: strawberry.Info, id: uuid.UUID) -> Any:
     return Meter.from_model(row) if row is not None else None
 
 
-# type name in the global id -> (scope needed, loader)
-NODE_RESOLVERS: dict[str, tuple[Scope, Callable[[strawberry.Info, uuid.UUID], Awaitable[Any]]]] = {
-    "Customer": (Scope.customers_read, _customer),
-    "Member": (Scope.customers_read, _member),
-    "Organization": (Scope.organizations_read, _organization),
-    "Product": (Scope.products_read, _product),
-    "ProductPrice": (Scope.products_read, _product_price),
-    "WebhookEndpoint": (Scope.webhooks_read, _webhook_endpoint),
-    "Meter": (Scope.meters_read, _meter),
-    "WebhookEvent": (Scope.webhooks_read, _webhook_event),
+# type name in the global id -> loader. The scope needed is the type's own (schema.kit.scopes):
+# the same map that guards nested fields.
+NODE_RESOLVERS: dict[str, Callable[[strawberry.Info, uuid.UUID], Awaitable[Any]]] = {
+    "Customer": _customer,
+    "Member": _member,
+    "Organization": _organization,
+    "Product": _product,
+    "ProductPrice": _product_price,
+    "WebhookEndpoint": _webhook_endpoint,
+    "Meter": _meter,
+    "WebhookEvent": _webhook_event,
 }
 
 
@@ -96,10 +96,10 @@ async def resolve_node(info: strawberry.Info, global_id: str) -> Node | None:
         type_name, id = from_global_id(global_id)
     except NotFound:
         return None
-    entry = NODE_RESOLVERS.get(type_name)
-    if entry is None:
+    load = NODE_RESOLVERS.get(type_name)
+    scope = info.schema.type_scopes.get(type_name)
+    if load is None or scope is None:
         return None
-    scope, load = entry
     require(info, scope)
     return await load(info, id)
 

@@ -1,4 +1,4 @@
-"""Mutations on meters, meter credits and the organization's thresholds."""
+"""Mutations on meters and meter credits."""
 
 from __future__ import annotations
 
@@ -18,11 +18,9 @@ from schema.meters.inputs import (
     MeterIdInput,
     ResetCustomerMeterInput,
     UpdateMeterInput,
-    UpdateOrganizationSettingsInput,
     filter_to_dict,
 )
 from schema.meters.types import Meter
-from schema.organizations.types import Organization
 
 _INPUT = "What to do; see the input type."
 
@@ -37,11 +35,6 @@ class MeterEventSuccess:
     recorded: bool = strawberry.field(description="False when the external id was already used: nothing was applied twice.")
 
 
-@strawberry.type(description="The thresholds were changed.")
-class UpdateOrganizationSettingsSuccess:
-    organization: Organization = strawberry.field(description="The organization.")
-
-
 MeterResult = Annotated[
     Union[MeterSuccess, ValidationError, NotFoundError],
     strawberry.union("MeterResult", description="The meter, or why nothing changed."),
@@ -50,12 +43,6 @@ MeterEventResult = Annotated[
     Union[MeterEventSuccess, ValidationError, NotFoundError, MeterArchivedError],
     strawberry.union("MeterEventResult", description="Whether the event was recorded, or why not."),
 ]
-UpdateOrganizationSettingsResult = Annotated[
-    Union[UpdateOrganizationSettingsSuccess, ValidationError],
-    strawberry.union("UpdateOrganizationSettingsResult", description="The organization, or why nothing changed."),
-]
-
-
 @strawberry.type
 class MeterMutations:
     @scoped_mutation(Scope.meters_write, "Create a meter. It counts every customer's events, past ones included.")
@@ -116,19 +103,4 @@ class MeterMutations:
                 external_id=input.external_id,
             ),
             lambda result: MeterEventSuccess(recorded=result.inserted == 1),
-        )
-
-    @scoped_mutation(Scope.organizations_write, "Change the billing-status thresholds of the organization.")
-    async def update_organization_settings(
-        self, info: strawberry.Info, input: Annotated[UpdateOrganizationSettingsInput, strawberry.argument(description=_INPUT)]
-    ) -> UpdateOrganizationSettingsResult:
-        changes = {
-            "warning_threshold": input.warning_threshold,
-            "critical_threshold": input.critical_threshold,
-            "exceeded_threshold": input.exceeded_threshold,
-        }
-        return await run_mutation(
-            info,
-            lambda session, subject: service.update_thresholds(session, subject, changes),
-            lambda row: UpdateOrganizationSettingsSuccess(organization=Organization.from_model(row)),
         )

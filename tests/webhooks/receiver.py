@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ssl
 import threading
 import time
 from dataclasses import dataclass, field
@@ -20,6 +21,9 @@ class Receiver:
     statuses: list[int] = field(default_factory=list)  # answered in turn; then `default_status`
     default_status: int = 200
     requests: list[Received] = field(default_factory=list)
+    host: str = "127.0.0.1"  # any 127.x.y.z works on Linux
+    port: int = 0
+    tls: ssl.SSLContext | None = None  # a server context: serve https
 
     def __post_init__(self) -> None:
         receiver = self
@@ -38,13 +42,15 @@ class Receiver:
             def log_message(self, *args) -> None:
                 pass
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server = ThreadingHTTPServer((self.host, self.port), Handler)
+        if self.tls is not None:
+            self.server.socket = self.tls.wrap_socket(self.server.socket, server_side=True)
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self.thread.start()
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.server.server_address[1]}/hooks"
+        return f"http://{self.host}:{self.server.server_address[1]}/hooks"
 
     def close(self) -> None:
         self.server.shutdown()

@@ -1,0 +1,45 @@
+"""Mutations on the caller's organization: its billing-status thresholds."""
+
+from __future__ import annotations
+
+from typing import Annotated, Union
+
+import strawberry
+
+from app.auth.scopes import Scope
+from app.meters import service
+from schema.kit.errors import ValidationError, run_mutation
+from schema.kit.scopes import scoped_mutation
+from schema.meters.inputs import UpdateOrganizationSettingsInput
+from schema.organizations.types import Organization
+
+
+@strawberry.type(description="The thresholds were changed.")
+class UpdateOrganizationSettingsSuccess:
+    organization: Organization = strawberry.field(description="The organization.")
+
+
+UpdateOrganizationSettingsResult = Annotated[
+    Union[UpdateOrganizationSettingsSuccess, ValidationError],
+    strawberry.union("UpdateOrganizationSettingsResult", description="The organization, or why nothing changed."),
+]
+
+
+@strawberry.type
+class OrganizationMutations:
+    @scoped_mutation(Scope.organizations_write, "Change the billing-status thresholds of the organization.")
+    async def update_organization_settings(
+        self,
+        info: strawberry.Info,
+        input: Annotated[UpdateOrganizationSettingsInput, strawberry.argument(description="What to do; see the input type.")],
+    ) -> UpdateOrganizationSettingsResult:
+        changes = {
+            "warning_threshold": input.warning_threshold,
+            "critical_threshold": input.critical_threshold,
+            "exceeded_threshold": input.exceeded_threshold,
+        }
+        return await run_mutation(
+            info,
+            lambda session, subject: service.update_thresholds(session, subject, changes),
+            lambda row: UpdateOrganizationSettingsSuccess(organization=Organization.from_model(row)),
+        )
