@@ -7,10 +7,10 @@ import asyncio
 import socket
 import ssl
 from dataclasses import replace
-from pathlib import Path
 
 import httpx
 import pytest
+import trustme
 from sqlalchemy import select
 
 from app.kit.ids import from_global_id
@@ -23,7 +23,9 @@ from tests.operations import create_customer
 from tests.webhooks.receiver import Receiver
 from tests.webhooks.test_delivery import make_endpoint
 
-TLS = Path(__file__).parent / "tls"  # a test CA and a certificate for hooks.example.test signed by it
+# a throwaway CA, made for the test run, and a certificate for hooks.example.test signed by it
+TEST_CA = trustme.CA()
+HOOKS_CERT = TEST_CA.issue_cert("hooks.example.test")
 
 CREATE = """
 mutation($input: CreateWebhookEndpointInput!) {
@@ -157,7 +159,7 @@ def tls_receivers():
     """A TLS receiver on 127.0.0.2 (the address the check approves) and one on 127.0.0.3 (an
     internal service), same port, same certificate: only the address tells them apart."""
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    context.load_cert_chain(TLS / "hooks.pem", TLS / "hooks.key")
+    HOOKS_CERT.configure_cert(context)
     public = Receiver(host="127.0.0.2", tls=context)
     internal = Receiver(host="127.0.0.3", port=public.server.server_address[1], tls=context)
     yield public, internal
@@ -187,7 +189,8 @@ def _rebinding_resolver(monkeypatch, host: str, answers: list[list[str]]) -> lis
 
 async def _deliver(live, endpoint_global_id: str) -> list[WebhookDeliveryAttempt]:
     settings = live.worker_settings(environment="production")
-    verify = ssl.create_default_context(cafile=TLS / "ca.pem")
+    verify = ssl.create_default_context()
+    TEST_CA.configure_trust(verify)
     _type, endpoint_id = from_global_id(endpoint_global_id)
     async with webhook_client(settings, verify=verify) as client:
         await deliver_endpoint(live.session_factory, endpoint_id, client=client, settings=settings, queue=live.redis)
