@@ -83,7 +83,7 @@ def webhook_client(settings: Settings, *, verify: ssl.SSLContext | bool = True) 
     (the system's trusted authorities by default; an SSL context to trust others)."""
     transport = httpx.AsyncHTTPTransport(verify=verify, trust_env=False)
     # httpx does not take a network backend; its pool does (httpx 0.28, httpcore 1.0).
-    # tests/webhooks/test_pinning.py fails if this stops routing connections through it.
+    # tests/webhooks/test_url_rules.py (the pinning tests) fails if this stops routing connections through it.
     transport._pool._network_backend = CheckedNetworkBackend(development=settings.is_development)
     return httpx.AsyncClient(transport=transport, follow_redirects=False, trust_env=False, timeout=settings.webhook_timeout_seconds)
 
