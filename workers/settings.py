@@ -129,6 +129,15 @@ class KassaWorker(Worker):
                     self.sem.release()
                 raise
 
+    async def run_job(self, job_id: str, score: int) -> None:
+        # A job whose start or end could not be written to Redis: log it here, rather than let
+        # the poll loop take the stale error for a new outage. arq runs it again once its
+        # in-progress mark expires (if Redis kept its data; else the sweeps catch up).
+        try:
+            await super().run_job(job_id, score)
+        except REDIS_ERRORS as exc:
+            logger.warning("job %s: Redis unreachable around its run (%s: %s)", job_id, type(exc).__name__, exc)
+
     async def _redis_lost(self, exc: BaseException) -> None:
         self.redis_failures += 1
         self._last_heartbeat = 0.0  # check in again as soon as Redis is back
