@@ -125,3 +125,19 @@ async def test_redis_down_at_commit_delays_the_job_and_loses_nothing(live, tmp_p
             await asyncio.gather(relay, return_exceptions=True)
         await queue.aclose()
         server.kill()
+
+
+async def test_concurrent_relays_send_each_row_once(live, remembered):
+    async with live.session_factory() as session:  # 60 jobs waiting in the outbox
+        for n in range(60):
+            enqueue_after_commit(session, "tests.remember", f"w{n}")
+        await session.commit()
+    counts = await asyncio.gather(
+        *(relay_outbox(live.session_factory, live.redis, older_than=0, limit=7) for _ in range(4))
+    )
+    while (more := await relay_outbox(live.session_factory, live.redis, older_than=0, limit=7)) > 0:
+        counts.append(more)
+    assert sum(counts) == 60  # no row claimed by two relays
+    assert len(await live.redis.queued_jobs()) == 60
+    await live.run_worker()
+    assert sorted(remembered) == sorted(f"w{n}" for n in range(60))
