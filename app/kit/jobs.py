@@ -117,6 +117,14 @@ def _drop_on_rollback(session: Session, previous_transaction: SessionTransaction
     session.info.pop(_WRITTEN, None)
 
 
+@event.listens_for(Session, "after_transaction_end")
+def _forget_at_end(session: Session, transaction: SessionTransaction) -> None:
+    """A transaction closed without commit or rollback (`session.close()`) asks for nothing."""
+    if transaction.parent is None:
+        session.info.pop(_PENDING, None)
+        session.info.pop(_WRITTEN, None)
+
+
 _INSERT_OUTBOX = text(
     """
     INSERT INTO job_outbox (id, name, args, job_id, defer_until, created_at, modified_at)

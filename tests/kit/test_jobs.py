@@ -141,3 +141,14 @@ async def test_concurrent_relays_send_each_row_once(live, remembered):
     assert len(await live.redis.queued_jobs()) == 60
     await live.run_worker()
     assert sorted(remembered) == sorted(f"w{n}" for n in range(60))
+
+
+async def test_a_session_closed_without_commit_queues_nothing(live, remembered):
+    session = live.session_factory()
+    enqueue_after_commit(session, "tests.remember", "closed")
+    await session.close()
+    async with session:  # the same session, used again: the old request is gone
+        enqueue_after_commit(session, "tests.remember", "reused")
+        await jobs.commit(session, live.redis)
+    await live.run_worker()
+    assert remembered == ["reused"]
