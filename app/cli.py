@@ -71,13 +71,11 @@ def cmd_serve(args) -> int:
 
 
 def cmd_worker(_args) -> int:
-    from arq.worker import run_worker
-
     _logging()
     _services()  # before importing the settings, which read REDIS_URL
-    from workers.settings import WorkerSettings
+    from workers.settings import create_worker
 
-    run_worker(WorkerSettings)
+    create_worker().run()  # until SIGINT/SIGTERM; outlives Redis restarts
     return 0
 
 

@@ -54,6 +54,10 @@ class Settings:
     webhook_failure_threshold: int = 5
     worker_max_tries: int = 5
     worker_retry_base_seconds: float = 1.0
+    worker_heartbeat_seconds: float = 5.0
+    outbox_relay_after_seconds: float = 2.0
+    health_worker_stale_seconds: float = 30.0
+    health_max_lag_seconds: float = 300.0
 
     @property
     def is_development(self) -> bool:
@@ -84,6 +88,10 @@ class Settings:
             webhook_failure_threshold=_int("KASSA_WEBHOOK_FAILURE_THRESHOLD", 5),
             worker_max_tries=_int("KASSA_WORKER_MAX_TRIES", 5),
             worker_retry_base_seconds=float(os.environ.get("KASSA_WORKER_RETRY_BASE") or 1.0),
+            worker_heartbeat_seconds=float(os.environ.get("KASSA_WORKER_HEARTBEAT") or 5.0),
+            outbox_relay_after_seconds=float(os.environ.get("KASSA_OUTBOX_RELAY_AFTER") or 2.0),
+            health_worker_stale_seconds=float(os.environ.get("KASSA_HEALTH_WORKER_STALE") or 30.0),
+            health_max_lag_seconds=float(os.environ.get("KASSA_HEALTH_MAX_LAG") or 300.0),
         )
 
 

@@ -242,6 +242,8 @@ def wait_healthy(base_url: str, proc: Proc, timeout: float = SERVER_START_TIMEOU
 def start_api(procs: Processes, env: dict[str, str], name: str = "server") -> tuple[Proc, str]:
     """`kassa serve` on a free port, answering /health: (the process, its base URL)."""
     port = free_port()
+    # /health here means "the API is up": leave out the worker and lag checks (no worker may run yet)
+    env = {**env, "KASSA_HEALTH_WORKER_STALE": "0", "KASSA_HEALTH_MAX_LAG": "0"}
     proc = procs.start(name, [sys.executable, "-m", "app.cli", "serve", "--port", str(port)], env)
     base_url = f"http://127.0.0.1:{port}"
     wait_healthy(base_url, proc)

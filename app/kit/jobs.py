@@ -1,29 +1,47 @@
-"""Background jobs: requested inside a transaction, enqueued only after it commits.
+"""Background jobs: requested inside a transaction, kept in a job outbox, relayed to arq.
 
-A service calls `enqueue_after_commit(session, "domain.verb", id, ...)`; the request is kept
-on the session and sent to arq by `commit(session, queue)` once the commit succeeded. A
-rollback drops the requests, so a rolled-back mutation enqueues nothing. Jobs are named and
-take ids only; every job is safe to run twice.
+A service calls `enqueue_after_commit(session, "domain.verb", id, ...)`; the request is kept on
+the session, and written to the `job_outbox` table when the session's transaction commits (one
+multi-row INSERT, in that transaction), whether the commit comes from `commit(session, queue)`
+or from a plain `session.commit()`. A rollback drops the requests, and a rolled-back savepoint
+drops exactly the requests made inside it.
+
+Relaying: `commit(session, queue)`, the one commit path, hands the committed jobs to arq right
+after the COMMIT (one Lua call to Redis, then one DELETE of their outbox rows, on the same
+database connection). Whatever is left (Redis was down, the process died in between, a plain
+`session.commit()`) is relayed by `relay_outbox`, which the workers run in a loop
+(`run_relay`). Redis being down delays jobs, never loses them; a job may be relayed twice,
+and every job is safe to run twice. Jobs are named and take ids only.
 """
 
 from __future__ import annotations
 
+import asyncio
+import json
 import logging
+import random
 import time
 import uuid
-from dataclasses import dataclass
+import weakref
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
 from arq.constants import expires_extra_ms, job_key_prefix, result_key_prefix
 from arq.jobs import serialize_job
-from sqlalchemy import event
-from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import Session
+from sqlalchemy import event, text
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.orm import Session, SessionTransaction
+from sqlalchemy.util import await_only
+
+from app.kit.db import statement_counter
 
 logger = logging.getLogger("kassa.jobs")
 
-_PENDING = "kassa_pending_jobs"
+_PENDING = "kassa_jobs_pending"  # requests not yet written: list[JobRequest]
+_MARKS = "kassa_jobs_marks"  # savepoint -> how many requests were pending when it began
+_WRITTEN = "kassa_jobs_written"  # rows written by the committing transaction: _Written
+_QUEUE = "kassa_jobs_queue"  # set by `commit`: relay right after the COMMIT
 
 
 @dataclass(frozen=True)
@@ -34,16 +52,33 @@ class JobRequest:
     job_id: str | None = None
 
 
+@dataclass
+class _Written:
+    ids: list[uuid.UUID]
+    requests: list[JobRequest]
+    driver_connection: Any = field(repr=False)
+
+
 def _plain(value: Any) -> Any:
     return str(value) if isinstance(value, uuid.UUID) else value
 
 
 def enqueue_after_commit(
-    session: AsyncSession, name: str, *args: Any, defer_until: datetime | None = None, job_id: str | None = None
+    session: AsyncSession | Session,
+    name: str,
+    *args: Any,
+    defer_until: datetime | None = None,
+    job_id: str | None = None,
 ) -> None:
-    """Ask for job `name(*args)` once the session's transaction commits (ids as strings)."""
-    session.sync_session.info.setdefault(_PENDING, []).append(
-        JobRequest(name=name, args=tuple(_plain(a) for a in args), defer_until=defer_until, job_id=job_id)
+    """Ask for job `name(*args)` once the session's transaction commits (ids as strings). The
+    job id is fixed now, so a job relayed twice is queued once while it waits."""
+    sync_session = session.sync_session if isinstance(session, AsyncSession) else session
+    if not sync_session.in_transaction():
+        sync_session.begin()  # no SQL yet; a rollback before any statement must drop the request too
+    sync_session.info.setdefault(_PENDING, []).append(
+        JobRequest(
+            name=name, args=tuple(_plain(a) for a in args), defer_until=defer_until, job_id=job_id or uuid.uuid4().hex
+        )
     )
 
 
@@ -56,10 +91,126 @@ def enqueue_coalesced_after_commit(session: AsyncSession, name: str, entity_id: 
     enqueue_after_commit(session, name, entity_id, defer_until=run_at, job_id=f"{name}:{entity_id}:{slot}")
 
 
-@event.listens_for(Session, "after_soft_rollback")
-def _drop_on_rollback(session: Session, _previous_transaction) -> None:
-    session.info.pop(_PENDING, None)
+# -- the transaction's side: savepoints, writing the outbox rows, relaying after COMMIT ----------
 
+
+@event.listens_for(Session, "after_transaction_create")
+def _mark_savepoint(session: Session, transaction: SessionTransaction) -> None:
+    if transaction.nested:
+        marks = session.info.setdefault(_MARKS, weakref.WeakKeyDictionary())
+        marks[transaction] = len(session.info.get(_PENDING, ()))
+
+
+@event.listens_for(Session, "after_soft_rollback")
+def _drop_on_rollback(session: Session, previous_transaction: SessionTransaction) -> None:
+    """A rolled-back savepoint drops the requests made inside it (their position is past its
+    mark); a rolled-back transaction drops them all (and its outbox rows went with it)."""
+    boundary = previous_transaction
+    while boundary.parent is not None and not boundary.nested:
+        boundary = boundary.parent
+    pending = session.info.get(_PENDING)
+    if boundary.nested:
+        if pending:
+            del pending[session.info.get(_MARKS, {}).get(boundary, 0):]
+        return
+    session.info.pop(_PENDING, None)
+    session.info.pop(_WRITTEN, None)
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _forget_at_end(session: Session, transaction: SessionTransaction) -> None:
+    """A transaction closed without commit or rollback (`session.close()`) asks for nothing."""
+    if transaction.parent is None:
+        session.info.pop(_PENDING, None)
+        session.info.pop(_WRITTEN, None)
+
+
+_INSERT_OUTBOX = text(
+    """
+    INSERT INTO job_outbox (id, name, args, job_id, defer_until, created_at, modified_at)
+    SELECT t.id, t.name, CAST(t.args AS jsonb), t.job_id, t.defer_until, clock_timestamp(), clock_timestamp()
+    FROM unnest(CAST(:ids AS uuid[]), CAST(:names AS varchar[]), CAST(:args AS text[]),
+                CAST(:job_ids AS varchar[]), CAST(:defers AS timestamptz[])) AS t(id, name, args, job_id, defer_until)
+    """
+)
+
+
+@event.listens_for(Session, "before_commit")
+def _write_outbox(session: Session) -> None:
+    """Write the transaction's requests as outbox rows, in one statement, just before COMMIT
+    (for a savepoint being released nothing happens: its requests now belong to the parent)."""
+    if session.in_nested_transaction():
+        return
+    pending = session.info.pop(_PENDING, None)
+    if not pending:
+        return
+    unique: dict[str | None, JobRequest] = {}
+    for request in pending:
+        unique.setdefault(request.job_id, request)  # a coalesced job asked for twice: one row
+    requests = list(unique.values())
+    ids = [uuid.uuid4() for _ in requests]
+    connection = session.connection()
+    connection.execute(
+        _INSERT_OUTBOX,
+        {
+            "ids": ids,
+            "names": [r.name for r in requests],
+            "args": [json.dumps(list(r.args)) for r in requests],
+            "job_ids": [r.job_id for r in requests],
+            "defers": [r.defer_until for r in requests],
+        },
+    )
+    session.info[_WRITTEN] = _Written(ids, requests, connection.connection.driver_connection)
+
+
+@event.listens_for(Session, "after_commit")
+def _relay_committed(session: Session) -> None:
+    if session.in_nested_transaction():
+        return
+    written = session.info.pop(_WRITTEN, None)
+    queue = session.info.get(_QUEUE)
+    if written is None or queue is None:
+        return  # left to the relay loop
+    try:
+        await_only(_relay_now(queue, written))
+    except Exception:  # noqa: BLE001 - the commit succeeded; the relay loop sends what is left
+        logger.exception("could not relay %d committed jobs; the outbox relay will", len(written.ids))
+
+
+_DELETE_SENT = (
+    "DELETE FROM job_outbox WHERE id IN "
+    "(SELECT id FROM job_outbox WHERE id = ANY($1::uuid[]) FOR UPDATE SKIP LOCKED)"
+)
+
+
+async def _relay_now(queue, written: _Written) -> None:
+    """Right after COMMIT, on the connection that committed: Redis first, then delete the rows
+    (skipping any a relay loop holds: it deletes them itself)."""
+    try:
+        await enqueue(queue, written.requests)
+    except Exception as exc:  # noqa: BLE001 - Redis down: the rows wait for the relay loop
+        logger.warning("Redis unreachable at commit (%s: %s); %d jobs wait in the outbox", type(exc).__name__, exc, len(written.ids))
+        return
+    await written.driver_connection.execute(_DELETE_SENT, written.ids)
+    counter = statement_counter.get()
+    if counter is not None:
+        counter[0] += 1
+
+
+async def commit(session: AsyncSession, queue) -> None:
+    """The one commit path: commit (the transaction's jobs are written to the outbox in it),
+    then hand them to arq at once. A plain `session.commit()` is safe too: its jobs then wait
+    for the relay loop (a few seconds)."""
+    info = session.sync_session.info
+    if queue is not None:
+        info[_QUEUE] = queue
+    try:
+        await session.commit()
+    finally:
+        info.pop(_QUEUE, None)
+
+
+# -- Redis ----------------------------------------------------------------------------------------
 
 # Enqueue many jobs in one round trip, with arq's own semantics: a job whose id is already
 # queued, running or holding a result is skipped (that is how coalesced ids deduplicate).
@@ -79,10 +230,8 @@ return added
 """
 
 
-async def send(queue, requests: list[JobRequest]) -> int:
-    """Enqueue on arq in one round trip; returns how many were new. A failure is logged, not
-    raised: the transaction is already committed, and the periodic sweeps pick up whatever a
-    lost job would have done."""
+async def enqueue(queue, requests: list[JobRequest]) -> int:
+    """Enqueue on arq in one round trip; returns how many were new. Raises when Redis fails."""
     if not requests:
         return 0
     now_ms = int(time.time() * 1000)
@@ -95,17 +244,76 @@ async def send(queue, requests: list[JobRequest]) -> int:
         seen.add(job_id)
         score = int(request.defer_until.timestamp() * 1000) if request.defer_until else now_ms
         payload = serialize_job(request.name, request.args, {}, None, now_ms, serializer=queue.job_serializer)
-        args += [job_id, score, score - now_ms + expires_extra_ms, payload]
+        args += [job_id, score, max(score - now_ms, 0) + expires_extra_ms, payload]
+    return int(await queue.eval(_ENQUEUE_MANY, 2, job_key_prefix, result_key_prefix, *args))
+
+
+async def send(queue, requests: list[JobRequest]) -> int:
+    """Best effort, outside any transaction (the sweeps, a delivery run queueing its own
+    follow-up): a failure is logged, not raised; the periodic sweeps make up for it."""
     try:
-        return int(await queue.eval(_ENQUEUE_MANY, 2, job_key_prefix, result_key_prefix, *args))
+        return await enqueue(queue, requests)
     except Exception:  # noqa: BLE001
-        logger.exception("could not enqueue %d jobs after commit", len(seen))
+        logger.exception("could not enqueue %d jobs", len(requests))
         return 0
 
 
-async def commit(session: AsyncSession, queue) -> None:
-    """Commit, then enqueue the jobs the transaction asked for."""
-    requests = session.sync_session.info.pop(_PENDING, [])
-    await session.commit()
-    if requests and queue is not None:
-        await send(queue, requests)
+# -- the relay loop (run by the workers) ---------------------------------------------------------
+
+_CLAIM = text(
+    """
+    SELECT id, name, args, job_id, defer_until FROM job_outbox
+    WHERE created_at < clock_timestamp() - make_interval(secs => :older_than)
+    ORDER BY created_at LIMIT :limit
+    FOR UPDATE SKIP LOCKED
+    """
+)
+_DELETE_RELAYED = text("DELETE FROM job_outbox WHERE id = ANY(CAST(:ids AS uuid[]))")
+
+
+async def relay_outbox(
+    session_factory: async_sessionmaker[AsyncSession], queue, *, older_than: float, limit: int = 500
+) -> int:
+    """Send outbox rows older than `older_than` seconds to arq and delete them; returns how many.
+    Rows are claimed with `FOR UPDATE SKIP LOCKED`, so any number of relays can run at once.
+    Raises when Redis (or PostgreSQL) fails: the rows stay for the next try."""
+    async with session_factory() as session:
+        rows = (await session.execute(_CLAIM, {"older_than": older_than, "limit": limit})).all()
+        if not rows:
+            await session.rollback()
+            return 0
+        await enqueue(queue, [JobRequest(r.name, tuple(r.args), r.defer_until, r.job_id) for r in rows])
+        await session.execute(_DELETE_RELAYED, {"ids": [r.id for r in rows]})
+        await session.commit()
+    logger.info("relayed %d jobs from the outbox", len(rows))
+    return len(rows)
+
+
+async def run_relay(
+    session_factory: async_sessionmaker[AsyncSession],
+    queue,
+    *,
+    older_than: float,
+    interval: float = 1.0,
+    max_backoff: float = 30.0,
+) -> None:
+    """Relay the outbox every `interval` seconds until cancelled. A failure (Redis or
+    PostgreSQL down) is logged once and retried with exponential backoff and jitter."""
+    failures = 0
+    while True:
+        try:
+            relayed = await relay_outbox(session_factory, queue, older_than=older_than)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - keep relaying whatever happens
+            failures += 1
+            delay = min(interval * 2**failures, max_backoff) * random.uniform(0.75, 1.25)
+            log = logger.warning if failures == 1 else logger.debug
+            log("outbox relay failed (%s: %s); retrying in %.1f s", type(exc).__name__, exc, delay)
+            await asyncio.sleep(delay)
+            continue
+        if failures:
+            logger.info("outbox relay works again after %d failed tries", failures)
+            failures = 0
+        if relayed < 500:
+            await asyncio.sleep(interval)

@@ -8,6 +8,7 @@ from app.models.event import Event, EventSource
 from app.models.member import Member, MemberRole
 from app.models.meter import Meter
 from app.models.job_failure import JobFailure
+from app.models.job_outbox import JobOutbox
 from app.models.organization import Organization
 from app.models.product import BASE_PRICE_TYPES, PriceType, Product, ProductPrice, RecurringInterval
 from app.models.webhook import WebhookDelivery, WebhookDeliveryAttempt, WebhookEndpoint, WebhookEvent, WebhookEventType
@@ -23,6 +24,7 @@ __all__ = [
     "Event",
     "EventSource",
     "JobFailure",
+    "JobOutbox",
     "Member",
     "MemberRole",
     "Meter",

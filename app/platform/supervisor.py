@@ -2,9 +2,11 @@
 
 The API runs in a child process because uvicorn re-raises SIGTERM after its shutdown (code after
 `uvicorn.run()` and atexit hooks never run there); the supervisor handles SIGINT/SIGTERM/SIGHUP
-itself, and whatever happens (signal, a child exiting, migrations failing) it terminates both
-children (SIGTERM, up to 10 s, then SIGKILL), stops the embedded servers it started and removes
-`data_dir/services.json`.
+itself. A child that exits on its own (a crash, an out-of-memory kill) is started again after a
+delay that doubles with each quick failure (1 s, 2 s, 4 s ... at most 30 s; back to 1 s once a
+child has run for a minute), each restart logged. A signal to the supervisor (Ctrl+C, SIGTERM)
+stops everything: it terminates the children (SIGTERM, up to 10 s, then SIGKILL), stops the
+embedded servers it started and removes `data_dir/services.json`.
 """
 
 from __future__ import annotations
@@ -15,7 +17,8 @@ import socket
 import subprocess
 import sys
 import time
-from typing import TYPE_CHECKING
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Callable
 
 from app.config import PROJECT_ROOT
 
@@ -24,6 +27,9 @@ if TYPE_CHECKING:
 
 CHILD_STOP_TIMEOUT = 10.0
 POLL_INTERVAL = 0.2
+RESTART_FIRST_DELAY = 1.0  # seconds before restarting a child that exited
+RESTART_MAX_DELAY = 30.0
+RESTART_STABLE_AFTER = 60.0  # a child that ran this long starts the delays over
 
 
 class _Stop(Exception):
@@ -79,9 +85,10 @@ def _die_with_parent() -> None:
         pass
 
 
-def _spawn(command: str, env: dict[str, str]) -> subprocess.Popen:
+def _spawn(command: str | list[str], env: dict[str, str]) -> subprocess.Popen:
+    argv = [sys.executable, "-m", "app.cli", command] if isinstance(command, str) else command
     return subprocess.Popen(
-        [sys.executable, "-m", "app.cli", command],
+        argv,
         env=env,
         cwd=PROJECT_ROOT,
         stdin=subprocess.DEVNULL,
@@ -92,8 +99,51 @@ def _spawn(command: str, env: dict[str, str]) -> subprocess.Popen:
     )
 
 
-def _terminate(children: list[tuple[str, subprocess.Popen]]) -> None:
-    alive = [(name, child) for name, child in children if child.poll() is None]
+@dataclass
+class Child:
+    """A child process the supervisor keeps running: `command` is a `kassa` subcommand or an argv."""
+
+    name: str
+    command: str | list[str]
+    env: dict[str, str]
+    process: subprocess.Popen | None = None
+    started_at: float = 0.0
+    quick_failures: int = 0
+    restart_at: float | None = None
+    restarts: int = 0
+
+    def start(self) -> None:
+        self.process = _spawn(self.command, self.env)
+        self.started_at = time.monotonic()
+        self.restart_at = None
+
+
+def restart_delay(quick_failures: int) -> float:
+    return min(RESTART_FIRST_DELAY * 2 ** max(quick_failures - 1, 0), RESTART_MAX_DELAY)
+
+
+def watch(children: list[Child], should_stop: Callable[[], bool], on_tick: Callable[[], None] | None = None) -> None:
+    """Until `should_stop()`: restart any child that exited, after its backoff delay."""
+    while not should_stop():
+        now = time.monotonic()
+        for child in children:
+            if child.process is not None and child.process.poll() is not None:
+                ran = now - child.started_at
+                child.quick_failures = 1 if ran >= RESTART_STABLE_AFTER else child.quick_failures + 1
+                delay = restart_delay(child.quick_failures)
+                _say(f"{child.name} exited with code {child.process.returncode} after {ran:.1f} s; restarting it in {delay:.0f} s")
+                child.process, child.restart_at = None, now + delay
+            elif child.process is None and child.restart_at is not None and now >= child.restart_at:
+                child.restarts += 1
+                child.start()
+                _say(f"{child.name} restarted (restart {child.restarts})")
+        if on_tick is not None:
+            on_tick()
+        time.sleep(POLL_INTERVAL)
+
+
+def _terminate(children: list[Child]) -> None:
+    alive = [(child.name, child.process) for child in children if child.process is not None and child.process.poll() is None]
     for _name, child in alive:
         try:
             child.send_signal(signal.SIGTERM)
@@ -130,7 +180,7 @@ def _banner(settings: "Settings", resolved) -> str:
 
 
 def supervise(settings: "Settings") -> int:
-    """Run Kassa until a signal arrives or a child exits; returns the process exit code."""
+    """Run Kassa until a signal arrives (children that exit are restarted); returns the exit code."""
     from app.platform.migrations import run_migrations
     from app.platform.services import remove_services_file, resolve_services, write_services_file
 
@@ -138,8 +188,7 @@ def supervise(settings: "Settings") -> int:
     signals.install()
     resolved = None
     wrote_file = False
-    children: list[tuple[str, subprocess.Popen]] = []
-    code = 0
+    children: list[Child] = []
     try:
         started = time.monotonic()
         try:
@@ -181,23 +230,21 @@ def supervise(settings: "Settings") -> int:
         env["KASSA_PORT"] = str(settings.port)
         env.setdefault("PYTHONUNBUFFERED", "1")
         signals.raise_on_repeat = False  # from here on, the loop below handles every signal
-        children.append(("API server", _spawn("serve", env)))
-        children.append(("worker", _spawn("worker", env)))
+        children.extend([Child("API server", "serve", env), Child("worker", "worker", env)])
+        for child in children:
+            child.start()
 
         announced = False
-        while signals.received is None:
-            exited = next(((n, c) for n, c in children if c.poll() is not None), None)
-            if exited is not None:
-                name, child = exited
-                _say(f"{name} exited with code {child.returncode}; stopping")
-                code = child.returncode if child.returncode and child.returncode > 0 else 1
-                break
+
+        def announce() -> None:
+            nonlocal announced
             if not announced and _port_open(settings.host, settings.port):
                 announced = True
                 print(_banner(settings, resolved), flush=True)
                 _say(f"ready in {time.monotonic() - started:.1f} s")
-            time.sleep(POLL_INTERVAL)
-        return code
+
+        watch(children, lambda: signals.received is not None, announce)
+        return 0
     except (_Stop, KeyboardInterrupt):
         return 0  # a requested shutdown is a clean exit
     finally:

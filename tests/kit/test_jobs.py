@@ -1,0 +1,154 @@
+"""Jobs are requested in the transaction (a job outbox) and never lost: not by a rolled-back
+savepoint, not by a plain `session.commit()`, not by Redis being down at commit."""
+
+from __future__ import annotations
+
+import asyncio
+from decimal import Decimal
+
+import httpx
+import pytest
+from arq import create_pool
+from arq.connections import RedisSettings
+from sqlalchemy import func, select
+
+from app.kit import jobs
+from app.kit.jobs import enqueue_after_commit, relay_outbox, run_relay
+from app.models import JobOutbox
+from app.server import create_app
+from tests.conftest import Api, Live, make_org
+from tests.meters.helpers import billing, by_meter, condition, create_meter, ingest_rest
+from tests.operations import create_customer
+from tests.redis_server import RedisServer
+
+
+@pytest.fixture
+def remembered():
+    """A job `tests.remember(word)` that notes the words it was run with."""
+    from workers.registry import REGISTRY, job
+
+    words: list[str] = []
+
+    @job("tests.remember")
+    async def remember(ctx, word):
+        words.append(word)
+
+    yield words
+    REGISTRY.pop("tests.remember")
+
+
+async def outbox_rows(session_factory) -> int:
+    async with session_factory() as session:
+        return await session.scalar(select(func.count()).select_from(JobOutbox))
+
+
+async def test_a_rolled_back_savepoint_drops_only_its_own_jobs(live, remembered):
+    async with live.session_factory() as session:
+        enqueue_after_commit(session, "tests.remember", "before")
+        savepoint = await session.begin_nested()
+        enqueue_after_commit(session, "tests.remember", "rolled back")
+        await savepoint.rollback()
+        async with session.begin_nested():  # released: its job belongs to the transaction
+            enqueue_after_commit(session, "tests.remember", "released")
+            with pytest.raises(RuntimeError):
+                async with session.begin_nested():
+                    enqueue_after_commit(session, "tests.remember", "inner rolled back")
+                    raise RuntimeError("boom")
+        enqueue_after_commit(session, "tests.remember", "after")
+        await jobs.commit(session, live.redis)
+    await live.run_worker()
+    assert sorted(remembered) == ["after", "before", "released"]
+    assert await outbox_rows(live.session_factory) == 0  # relayed at commit
+
+
+async def test_a_rolled_back_transaction_queues_nothing(live, remembered):
+    async with live.session_factory() as session:
+        enqueue_after_commit(session, "tests.remember", "never")
+        await session.rollback()
+        await jobs.commit(session, live.redis)
+    assert await outbox_rows(live.session_factory) == 0
+    assert await live.redis.queued_jobs() == []
+
+
+async def test_a_plain_commit_keeps_the_jobs_for_the_relay(live, remembered):
+    async with live.session_factory() as session:
+        enqueue_after_commit(session, "tests.remember", "plain")
+        await session.commit()
+    assert await live.redis.queued_jobs() == []  # not sent: no queue was given
+    assert await outbox_rows(live.session_factory) == 1
+    assert await relay_outbox(live.session_factory, live.redis, older_than=60) == 0  # too young yet
+    assert await relay_outbox(live.session_factory, live.redis, older_than=0) == 1
+    assert await relay_outbox(live.session_factory, live.redis, older_than=0) == 0
+    assert await outbox_rows(live.session_factory) == 0
+    await live.run_worker()
+    assert remembered == ["plain"]
+
+
+async def test_redis_down_at_commit_delays_the_job_and_loses_nothing(live, tmp_path):
+    server = RedisServer(tmp_path)
+    server.start()
+    redis_settings = RedisSettings(host="127.0.0.1", port=server.port, conn_retries=0, conn_timeout=1)
+    queue = await create_pool(redis_settings)
+    app = create_app(live.settings, session_factory=live.session_factory, redis=queue)
+    relay = None
+    try:
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://kassa.test") as client:
+            own = Live(api=Api(client), session_factory=live.session_factory, redis=queue, settings=live.settings)
+            org = await make_org(own.session_factory)
+            await create_customer(own.api, org.token, email="down@example.com", externalId="down")
+            await create_meter(own.api, org.token, "calls", [condition("name", "eq", "call")])
+            await own.run_worker()
+
+            server.kill()  # Redis goes down; the ingestion still succeeds
+            response = await ingest_rest(own.api, org.token, [{"name": "call", "external_customer_id": "down"}] * 3)
+            assert response.status_code == 200, response.text
+            assert await outbox_rows(own.session_factory) == 1  # the update job waits in the outbox
+
+            # the relay keeps trying while Redis is down, and sends the job once it is back
+            relay = asyncio.create_task(run_relay(own.session_factory, queue, older_than=0, interval=0.05, max_backoff=0.2))
+            await asyncio.sleep(0.3)
+            assert not relay.done()
+            server.start()
+            for _ in range(100):
+                if await outbox_rows(own.session_factory) == 0:
+                    break
+                await asyncio.sleep(0.05)
+            assert await outbox_rows(own.session_factory) == 0
+
+            assert [job.function for job in await queue.queued_jobs()] == ["meters.update_customer"]  # once
+            await own.run_worker()
+            status = by_meter(await billing(own.api, org.token, externalCustomerId="down"))
+            assert Decimal(status["calls"]["consumed"]) == 3
+    finally:
+        if relay is not None:
+            relay.cancel()
+            await asyncio.gather(relay, return_exceptions=True)
+        await queue.aclose()
+        server.kill()
+
+
+async def test_concurrent_relays_send_each_row_once(live, remembered):
+    async with live.session_factory() as session:  # 60 jobs waiting in the outbox
+        for n in range(60):
+            enqueue_after_commit(session, "tests.remember", f"w{n}")
+        await session.commit()
+    counts = await asyncio.gather(
+        *(relay_outbox(live.session_factory, live.redis, older_than=0, limit=7) for _ in range(4))
+    )
+    while (more := await relay_outbox(live.session_factory, live.redis, older_than=0, limit=7)) > 0:
+        counts.append(more)
+    assert sum(counts) == 60  # no row claimed by two relays
+    assert len(await live.redis.queued_jobs()) == 60
+    await live.run_worker()
+    assert sorted(remembered) == sorted(f"w{n}" for n in range(60))
+
+
+async def test_a_session_closed_without_commit_queues_nothing(live, remembered):
+    session = live.session_factory()
+    enqueue_after_commit(session, "tests.remember", "closed")
+    await session.close()
+    async with session:  # the same session, used again: the old request is gone
+        enqueue_after_commit(session, "tests.remember", "reused")
+        await jobs.commit(session, live.redis)
+    await live.run_worker()
+    assert remembered == ["reused"]
