@@ -28,12 +28,18 @@ def _count_statement(*_args, **_kwargs) -> None:
         counter[0] += 1
 
 
-def create_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
+def create_engine(url: str, *, pool_size: int = 10, statement_timeout_seconds: float = 0) -> AsyncEngine:
+    """`statement_timeout_seconds` (0: none) makes PostgreSQL cancel any statement that runs
+    longer, set once per connection (the API sets it to its request time limit)."""
+    connect_args = {}
+    if statement_timeout_seconds > 0:
+        connect_args["server_settings"] = {"statement_timeout": str(max(1, round(statement_timeout_seconds * 1000)))}
     engine = create_async_engine(
         async_database_url(url),
         pool_size=pool_size,
         max_overflow=pool_size,
         pool_pre_ping=True,  # a connection dropped by a database restart is replaced, not failed
+        connect_args=connect_args,
     )
     event.listen(engine.sync_engine, "before_cursor_execute", _count_statement)
     return engine
