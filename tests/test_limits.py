@@ -269,21 +269,24 @@ async def test_many_slow_requests_of_one_organization_do_not_stall_another(live,
     async with serve(
         settings, live.session_factory, redis, org_max_concurrent_requests=2, org_concurrency_wait_seconds=0.2, request_timeout_seconds=20
     ) as api:
-        async with locked_customer(live.session_factory, customer["id"]):
-            heavy = [
-                asyncio.create_task(api.post(UPDATE_NAME, {"input": {"id": customer["id"], "name": f"n{i}"}}, token=org.token))
-                for i in range(12)
-            ]
-            await asyncio.sleep(0.1)  # the heavy ones hold their two slots, the others wait for one
-            started = time.perf_counter()
-            light = await asyncio.wait_for(api.gql("{ organization { name } customers(first: 5) { nodes { id } } }", token=other.token), 5)
-            health = await asyncio.wait_for(api.client.get("/health"), 5)
-            elapsed = time.perf_counter() - started
-            deadline = time.monotonic() + 5
-            while sum(task.done() for task in heavy) < 10 and time.monotonic() < deadline:
-                await asyncio.sleep(0.05)
-            refused = [task.result() for task in heavy if task.done()]
-        results = await asyncio.gather(*heavy)
+        heavy: list[asyncio.Task] = []
+        try:
+            async with locked_customer(live.session_factory, customer["id"]):
+                heavy += [
+                    asyncio.create_task(api.post(UPDATE_NAME, {"input": {"id": customer["id"], "name": f"n{i}"}}, token=org.token))
+                    for i in range(12)
+                ]
+                await asyncio.sleep(0.1)  # the heavy ones hold their two slots, the others wait for one
+                started = time.perf_counter()
+                light = await asyncio.wait_for(api.gql("{ organization { name } customers(first: 5) { nodes { id } } }", token=other.token), 5)
+                health = await asyncio.wait_for(api.client.get("/health"), 5)
+                elapsed = time.perf_counter() - started
+                deadline = time.monotonic() + 5
+                while sum(task.done() for task in heavy) < 10 and time.monotonic() < deadline:
+                    await asyncio.sleep(0.05)
+                refused = [task.result() for task in heavy if task.done()]
+        finally:  # the lock is released: the two admitted updates finish
+            results = await asyncio.gather(*heavy, return_exceptions=True)
     assert light["data"]["organization"]["name"] == "Light"
     assert health.status_code == 200
     assert elapsed < 2, elapsed
@@ -291,3 +294,21 @@ async def test_many_slow_requests_of_one_organization_do_not_stall_another(live,
     assert len(refused) == 10, [r.status_code for r in refused]
     assert all(r.status_code == 429 and r.json()["errors"][0]["extensions"]["code"] == "RATE_LIMITED" for r in refused)
     assert sum(r.status_code == 200 for r in results) == 2
+
+
+async def test_a_read_waiting_in_a_dataloader_is_cut_by_the_time_limit(live, settings, redis):
+    from sqlalchemy import text
+
+    org = await make_org(live.session_factory)
+    await create_business(live.api, org.token, prefix="slow", members=2)
+    query = "{ customers(first: 10) { nodes { id members { email } } } }"
+    async with serve(settings, live.session_factory, redis, request_timeout_seconds=0.5) as api:
+        async with live.session_factory() as holder:  # members cannot be read until the holder lets go
+            await holder.execute(text("LOCK TABLE members IN ACCESS EXCLUSIVE MODE"))
+            response = await asyncio.wait_for(api.post(query, token=org.token), 10)
+            await holder.rollback()
+        assert response.status_code == 503, response.text
+        assert _error(response.json())["extensions"]["code"] == "TIMEOUT"
+        for _ in range(3):  # the connections are clean afterwards
+            members = (await api.data(query, token=org.token))["customers"]["nodes"][0]["members"]
+            assert len(members) == 3

@@ -61,13 +61,21 @@ class SessionGate:
         self._factory = factory
         self._session: AsyncSession | None = None
         self._lock = asyncio.Lock()
+        self._holder: asyncio.Task | None = None
+        self._closing = False
 
     @asynccontextmanager
     async def use(self) -> AsyncIterator[AsyncSession]:
         async with self._lock:
+            if self._closing:  # a dataloader batch that was still queued when the request was cut
+                raise RuntimeError("The request has ended")
             if self._session is None:
                 self._session = self._factory()
-            yield self._session
+            self._holder = asyncio.current_task()
+            try:
+                yield self._session
+            finally:
+                self._holder = None
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncSession]:
@@ -83,6 +91,17 @@ class SessionGate:
                 raise
 
     async def close(self) -> None:
-        if self._session is not None:
-            session, self._session = self._session, None
-            await session.close()
+        """Close the session (a later `use` opens a new one). When the request was cancelled
+        (its time limit), a dataloader batch may still be running in its own task: it is
+        cancelled first, so the session is never closed under a running statement."""
+        holder = self._holder
+        if holder is not None and holder is not asyncio.current_task() and not holder.done():
+            holder.cancel()
+        self._closing = True
+        try:
+            async with self._lock:
+                if self._session is not None:
+                    session, self._session = self._session, None
+                    await session.close()
+        finally:
+            self._closing = False
