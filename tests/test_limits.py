@@ -312,3 +312,21 @@ async def test_a_read_waiting_in_a_dataloader_is_cut_by_the_time_limit(live, set
         for _ in range(3):  # the connections are clean afterwards
             members = (await api.data(query, token=org.token))["customers"]["nodes"][0]["members"]
             assert len(members) == 3
+
+
+async def test_a_request_over_the_in_flight_limit_waits_briefly_for_a_slot(live, settings, redis):
+    org = await make_org(live.session_factory)
+    customer = await create_customer(live.api, org.token, externalId="c1")
+    event = {"name": "call", "external_customer_id": "c1", "external_id": "e1"}
+    async with serve(settings, live.session_factory, redis, org_max_concurrent_requests=1, org_concurrency_wait_seconds=5) as api:
+        async with locked_customer(live.session_factory, customer["id"]):
+            update = asyncio.create_task(api.post(UPDATE_NAME, {"input": {"id": customer["id"], "name": "New"}}, token=org.token))
+            await asyncio.sleep(0.2)  # the update holds the organization's only slot
+            ingest = asyncio.create_task(
+                api.client.post("/v1/events/ingest", json={"events": [event]}, headers={"Authorization": f"Bearer {org.token}"})
+            )
+            await asyncio.sleep(0.3)
+            assert not update.done() and not ingest.done()  # the ingest waits for the slot
+        updated, ingested = await asyncio.wait_for(asyncio.gather(update, ingest), 10)
+    assert updated.json()["data"]["updateCustomer"]["customer"]["name"] == "New"
+    assert ingested.status_code == 200 and ingested.json() == {"inserted": 1, "duplicates": 0}
