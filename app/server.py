@@ -49,14 +49,7 @@ class Runtime:
     limits: OrganizationLimits = field(init=False)
 
     def __post_init__(self) -> None:
-        s = self.settings
-        self.limits = OrganizationLimits(
-            self.redis,
-            per_second=s.rate_limit_per_second,
-            burst=s.rate_limit_burst,
-            max_concurrent=s.org_max_concurrent_requests,
-            wait_seconds=s.org_concurrency_wait_seconds,
-        )
+        self.limits = OrganizationLimits.from_settings(self.settings, self.redis)
 
 
 def _error_response(status: int, message: str, code: str, headers: dict[str, str] | None = None) -> Response:

@@ -163,6 +163,16 @@ class OrganizationLimits:
         self.rate = RateLimiter(redis, per_second, burst)
         self.concurrency = ConcurrencyLimiter(max_concurrent, wait_seconds)
 
+    @classmethod
+    def from_settings(cls, settings: Any, redis: Any) -> "OrganizationLimits":
+        return cls(
+            redis,
+            per_second=settings.rate_limit_per_second,
+            burst=settings.rate_limit_burst,
+            max_concurrent=settings.org_max_concurrent_requests,
+            wait_seconds=settings.org_concurrency_wait_seconds,
+        )
+
     async def admit(self, organization_id: Any, before_wait: Callable[[], Awaitable[Any]] | None = None) -> Callable[[], None]:
         key = str(organization_id)
         await self.rate.check(key)
