@@ -158,14 +158,14 @@ async def test_a_mutation_response_is_never_hidden_by_the_cap(settings, session_
 
 @asynccontextmanager
 async def locked_customer(session_factory, customer_id: str):
-    """Another transaction holds the customer's row lock: an update of it waits."""
+    """Another transaction holds the customer's row lock: an update of it waits (not a foreign key check)."""
     from sqlalchemy import text
 
     from app.kit.ids import from_global_id
 
     _type, id = from_global_id(customer_id)
     async with session_factory() as session:
-        await session.execute(text("SELECT 1 FROM customers WHERE id = :id FOR UPDATE"), {"id": id})
+        await session.execute(text("SELECT 1 FROM customers WHERE id = :id FOR NO KEY UPDATE"), {"id": id})
         try:
             yield
         finally:
