@@ -48,6 +48,7 @@ from strawberry.extensions import SchemaExtension
 
 _INTROSPECTION_COST = 1
 _CACHE_SIZE = 512
+_CACHED_QUERY_LENGTH = 10_000  # longer documents are estimated every time: the cache stays small
 # A walk visiting more fields than this is refused whatever its cost (a fragment bomb with
 # `first: 0` would otherwise be free to estimate and expensive to walk).
 _MAX_VISITS = 20_000
@@ -239,6 +240,8 @@ class CostEstimator:
     def cost(self, schema: GraphQLSchema, query: str, document: DocumentNode, operation_name: str | None,
              variables: dict[str, Any] | None) -> int:
         variables = variables or {}
+        if len(query) > _CACHED_QUERY_LENGTH:
+            return self._estimate(schema, document, operation_name, variables)[0]
         operation_key = (query, operation_name)
         reads = self._reads.get(operation_key)
         if reads is not None:
