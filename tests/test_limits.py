@@ -330,3 +330,16 @@ async def test_a_request_over_the_in_flight_limit_waits_briefly_for_a_slot(live,
         updated, ingested = await asyncio.wait_for(asyncio.gather(update, ingest), 10)
     assert updated.json()["data"]["updateCustomer"]["customer"]["name"] == "New"
     assert ingested.status_code == 200 and ingested.json() == {"inserted": 1, "duplicates": 0}
+
+
+async def test_the_api_database_connections_carry_the_time_limit(settings):
+    from sqlalchemy import text
+
+    from app.kit.db import create_engine
+
+    engine = create_engine(settings.database_url, pool_size=1, statement_timeout_seconds=settings.request_timeout_seconds)
+    try:
+        async with engine.connect() as connection:
+            assert (await connection.execute(text("SHOW statement_timeout"))).scalar() == "30s"
+    finally:
+        await engine.dispose()
