@@ -335,11 +335,9 @@ async def test_a_request_over_the_in_flight_limit_waits_briefly_for_a_slot(live,
 async def test_the_api_database_connections_carry_the_time_limit(settings):
     from sqlalchemy import text
 
-    from app.kit.db import create_engine
-
-    engine = create_engine(settings.database_url, pool_size=1, statement_timeout_seconds=settings.request_timeout_seconds)
-    try:
-        async with engine.connect() as connection:
-            assert (await connection.execute(text("SHOW statement_timeout"))).scalar() == "30s"
-    finally:
-        await engine.dispose()
+    app = create_app(replace(settings, request_timeout_seconds=12))  # its own engine and Redis, made at startup
+    async with app.lifespan():
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://kassa.test") as client:
+            assert (await client.get("/health")).status_code == 200
+        async with app.state.runtime.session_factory() as session:
+            assert (await session.execute(text("SHOW statement_timeout"))).scalar() == "12s"
