@@ -22,6 +22,11 @@ def _int(name: str, default: int) -> int:
     return int(value) if value else default
 
 
+def _float(name: str, default: float) -> float:
+    value = os.environ.get(name)
+    return float(value) if value else default
+
+
 def _schedule(name: str, default: tuple[float, ...]) -> tuple[float, ...]:
     value = os.environ.get(name)
     if not value:
@@ -48,6 +53,14 @@ class Settings:
     graphql_max_tokens: int = 2000
     graphql_max_aliases: int = 30
     page_size_max: int = 100
+    graphql_max_cost: int = 20_000
+    graphql_assumed_list_size: int = 10
+    graphql_max_response_bytes: int = 10_000_000
+    request_timeout_seconds: float = 30.0
+    rate_limit_per_second: float = 200.0
+    rate_limit_burst: int = 400
+    org_max_concurrent_requests: int = 16
+    org_concurrency_wait_seconds: float = 2.0
     expose_sql_count: bool = False
     webhook_timeout_seconds: float = 10.0
     webhook_retry_schedule: tuple[float, ...] = (5, 300, 1800, 7200, 18000, 36000, 36000)
@@ -82,6 +95,14 @@ class Settings:
             graphql_max_tokens=_int("KASSA_GRAPHQL_MAX_TOKENS", 2000),
             graphql_max_aliases=_int("KASSA_GRAPHQL_MAX_ALIASES", 30),
             page_size_max=_int("KASSA_PAGE_SIZE_MAX", 100),
+            graphql_max_cost=_int("KASSA_GRAPHQL_MAX_COST", 20_000),
+            graphql_assumed_list_size=_int("KASSA_GRAPHQL_ASSUMED_LIST_SIZE", 10),
+            graphql_max_response_bytes=_int("KASSA_GRAPHQL_MAX_RESPONSE_BYTES", 10_000_000),
+            request_timeout_seconds=_float("KASSA_REQUEST_TIMEOUT_SECONDS", 30.0),
+            rate_limit_per_second=_float("KASSA_RATE_LIMIT_PER_SECOND", 200.0),
+            rate_limit_burst=_int("KASSA_RATE_LIMIT_BURST", 400),
+            org_max_concurrent_requests=_int("KASSA_ORG_MAX_CONCURRENT_REQUESTS", 16),
+            org_concurrency_wait_seconds=_float("KASSA_ORG_CONCURRENCY_WAIT_SECONDS", 2.0),
             expose_sql_count=_bool("KASSA_EXPOSE_SQL_COUNT"),
             webhook_timeout_seconds=float(os.environ.get("KASSA_WEBHOOK_TIMEOUT") or 10.0),
             webhook_retry_schedule=_schedule("KASSA_WEBHOOK_RETRY_SCHEDULE", (5, 300, 1800, 7200, 18000, 36000, 36000)),

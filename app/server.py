@@ -9,7 +9,7 @@ nothing here commits.
 from __future__ import annotations
 
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, AsyncIterator
 
 import msgspec
@@ -29,7 +29,9 @@ from app.platform.services import redis_settings_from_url
 from app.rest.billing import billing_status, quota_check
 from app.rest.events import ingest_events
 from app.kit.db import SessionGate, create_engine, create_session_factory, statement_counter
+from app.kit.rate_limit import OrganizationLimits, RateLimited
 from app.kit.request_ids import current_request_id, log_unexpected, request_id_middleware
+from app.kit.request_limits import RequestLimitsMiddleware, admit, cap_graphql_response, rate_limited_graphql
 
 _JSON = "application/json"
 _ENCODER = msgspec.json.Encoder()
@@ -44,6 +46,10 @@ class Runtime:
     session_factory: async_sessionmaker[AsyncSession]
     redis: Redis  # an arq pool: also the job queue
     schema: Any
+    limits: OrganizationLimits = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.limits = OrganizationLimits.from_settings(self.settings, self.redis)
 
 
 def _error_response(status: int, message: str, code: str, headers: dict[str, str] | None = None) -> Response:
@@ -112,6 +118,12 @@ async def graphql_endpoint(request: Request) -> Response:
                     subject = await authenticate(session, token)
         except AuthenticationFailed as exc:
             return _error_response(401, exc.message, exc.code, {"WWW-Authenticate": "Bearer"})
+        if subject is not None:
+            try:
+                await admit(request, subject.organization_id, before_wait=gate.close)
+            except RateLimited as exc:
+                content, limit_headers = rate_limited_graphql(exc)
+                return Response(content=content, status_code=429, media_type=_JSON, headers=limit_headers)
         context = Context(settings=runtime.settings, db=gate, subject=subject, queue=runtime.redis)
         try:
             result = await runtime.schema.execute(
@@ -130,7 +142,8 @@ async def graphql_endpoint(request: Request) -> Response:
     if result.errors:
         body["errors"] = [_formatted(error) for error in result.errors]
     headers = {"X-Kassa-SQL-Statements": str(counter[0])} if runtime.settings.expose_sql_count else None
-    return Response(content=_ENCODER.encode(body), media_type=_JSON, headers=headers)
+    content = cap_graphql_response(_ENCODER.encode(body), context.operation_type, runtime.settings.graphql_max_response_bytes)
+    return Response(content=content, media_type=_JSON, headers=headers)
 
 
 @get("/health")
@@ -179,7 +192,9 @@ def create_app(
         if factory is None:
             if not settings.database_url:
                 raise RuntimeError("DATABASE_URL is not set (use `kassa serve` or `kassa run`)")
-            engine = create_engine(settings.database_url, pool_size=settings.db_pool_size)
+            engine = create_engine(
+                settings.database_url, pool_size=settings.db_pool_size, statement_timeout_seconds=settings.request_timeout_seconds
+            )
             factory = create_session_factory(engine)
         if client is None:
             if not settings.redis_url:
@@ -197,7 +212,7 @@ def create_app(
     return Litestar(
         route_handlers=[graphql_ide, graphql_endpoint, health, index, ingest_events, billing_status, quota_check],
         lifespan=[lifespan],
-        middleware=[request_id_middleware],
+        middleware=[request_id_middleware, RequestLimitsMiddleware],  # the first is the outermost
         exception_handlers={500: _unexpected_error},
         state=state,
         debug=settings.debug,

@@ -20,6 +20,7 @@ from schema.customers.queries import CustomerQueries
 from schema.customers.types import BusinessCustomer, IndividualCustomer
 from schema.events.mutations import EventMutations
 from schema.events.queries import EventQueries
+from schema.kit.cost import CostEstimator, QueryCostLimiter
 from schema.kit.nodes import NodeQueries
 from schema.kit.scalars import SCALAR_MAP
 from schema.kit.scopes import guard_nested_scopes
@@ -68,8 +69,16 @@ def build_schema(settings: Settings) -> strawberry.Schema:
         *QueryDepthLimiter(max_depth=settings.graphql_max_depth).validation_rules,
         *MaxAliasesLimiter(max_alias_count=settings.graphql_max_aliases).validation_rules,
     ]
+    # The cost limit needs the variables (`first: $first`), so it runs after validation, before
+    # execution; its estimator (and cache) is built once per schema.
+    estimator = CostEstimator(
+        max_cost=settings.graphql_max_cost,
+        assumed_list_size=settings.graphql_assumed_list_size,
+        default_page_size=settings.page_size_max,
+    )
     extensions = [
         lambda: AddValidationRules(rules),
+        lambda: QueryCostLimiter(estimator),
         lambda: MaxTokensLimiter(max_token_count=settings.graphql_max_tokens),
         ParserCache,
         ValidationCache,

@@ -19,6 +19,7 @@ class Context:
     subject: Subject | None
     queue: Any = None
     auth_error: AuthenticationFailed | None = None
+    operation_type: str | None = None  # "query" or "mutation", set before execution (schema.kit.cost)
     loaders: Loaders = field(init=False)
 
     def __post_init__(self) -> None:

@@ -28,12 +28,18 @@ def _count_statement(*_args, **_kwargs) -> None:
         counter[0] += 1
 
 
-def create_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
+def create_engine(url: str, *, pool_size: int = 10, statement_timeout_seconds: float = 0) -> AsyncEngine:
+    """`statement_timeout_seconds` (0: none) makes PostgreSQL cancel any statement that runs
+    longer, set once per connection (the API sets it to its request time limit)."""
+    connect_args = {}
+    if statement_timeout_seconds > 0:
+        connect_args["server_settings"] = {"statement_timeout": str(max(1, round(statement_timeout_seconds * 1000)))}
     engine = create_async_engine(
         async_database_url(url),
         pool_size=pool_size,
         max_overflow=pool_size,
         pool_pre_ping=True,  # a connection dropped by a database restart is replaced, not failed
+        connect_args=connect_args,
     )
     event.listen(engine.sync_engine, "before_cursor_execute", _count_statement)
     return engine
@@ -55,13 +61,21 @@ class SessionGate:
         self._factory = factory
         self._session: AsyncSession | None = None
         self._lock = asyncio.Lock()
+        self._holder: asyncio.Task | None = None
+        self._closing = False
 
     @asynccontextmanager
     async def use(self) -> AsyncIterator[AsyncSession]:
         async with self._lock:
+            if self._closing:  # a dataloader batch that was still queued when the request was cut
+                raise RuntimeError("The request has ended")
             if self._session is None:
                 self._session = self._factory()
-            yield self._session
+            self._holder = asyncio.current_task()
+            try:
+                yield self._session
+            finally:
+                self._holder = None
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncSession]:
@@ -77,6 +91,17 @@ class SessionGate:
                 raise
 
     async def close(self) -> None:
-        if self._session is not None:
-            session, self._session = self._session, None
-            await session.close()
+        """Close the session (a later `use` opens a new one). When the request was cancelled
+        (its time limit), a dataloader batch may still be running in its own task: it is
+        cancelled first, so the session is never closed under a running statement."""
+        holder = self._holder
+        if holder is not None and holder is not asyncio.current_task() and not holder.done():
+            holder.cancel()
+        self._closing = True
+        try:
+            async with self._lock:
+                if self._session is not None:
+                    session, self._session = self._session, None
+                    await session.close()
+        finally:
+            self._closing = False

@@ -12,6 +12,8 @@ from app.auth.scopes import Scope
 from app.auth.service import authenticate, parse_authorization
 from app.auth.subject import Subject
 from app.kit.errors import KassaError, NotFound, ValidationFailed
+from app.kit.rate_limit import RateLimited
+from app.kit.request_limits import admit
 
 _ENCODER = msgspec.json.Encoder(decimal_format="string")
 
@@ -37,6 +39,10 @@ async def subject_for(request: Request, session, scope: Scope) -> Subject:
         subject = await authenticate(session, token)
     except AuthenticationFailed as exc:
         raise RestError(401, {"error": exc.code, "detail": exc.message}, {"WWW-Authenticate": "Bearer"}) from None
+    try:  # the organization's rate limit and slot (app.kit.request_limits), once it is known
+        await admit(request, subject.organization_id, before_wait=session.close)
+    except RateLimited as exc:
+        raise RestError(429, {"error": exc.code, "detail": exc.message}, {"Retry-After": str(exc.retry_after)}) from None
     if not subject.has_scope(scope.value):
         raise RestError(403, {"error": "FORBIDDEN", "detail": f"This access token lacks the '{scope.value}' scope"})
     return subject
