@@ -45,8 +45,8 @@ mutation($input: UpdateCustomerInput!) {
 
 @asynccontextmanager
 async def serve(settings, session_factory, redis, **limits) -> AsyncIterator[Api]:
-    """The app with its own limits."""
-    app = create_app(replace(settings, **limits), session_factory=session_factory, redis=redis)
+    """The app with its own limits (no worker runs here: /health leaves the worker out)."""
+    app = create_app(replace(settings, **{"health_worker_stale_seconds": 0, **limits}), session_factory=session_factory, redis=redis)
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://kassa.test") as client:
         yield Api(client)
 
@@ -335,7 +335,7 @@ async def test_a_request_over_the_in_flight_limit_waits_briefly_for_a_slot(live,
 async def test_the_api_database_connections_carry_the_time_limit(settings):
     from sqlalchemy import text
 
-    app = create_app(replace(settings, request_timeout_seconds=12))  # its own engine and Redis, made at startup
+    app = create_app(replace(settings, request_timeout_seconds=12, health_worker_stale_seconds=0))  # its own engine and Redis, made at startup
     async with app.lifespan():
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://kassa.test") as client:
             assert (await client.get("/health")).status_code == 200
