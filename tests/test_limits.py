@@ -203,6 +203,7 @@ async def test_a_slow_rest_request_is_cut_by_the_time_limit(live, settings, redi
             await holder.rollback()
         assert response.status_code == 503
         assert response.json()["error"] == "TIMEOUT" and "0.5 s" in response.json()["detail"]
+        assert response.headers["x-request-id"]  # a cut request still says which one it was
         response = await api.client.post("/v1/events/ingest", json={"events": [event]}, headers={"Authorization": f"Bearer {org.token}"})
         assert response.json() == {"inserted": 1, "duplicates": 0}
 
