@@ -48,6 +48,8 @@ class Settings:
     graphql_max_tokens: int = 2000
     graphql_max_aliases: int = 30
     page_size_max: int = 100
+    # Above the largest valid ingest batch (1,000 events with full metadata: about 28 MB).
+    request_max_body_size: int = 32 * 1024 * 1024
     expose_sql_count: bool = False
     webhook_timeout_seconds: float = 10.0
     webhook_retry_schedule: tuple[float, ...] = (5, 300, 1800, 7200, 18000, 36000, 36000)
@@ -78,6 +80,7 @@ class Settings:
             graphql_max_tokens=_int("KASSA_GRAPHQL_MAX_TOKENS", 2000),
             graphql_max_aliases=_int("KASSA_GRAPHQL_MAX_ALIASES", 30),
             page_size_max=_int("KASSA_PAGE_SIZE_MAX", 100),
+            request_max_body_size=_int("KASSA_REQUEST_MAX_BODY_SIZE", 32 * 1024 * 1024),
             expose_sql_count=_bool("KASSA_EXPOSE_SQL_COUNT"),
             webhook_timeout_seconds=float(os.environ.get("KASSA_WEBHOOK_TIMEOUT") or 10.0),
             webhook_retry_schedule=_schedule("KASSA_WEBHOOK_RETRY_SCHEDULE", (5, 300, 1800, 7200, 18000, 36000, 36000)),

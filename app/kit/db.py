@@ -80,3 +80,23 @@ class SessionGate:
         if self._session is not None:
             session, self._session = self._session, None
             await session.close()
+
+
+def input_data_error(exc: BaseException) -> BaseException | None:
+    """The PostgreSQL/asyncpg data error behind `exc` when the database refused a value the
+    caller sent (SQLSTATE class 22: NUL in text, invalid text representation, numeric or
+    date out of range; or asyncpg refusing to encode an argument), else None. The last
+    resort behind input validation: such a request is the caller's mistake, not a 500."""
+    import asyncpg
+
+    seen: set[int] = set()
+    pending: list[BaseException | None] = [exc]
+    while pending:
+        current = pending.pop()
+        if current is None or id(current) in seen:
+            continue
+        seen.add(id(current))
+        if isinstance(current, asyncpg.exceptions.DataError):
+            return current
+        pending += [getattr(current, "orig", None), current.__cause__, current.__context__]
+    return None

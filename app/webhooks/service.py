@@ -94,7 +94,7 @@ async def create_endpoint(
     """Create an endpoint; returns it and its signing secret, which is shown only now."""
     issues: list[FieldIssue] = []
     event_types = _check_event_types(issues, draft.event_types)
-    description = check_text(issues, ("description",), draft.description, max_length=256)
+    description = check_text(issues, ("description",), draft.description, max_length=256, free_text=True)
     check_url_shape(issues, draft.url, development=development)
     if issues:
         raise ValidationFailed(issues)
@@ -131,7 +131,7 @@ async def update_endpoint(
     if "event_types" in changes:
         endpoint.event_types = _check_event_types(issues, list(changes["event_types"] or []))
     if "description" in changes:
-        endpoint.description = check_text(issues, ("description",), changes["description"], max_length=256)
+        endpoint.description = check_text(issues, ("description",), changes["description"], max_length=256, free_text=True)
     if "url" in changes:
         if changes["url"] is None:
             issues.append(FieldIssue(("url",), "cannot be null", "required"))
