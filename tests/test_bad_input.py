@@ -308,3 +308,19 @@ async def test_webhook_description_refuses_nul(api, org):
     result = response.json()["data"]["createWebhookEndpoint"]
     assert result["__typename"] == "ValidationError", result
     assert ["description"] in [f["path"] for f in result["fields"]]
+
+
+async def test_an_error_that_nulls_the_answer_while_batches_run_is_not_a_500(api, org, world):
+    """`totalCount` is refused on this list (BAD_USER_INPUT) and, the field being non-null, the
+    whole answer becomes null while the deliveries' dataloader batch still runs; graphql-core
+    cancels it. The cancelled batch used to break the connection under the session's close:
+    a 500 (found by the fuzz test)."""
+    query = "query { webhookEvents(first: 10) { nodes { id deliveries { id } } totalCount } }"
+    for _ in range(5):
+        response = await api.post(query, token=org.token)
+        assert response.status_code == 200, response.text
+        assert [e["extensions"]["code"] for e in response.json()["errors"]] == ["BAD_USER_INPUT"]
+    siblings = "query { a: customers(first: 0) { nodes { id } } b: customers(first: 10) { nodes { id members { id } } } }"
+    response = await api.post(siblings, token=org.token)
+    assert response.status_code == 200, response.text
+    assert (await api.data("{ organization { id } }", token=org.token))["organization"]["id"]

@@ -5,10 +5,12 @@ from __future__ import annotations
 import asyncio
 from contextlib import asynccontextmanager
 from contextvars import ContextVar
-from typing import AsyncIterator
+from typing import AsyncIterator, Awaitable, Callable, TypeVar
 
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+
+T = TypeVar("T")
 
 # Counts SQL statements for whoever set a list here (tests, the debug header, benchmarks).
 statement_counter: ContextVar[list[int] | None] = ContextVar("statement_counter", default=None)
@@ -43,25 +45,49 @@ def create_session_factory(engine_or_connection) -> async_sessionmaker[AsyncSess
     return async_sessionmaker(engine_or_connection, expire_on_commit=False, autoflush=False)
 
 
+def _retrieve_exception(task: "asyncio.Future[object]") -> None:
+    """A shielded task whose caller was cancelled: its outcome is nobody's business any more."""
+    if not task.cancelled():
+        task.exception()
+
+
 class SessionGate:
     """One `AsyncSession` per request, handed to one coroutine at a time.
 
     strawberry runs the batches of different dataloaders in concurrent tasks; an `AsyncSession`
     (and its connection) must never be used by two of them at once, so every use goes through
-    the lock. The session is opened lazily and closed when the request ends.
+    the lock. The session is opened lazily and closed when the request ends: `close` waits for
+    the coroutine using it, and a batch that starts after that gets an error, not a new session.
     """
 
     def __init__(self, factory: async_sessionmaker[AsyncSession]) -> None:
         self._factory = factory
         self._session: AsyncSession | None = None
         self._lock = asyncio.Lock()
+        self._closed = False
 
     @asynccontextmanager
     async def use(self) -> AsyncIterator[AsyncSession]:
         async with self._lock:
+            if self._closed:
+                raise RuntimeError("The request is over: its session is closed")
             if self._session is None:
                 self._session = self._factory()
             yield self._session
+
+    async def run(self, work: Callable[[AsyncSession], Awaitable[T]]) -> T:
+        """`work(session)` through the gate, shielded from cancellation: graphql-core cancels
+        the sibling resolvers (and strawberry the dataloader batches) of a field whose error
+        nulls its parent; a statement cut off halfway would leave the connection unusable (and
+        the request a 500). The work finishes in its own task and `close` waits for it."""
+
+        async def guarded() -> T:
+            async with self.use() as session:
+                return await work(session)
+
+        task = asyncio.ensure_future(guarded())
+        task.add_done_callback(_retrieve_exception)
+        return await asyncio.shield(task)
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncSession]:
@@ -77,9 +103,11 @@ class SessionGate:
                 raise
 
     async def close(self) -> None:
-        if self._session is not None:
-            session, self._session = self._session, None
-            await session.close()
+        async with self._lock:
+            self._closed = True
+            if self._session is not None:
+                session, self._session = self._session, None
+                await session.close()
 
 
 def input_data_error(exc: BaseException) -> BaseException | None:

@@ -219,16 +219,19 @@ async def run_query(
     `null_if_not_found` is set (a lookup by id): then the answer is null. Unexpected
     exceptions propagate (masked outside debug)."""
     context = info.context
+
+    async def guarded(session: AsyncSession) -> T:
+        try:
+            return await work(session, context.subject)
+        except DBAPIError as exc:
+            refused = refused_by_database(exc)
+            if refused is None:
+                raise
+            await session.rollback()
+            raise refused from None
+
     try:
-        async with context.db.use() as session:
-            try:
-                return await work(session, context.subject)
-            except DBAPIError as exc:
-                refused = refused_by_database(exc)
-                if refused is None:
-                    raise
-                await session.rollback()
-                raise refused from None
+        return await context.db.run(guarded)
     except KassaError as exc:
         if null_if_not_found and isinstance(exc, NotFound):
             return None
