@@ -324,3 +324,46 @@ async def test_an_error_that_nulls_the_answer_while_batches_run_is_not_a_500(api
     response = await api.post(siblings, token=org.token)
     assert response.status_code == 200, response.text
     assert (await api.data("{ organization { id } }", token=org.token))["organization"]["id"]
+
+
+# -- the last resort: a value validation let through, refused by PostgreSQL as data ---------------
+
+
+@pytest.fixture
+def no_text_rule(monkeypatch):
+    """Switches the control-character rule off, so that NUL reaches PostgreSQL (which refuses it)."""
+    import app.customers.service as customers
+    import app.events.service as events
+    import app.kit.validation as validation
+
+    monkeypatch.setattr(validation, "has_control_characters", lambda value, free_text=False: False)
+    monkeypatch.setattr(customers, "check_lookup_text", lambda fields: None)
+    monkeypatch.setattr(events, "_CONTROL", lambda value: None)
+
+
+async def test_a_database_data_error_is_a_typed_error_not_a_500(api, org, world, session_factory, no_text_rule, caplog):
+    caplog.set_level("INFO")
+    mutation = await api.post(CREATE_CUSTOMER, {"input": {"email": "a@example.com", "name": "a\x00b"}}, token=org.token)
+    result = mutation.json()["data"]["createCustomer"]
+    assert result["__typename"] == "ValidationError", result
+    assert [(f["path"], f["code"]) for f in result["fields"]] == [(["input"], "invalid_value")]
+
+    ingest = (await api.post(INGEST, {"input": {"events": [_event(name="a\x00")]}}, token=org.token)).json()["data"]["ingestEvents"]
+    assert [(f["path"], f["code"]) for f in ingest["fields"]] == [(["input"], "invalid_value")], ingest
+
+    query = await api.post("query($v: String) { customer(externalId: $v) { id } }", {"v": "\x00"}, token=org.token)
+    assert [e["extensions"]["code"] for e in query.json()["errors"]] == ["BAD_USER_INPUT"], query.text
+
+    rest = await api.client.post(
+        "/v1/events/ingest", json={"events": [_rest_event(name="a\x00")]}, headers={"Authorization": f"Bearer {org.token}"}
+    )
+    assert rest.status_code == 422, rest.text
+    assert rest.json() == {"error": "VALIDATION_ERROR", "detail": [{"loc": ["body"], "msg": "holds a value the database cannot store or compare", "type": "invalid_value"}]}
+    quota = await api.client.get("/v1/quota/check", params={"external_customer_id": "\x00"}, headers={"Authorization": f"Bearer {org.token}"})
+    assert quota.status_code == 422, quota.text
+    assert quota.json()["detail"][0]["loc"] == ["query"]
+
+    assert await count_rows(session_factory, "events") == 0
+    assert (await api.data("{ organization { id } }", token=org.token))["organization"]["id"]  # the session is usable again
+    refused = [r for r in caplog.records if "refused by the database" in r.getMessage()]
+    assert len(refused) == 5 and {r.levelname for r in refused} == {"INFO"}

@@ -110,6 +110,18 @@ class SessionGate:
                 await session.close()
 
 
+def _database_errors() -> tuple[type[BaseException], ...]:
+    import asyncpg
+    from sqlalchemy.exc import DBAPIError
+
+    return (DBAPIError, asyncpg.PostgresError)
+
+
+# What a statement can raise: SQLAlchemy's wrapper, or asyncpg's own error where the raw driver
+# connection is used (the ingestion's batch insert).
+DATABASE_ERRORS = _database_errors()
+
+
 def input_data_error(exc: BaseException) -> BaseException | None:
     """The PostgreSQL/asyncpg data error behind `exc` when the database refused a value the
     caller sent (SQLSTATE class 22: NUL in text, invalid text representation, numeric or

@@ -7,10 +7,10 @@ import uuid
 from typing import Any
 
 from litestar import Request, Response, get
-from sqlalchemy.exc import DBAPIError
 
 from app.auth.scopes import Scope
 from app.customers import service as customers
+from app.kit.db import DATABASE_ERRORS
 from app.kit.decimals import decimal_text
 from app.kit.errors import FieldIssue, KassaError, NotFound, ValidationFailed
 from app.kit.ids import to_global_id
@@ -74,7 +74,7 @@ async def billing_status(request: Request) -> Response:
                 status = await service.billing_status(session, subject, customer, member_id)
             except KassaError as exc:
                 raise from_domain_error(exc, "query") from None
-            except DBAPIError as exc:
+            except DATABASE_ERRORS as exc:
                 raise refused_by_database(exc, "query") from None
     except RestError as error:
         return error_response(error)
@@ -108,7 +108,7 @@ async def quota_check(request: Request) -> Response:
                 )
             except KassaError as exc:
                 raise from_domain_error(exc, "query") from None
-            except DBAPIError as exc:
+            except DATABASE_ERRORS as exc:
                 raise refused_by_database(exc, "query") from None
     except RestError as error:
         return error_response(error)

@@ -7,7 +7,6 @@ from typing import Any
 
 import msgspec
 from litestar import Request, Response
-from sqlalchemy.exc import DBAPIError
 
 from app.auth.errors import AuthenticationFailed
 from app.auth.scopes import Scope
@@ -68,7 +67,7 @@ def decode_json(body: bytes) -> Any:
         raise RestError(400, {"error": "BAD_REQUEST", "detail": exc.message}) from None
 
 
-def refused_by_database(exc: DBAPIError, location: str = "body") -> RestError:
+def refused_by_database(exc: BaseException, location: str = "body") -> RestError:
     """The REST handlers' last resort behind validation: a value the database refused (NUL in
     text, a number or date out of range) is a 422, logged at info level. Any other database
     error is re-raised: a 500."""

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from litestar import Request, Response, post
-from sqlalchemy.exc import DBAPIError
 
 from app.auth.scopes import Scope
 from app.events import service
 from app.kit import jobs
+from app.kit.db import DATABASE_ERRORS
 from app.kit.errors import KassaError
 from app.rest.common import RestError, decode_json, error_response, from_domain_error, json_response, refused_by_database, subject_for
 
@@ -31,7 +31,7 @@ async def ingest_events(request: Request) -> Response:
             except KassaError as exc:
                 await session.rollback()
                 raise from_domain_error(exc) from None
-            except DBAPIError as exc:
+            except DATABASE_ERRORS as exc:
                 await session.rollback()
                 raise refused_by_database(exc) from None
             await jobs.commit(session, runtime.redis)

@@ -13,14 +13,13 @@ from typing import Any, Awaitable, Callable, Literal, TypeVar, overload
 
 import strawberry
 from graphql import GraphQLError
-from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth.subject import Subject
 from app.catalog.errors import LastActivePrice, ProductArchived
 from app.customers.errors import CustomerAlreadyBusiness, CustomerNotBusiness, DuplicateExternalId
 from app.kit import jobs
-from app.kit.db import input_data_error
+from app.kit.db import DATABASE_ERRORS, input_data_error
 from app.kit.errors import FieldIssue, KassaError, NotFound, ValidationFailed
 from app.kit.ids import to_global_id
 from app.meters.errors import MeterArchived
@@ -144,7 +143,7 @@ _CONVERTERS: dict[type[KassaError], Callable[[Any], Any]] = {
 }
 
 
-def refused_by_database(exc: DBAPIError) -> ValidationFailed | None:
+def refused_by_database(exc: BaseException) -> ValidationFailed | None:
     """The last resort behind input validation: the database refused a value from the input
     (see `app.kit.db.input_data_error`). Logged at info level: it is the caller's mistake, but
     one that validation should have caught."""
@@ -179,7 +178,7 @@ async def run_mutation(
         except KassaError as exc:
             await session.rollback()
             return to_error_type(exc)
-        except DBAPIError as exc:
+        except DATABASE_ERRORS as exc:
             refused = refused_by_database(exc)
             if refused is None:
                 raise
@@ -223,7 +222,7 @@ async def run_query(
     async def guarded(session: AsyncSession) -> T:
         try:
             return await work(session, context.subject)
-        except DBAPIError as exc:
+        except DATABASE_ERRORS as exc:
             refused = refused_by_database(exc)
             if refused is None:
                 raise

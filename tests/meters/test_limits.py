@@ -12,7 +12,6 @@ import msgspec
 import pytest
 
 from app.config import Settings
-from app.meters.definitions import MAX_CLAUSES, MAX_TOTAL_CLAUSES
 from app.server import create_app
 from tests.conftest import count_rows
 from tests.meters.helpers import CREATE_METER, condition, create_meter, meter_input
@@ -28,6 +27,7 @@ mutation($input: UpdateMeterInput!) {
   updateMeter(input: $input) { __typename ... on ValidationError { message fields { path message code } } }
 }
 """
+MAX_CLAUSES, MAX_TOTAL_CLAUSES = 50, 100  # per list, in a whole filter (README, "Meters")
 FULL_METADATA = {f"{k:02d}".ljust(40, "k"): "v" * 500 for k in range(50)}  # 50 keys of 40 characters, values of 500
 
 
