@@ -369,7 +369,9 @@ async def world(api, org):
 
 
 def assert_not_a_server_error(response, sent: Any) -> None:
-    if response.status_code >= 500 or "INTERNAL_SERVER_ERROR" in response.text: print("FAIL", response.text[:1500], repr(sent)[:1500])
+    if response.status_code >= 500 or "INTERNAL_SERVER_ERROR" in response.text:
+        # printed as well: a failure can make hypothesis report a flaky test instead of the example
+        print("SERVER ERROR", response.status_code, response.text[:1500], repr(sent)[:1500])
     assert response.status_code < 500, (response.status_code, response.text[:2000], sent)
     assert "INTERNAL_SERVER_ERROR" not in response.text, (response.text[:2000], sent)
 
