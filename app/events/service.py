@@ -36,7 +36,7 @@ NAME_MAX = 256
 ID_MAX = 256
 _encode = msgspec.json.Encoder().encode
 _UTC = timezone.utc
-_CONTROL = CONTROL_CHARACTERS.search
+_CONTROL = CONTROL_CHARACTERS.search  # the kit's rule for names and ids, after `isprintable` clears most
 
 
 @dataclass
@@ -77,7 +77,7 @@ def _text(value: Any, max_length: int) -> str | None | bool:
     """The value if it is a usable string (no control characters), None if absent, False if invalid."""
     if value is None:
         return None
-    if isinstance(value, str) and 0 < len(value) <= max_length and not _CONTROL(value):
+    if isinstance(value, str) and 0 < len(value) <= max_length and (value.isprintable() or not _CONTROL(value)):
         return value
     return False
 
@@ -106,7 +106,7 @@ async def ingest(session: AsyncSession, subject: Subject, events: Sequence[Any],
         name = event.get("name")
         if not isinstance(name, str) or not 0 < len(name) <= NAME_MAX:
             issues.append(FieldIssue((*at, "name"), f"is required: 1 to {NAME_MAX} characters", "invalid_name"))
-        elif _CONTROL(name):
+        elif not name.isprintable() and _CONTROL(name):
             issues.append(FieldIssue((*at, "name"), "must not contain control characters such as NUL", "invalid_characters"))
         elif source == EventSource.user.value and name.startswith("kassa."):
             issues.append(FieldIssue((*at, "name"), "names starting with 'kassa.' are reserved for Kassa's own events", "reserved_name"))
