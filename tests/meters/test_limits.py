@@ -113,6 +113,20 @@ async def test_a_meter_filter_past_its_bounds_is_refused_quickly(api, org, sessi
     assert await count_rows(session_factory, "meters") == (0 if mutation == "create" else 1)
 
 
+async def test_a_huge_filter_is_refused_before_graphql_converts_it(api, org, session_factory):
+    """50 × 50 × 50 conditions (127,550 clauses, within the old per-list bound): converting them
+    to input objects alone took seconds; the body's structure limit refuses them first."""
+    body = msgspec.json.encode({"query": CREATE_METER, "variables": {"input": {**meter_input("m", []), "filter": nested_filter(50)}}})
+    started = time.perf_counter()
+    response = await api.client.post("/graphql", content=body, headers={"Authorization": f"Bearer {org.token}", "Content-Type": "application/json"})
+    assert time.perf_counter() - started < 1.0
+    assert response.status_code == 400, response.text[:300]
+    error = response.json()["errors"][0]
+    assert error["extensions"]["code"] == "BAD_REQUEST"
+    assert "20,000 JSON objects and arrays" in error["message"]
+    assert await count_rows(session_factory, "meters") == 0
+
+
 async def test_a_filter_at_its_bounds_is_accepted(api, org):
     wide = [condition("name", "eq", f"e{i}") for i in range(MAX_CLAUSES)]
     meter = await create_meter(api, org.token, "wide", [*wide[:49], {"filter": {"conjunction": "OR", "clauses": wide}}])
