@@ -44,7 +44,7 @@ FORGED_CURSORS = [
     forged_cursor("text where a time belongs"),
     forged_cursor(12),
     forged_cursor([1, 2]),
-    forged_cursor({"t": "2026-01-01T00:00:00+00:00"}, "not-a-uuid"),
+    forged_cursor({"t": "2026-01-01T00:00:00+00:00"}, "not-a-uuid"),  # a guard: refused before too
     forged_cursor("a\x00b"),
     forged_cursor(10**40),
 ]
@@ -184,7 +184,7 @@ QUERY_CASES = [
     ("events filtered by NUL name", "query($v: String) { events(first: 5, filter: {name: $v}) { nodes { id } } }", {"v": "\x00"}),
     ("billing status of NUL external id", "query($v: String) { billingStatus(externalCustomerId: $v) { status } }", {"v": "\x00"}),
     ("quota check of NUL external id", "query($v: String) { checkQuota(externalCustomerId: $v) { allowed } }", {"v": "c\x00"}),
-    ("quota check of NUL units", "query($v: String) { checkQuota(externalCustomerId: \"c1\", units: $v) { allowed } }", {"v": "1\x00"}),
+    ("quota check of NUL units (a guard: typed before)", "query($v: String) { checkQuota(externalCustomerId: \"c1\", units: $v) { allowed } }", {"v": "1\x00"}),
     *[
         (f"{time} after {bound}", f"query($v: DateTime) {{ {field}(first: 5, filter: {{{bound}: $v}}) {{ nodes {{ id }} }} }}", {"v": time})
         for time in EXTREME_TIMES
@@ -281,6 +281,8 @@ async def test_rest_ingest_keeps_free_text_whitespace_in_metadata(api, org, worl
     assert response.json() == {"inserted": 1, "duplicates": 0}
 
 
+# The ids and `units` of the REST queries (customer_id, member_id, meter_id, units) were refused
+# before too: guards.
 REST_QUERY_CASES = [
     ("/v1/billing-status", {"external_customer_id": "\x00"}, "external_customer_id"),
     ("/v1/billing-status", {"external_customer_id": "c1\x00x"}, "external_customer_id"),
