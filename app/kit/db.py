@@ -7,7 +7,9 @@ from contextlib import asynccontextmanager
 from contextvars import ContextVar
 from typing import AsyncIterator, Awaitable, Callable, TypeVar
 
+import asyncpg
 from sqlalchemy import event
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 T = TypeVar("T")
@@ -110,16 +112,9 @@ class SessionGate:
                 await session.close()
 
 
-def _database_errors() -> tuple[type[BaseException], ...]:
-    import asyncpg
-    from sqlalchemy.exc import DBAPIError
-
-    return (DBAPIError, asyncpg.PostgresError)
-
-
 # What a statement can raise: SQLAlchemy's wrapper, or asyncpg's own error where the raw driver
 # connection is used (the ingestion's batch insert).
-DATABASE_ERRORS = _database_errors()
+DATABASE_ERRORS: tuple[type[BaseException], ...] = (DBAPIError, asyncpg.PostgresError)
 
 
 def input_data_error(exc: BaseException) -> BaseException | None:
@@ -127,8 +122,6 @@ def input_data_error(exc: BaseException) -> BaseException | None:
     caller sent (SQLSTATE class 22: NUL in text, invalid text representation, numeric or
     date out of range; or asyncpg refusing to encode an argument), else None. The last
     resort behind input validation: such a request is the caller's mistake, not a 500."""
-    import asyncpg
-
     seen: set[int] = set()
     pending: list[BaseException | None] = [exc]
     while pending:

@@ -151,7 +151,8 @@ def refused_by_database(exc: BaseException) -> ValidationFailed | None:
     if cause is None:
         return None
     logger.info("input refused by the database: %s: %s", type(cause).__name__, cause)
-    return ValidationFailed([FieldIssue(("input",), "holds a value the database cannot store or compare", "invalid_value")])
+    issue = FieldIssue((), "holds a value the database cannot store or compare", "invalid_value")
+    return ValidationFailed([issue], "The input holds a value the database cannot store or compare")
 
 
 def to_error_type(exc: KassaError) -> Any:
