@@ -304,12 +304,15 @@ async def test_rest_query_parameters_answer_422(api, org, world, path, params, f
     assert ["query", field] in [d["loc"] for d in answer["detail"]], answer
 
 
-async def test_webhook_description_refuses_nul(api, org):
-    variables = {"input": {"url": "https://example.com/hook", "eventTypes": ["CUSTOMER_CREATED"], "enabled": True, "description": "\x00"}}
-    response = await api.post(CREATE_WEBHOOK, variables, token=org.token)
+@pytest.mark.parametrize(
+    "field, value", [("description", "\x00"), ("url", "https://exa\x00mple.com/"), ("url", "https://example.com/a\x00"), ("url", "https://exa\nmple.com/")]
+)
+async def test_webhook_endpoint_text_refuses_control_characters(api, org, field, value):
+    values = {"url": "https://example.com/hook", "eventTypes": ["CUSTOMER_CREATED"], "enabled": True, field: value}
+    response = await api.post(CREATE_WEBHOOK, {"input": values}, token=org.token)
     result = response.json()["data"]["createWebhookEndpoint"]
     assert result["__typename"] == "ValidationError", result
-    assert ["description"] in [f["path"] for f in result["fields"]]
+    assert [f["path"] for f in result["fields"]] == [[field]]
 
 
 async def test_an_error_that_nulls_the_answer_while_batches_run_is_not_a_500(api, org, world):

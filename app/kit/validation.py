@@ -67,10 +67,10 @@ def check_text(
     if not isinstance(value, str):
         issues.append(FieldIssue(path, "must be a string", "invalid_type"))
         return None
+    value = value.strip()
     if has_control_characters(value, free_text=free_text):
         issues.append(control_character_issue(path, free_text=free_text))
         return None
-    value = value.strip()
     if not value:
         if required:
             issues.append(FieldIssue(path, "must not be blank", "required"))
