@@ -1,5 +1,8 @@
 """Fuzz both doors with hostile input: no 5xx and no masked INTERNAL_SERVER_ERROR, ever.
 
+A value refused by the database itself (the last resort behind validation, logged at info)
+fails the fuzz as well: it means a validation rule is missing in front of it.
+
 The GraphQL root fields (Query and Mutation) and their argument types are read from the live
 schema, and the REST routes (with the query parameters their handlers read) from the litestar
 app, so a new field or route is fuzzed without touching this file. Arguments are built from the
@@ -376,6 +379,14 @@ def assert_not_a_server_error(response, sent: Any) -> None:
     assert "INTERNAL_SERVER_ERROR" not in response.text, (response.text[:2000], sent)
 
 
+def assert_validated(caplog, sent: Any) -> None:
+    """The database's refusal is a last resort (a typed error, logged): it means that a rule is
+    missing in front of it, so the fuzz fails on it too."""
+    refused = [r.getMessage() for r in caplog.records if "refused by the database" in r.getMessage()]
+    caplog.clear()
+    assert not refused, (refused, repr(sent)[:1500])
+
+
 def encode(value: Any) -> bytes:
     """JSON with every non-ASCII character escaped (a lone surrogate stays an escape)."""
     return json.dumps(value, ensure_ascii=True).encode()
@@ -388,9 +399,10 @@ def root_field(kind: str, name: str):
 @pytest.mark.parametrize("kind, name", ROOT_FIELDS, ids=[f"{k}.{n}" for k, n in ROOT_FIELDS])
 @FUZZ
 @given(data=st.data())
-async def test_graphql_root_field(api, org, world, kind, name, data):
+async def test_graphql_root_field(api, org, world, kind, name, data, caplog):
     """Each example sends one request per leaf of the field's arguments (that leaf hostile, the
     rest valid, so every leaf is tried at every example) and one with hostile values anywhere."""
+    caplog.set_level("INFO")
     field = root_field(kind, name)
     ids = ids_by_kind(world)
     query = operation(kind, name)
@@ -410,6 +422,7 @@ async def test_graphql_root_field(api, org, world, kind, name, data):
             "/graphql", content=encode(sent), headers={"Authorization": f"Bearer {org.token}", "Content-Type": "application/json"}
         )
         assert_not_a_server_error(response, sent)
+        assert_validated(caplog, sent)
 
 
 # -- REST: every route, its query parameters and raw bodies --------------------------------------
@@ -477,7 +490,8 @@ def raw_bodies(path: str, ids: st.SearchStrategy) -> st.SearchStrategy:
 @pytest.mark.parametrize("method, path, params", REST_ROUTES, ids=[f"{m} {p}" for m, p, _ in REST_ROUTES])
 @settings(FUZZ, max_examples=EXAMPLES_PER_ROUTE)
 @given(data=st.data())
-async def test_rest_route(api, org, world, method, path, params, data):
+async def test_rest_route(api, org, world, method, path, params, data, caplog):
+    caplog.set_level("INFO")
     ids = st.one_of(st.sampled_from(world), forged_ids())
     names = st.sampled_from([*params, "unknown"]) if params else st.just("unknown")
     query = data.draw(st.dictionaries(names, st.one_of(text, ids).map(lambda value: str(value)[:2000]), max_size=4), label="query")
@@ -491,3 +505,4 @@ async def test_rest_route(api, org, world, method, path, params, data):
         response = await api.client.request(method, path, params=query, headers=headers)
         sent = query
     assert_not_a_server_error(response, sent)
+    assert_validated(caplog, sent)
