@@ -372,3 +372,13 @@ async def test_a_database_data_error_is_a_typed_error_not_a_500(api, org, world,
     assert (await api.data("{ organization { id } }", token=org.token))["organization"]["id"]  # the session is usable again
     refused = [r for r in caplog.records if "refused by the database" in r.getMessage()]
     assert len(refused) == 5 and {r.levelname for r in refused} == {"INFO"}
+
+
+@pytest.mark.parametrize("time", EXTREME_TIMES)
+async def test_a_timestamp_out_of_range_in_a_query_literal_is_named_not_masked(api, org, time):
+    """A scalar refusing a literal of the query text used to reach the client masked as
+    `Unexpected error.`."""
+    body = (await api.post(f'{{ events(first: 5, filter: {{timestampAfter: "{time}"}}) {{ nodes {{ id }} }} }}', token=org.token)).json()
+    assert body["data"] is None
+    assert [e["extensions"]["code"] for e in body["errors"]] == ["GRAPHQL_VALIDATION_FAILED"]
+    assert "out of range" in body["errors"][0]["message"], body

@@ -8,7 +8,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any, NewType
 
 import strawberry
-from graphql import IntValueNode, StringValueNode
+from graphql import GraphQLError, IntValueNode, StringValueNode
 
 from app.kit.decimals import decimal_text
 from app.kit.validation import parse_timestamp
@@ -31,13 +31,18 @@ def _parse_big_int(value: Any) -> int:
         return value
     if isinstance(value, str) and _INTEGER.fullmatch(value.strip()):
         return int(value.strip())
-    raise ValueError(f"BigInt must be an integer, not {value!r}")
+    raise ScalarRefused(f"BigInt must be an integer, not {str(value)[:64]!r}")
 
 
 def _parse_big_int_literal(node: Any, _variables: Any = None) -> int:
     if isinstance(node, (IntValueNode, StringValueNode)):
         return _parse_big_int(int(node.value) if isinstance(node, IntValueNode) else node.value)
-    raise ValueError("BigInt must be an integer")
+    raise ScalarRefused("BigInt must be an integer")
+
+
+class ScalarRefused(GraphQLError, ValueError):
+    """A scalar value Kassa cannot read. A GraphQLError, so that graphql-core reports its message
+    as it is (a plain exception in a query's literal would be masked as `Unexpected error.`)."""
 
 
 def _parse_datetime(value: Any) -> datetime:
@@ -49,8 +54,8 @@ def _parse_datetime(value: Any) -> datetime:
             return parse_timestamp(value)
         except ValueError as exc:
             if "out of range" in str(exc):
-                raise ValueError(f"DateTime {str(exc)}, not {value[:64]!r}") from None
-    raise ValueError(f"DateTime must be an ISO 8601 date-time such as 2026-01-31T12:00:00Z, not {str(value)[:64]!r}")
+                raise ScalarRefused(f"DateTime {str(exc)}, not {value[:64]!r}") from None
+    raise ScalarRefused(f"DateTime must be an ISO 8601 date-time such as 2026-01-31T12:00:00Z, not {str(value)[:64]!r}")
 
 
 def _parse_decimal(value: Any) -> Decimal:
@@ -59,7 +64,7 @@ def _parse_decimal(value: Any) -> Decimal:
     except (InvalidOperation, ValueError):
         parsed = None
     if isinstance(value, bool) or parsed is None or not parsed.is_finite():
-        raise ValueError(f"Decimal must be a decimal number such as \"12.5\", not {value!r}")
+        raise ScalarRefused(f"Decimal must be a decimal number such as \"12.5\", not {str(value)[:64]!r}")
     return parsed
 
 
