@@ -61,6 +61,8 @@ class Settings:
     rate_limit_burst: int = 400
     org_max_concurrent_requests: int = 16
     org_concurrency_wait_seconds: float = 2.0
+    # Above the largest valid ingest batch (1,000 events with full metadata: about 28 MB).
+    request_max_body_size: int = 32 * 1024 * 1024
     expose_sql_count: bool = False
     webhook_timeout_seconds: float = 10.0
     webhook_retry_schedule: tuple[float, ...] = (5, 300, 1800, 7200, 18000, 36000, 36000)
@@ -103,6 +105,7 @@ class Settings:
             rate_limit_burst=_int("KASSA_RATE_LIMIT_BURST", 400),
             org_max_concurrent_requests=_int("KASSA_ORG_MAX_CONCURRENT_REQUESTS", 16),
             org_concurrency_wait_seconds=_float("KASSA_ORG_CONCURRENCY_WAIT_SECONDS", 2.0),
+            request_max_body_size=_int("KASSA_REQUEST_MAX_BODY_SIZE", 32 * 1024 * 1024),
             expose_sql_count=_bool("KASSA_EXPOSE_SQL_COUNT"),
             webhook_timeout_seconds=float(os.environ.get("KASSA_WEBHOOK_TIMEOUT") or 10.0),
             webhook_retry_schedule=_schedule("KASSA_WEBHOOK_RETRY_SCHEDULE", (5, 300, 1800, 7200, 18000, 36000, 36000)),

@@ -20,7 +20,8 @@ from litestar.datastructures import State
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from strawberry.http.ides import get_graphql_ide_html
-from strawberry.schema.exceptions import InvalidOperationTypeError
+from litestar.exceptions.http_exceptions import RequestEntityTooLarge
+from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
 
 from app.auth.errors import AuthenticationFailed
 from app.auth.service import authenticate, parse_authorization
@@ -28,6 +29,7 @@ from app.config import Settings, get_settings
 from app.platform.services import redis_settings_from_url
 from app.rest.billing import billing_status, quota_check
 from app.rest.events import ingest_events
+from app.kit.bodies import BodyRefused, decode_json_body, too_large_message
 from app.kit.db import SessionGate, create_engine, create_session_factory, statement_counter
 from app.kit.rate_limit import OrganizationLimits, RateLimited
 from app.kit.request_ids import current_request_id, log_unexpected, request_id_middleware
@@ -97,14 +99,16 @@ async def graphql_endpoint(request: Request) -> Response:
 
     runtime = _runtime(request)
     try:
-        payload = msgspec.json.decode(await request.body())
-    except msgspec.DecodeError:
-        return _error_response(400, "The request body must be JSON", "BAD_REQUEST")
-    if not isinstance(payload, dict) or not isinstance(payload.get("query"), str):
-        return _error_response(400, "The request body must be an object with a `query` string", "BAD_REQUEST")
-    variables = payload.get("variables")
+        payload = decode_json_body(await request.body())
+    except BodyRefused as exc:
+        return _error_response(400, exc.message, "BAD_REQUEST")
+    if not isinstance(payload, dict) or not isinstance(payload.get("query"), str) or not payload["query"].strip():
+        return _error_response(400, "The request body must be an object with a non-empty `query` string", "BAD_REQUEST")
+    variables, operation_name = payload.get("variables"), payload.get("operationName")
     if variables is not None and not isinstance(variables, dict):
         return _error_response(400, "`variables` must be an object", "BAD_REQUEST")
+    if operation_name is not None and not isinstance(operation_name, str):
+        return _error_response(400, "`operationName` must be a string", "BAD_REQUEST")
 
     counter = [0]
     reset = statement_counter.set(counter)
@@ -120,7 +124,7 @@ async def graphql_endpoint(request: Request) -> Response:
             return _error_response(401, exc.message, exc.code, {"WWW-Authenticate": "Bearer"})
         if subject is not None:
             try:
-                await admit(request, subject.organization_id, before_wait=gate.close)
+                await admit(request, subject.organization_id, before_wait=gate.release)
             except RateLimited as exc:
                 content, limit_headers = rate_limited_graphql(exc)
                 return Response(content=content, status_code=429, media_type=_JSON, headers=limit_headers)
@@ -130,11 +134,14 @@ async def graphql_endpoint(request: Request) -> Response:
                 payload["query"],
                 variable_values=variables,
                 context_value=context,
-                operation_name=payload.get("operationName"),
+                operation_name=operation_name,
                 allowed_operation_types=_POST_OPERATIONS,
             )
         except InvalidOperationTypeError:
             return _error_response(400, "Only queries and mutations are served here", "BAD_REQUEST")
+        except CannotGetOperationTypeError:
+            message = f"Unknown operation named {operation_name!r}" if operation_name else "Give `operationName`: the query has several operations"
+            return _error_response(400, message, "BAD_REQUEST")
     finally:
         await gate.close()
         statement_counter.reset(reset)
@@ -144,6 +151,14 @@ async def graphql_endpoint(request: Request) -> Response:
     headers = {"X-Kassa-SQL-Statements": str(counter[0])} if runtime.settings.expose_sql_count else None
     content = cap_graphql_response(_ENCODER.encode(body), context.operation_type, runtime.settings.graphql_max_response_bytes)
     return Response(content=content, media_type=_JSON, headers=headers)
+
+
+def _too_large(request: Request, _exc: RequestEntityTooLarge) -> Response:
+    """413 in Kassa's shape: GraphQL's error shape on /graphql, the REST shape elsewhere."""
+    message = too_large_message(_runtime(request).settings.request_max_body_size)
+    if request.url.path == "/graphql":
+        return _error_response(413, message, "PAYLOAD_TOO_LARGE")
+    return Response(content=_ENCODER.encode({"error": "PAYLOAD_TOO_LARGE", "detail": message}), status_code=413, media_type=_JSON)
 
 
 @get("/health")
@@ -217,4 +232,6 @@ def create_app(
         state=state,
         debug=settings.debug,
         openapi_config=None,
+        request_max_body_size=settings.request_max_body_size,
+        exception_handlers={RequestEntityTooLarge: _too_large},
     )

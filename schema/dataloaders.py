@@ -1,7 +1,9 @@
 """Per-request dataloaders: one SQL statement per batch, whatever the number of parents.
 
-Each batch takes the request's session through the gate, so concurrent batches of different
-loaders never use the session at the same time.
+Each batch takes the request's session through the gate (`SessionGate.run`), so concurrent
+batches of different loaders never use the session at the same time, and a batch cancelled
+because the operation already failed elsewhere finishes its statement instead of breaking the
+connection.
 """
 
 from __future__ import annotations
@@ -46,56 +48,44 @@ class Loaders:
         return self._context.subject.organization_id
 
     async def _customers(self, ids: list[uuid.UUID]) -> list[Customer | None]:
-        async with self._context.db.use() as session:
-            return await customers.load_customers(session, self._organization_id, ids)
+        return await self._context.db.run(lambda session: customers.load_customers(session, self._organization_id, ids))
 
     async def _members_of_customers(self, ids: list[uuid.UUID]) -> list[list[Member]]:
-        async with self._context.db.use() as session:
-            return await members.load_members_of(session, self._organization_id, ids)
+        return await self._context.db.run(lambda session: members.load_members_of(session, self._organization_id, ids))
 
     async def _members(self, ids: list[uuid.UUID]) -> list[Member | None]:
-        async with self._context.db.use() as session:
-            return await members.load_members(session, self._organization_id, ids)
+        return await self._context.db.run(lambda session: members.load_members(session, self._organization_id, ids))
 
     async def _webhook_endpoints(self, ids: list[uuid.UUID]) -> list[WebhookEndpoint | None]:
-        async with self._context.db.use() as session:
-            return await webhooks.load_endpoints(session, self._organization_id, ids)
+        return await self._context.db.run(lambda session: webhooks.load_endpoints(session, self._organization_id, ids))
 
     async def _deliveries_of_events(self, ids: list[uuid.UUID]) -> list[list[WebhookDelivery]]:
-        async with self._context.db.use() as session:
-            return await webhooks.load_deliveries_of(session, self._organization_id, ids)
+        return await self._context.db.run(lambda session: webhooks.load_deliveries_of(session, self._organization_id, ids))
 
     async def _attempts_of_deliveries(self, ids: list[uuid.UUID]) -> list[list[WebhookDeliveryAttempt]]:
-        async with self._context.db.use() as session:
-            return await webhooks.load_attempts_of(session, self._organization_id, ids)
+        return await self._context.db.run(lambda session: webhooks.load_attempts_of(session, self._organization_id, ids))
 
     async def _meters(self, ids: list[uuid.UUID]) -> list[Meter | None]:
-        async with self._context.db.use() as session:
-            return await meters.load_meters(session, self._organization_id, ids)
+        return await self._context.db.run(lambda session: meters.load_meters(session, self._organization_id, ids))
 
     async def _meters_of_customers(self, ids: list[uuid.UUID]) -> list[list[CustomerMeter]]:
-        async with self._context.db.use() as session:
-            return await meters.load_customer_meters(session, self._organization_id, ids)
+        return await self._context.db.run(lambda session: meters.load_customer_meters(session, self._organization_id, ids))
 
     async def _member_meters_of_customers(self, ids: list[uuid.UUID]) -> list[list[CustomerMeterMember]]:
-        async with self._context.db.use() as session:
-            return await meters.load_member_meters(session, self._organization_id, ids)
+        return await self._context.db.run(lambda session: meters.load_member_meters(session, self._organization_id, ids))
 
     def prime_customers(self, rows: list[Customer]) -> None:
         for row in rows:
             self.customer.prime(row.id, row, force=True)
 
     async def _products(self, ids: list[uuid.UUID]) -> list[Product | None]:
-        async with self._context.db.use() as session:
-            return await catalog.load_products(session, self._organization_id, ids)
+        return await self._context.db.run(lambda session: catalog.load_products(session, self._organization_id, ids))
 
     async def _product_prices(self, ids: list[uuid.UUID]) -> list[ProductPrice | None]:
-        async with self._context.db.use() as session:
-            return await catalog.load_prices(session, self._organization_id, ids)
+        return await self._context.db.run(lambda session: catalog.load_prices(session, self._organization_id, ids))
 
     async def _prices_of_products(self, ids: list[uuid.UUID]) -> list[list[ProductPrice]]:
-        async with self._context.db.use() as session:
-            return await catalog.load_prices_of(session, self._organization_id, ids)
+        return await self._context.db.run(lambda session: catalog.load_prices_of(session, self._organization_id, ids))
 
     def prime_products(self, rows: list[Product]) -> None:
         for row in rows:

@@ -33,7 +33,7 @@ from app.kit.errors import FieldIssue, NotFound, ValidationFailed
 from app.kit.models import utc_now
 from app.kit.money import check_amount, check_currency, check_unit_amount
 from app.kit.pagination import Page, check_page_size
-from app.kit.validation import check_metadata, check_text
+from app.kit.validation import check_lookup_text, check_metadata, check_text
 from app.models import BASE_PRICE_TYPES, PriceType, Product, ProductPrice, RecurringInterval
 
 __all__ = [
@@ -112,12 +112,14 @@ async def list_products(
     max_page_size: int = 100,
 ) -> Page[Product]:
     check_page_size(first, max_page_size)
+    check_lookup_text({"search": filter.search})
     return await repository.list_page(
         session, subject.organization_id, filter, order_by=order_by, descending=descending, first=first, after=after
     )
 
 
 async def count_products(session: AsyncSession, subject: Subject, filter: ProductFilter) -> int:
+    check_lookup_text({"search": filter.search})
     return await repository.count(session, subject.organization_id, filter)
 
 
@@ -307,7 +309,7 @@ async def create_product(session: AsyncSession, subject: Subject, draft: Product
     """A product with its first prices, in one go."""
     issues: list[FieldIssue] = []
     name = check_text(issues, ("name",), draft.name, max_length=NAME_MAX_LENGTH, required=True)
-    description = check_text(issues, ("description",), draft.description, max_length=DESCRIPTION_MAX_LENGTH)
+    description = check_text(issues, ("description",), draft.description, max_length=DESCRIPTION_MAX_LENGTH, free_text=True)
     metadata = check_metadata(issues, ("metadata",), draft.metadata)
     if draft.recurring_interval is not None and draft.recurring_interval not in {i.value for i in RecurringInterval}:
         issues.append(FieldIssue(("recurringInterval",), "must be month, year or null (one-time)", "invalid_value"))
@@ -350,7 +352,7 @@ async def update_product(
         if name is not None:
             product.name = name
     if "description" in changes:
-        product.description = check_text(issues, ("description",), changes["description"], max_length=DESCRIPTION_MAX_LENGTH)
+        product.description = check_text(issues, ("description",), changes["description"], max_length=DESCRIPTION_MAX_LENGTH, free_text=True)
     if "metadata" in changes:
         product.user_metadata = check_metadata(issues, ("metadata",), changes["metadata"] or {})
     if issues:

@@ -22,7 +22,7 @@ from app.kit.batches import in_order
 from app.kit.errors import FieldIssue, NotFound, ValidationFailed
 from app.kit.pagination import Page, check_page_size
 from app.kit.repository import flush_unique
-from app.kit.validation import check_address, check_email, check_metadata, check_text
+from app.kit.validation import check_address, check_email, check_lookup_text, check_metadata, check_text
 from app.members import repository as member_repository
 from app.members.errors import DuplicateMemberEmail, DuplicateMemberExternalId
 from app.members.service import MemberDraft, check_member_draft, member_conflicts
@@ -64,6 +64,7 @@ async def list_customers(
     max_page_size: int = 100,
 ) -> Page[Customer]:
     check_page_size(first, max_page_size)
+    _check_filter_text(filter)
     return await repository.list_page(
         session, subject.organization_id, filter, order_by=order_by, descending=descending, first=first, after=after
     )
@@ -76,7 +77,12 @@ async def get_customer(session: AsyncSession, subject: Subject, customer_id: uui
     return customer
 
 
+def _check_filter_text(filter: CustomerFilter) -> None:
+    check_lookup_text({"email": filter.email, "externalId": filter.external_id, "search": filter.search})
+
+
 async def get_customer_by_external_id(session: AsyncSession, subject: Subject, external_id: str) -> Customer:
+    check_lookup_text({"externalId": external_id})
     customer = await repository.get_by_external_id(session, subject.organization_id, external_id)
     if customer is None:
         raise NotFound(f"No customer with external id {external_id!r}")
@@ -257,4 +263,5 @@ async def load_customers(session: AsyncSession, organization_id: uuid.UUID, ids:
 
 
 async def count_customers(session: AsyncSession, subject: Subject, filter: CustomerFilter) -> int:
+    _check_filter_text(filter)
     return await repository.count(session, subject.organization_id, filter)

@@ -24,7 +24,7 @@ from app.kit.errors import FieldIssue, NotFound, ValidationFailed
 from app.kit.ids import from_global_id
 from app.kit.models import utc_now
 from app.kit.pagination import Page, check_page_size
-from app.kit.validation import check_metadata
+from app.kit.validation import CONTROL_CHARACTERS, check_lookup_text, check_metadata, check_text, parse_timestamp
 from app.meters import repository as meters_repository
 from app.meters.errors import MeterArchived
 from app.meters.service import get_meter, request_update
@@ -36,6 +36,7 @@ NAME_MAX = 256
 ID_MAX = 256
 _encode = msgspec.json.Encoder().encode
 _UTC = timezone.utc
+_CONTROL = CONTROL_CHARACTERS.search  # the kit's rule for names and ids, after `isprintable` clears most
 
 
 @dataclass
@@ -60,30 +61,23 @@ def _uuid(value: Any, type_name: str) -> uuid.UUID | None:
 
 
 def _timestamp(value: Any, now: datetime) -> datetime | str:
-    """The parsed timestamp, or the reason it is refused."""
+    """The parsed timestamp (UTC), or the reason it is refused."""
     if value is None:
         return now
-    if isinstance(value, datetime):
-        parsed = value
-    elif isinstance(value, str):
-        try:
-            parsed = datetime.fromisoformat(value)
-        except ValueError:
-            return "must be an ISO 8601 date-time, e.g. 2026-01-31T12:00:00Z"
-    else:
-        return "must be an ISO 8601 date-time string"
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=_UTC)
+    try:
+        parsed = parse_timestamp(value)
+    except ValueError as exc:
+        return str(exc)
     if parsed - now > MAX_FUTURE:
         return f"is more than {int(MAX_FUTURE.total_seconds() // 60)} minutes in the future"
     return parsed
 
 
 def _text(value: Any, max_length: int) -> str | None | bool:
-    """The value if it is a usable string, None if absent, False if invalid."""
+    """The value if it is a usable string (no control characters), None if absent, False if invalid."""
     if value is None:
         return None
-    if isinstance(value, str) and 0 < len(value) <= max_length:
+    if isinstance(value, str) and 0 < len(value) <= max_length and (value.isprintable() or not _CONTROL(value)):
         return value
     return False
 
@@ -112,6 +106,8 @@ async def ingest(session: AsyncSession, subject: Subject, events: Sequence[Any],
         name = event.get("name")
         if not isinstance(name, str) or not 0 < len(name) <= NAME_MAX:
             issues.append(FieldIssue((*at, "name"), f"is required: 1 to {NAME_MAX} characters", "invalid_name"))
+        elif not name.isprintable() and _CONTROL(name):
+            issues.append(FieldIssue((*at, "name"), "must not contain control characters such as NUL", "invalid_characters"))
         elif source == EventSource.user.value and name.startswith("kassa."):
             issues.append(FieldIssue((*at, "name"), "names starting with 'kassa.' are reserved for Kassa's own events", "reserved_name"))
         timestamp = _timestamp(event.get("timestamp"), now)
@@ -122,7 +118,7 @@ async def ingest(session: AsyncSession, subject: Subject, events: Sequence[Any],
         if raw_customer is not None and customer_id is None:
             issues.append(FieldIssue((*at, "customer_id"), "is not a customer id", "invalid_id"))
         if external_customer is False:
-            issues.append(FieldIssue((*at, "external_customer_id"), f"must be 1 to {ID_MAX} characters", "invalid_id"))
+            issues.append(FieldIssue((*at, "external_customer_id"), f"must be 1 to {ID_MAX} characters, without control characters", "invalid_id"))
         if (raw_customer is None) == (external_customer is None):
             issues.append(FieldIssue(at, "give the customer: its id or its external id, exactly one", "customer_required"))
         raw_member, external_member = event.get("member_id"), _text(event.get("external_member_id"), ID_MAX)
@@ -130,17 +126,27 @@ async def ingest(session: AsyncSession, subject: Subject, events: Sequence[Any],
         if raw_member is not None and member_id is None:
             issues.append(FieldIssue((*at, "member_id"), "is not a member id", "invalid_id"))
         if external_member is False:
-            issues.append(FieldIssue((*at, "external_member_id"), f"must be 1 to {ID_MAX} characters", "invalid_id"))
+            issues.append(FieldIssue((*at, "external_member_id"), f"must be 1 to {ID_MAX} characters, without control characters", "invalid_id"))
         if raw_member is not None and external_member is not None:
             issues.append(FieldIssue(at, "give the member by its id or by its external id, not both", "member_ambiguous"))
         external_id = _text(event.get("external_id"), ID_MAX)
         if external_id is False:
-            issues.append(FieldIssue((*at, "external_id"), f"must be 1 to {ID_MAX} characters", "invalid_id"))
+            issues.append(FieldIssue((*at, "external_id"), f"must be 1 to {ID_MAX} characters, without control characters", "invalid_id"))
         meta = event.get("metadata")
         if meta is None:
             meta = {}
-        elif type(meta) is not dict or len(meta) > 50 or not _simple_metadata(meta):
-            meta = check_metadata(issues, (*at, "metadata"), meta)
+            encoded = b"{}"
+        else:
+            if type(meta) is not dict or len(meta) > 50 or not _simple_metadata(meta):
+                meta = check_metadata(issues, (*at, "metadata"), meta)
+                encoded = _encode(meta)
+            else:
+                encoded = _encode(meta)
+                # Control characters come out of the encoder as escapes (behind a backslash),
+                # DEL as itself and C1 characters behind the byte 0xc2: only then is each text
+                # checked one by one.
+                if b"\\" in encoded or b"\x7f" in encoded or b"\xc2" in encoded:
+                    check_metadata(issues, (*at, "metadata"), meta)
         names.append(name)
         times.append(timestamp)
         customer_ids.append(customer_id)
@@ -148,7 +154,7 @@ async def ingest(session: AsyncSession, subject: Subject, events: Sequence[Any],
         member_ids.append(member_id)
         external_members.append(external_member or None)
         external_ids.append(external_id or None)
-        metadata.append(meta)
+        metadata.append(encoded)
     customers = await _resolve_customers(session, subject, customer_ids, external_customers, issues)
     await _check_members(session, subject, member_ids, customers, external_customers, issues)
     if issues:
@@ -161,7 +167,7 @@ async def ingest(session: AsyncSession, subject: Subject, events: Sequence[Any],
         member_ids,
         external_members,
         external_ids,
-        [_encode(m).decode() for m in metadata],
+        [m.decode() for m in metadata],
     ]
     inserted = await repository.insert_batch(session, subject.organization_id, source, columns)
     for customer_id in {c for c in customers if c is not None}:
@@ -280,6 +286,10 @@ async def _active_meter(session: AsyncSession, subject: Subject, meter_id: uuid.
 async def _system_event(
     session: AsyncSession, subject: Subject, customer_id: uuid.UUID, name: str, metadata: dict, external_id: str | None
 ) -> IngestResult:
+    issues: list[FieldIssue] = []
+    external_id = check_text(issues, ("externalId",), external_id, max_length=ID_MAX)
+    if issues:
+        raise ValidationFailed(issues)
     columns = [[name], [utc_now()], [customer_id], [None], [None], [None], [external_id], [_encode(metadata).decode()]]
     inserted = await repository.insert_batch(session, subject.organization_id, EventSource.system.value, columns)
     request_update(session, customer_id)
@@ -304,6 +314,7 @@ async def list_events(
     max_page_size: int = 100,
 ) -> Page[Event]:
     check_page_size(first, max_page_size)
+    check_lookup_text({"name": name})
     customer = await get_customer(session, subject, customer_id) if customer_id is not None else None
     member = None
     if member_id is not None:

@@ -5,10 +5,14 @@ from __future__ import annotations
 import asyncio
 from contextlib import asynccontextmanager
 from contextvars import ContextVar
-from typing import AsyncIterator
+from typing import AsyncIterator, Awaitable, Callable, TypeVar
 
+import asyncpg
 from sqlalchemy import event
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+
+T = TypeVar("T")
 
 # Counts SQL statements for whoever set a list here (tests, the debug header, benchmarks).
 statement_counter: ContextVar[list[int] | None] = ContextVar("statement_counter", default=None)
@@ -49,26 +53,33 @@ def create_session_factory(engine_or_connection) -> async_sessionmaker[AsyncSess
     return async_sessionmaker(engine_or_connection, expire_on_commit=False, autoflush=False)
 
 
+def _retrieve_exception(task: "asyncio.Future[object]") -> None:
+    """A shielded task whose caller was cancelled: its outcome is nobody's business any more."""
+    if not task.cancelled():
+        task.exception()
+
+
 class SessionGate:
     """One `AsyncSession` per request, handed to one coroutine at a time.
 
     strawberry runs the batches of different dataloaders in concurrent tasks; an `AsyncSession`
     (and its connection) must never be used by two of them at once, so every use goes through
-    the lock. The session is opened lazily and closed when the request ends.
+    the lock. The session is opened lazily and closed when the request ends: `close` waits for
+    the coroutine using it, and a batch that starts after that gets an error, not a new session.
     """
 
     def __init__(self, factory: async_sessionmaker[AsyncSession]) -> None:
         self._factory = factory
         self._session: AsyncSession | None = None
         self._lock = asyncio.Lock()
-        self._holder: asyncio.Task | None = None
-        self._closing = False
+        self._holder: asyncio.Task | None = None  # the task using the session now
+        self._closed = False
 
     @asynccontextmanager
     async def use(self) -> AsyncIterator[AsyncSession]:
         async with self._lock:
-            if self._closing:  # a dataloader batch that was still queued when the request was cut
-                raise RuntimeError("The request has ended")
+            if self._closed:  # a dataloader batch still queued when the request ended
+                raise RuntimeError("The request is over: its session is closed")
             if self._session is None:
                 self._session = self._factory()
             self._holder = asyncio.current_task()
@@ -76,6 +87,20 @@ class SessionGate:
                 yield self._session
             finally:
                 self._holder = None
+
+    async def run(self, work: Callable[[AsyncSession], Awaitable[T]]) -> T:
+        """`work(session)` through the gate, shielded from cancellation: graphql-core cancels
+        the sibling resolvers (and strawberry the dataloader batches) of a field whose error
+        nulls its parent; a statement cut off halfway would leave the connection unusable (and
+        the request a 500). The work finishes in its own task and `close` waits for it."""
+
+        async def guarded() -> T:
+            async with self.use() as session:
+                return await work(session)
+
+        task = asyncio.ensure_future(guarded())
+        task.add_done_callback(_retrieve_exception)
+        return await asyncio.shield(task)
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncSession]:
@@ -91,17 +116,48 @@ class SessionGate:
                 raise
 
     async def close(self) -> None:
-        """Close the session (a later `use` opens a new one). When the request was cancelled
-        (its time limit), a dataloader batch may still be running in its own task: it is
-        cancelled first, so the session is never closed under a running statement."""
-        holder = self._holder
-        if holder is not None and holder is not asyncio.current_task() and not holder.done():
+        """Close the session for good: a later `use` is refused (a dataloader batch that starts
+        after the request ended must not open a session nobody closes)."""
+        await self._close(final=True)
+
+    async def release(self) -> None:
+        """Hand the session's connection back now (e.g. before waiting for a slot); a later
+        `use` opens a new session."""
+        await self._close(final=False)
+
+    async def _close(self, *, final: bool) -> None:
+        """Normally a batch still using the session is waited for (`run` shields its statement
+        from graphql-core's cancellation). When the request itself is being cancelled (its time
+        limit), that batch is cancelled first: the request ends at once, and the session is
+        never closed under a running statement."""
+        current, holder = asyncio.current_task(), self._holder
+        if current is not None and current.cancelling() and holder is not None and holder is not current and not holder.done():
             holder.cancel()
-        self._closing = True
-        try:
-            async with self._lock:
-                if self._session is not None:
-                    session, self._session = self._session, None
-                    await session.close()
-        finally:
-            self._closing = False
+        async with self._lock:
+            self._closed = self._closed or final
+            if self._session is not None:
+                session, self._session = self._session, None
+                await session.close()
+
+
+# What a statement can raise: SQLAlchemy's wrapper, or asyncpg's own error where the raw driver
+# connection is used (the ingestion's batch insert).
+DATABASE_ERRORS: tuple[type[BaseException], ...] = (DBAPIError, asyncpg.PostgresError)
+
+
+def input_data_error(exc: BaseException) -> BaseException | None:
+    """The PostgreSQL/asyncpg data error behind `exc` when the database refused a value the
+    caller sent (SQLSTATE class 22: NUL in text, invalid text representation, numeric or
+    date out of range; or asyncpg refusing to encode an argument), else None. The last
+    resort behind input validation: such a request is the caller's mistake, not a 500."""
+    seen: set[int] = set()
+    pending: list[BaseException | None] = [exc]
+    while pending:
+        current = pending.pop()
+        if current is None or id(current) in seen:
+            continue
+        seen.add(id(current))
+        if isinstance(current, asyncpg.exceptions.DataError):
+            return current
+        pending += [getattr(current, "orig", None), current.__cause__, current.__context__]
+    return None

@@ -13,6 +13,7 @@ from sqlalchemy import Select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.kit.errors import FieldIssue, ValidationFailed
+from app.kit.validation import has_control_characters, parse_timestamp
 
 T = TypeVar("T")
 
@@ -33,8 +34,24 @@ def _encode(value: Any) -> Any:
 
 def _decode(value: Any) -> Any:
     if isinstance(value, dict) and "t" in value:
-        return datetime.fromisoformat(value["t"])
+        return parse_timestamp(value["t"])
     return value
+
+
+def _fits(value: Any, sort_key) -> bool:
+    """A forged cursor must not reach the database: its sort value must have the sort key's
+    type (and a text or integer the column can hold)."""
+    if value is None:
+        return True
+    try:
+        expected = sort_key.type.python_type
+    except NotImplementedError:  # pragma: no cover - every sort key here has a python type
+        return True
+    if expected is int:
+        return type(value) is int and -(2**63) <= value < 2**63
+    if expected is str:
+        return type(value) is str and len(value) <= 1000 and not has_control_characters(value)
+    return isinstance(value, expected)
 
 
 def encode_cursor(sort_value: Any, id: uuid.UUID) -> str:
@@ -48,7 +65,11 @@ def decode_cursor(cursor: str) -> tuple[Any, uuid.UUID]:
         sort_value, id = json.loads(raw)
         return _decode(sort_value), uuid.UUID(id)
     except Exception:
-        raise ValidationFailed([FieldIssue(("after",), "is not a cursor returned by this list", "invalid_cursor")]) from None
+        raise _invalid_cursor() from None
+
+
+def _invalid_cursor() -> ValidationFailed:
+    return ValidationFailed([FieldIssue(("after",), "is not a cursor returned by this list", "invalid_cursor")])
 
 
 def check_page_size(first: int, maximum: int) -> None:
@@ -70,6 +91,8 @@ async def paginate(
     """Run `statement` (which selects one entity) ordered by (sort_key, id) and cut one page."""
     if after is not None:
         value, last_id = decode_cursor(after)
+        if not _fits(value, sort_key):
+            raise _invalid_cursor()
         boundary = tuple_(sort_key, id_column)
         statement = statement.where(boundary < tuple_(value, last_id) if descending else boundary > tuple_(value, last_id))
     if descending:

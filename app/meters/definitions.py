@@ -1,7 +1,10 @@
 """Meter definitions: the event filter and the aggregation, validated and normalised.
 
 A filter is `{"conjunction": "and" | "or", "clauses": [...]}`; each clause is either a
-condition `{"property", "operator", "value"}` or a nested filter (at most 3 levels).
+condition `{"property", "operator", "value"}` or a nested filter. Bounds (every meter is
+evaluated against every event): at most 3 levels, at most 50 clauses in one list and at most
+100 clauses in the whole filter (nested filters count as clauses too). A filter past a bound
+is refused whole, without looking further (`too_deep`, `too_many_clauses`).
 
 - `property` is `name` (the event name) or a metadata key, written `metadata.KEY` (or `KEY`).
 - operators: `eq`, `ne` compare with a string, number or boolean; `gt`, `gte`, `lt`, `lte` need a
@@ -19,6 +22,7 @@ from __future__ import annotations
 from typing import Any
 
 from app.kit.errors import FieldIssue
+from app.kit.validation import has_control_characters
 
 OPERATORS = ("eq", "ne", "gt", "gte", "lt", "lte", "like", "not_like")
 NUMERIC_OPERATORS = ("gt", "gte", "lt", "lte")
@@ -26,6 +30,7 @@ TEXT_OPERATORS = ("like", "not_like")
 FUNCS = ("count", "sum", "max", "min", "avg", "unique")
 MAX_DEPTH = 3
 MAX_CLAUSES = 50
+MAX_TOTAL_CLAUSES = 100
 KEY_MAX_LENGTH = 40
 
 
@@ -36,7 +41,40 @@ def property_key(prop: str) -> str | None:
     return prop[len("metadata.") :] if prop.startswith("metadata.") else prop
 
 
-def check_filter(issues: list[FieldIssue], path: tuple[str, ...], value: Any, depth: int = 1) -> dict[str, Any]:
+def check_filter(issues: list[FieldIssue], path: tuple[str, ...], value: Any) -> dict[str, Any]:
+    """The filter, normalised; its problems appended to `issues`. The size and depth bounds are
+    checked first, on the raw value, with work bounded by the limits themselves."""
+    bound = _filter_bound(path, value)
+    if bound is not None:
+        issues.append(bound)
+        return {"conjunction": "and", "clauses": []}
+    return _check_filter(issues, path, value)
+
+
+def _filter_bound(path: tuple[str, ...], value: Any) -> FieldIssue | None:
+    """The first bound the filter breaks (depth, clauses per list, clauses in all), or None.
+    Visits at most MAX_TOTAL_CLAUSES clauses."""
+    total = 0
+    pending = [(path, value, 1)]
+    while pending:
+        at, filter, depth = pending.pop()
+        clauses = filter.get("clauses") if isinstance(filter, dict) else None
+        if not isinstance(clauses, list):
+            continue
+        if len(clauses) > MAX_CLAUSES:
+            return FieldIssue((*at, "clauses"), f"at most {MAX_CLAUSES} clauses in one list, got {len(clauses)}", "too_many_clauses")
+        total += len(clauses)
+        if total > MAX_TOTAL_CLAUSES:
+            return FieldIssue(path, f"at most {MAX_TOTAL_CLAUSES} clauses in a whole filter (nested filters count)", "too_many_clauses")
+        for index, clause in enumerate(clauses):
+            if isinstance(clause, dict) and "clauses" in clause:
+                if depth >= MAX_DEPTH:
+                    return FieldIssue((*at, "clauses", str(index)), f"filters nest at most {MAX_DEPTH} levels", "too_deep")
+                pending.append(((*at, "clauses", str(index)), clause, depth + 1))
+    return None
+
+
+def _check_filter(issues: list[FieldIssue], path: tuple[str, ...], value: Any) -> dict[str, Any]:
     if not isinstance(value, dict):
         issues.append(FieldIssue(path, "must be an object with conjunction and clauses", "invalid_filter"))
         return {"conjunction": "and", "clauses": []}
@@ -47,16 +85,11 @@ def check_filter(issues: list[FieldIssue], path: tuple[str, ...], value: Any, de
     if not isinstance(clauses, list):
         issues.append(FieldIssue((*path, "clauses"), "must be a list", "invalid_filter"))
         clauses = []
-    if len(clauses) > MAX_CLAUSES:
-        issues.append(FieldIssue((*path, "clauses"), f"at most {MAX_CLAUSES} clauses", "too_many_clauses"))
     normalised = []
     for index, clause in enumerate(clauses):
         clause_path = (*path, "clauses", str(index))
         if isinstance(clause, dict) and "clauses" in clause:
-            if depth >= MAX_DEPTH:
-                issues.append(FieldIssue(clause_path, f"filters nest at most {MAX_DEPTH} levels", "too_deep"))
-                continue
-            normalised.append(check_filter(issues, clause_path, clause, depth + 1))
+            normalised.append(_check_filter(issues, clause_path, clause))
         else:
             normalised.append(_check_condition(issues, clause_path, clause))
     return {"conjunction": conjunction, "clauses": normalised}
@@ -69,6 +102,8 @@ def _check_condition(issues: list[FieldIssue], path: tuple[str, ...], clause: An
     prop, operator, value = clause.get("property"), clause.get("operator"), clause.get("value")
     if not isinstance(prop, str) or not prop or (property_key(prop) is not None and not 1 <= len(property_key(prop)) <= KEY_MAX_LENGTH):
         issues.append(FieldIssue((*path, "property"), f"must be 'name' or a metadata key of 1 to {KEY_MAX_LENGTH} characters", "invalid_property"))
+    elif has_control_characters(prop):
+        issues.append(FieldIssue((*path, "property"), "must not contain control characters", "invalid_property"))
     if operator not in OPERATORS:
         issues.append(FieldIssue((*path, "operator"), f"must be one of {', '.join(OPERATORS)}", "invalid_operator"))
     elif operator in NUMERIC_OPERATORS and (isinstance(value, bool) or not isinstance(value, (int, float))):
@@ -79,6 +114,8 @@ def _check_condition(issues: list[FieldIssue], path: tuple[str, ...], clause: An
         issues.append(FieldIssue((*path, "value"), "must be a string, number or boolean", "invalid_value"))
     elif isinstance(value, str) and len(value) > 500:
         issues.append(FieldIssue((*path, "value"), "must be at most 500 characters", "too_long"))
+    elif isinstance(value, str) and has_control_characters(value, free_text=True):
+        issues.append(FieldIssue((*path, "value"), "must not contain control characters such as NUL", "invalid_characters"))
     if prop == "name" and (operator in NUMERIC_OPERATORS or not isinstance(value, str)) and operator in OPERATORS:
         issues.append(FieldIssue((*path, "value"), "the event name is text: compare it with a string", "invalid_value"))
     return {"property": prop, "operator": operator, "value": value}
@@ -96,4 +133,6 @@ def check_aggregation(issues: list[FieldIssue], path: tuple[str, ...], value: An
             issues.append(FieldIssue((*path, "property"), "count takes no property", "invalid_property"))
     elif not isinstance(prop, str) or property_key(prop) is None or not 1 <= len(property_key(prop)) <= KEY_MAX_LENGTH:
         issues.append(FieldIssue((*path, "property"), f"{func} needs a metadata key of 1 to {KEY_MAX_LENGTH} characters", "invalid_property"))
+    elif has_control_characters(prop):
+        issues.append(FieldIssue((*path, "property"), "must not contain control characters", "invalid_property"))
     return {"func": func, "property": property_key(prop) if isinstance(prop, str) and func != "count" else None}

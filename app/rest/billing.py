@@ -10,12 +10,14 @@ from litestar import Request, Response, get
 
 from app.auth.scopes import Scope
 from app.customers import service as customers
+from app.kit.db import DATABASE_ERRORS
 from app.kit.decimals import decimal_text
 from app.kit.errors import FieldIssue, KassaError, NotFound, ValidationFailed
 from app.kit.ids import to_global_id
+from app.kit.validation import check_lookup_text
 from app.meters import service
 from app.meters.service import MeterStatus
-from app.rest.common import RestError, error_response, from_domain_error, json_response, subject_for
+from app.rest.common import RestError, error_response, from_domain_error, json_response, refused_by_database, subject_for
 
 
 def _id(value: str | None, name: str) -> uuid.UUID | None:
@@ -38,6 +40,7 @@ async def _customer(session, subject, request: Request):
         raise ValidationFailed([FieldIssue(("customer_id",), "give exactly one of customer_id or external_customer_id", "customer_required")])
     if customer_id is not None:
         return await customers.get_customer(session, subject, _id(customer_id, "Customer"))
+    check_lookup_text({"external_customer_id": external_id})
     return await customers.get_customer_by_external_id(session, subject, external_id)
 
 
@@ -71,6 +74,8 @@ async def billing_status(request: Request) -> Response:
                 status = await service.billing_status(session, subject, customer, member_id)
             except KassaError as exc:
                 raise from_domain_error(exc, "query") from None
+            except DATABASE_ERRORS as exc:
+                raise refused_by_database(exc, "query") from None
     except RestError as error:
         return error_response(error)
     return json_response(
@@ -103,6 +108,8 @@ async def quota_check(request: Request) -> Response:
                 )
             except KassaError as exc:
                 raise from_domain_error(exc, "query") from None
+            except DATABASE_ERRORS as exc:
+                raise refused_by_database(exc, "query") from None
     except RestError as error:
         return error_response(error)
     return json_response({"allowed": decision.allowed, "reason": decision.reason, "meters": [_meter_json(m) for m in decision.meters]})

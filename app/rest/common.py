@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import msgspec
@@ -11,11 +12,14 @@ from app.auth.errors import AuthenticationFailed
 from app.auth.scopes import Scope
 from app.auth.service import authenticate, parse_authorization
 from app.auth.subject import Subject
+from app.kit.bodies import BodyRefused, decode_json_body
+from app.kit.db import input_data_error
 from app.kit.errors import KassaError, NotFound, ValidationFailed
 from app.kit.rate_limit import RateLimited
 from app.kit.request_limits import admit
 
 _ENCODER = msgspec.json.Encoder(decimal_format="string")
+logger = logging.getLogger(__name__)
 
 
 class RestError(Exception):
@@ -64,6 +68,18 @@ def from_domain_error(exc: KassaError, location: str = "body") -> RestError:
 
 def decode_json(body: bytes) -> Any:
     try:
-        return msgspec.json.decode(body)
-    except msgspec.DecodeError:
-        raise RestError(400, {"error": "BAD_REQUEST", "detail": "The request body must be JSON"}) from None
+        return decode_json_body(body)
+    except BodyRefused as exc:
+        raise RestError(400, {"error": "BAD_REQUEST", "detail": exc.message}) from None
+
+
+def refused_by_database(exc: BaseException, location: str = "body") -> RestError:
+    """The REST handlers' last resort behind validation: a value the database refused (NUL in
+    text, a number or date out of range) is a 422, logged at info level. Any other database
+    error is re-raised: a 500."""
+    cause = input_data_error(exc)
+    if cause is None:
+        raise exc
+    logger.info("input refused by the database: %s: %s", type(cause).__name__, cause)
+    detail = [{"loc": [location], "msg": "holds a value the database cannot store or compare", "type": "invalid_value"}]
+    return RestError(422, {"error": "VALIDATION_ERROR", "detail": detail})

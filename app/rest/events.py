@@ -7,8 +7,9 @@ from litestar import Request, Response, post
 from app.auth.scopes import Scope
 from app.events import service
 from app.kit import jobs
+from app.kit.db import DATABASE_ERRORS
 from app.kit.errors import KassaError
-from app.rest.common import RestError, decode_json, error_response, from_domain_error, json_response, subject_for
+from app.rest.common import RestError, decode_json, error_response, from_domain_error, json_response, refused_by_database, subject_for
 
 
 @post("/v1/events/ingest", status_code=200)
@@ -30,6 +31,9 @@ async def ingest_events(request: Request) -> Response:
             except KassaError as exc:
                 await session.rollback()
                 raise from_domain_error(exc) from None
+            except DATABASE_ERRORS as exc:
+                await session.rollback()
+                raise refused_by_database(exc) from None
             await jobs.commit(session, runtime.redis)
     except RestError as error:
         return error_response(error)

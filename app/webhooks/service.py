@@ -21,7 +21,7 @@ from app.kit.errors import FieldIssue, NotFound, ValidationFailed
 from app.kit.jobs import enqueue_after_commit, enqueue_coalesced_after_commit
 from app.kit.models import utc_now
 from app.kit.pagination import Page, check_page_size
-from app.kit.validation import check_text
+from app.kit.validation import check_text, control_character_issue, has_control_characters
 from app.models import WebhookDelivery, WebhookDeliveryAttempt, WebhookEndpoint, WebhookEvent, WebhookEventType
 from app.webhooks import repository
 from app.webhooks.policies import check_url_shape, resolve_public_addresses
@@ -88,14 +88,23 @@ async def _check_destination(url: str, *, development: bool) -> str:
     return url
 
 
+def _check_url(issues: list[FieldIssue], url: str, *, development: bool) -> None:
+    """The kit's text rule first (no control characters: PostgreSQL cannot store NUL), then the
+    URL rules of `policies`."""
+    if has_control_characters(url.strip()):
+        issues.append(control_character_issue(("url",)))
+    else:
+        check_url_shape(issues, url, development=development)
+
+
 async def create_endpoint(
     session: AsyncSession, subject: Subject, draft: EndpointDraft, *, development: bool
 ) -> tuple[WebhookEndpoint, str]:
     """Create an endpoint; returns it and its signing secret, which is shown only now."""
     issues: list[FieldIssue] = []
     event_types = _check_event_types(issues, draft.event_types)
-    description = check_text(issues, ("description",), draft.description, max_length=256)
-    check_url_shape(issues, draft.url, development=development)
+    description = check_text(issues, ("description",), draft.description, max_length=256, free_text=True)
+    _check_url(issues, draft.url, development=development)
     if issues:
         raise ValidationFailed(issues)
     url = await _check_destination(draft.url, development=development)
@@ -131,12 +140,12 @@ async def update_endpoint(
     if "event_types" in changes:
         endpoint.event_types = _check_event_types(issues, list(changes["event_types"] or []))
     if "description" in changes:
-        endpoint.description = check_text(issues, ("description",), changes["description"], max_length=256)
+        endpoint.description = check_text(issues, ("description",), changes["description"], max_length=256, free_text=True)
     if "url" in changes:
         if changes["url"] is None:
             issues.append(FieldIssue(("url",), "cannot be null", "required"))
         else:
-            check_url_shape(issues, changes["url"], development=development)
+            _check_url(issues, changes["url"], development=development)
     if issues:
         raise ValidationFailed(issues)
     if "url" in changes:

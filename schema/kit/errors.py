@@ -8,6 +8,7 @@ Queries do not return error unions: `run_query` turns a domain exception into a 
 
 from __future__ import annotations
 
+import logging
 from typing import Any, Awaitable, Callable, Literal, TypeVar, overload
 
 import strawberry
@@ -18,12 +19,14 @@ from app.auth.subject import Subject
 from app.catalog.errors import LastActivePrice, ProductArchived
 from app.customers.errors import CustomerAlreadyBusiness, CustomerNotBusiness, DuplicateExternalId
 from app.kit import jobs
-from app.kit.errors import KassaError, NotFound, ValidationFailed
+from app.kit.db import DATABASE_ERRORS, input_data_error
+from app.kit.errors import FieldIssue, KassaError, NotFound, ValidationFailed
 from app.kit.ids import to_global_id
 from app.meters.errors import MeterArchived
 from app.members.errors import DuplicateMemberEmail, DuplicateMemberExternalId, MemberRoleRule
 
 T = TypeVar("T")
+logger = logging.getLogger(__name__)
 
 
 class BadRequest(GraphQLError):
@@ -140,6 +143,18 @@ _CONVERTERS: dict[type[KassaError], Callable[[Any], Any]] = {
 }
 
 
+def refused_by_database(exc: BaseException) -> ValidationFailed | None:
+    """The last resort behind input validation: the database refused a value from the input
+    (see `app.kit.db.input_data_error`). Logged at info level: it is the caller's mistake, but
+    one that validation should have caught."""
+    cause = input_data_error(exc)
+    if cause is None:
+        return None
+    logger.info("input refused by the database: %s: %s", type(cause).__name__, cause)
+    issue = FieldIssue((), "holds a value the database cannot store or compare", "invalid_value")
+    return ValidationFailed([issue], "The input holds a value the database cannot store or compare")
+
+
 def to_error_type(exc: KassaError) -> Any:
     for cls in type(exc).__mro__:
         converter = _CONVERTERS.get(cls)
@@ -164,6 +179,12 @@ async def run_mutation(
         except KassaError as exc:
             await session.rollback()
             return to_error_type(exc)
+        except DATABASE_ERRORS as exc:
+            refused = refused_by_database(exc)
+            if refused is None:
+                raise
+            await session.rollback()
+            return to_error_type(refused)
         await jobs.commit(session, context.queue)
     return success(result)
 
@@ -198,9 +219,19 @@ async def run_query(
     `null_if_not_found` is set (a lookup by id): then the answer is null. Unexpected
     exceptions propagate (masked outside debug)."""
     context = info.context
-    try:
-        async with context.db.use() as session:
+
+    async def guarded(session: AsyncSession) -> T:
+        try:
             return await work(session, context.subject)
+        except DATABASE_ERRORS as exc:
+            refused = refused_by_database(exc)
+            if refused is None:
+                raise
+            await session.rollback()
+            raise refused from None
+
+    try:
+        return await context.db.run(guarded)
     except KassaError as exc:
         if null_if_not_found and isinstance(exc, NotFound):
             return None

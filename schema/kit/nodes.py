@@ -36,8 +36,8 @@ async def _organization(info: strawberry.Info, id: uuid.UUID) -> Any:
 
     if id != info.context.subject.organization_id:
         return None
-    async with info.context.db.use() as session:
-        return Organization.from_model(await service.get_current(session, info.context.subject))
+    row = await info.context.db.run(lambda session: service.get_current(session, info.context.subject))
+    return Organization.from_model(row)
 
 
 async def _webhook_endpoint(info: strawberry.Info, id: uuid.UUID) -> Any:

@@ -26,7 +26,7 @@ class MeterFilterClauseInput:
 @strawberry.input(description="Which events a meter counts.")
 class MeterFilterInput:
     conjunction: FilterConjunction = strawberry.field(default=FilterConjunction.AND, description="How the clauses combine.")
-    clauses: list[MeterFilterClauseInput] = strawberry.field(description="Conditions and nested filters; none matches every event.")
+    clauses: list[MeterFilterClauseInput] = strawberry.field(description="Conditions and nested filters; none matches every event. At most 50 here, 100 in the whole filter (nested filters count), 3 levels deep.")
 
 
 def filter_to_dict(value: MeterFilterInput) -> dict[str, Any]:

@@ -14,6 +14,5 @@ from schema.organizations.types import Organization
 class OrganizationQueries:
     @scoped_field(Scope.organizations_read, "The organization the access token belongs to.")
     async def organization(self, info: strawberry.Info) -> Organization:
-        async with info.context.db.use() as session:
-            row = await service.get_current(session, info.context.subject)
+        row = await info.context.db.run(lambda session: service.get_current(session, info.context.subject))
         return Organization.from_model(row)
