@@ -72,16 +72,24 @@ def _formatted(error) -> dict[str, Any]:
     return formatted
 
 
+def _door_error(request: Request, status: int, code: str, message: str, **extra: Any) -> Response:
+    """An error answered by the app rather than a handler, in the shape of the door it came to:
+    GraphQL's on /graphql (`extra` in `extensions`), REST's elsewhere (`extra` beside `detail`)."""
+    if request.url.path == "/graphql":
+        body: dict[str, Any] = {"data": None, "errors": [{"message": message, "extensions": {"code": code, **extra}}]}
+    else:
+        body = {"error": code, "detail": message, **extra}
+    return Response(content=_ENCODER.encode(body), status_code=status, media_type=_JSON)
+
+
 def _unexpected_error(request: Request, exc: Exception) -> Response:
-    """Any exception no handler caught: logged with the request id, answered in Kassa's shape
-    (GraphQL's on /graphql, REST's elsewhere) with the same id, never a bare framework 500."""
+    """Any exception no handler caught: logged with the request id and answered with it, never
+    a bare framework 500."""
     request_id = log_unexpected(exc, f"{request.method} {request.url.path}")
     message = f"Internal server error; quote request id {request_id} when reporting it"
     if request.url.path == "/graphql":
-        body: dict[str, Any] = {"data": None, "errors": [{"message": message, "extensions": {"code": "INTERNAL_SERVER_ERROR", "requestId": request_id}}]}
-    else:
-        body = {"error": "INTERNAL_SERVER_ERROR", "detail": message, "request_id": request_id}
-    return Response(content=_ENCODER.encode(body), status_code=500, media_type=_JSON)
+        return _door_error(request, 500, "INTERNAL_SERVER_ERROR", message, requestId=request_id)
+    return _door_error(request, 500, "INTERNAL_SERVER_ERROR", message, request_id=request_id)
 
 
 def _runtime(request: Request) -> Runtime:
@@ -155,10 +163,7 @@ async def graphql_endpoint(request: Request) -> Response:
 
 def _too_large(request: Request, _exc: RequestEntityTooLarge) -> Response:
     """413 in Kassa's shape: GraphQL's error shape on /graphql, the REST shape elsewhere."""
-    message = too_large_message(_runtime(request).settings.request_max_body_size)
-    if request.url.path == "/graphql":
-        return _error_response(413, message, "PAYLOAD_TOO_LARGE")
-    return Response(content=_ENCODER.encode({"error": "PAYLOAD_TOO_LARGE", "detail": message}), status_code=413, media_type=_JSON)
+    return _door_error(request, 413, "PAYLOAD_TOO_LARGE", too_large_message(_runtime(request).settings.request_max_body_size))
 
 
 @get("/health")
@@ -228,10 +233,9 @@ def create_app(
         route_handlers=[graphql_ide, graphql_endpoint, health, index, ingest_events, billing_status, quota_check],
         lifespan=[lifespan],
         middleware=[request_id_middleware, RequestLimitsMiddleware],  # the first is the outermost
-        exception_handlers={500: _unexpected_error},
+        exception_handlers={500: _unexpected_error, RequestEntityTooLarge: _too_large},
         state=state,
         debug=settings.debug,
         openapi_config=None,
         request_max_body_size=settings.request_max_body_size,
-        exception_handlers={RequestEntityTooLarge: _too_large},
     )
