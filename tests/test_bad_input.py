@@ -246,7 +246,8 @@ REST_INGEST_CASES = [
     ("100,000 [", b"[" * 100_000, 400, None),
     ("body 2,000 deep", deep_body({"events": "DEEP"}, 2000), 400, None),
     ("metadata 2,000 deep", deep_body({"events": [_rest_event(metadata={"a": "DEEP"})]}, 2000), 400, None),
-    ("metadata 100 deep", deep_body({"events": [_rest_event(metadata={"a": "DEEP"})]}, 100), 400, None),
+    # deep but decodable: the ingest rules name the field (REST bodies are not walked, see app/kit/bodies.py)
+    ("metadata 100 deep", deep_body({"events": [_rest_event(metadata={"a": "DEEP"})]}, 100), 422, ["body", "events", 0, "metadata", "a"]),
     ("name NUL", json.dumps({"events": [_rest_event(name="a\x00")]}).encode(), 422, ["body", "events", 0, "name"]),
     ("name control", json.dumps({"events": [_rest_event(name="a\x1f")]}).encode(), 422, ["body", "events", 0, "name"]),
     ("external id NUL", json.dumps({"events": [_rest_event(external_id="\x00")]}).encode(), 422, ["body", "events", 0, "external_id"]),

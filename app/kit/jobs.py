@@ -2,12 +2,12 @@
 
 A service calls `enqueue_after_commit(session, "domain.verb", id, ...)`; the request is kept on
 the session, and written to the `job_outbox` table when the session's transaction commits (one
-multi-row INSERT, in that transaction), whether the commit comes from `commit(session, queue)`
-or from a plain `session.commit()`. A rollback drops the requests, and a rolled-back savepoint
+row holding all the transaction's requests, in that transaction), whether the commit comes from
+`commit(session, queue)` or from a plain `session.commit()`. A rollback drops the requests, and a rolled-back savepoint
 drops exactly the requests made inside it.
 
 Relaying: `commit(session, queue)`, the one commit path, hands the committed jobs to arq right
-after the COMMIT (one Lua call to Redis, then one DELETE of their outbox rows, on the same
+after the COMMIT (one Lua call to Redis, then one DELETE of the outbox row, on the same
 database connection). Whatever is left (Redis was down, the process died in between, a plain
 `session.commit()`) is relayed by `relay_outbox`, which the workers run in a loop
 (`run_relay`). Redis being down delays jobs, never loses them; a job may be relayed twice,
@@ -17,7 +17,6 @@ and every job is safe to run twice. Jobs are named and take ids only.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import random
 import time
@@ -28,8 +27,10 @@ from datetime import datetime, timezone
 from typing import Any
 
 from arq.constants import expires_extra_ms, job_key_prefix, result_key_prefix
+import msgspec
 from arq.jobs import serialize_job
-from sqlalchemy import event, text
+from sqlalchemy import Uuid, event, text
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Session, SessionTransaction
 from sqlalchemy.util import await_only
@@ -37,6 +38,7 @@ from sqlalchemy.util import await_only
 from app.kit.db import statement_counter
 
 logger = logging.getLogger("kassa.jobs")
+_json_encode = msgspec.json.Encoder().encode
 
 _PENDING = "kassa_jobs_pending"  # requests not yet written: list[JobRequest]
 _MARKS = "kassa_jobs_marks"  # savepoint -> how many requests were pending when it began
@@ -54,9 +56,30 @@ class JobRequest:
 
 @dataclass
 class _Written:
-    ids: list[uuid.UUID]
+    row_id: uuid.UUID
     requests: list[JobRequest]
     driver_connection: Any = field(repr=False)
+
+
+def _encode_requests(requests: list[JobRequest]) -> str:
+    """An outbox row's `jobs`: `[[name, args, job id, defer until (epoch ms) or null], ...]`."""
+    return _json_encode(
+        [[r.name, list(r.args), r.job_id, r.defer_until.timestamp() * 1000 if r.defer_until else None] for r in requests]
+    ).decode()
+
+
+def _decode_requests(jobs: list[list[Any]]) -> list[JobRequest]:
+    return [
+        JobRequest(name, tuple(args), datetime.fromtimestamp(defer / 1000, tz=timezone.utc) if defer is not None else None, job_id)
+        for name, args, job_id, defer in jobs
+    ]
+
+
+def _count_statement() -> None:
+    """Statements sent straight to the driver are counted like SQLAlchemy's (tests, debug header)."""
+    counter = statement_counter.get()
+    if counter is not None:
+        counter[0] += 1
 
 
 def _plain(value: Any) -> Any:
@@ -125,20 +148,16 @@ def _forget_at_end(session: Session, transaction: SessionTransaction) -> None:
         session.info.pop(_WRITTEN, None)
 
 
-_INSERT_OUTBOX = text(
-    """
-    INSERT INTO job_outbox (id, name, args, job_id, defer_until, created_at, modified_at)
-    SELECT t.id, t.name, CAST(t.args AS jsonb), t.job_id, t.defer_until, clock_timestamp(), clock_timestamp()
-    FROM unnest(CAST(:ids AS uuid[]), CAST(:names AS varchar[]), CAST(:args AS text[]),
-                CAST(:job_ids AS varchar[]), CAST(:defers AS timestamptz[])) AS t(id, name, args, job_id, defer_until)
-    """
-)
+# One row per committing transaction, whatever the number of its jobs (an ingestion batch asks
+# for one meter update per customer): one small INSERT before COMMIT, one DELETE after the relay.
+_INSERT_OUTBOX = "INSERT INTO job_outbox (id, jobs, created_at, modified_at) VALUES ($1, $2::jsonb, clock_timestamp(), clock_timestamp())"
 
 
 @event.listens_for(Session, "before_commit")
 def _write_outbox(session: Session) -> None:
-    """Write the transaction's requests as outbox rows, in one statement, just before COMMIT
-    (for a savepoint being released nothing happens: its requests now belong to the parent)."""
+    """Write the transaction's requests as one outbox row just before COMMIT (for a savepoint
+    being released nothing happens: its requests now belong to the parent). Straight on the
+    driver, like the ingestion's batch insert: this runs on every committing request."""
     if session.in_nested_transaction():
         return
     pending = session.info.pop(_PENDING, None)
@@ -146,21 +165,13 @@ def _write_outbox(session: Session) -> None:
         return
     unique: dict[str | None, JobRequest] = {}
     for request in pending:
-        unique.setdefault(request.job_id, request)  # a coalesced job asked for twice: one row
+        unique.setdefault(request.job_id, request)  # a coalesced job asked for twice: one entry
     requests = list(unique.values())
-    ids = [uuid.uuid4() for _ in requests]
-    connection = session.connection()
-    connection.execute(
-        _INSERT_OUTBOX,
-        {
-            "ids": ids,
-            "names": [r.name for r in requests],
-            "args": [json.dumps(list(r.args)) for r in requests],
-            "job_ids": [r.job_id for r in requests],
-            "defers": [r.defer_until for r in requests],
-        },
-    )
-    session.info[_WRITTEN] = _Written(ids, requests, connection.connection.driver_connection)
+    row_id = uuid.uuid4()
+    driver_connection = session.connection().connection.driver_connection
+    await_only(driver_connection.execute(_INSERT_OUTBOX, row_id, _encode_requests(requests)))
+    _count_statement()
+    session.info[_WRITTEN] = _Written(row_id, requests, driver_connection)
 
 
 @event.listens_for(Session, "after_commit")
@@ -174,27 +185,22 @@ def _relay_committed(session: Session) -> None:
     try:
         await_only(_relay_now(queue, written))
     except Exception:  # noqa: BLE001 - the commit succeeded; the relay loop sends what is left
-        logger.exception("could not relay %d committed jobs; the outbox relay will", len(written.ids))
+        logger.exception("could not relay %d committed jobs; the outbox relay will", len(written.requests))
 
 
-_DELETE_SENT = (
-    "DELETE FROM job_outbox WHERE id IN "
-    "(SELECT id FROM job_outbox WHERE id = ANY($1::uuid[]) FOR UPDATE SKIP LOCKED)"
-)
+_DELETE_SENT = "DELETE FROM job_outbox WHERE id IN (SELECT id FROM job_outbox WHERE id = $1 FOR UPDATE SKIP LOCKED)"
 
 
 async def _relay_now(queue, written: _Written) -> None:
     """Right after COMMIT, on the connection that committed: Redis first, then delete the rows
-    (skipping any a relay loop holds: it deletes them itself)."""
+    (skipping it if a relay loop holds it: that one deletes it itself)."""
     try:
         await enqueue(queue, written.requests)
-    except Exception as exc:  # noqa: BLE001 - Redis down: the rows wait for the relay loop
-        logger.warning("Redis unreachable at commit (%s: %s); %d jobs wait in the outbox", type(exc).__name__, exc, len(written.ids))
+    except Exception as exc:  # noqa: BLE001 - Redis down: the row waits for the relay loop
+        logger.warning("Redis unreachable at commit (%s: %s); %d jobs wait in the outbox", type(exc).__name__, exc, len(written.requests))
         return
-    await written.driver_connection.execute(_DELETE_SENT, written.ids)
-    counter = statement_counter.get()
-    if counter is not None:
-        counter[0] += 1
+    await written.driver_connection.execute(_DELETE_SENT, written.row_id)
+    _count_statement()
 
 
 async def commit(session: AsyncSession, queue) -> None:
@@ -260,21 +266,24 @@ async def send(queue, requests: list[JobRequest]) -> int:
 
 # -- the relay loop (run by the workers) ---------------------------------------------------------
 
+RELAY_BATCH = 100  # outbox rows (transactions) relayed at a time
+
 _CLAIM = text(
     """
-    SELECT id, name, args, job_id, defer_until FROM job_outbox
+    SELECT id, jobs FROM job_outbox
     WHERE created_at < clock_timestamp() - make_interval(secs => :older_than)
     ORDER BY created_at LIMIT :limit
     FOR UPDATE SKIP LOCKED
     """
-)
+).columns(id=Uuid, jobs=JSONB)
 _DELETE_RELAYED = text("DELETE FROM job_outbox WHERE id = ANY(CAST(:ids AS uuid[]))")
 
 
 async def relay_outbox(
-    session_factory: async_sessionmaker[AsyncSession], queue, *, older_than: float, limit: int = 500
+    session_factory: async_sessionmaker[AsyncSession], queue, *, older_than: float, limit: int = RELAY_BATCH
 ) -> int:
-    """Send outbox rows older than `older_than` seconds to arq and delete them; returns how many.
+    """Send outbox rows older than `older_than` seconds to arq and delete them; returns how many
+    rows (each holds one transaction's jobs).
     Rows are claimed with `FOR UPDATE SKIP LOCKED`, so any number of relays can run at once.
     Raises when Redis (or PostgreSQL) fails: the rows stay for the next try."""
     async with session_factory() as session:
@@ -282,10 +291,11 @@ async def relay_outbox(
         if not rows:
             await session.rollback()
             return 0
-        await enqueue(queue, [JobRequest(r.name, tuple(r.args), r.defer_until, r.job_id) for r in rows])
+        requests = [request for row in rows for request in _decode_requests(row.jobs)]
+        await enqueue(queue, requests)
         await session.execute(_DELETE_RELAYED, {"ids": [r.id for r in rows]})
         await session.commit()
-    logger.info("relayed %d jobs from the outbox", len(rows))
+    logger.info("relayed %d jobs of %d transactions from the outbox", len(requests), len(rows))
     return len(rows)
 
 
@@ -315,5 +325,5 @@ async def run_relay(
         if failures:
             logger.info("outbox relay works again after %d failed tries", failures)
             failures = 0
-        if relayed < 500:
+        if relayed < RELAY_BATCH:
             await asyncio.sleep(interval)

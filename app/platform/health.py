@@ -53,7 +53,7 @@ return {due, oldest, seen, redis.call('ZCOUNT', KEYS[3], ARGV[2], '+inf')}
 
 _OUTBOX_STATE = text(
     """
-    SELECT (SELECT count(*) FROM (SELECT 1 FROM job_outbox LIMIT 10000) AS capped) AS waiting,
+    SELECT (SELECT coalesce(sum(jsonb_array_length(jobs)), 0) FROM (SELECT jobs FROM job_outbox LIMIT 10000) AS capped) AS waiting,
            EXTRACT(EPOCH FROM clock_timestamp() - (SELECT min(created_at) FROM job_outbox)) AS oldest
     """
 )

@@ -1,4 +1,4 @@
-"""job outbox: jobs requested in a transaction, until they are on Redis
+"""job outbox: the jobs a transaction requested (one row per transaction), until they are on Redis
 
 Revision ID: 0008
 Revises: 0007
@@ -19,10 +19,7 @@ depends_on = None
 def upgrade() -> None:
     op.create_table(
         "job_outbox",
-        sa.Column("name", sa.String(length=128), nullable=False),
-        sa.Column("args", postgresql.JSONB(astext_type=sa.Text()), nullable=False),
-        sa.Column("job_id", sa.String(length=256), nullable=False),
-        sa.Column("defer_until", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("jobs", postgresql.JSONB(astext_type=sa.Text()), nullable=False),
         sa.Column("id", sa.Uuid(), nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False),
         sa.Column("modified_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False),

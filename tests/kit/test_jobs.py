@@ -128,10 +128,10 @@ async def test_redis_down_at_commit_delays_the_job_and_loses_nothing(live, tmp_p
 
 
 async def test_concurrent_relays_send_each_row_once(live, remembered):
-    async with live.session_factory() as session:  # 60 jobs waiting in the outbox
-        for n in range(60):
+    for n in range(60):  # 60 transactions' jobs waiting in the outbox
+        async with live.session_factory() as session:
             enqueue_after_commit(session, "tests.remember", f"w{n}")
-        await session.commit()
+            await session.commit()
     counts = await asyncio.gather(
         *(relay_outbox(live.session_factory, live.redis, older_than=0, limit=7) for _ in range(4))
     )
