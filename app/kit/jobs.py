@@ -7,10 +7,10 @@ row holding all the transaction's requests, in that transaction), whether the co
 drops exactly the requests made inside it.
 
 Relaying: `commit(session, queue)`, the one commit path, hands the committed jobs to arq right
-after the COMMIT (one Lua call to Redis, then one DELETE of the outbox row, on the same
-database connection). Whatever is left (Redis was down, the process died in between, a plain
-`session.commit()`) is relayed by `relay_outbox`, which the workers run in a loop
-(`run_relay`). Redis being down delays jobs, never loses them; a job may be relayed twice,
+after the COMMIT, in one Lua call that also marks the outbox row as sent (a key in Redis); the
+request's path costs no second database statement. `relay_outbox`, which the workers run in a
+loop (`run_relay`), then deletes the rows marked sent, in bulk, and sends whatever was not
+(Redis was down, the process died in between, a plain `session.commit()`). Redis being down delays jobs, never loses them; a job may be relayed twice,
 and every job is safe to run twice. Jobs are named and take ids only.
 """
 
@@ -22,7 +22,7 @@ import random
 import time
 import uuid
 import weakref
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
@@ -58,7 +58,6 @@ class JobRequest:
 class _Written:
     row_id: uuid.UUID
     requests: list[JobRequest]
-    driver_connection: Any = field(repr=False)
 
 
 def _encode_requests(requests: list[JobRequest]) -> str:
@@ -171,7 +170,7 @@ def _write_outbox(session: Session) -> None:
     driver_connection = session.connection().connection.driver_connection
     await_only(driver_connection.execute(_INSERT_OUTBOX, row_id, _encode_requests(requests)))
     _count_statement()
-    session.info[_WRITTEN] = _Written(row_id, requests, driver_connection)
+    session.info[_WRITTEN] = _Written(row_id, requests)
 
 
 @event.listens_for(Session, "after_commit")
@@ -188,19 +187,13 @@ def _relay_committed(session: Session) -> None:
         logger.exception("could not relay %d committed jobs; the outbox relay will", len(written.requests))
 
 
-_DELETE_SENT = "DELETE FROM job_outbox WHERE id IN (SELECT id FROM job_outbox WHERE id = $1 FOR UPDATE SKIP LOCKED)"
-
-
 async def _relay_now(queue, written: _Written) -> None:
-    """Right after COMMIT, on the connection that committed: Redis first, then delete the rows
-    (skipping it if a relay loop holds it: that one deletes it itself)."""
+    """Right after COMMIT: the jobs to arq and the row's sent mark, in one Redis call. The row
+    itself is deleted later by the relay loop, in bulk."""
     try:
-        await enqueue(queue, written.requests)
+        await enqueue(queue, written.requests, sent_row=written.row_id)
     except Exception as exc:  # noqa: BLE001 - Redis down: the row waits for the relay loop
         logger.warning("Redis unreachable at commit (%s: %s); %d jobs wait in the outbox", type(exc).__name__, exc, len(written.requests))
-        return
-    await written.driver_connection.execute(_DELETE_SENT, written.row_id)
-    _count_statement()
 
 
 async def commit(session: AsyncSession, queue) -> None:
@@ -220,10 +213,14 @@ async def commit(session: AsyncSession, queue) -> None:
 
 # Enqueue many jobs in one round trip, with arq's own semantics: a job whose id is already
 # queued, running or holding a result is skipped (that is how coalesced ids deduplicate).
+# ARGV[2], when not empty, is the key that marks their outbox row as sent (ARGV[3]: its TTL, ms).
 _ENQUEUE_MANY = """
 local queue = ARGV[1]
 local added = 0
-for i = 2, #ARGV, 4 do
+if ARGV[2] ~= '' then
+  redis.call('PSETEX', ARGV[2], ARGV[3], '1')
+end
+for i = 4, #ARGV, 4 do
   local id = ARGV[i]
   local key = KEYS[1] .. id
   if redis.call('EXISTS', key, KEYS[2] .. id) == 0 then
@@ -236,12 +233,17 @@ return added
 """
 
 
-async def enqueue(queue, requests: list[JobRequest]) -> int:
-    """Enqueue on arq in one round trip; returns how many were new. Raises when Redis fails."""
+SENT_PREFIX = "kassa:outbox:sent:"
+SENT_TTL_MS = 3_600_000  # a mark outlives its row by far: the relay deletes both within seconds
+
+
+async def enqueue(queue, requests: list[JobRequest], *, sent_row: uuid.UUID | None = None) -> int:
+    """Enqueue on arq in one round trip; returns how many were new. Raises when Redis fails.
+    `sent_row`: the outbox row these jobs came from, marked sent in the same call."""
     if not requests:
         return 0
     now_ms = int(time.time() * 1000)
-    args: list[Any] = [queue.default_queue_name]
+    args: list[Any] = [queue.default_queue_name, f"{SENT_PREFIX}{sent_row}" if sent_row else "", SENT_TTL_MS]
     seen: set[str] = set()
     for request in requests:
         job_id = request.job_id or uuid.uuid4().hex
@@ -282,8 +284,8 @@ _DELETE_RELAYED = text("DELETE FROM job_outbox WHERE id = ANY(CAST(:ids AS uuid[
 async def relay_outbox(
     session_factory: async_sessionmaker[AsyncSession], queue, *, older_than: float, limit: int = RELAY_BATCH
 ) -> int:
-    """Send outbox rows older than `older_than` seconds to arq and delete them; returns how many
-    rows (each holds one transaction's jobs).
+    """Delete outbox rows older than `older_than` seconds, sending to arq first the jobs of those
+    not marked sent by their committer; returns how many rows (each holds one transaction's jobs).
     Rows are claimed with `FOR UPDATE SKIP LOCKED`, so any number of relays can run at once.
     Raises when Redis (or PostgreSQL) fails: the rows stay for the next try."""
     async with session_factory() as session:
@@ -291,11 +293,16 @@ async def relay_outbox(
         if not rows:
             await session.rollback()
             return 0
-        requests = [request for row in rows for request in _decode_requests(row.jobs)]
+        marks = [f"{SENT_PREFIX}{row.id}" for row in rows]
+        sent = await queue.mget(marks)
+        unsent = [row for row, mark in zip(rows, sent) if mark is None]
+        requests = [request for row in unsent for request in _decode_requests(row.jobs)]
         await enqueue(queue, requests)
         await session.execute(_DELETE_RELAYED, {"ids": [r.id for r in rows]})
         await session.commit()
-    logger.info("relayed %d jobs of %d transactions from the outbox", len(requests), len(rows))
+    await queue.delete(*marks)
+    if unsent:
+        logger.info("relayed %d jobs of %d transactions from the outbox", len(requests), len(unsent))
     return len(rows)
 
 

@@ -58,7 +58,13 @@ async def test_a_rolled_back_savepoint_drops_only_its_own_jobs(live, remembered)
         await jobs.commit(session, live.redis)
     await live.run_worker()
     assert sorted(remembered) == ["after", "before", "released"]
-    assert await outbox_rows(live.session_factory) == 0  # relayed at commit
+    # sent at commit: the relay deletes the row without sending its jobs again
+    assert await outbox_rows(live.session_factory) == 1
+    assert await relay_outbox(live.session_factory, live.redis, older_than=0) == 1
+    assert await outbox_rows(live.session_factory) == 0
+    assert len(await live.redis.queued_jobs()) == 0
+    await live.run_worker()
+    assert sorted(remembered) == ["after", "before", "released"]
 
 
 async def test_a_rolled_back_transaction_queues_nothing(live, remembered):
@@ -98,6 +104,7 @@ async def test_redis_down_at_commit_delays_the_job_and_loses_nothing(live, tmp_p
             await create_customer(own.api, org.token, email="down@example.com", externalId="down")
             await create_meter(own.api, org.token, "calls", [condition("name", "eq", "call")])
             await own.run_worker()
+            await relay_outbox(own.session_factory, queue, older_than=0)  # the rows of the set-up, sent: cleared
 
             server.kill()  # Redis goes down; the ingestion still succeeds
             response = await ingest_rest(own.api, org.token, [{"name": "call", "external_customer_id": "down"}] * 3)
