@@ -24,6 +24,7 @@ class Receiver:
     host: str = "127.0.0.1"  # any 127.x.y.z works on Linux
     port: int = 0
     tls: ssl.SSLContext | None = None  # a server context: serve https
+    delay: float = 0.0  # seconds to wait before answering
 
     def __post_init__(self) -> None:
         receiver = self
@@ -33,6 +34,7 @@ class Receiver:
                 body = self.rfile.read(int(self.headers.get("content-length", 0)))
                 receiver.requests.append(Received({k.lower(): v for k, v in self.headers.items()}, body, time.time()))
                 status = receiver.statuses.pop(0) if receiver.statuses else receiver.default_status
+                time.sleep(receiver.delay)
                 reply = b'{"ok": true}' if status < 300 else b"receiver says no"
                 self.send_response(status)
                 self.send_header("content-length", str(len(reply)))
