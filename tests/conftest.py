@@ -1,7 +1,9 @@
 """Test harness: real PostgreSQL and Redis, the database built by Alembic.
 
 Services: TEST_DATABASE_URL / TEST_REDIS_URL when set; else the local servers on the default
-ports (database `kassa_test`, Redis db 9); else embedded ones started for the run.
+ports, with a database and a Redis database of this run's own (`kassa_test_<pid>`, dropped at the
+end; the first free Redis database from 9 to 14, claimed for the run in database 15, which the
+tests never flush), so two runs on one machine never collide; else embedded ones started for the run.
 Each test runs inside one outer transaction that is rolled back at its end: the app under test
 gets a session factory bound to that connection, where a mutation's commit only releases a
 savepoint.
@@ -26,7 +28,9 @@ from app.platform.migrations import run_migrations
 from app.platform.services import redis_settings_from_url, resolve_services
 from app.server import create_app
 
-TEST_DATABASE = "kassa_test"
+TEST_DATABASE_PREFIX = "kassa_test_"
+REDIS_DATABASES = range(9, 15)  # the Redis databases test runs may claim, one each
+REDIS_CLAIMS_DATABASE = 15  # where the claims are kept (never flushed by a test)
 
 
 @dataclass
@@ -43,18 +47,110 @@ def _with_redis_db(url: str, db: int) -> str:
     return url
 
 
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _local_postgres(url: str) -> tuple[str, int] | None:
+    """(host, port) of a PostgreSQL reached over TCP (not an embedded one on a socket)."""
+    from sqlalchemy.engine import make_url
+
+    parsed = make_url(url)
+    return (parsed.host, parsed.port or 5432) if parsed.host else None
+
+
+def _drop_databases(host: str, port: int, names: list[str]) -> None:
+    import asyncpg
+
+    from app.platform.services import run_sync
+
+    async def main() -> None:
+        conn = await asyncpg.connect(host=host, port=port, user="postgres", database="postgres", timeout=10)
+        try:
+            for name in names:
+                await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        finally:
+            await conn.close()
+
+    run_sync(main)
+
+
+def _stale_test_databases(host: str, port: int) -> list[str]:
+    """Databases of earlier runs whose process is gone (a run killed before it could drop its own)."""
+    import asyncpg
+
+    from app.platform.services import run_sync
+
+    async def main() -> list[str]:
+        conn = await asyncpg.connect(host=host, port=port, user="postgres", database="postgres", timeout=10)
+        try:
+            rows = await conn.fetch("SELECT datname FROM pg_database WHERE datname LIKE 'kassa\\_test\\_%'")
+        finally:
+            await conn.close()
+        return [r["datname"] for r in rows if r["datname"][len(TEST_DATABASE_PREFIX):].isdigit()]
+
+    return [name for name in run_sync(main) if not _pid_alive(int(name[len(TEST_DATABASE_PREFIX):]))]
+
+
+def _claim_redis_database(url: str) -> tuple[str, Any]:
+    """The first Redis database of REDIS_DATABASES that no live run holds, claimed by this run
+    (a key in REDIS_CLAIMS_DATABASE naming its pid, expiring after a day in case the run is
+    killed); and the function that releases it."""
+    import redis as redis_sync
+
+    claims = redis_sync.Redis.from_url(_with_redis_db(url, REDIS_CLAIMS_DATABASE))
+    for db in REDIS_DATABASES:
+        key = f"kassa:test-run:{db}"
+        holder = claims.get(key)
+        if holder is not None and int(holder) != os.getpid() and _pid_alive(int(holder)):
+            continue
+        if holder is not None:
+            claims.delete(key)  # its run is gone
+        if not claims.set(key, os.getpid(), nx=True, ex=86_400):
+            continue  # another run claimed it just now
+
+        def release(key=key) -> None:
+            claims.delete(key)
+            claims.close()
+
+        return _with_redis_db(url, db), release
+    claims.close()
+    raise RuntimeError(f"every Redis database {REDIS_DATABASES.start}-{REDIS_DATABASES.stop - 1} is held by a running test run")
+
+
 @pytest.fixture(scope="session")
 def services() -> Any:
+    own_database = f"{TEST_DATABASE_PREFIX}{os.getpid()}"
     settings = Settings(
         database_url=os.environ.get("TEST_DATABASE_URL") or None,
         redis_url=os.environ.get("TEST_REDIS_URL") or None,
         data_dir=PROJECT_ROOT / ".data" / "test",
-        local_database_name=TEST_DATABASE,
+        local_database_name=own_database,
     )
     resolved = resolve_services(settings, allow_embedded=True)
-    redis_url = resolved.redis_url if settings.redis_url else _with_redis_db(resolved.redis_url, 9)
-    yield TestServices(database_url=resolved.database_url, redis_url=redis_url), resolved
-    resolved.stop()
+    local = None if settings.database_url else _local_postgres(resolved.database_url)
+    if local is not None:
+        stale = _stale_test_databases(*local)
+        if stale:
+            _drop_databases(*local, stale)
+    release_redis = None
+    redis_url = resolved.redis_url
+    if not settings.redis_url:
+        redis_url, release_redis = _claim_redis_database(resolved.redis_url)
+    try:
+        yield TestServices(database_url=resolved.database_url, redis_url=redis_url), resolved
+    finally:
+        if release_redis is not None:
+            release_redis()
+        if local is not None:
+            _drop_databases(*local, [own_database])
+        resolved.stop()
 
 
 @pytest.fixture(scope="session")
