@@ -145,6 +145,18 @@ def cmd_org_create(args) -> int:
     return 0
 
 
+def cmd_org_list(_args) -> int:
+    from app.organizations import repository
+
+    _services(need_redis=False)
+    organizations = asyncio.run(_with_session(repository.list_all))
+    if not organizations:
+        print("no organizations")
+    for organization in organizations:
+        print(f"{organization.id}  {organization.created_at:%Y-%m-%d %H:%M}  {organization.name}")
+    return 0
+
+
 def cmd_token_create(args) -> int:
     from app.auth.service import issue_token
     from app.organizations import repository
@@ -223,6 +235,7 @@ def build_parser() -> argparse.ArgumentParser:
     create = org.add_parser("create", help="create an organization and print its first access token")
     create.add_argument("name")
     create.set_defaults(fn=cmd_org_create)
+    org.add_parser("list", help="list the organizations (ids for the token commands)").set_defaults(fn=cmd_org_list)
 
     token = sub.add_parser("token", help="access tokens").add_subparsers(dest="token_command", required=True)
     tcreate = token.add_parser("create", help="issue another access token for an organization")

@@ -18,6 +18,11 @@ async def get(session: AsyncSession, organization_id: uuid.UUID) -> Organization
     return await session.scalar(select(Organization).where(Organization.id == organization_id))
 
 
+async def list_all(session: AsyncSession) -> list[Organization]:
+    """Every organization, oldest first: for the operator's CLI, never for a tenant."""
+    return list(await session.scalars(select(Organization).order_by(Organization.created_at, Organization.id)))
+
+
 async def any_exists(session: AsyncSession) -> bool:
     return bool(await session.scalar(select(exists().select_from(Organization))))
 

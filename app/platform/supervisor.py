@@ -227,7 +227,8 @@ def _banner(settings: "Settings", resolved, first: FirstOrganization | None = No
     else:
         token_lines = [
             f"  access token `{kassa} org create NAME` (in another terminal) creates an organization",
-            f"               and prints its token; `{kassa} token create ORG_ID` another one;",
+            f"               and prints its token; `{kassa} token create ORG_ID` another one",
+            f"               (`{kassa} org list` shows the ids);",
             "               send it as `Authorization: Bearer <token>`",
         ]
     return "\n".join(

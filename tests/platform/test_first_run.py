@@ -119,7 +119,7 @@ def test_first_run_creates_an_organization_with_a_working_token_once(fresh_datab
     assert supervisor.first_run_organization(fresh_database, "First Co") is None
     assert len(_fetch(fresh_database, "SELECT id FROM organizations")) == 1
     banner = supervisor._banner(Settings(), resolved, None)
-    assert "kassa_oat_" not in banner and "org create NAME" in banner
+    assert "kassa_oat_" not in banner and "org create NAME" in banner and "org list" in banner
 
 
 def test_cli_uses_the_database_of_the_running_kassa_run(services, fresh_database, tmp_path: Path) -> None:
@@ -141,6 +141,11 @@ def test_cli_uses_the_database_of_the_running_kassa_run(services, fresh_database
         f"(from the running `kassa run` (pid {os.getpid()}, {tmp_path / 'services.json'}))"
     ]
     assert [row["name"] for row in _fetch(fresh_database, "SELECT name FROM organizations")] == [name]
+
+    listed = _kassa("org", "list", env=_env(tmp_path))
+    assert listed.returncode == 0, listed.stderr
+    assert [line.split("  ")[-1] for line in listed.stdout.splitlines()] == [name]
+    assert "from the running `kassa run`" in listed.stderr
 
 
 def test_an_explicit_database_url_beats_the_running_kassa_run(tmp_path: Path) -> None:
