@@ -13,16 +13,47 @@ from app.auth.scopes import SCOPE_DESCRIPTIONS
 from app.config import get_settings
 
 
-def _services(*, need_redis: bool = True):
-    """DATABASE_URL/REDIS_URL, else the local default ports, else a running `kassa run`'s embedded ones."""
-    from app.platform.services import resolve_services
+def _services(*, need_redis: bool = True, require_migrated: bool = True, unreachable_ok: bool = False):
+    """Which PostgreSQL (and Redis) this command uses, said in one line on stderr.
+
+    In this order: DATABASE_URL/REDIS_URL when set; else the services of a `kassa run` running on
+    the same data folder (its `services.json`); else the local default ports. Unless
+    `require_migrated=False`, a database that `kassa migrate` has not brought up to date stops the
+    command with a one-line error (exit status 2); so does one that does not answer, unless
+    `unreachable_ok` (serve and worker start anyway and recover once it is back)."""
+    from app.platform.services import describe_database, describe_redis, resolve_services
 
     resolved = resolve_services(get_settings(), allow_embedded=False, need_redis=need_redis)
     os.environ["DATABASE_URL"] = resolved.database_url
     if resolved.redis_url:
         os.environ["REDIS_URL"] = resolved.redis_url
     get_settings.cache_clear()
+    database = describe_database(resolved.database_url)
+    line = f"kassa: using {database} ({resolved.postgres_source})"
+    if need_redis and resolved.redis_url:
+        line += f", Redis {describe_redis(resolved.redis_url)} ({resolved.redis_source})"
+    print(line, file=sys.stderr, flush=True)
+    if require_migrated:
+        _require_migrated(resolved.database_url, database, unreachable_ok=unreachable_ok)
     return resolved
+
+
+def _require_migrated(database_url: str, database: str, *, unreachable_ok: bool = False) -> None:
+    """`unreachable_ok`: a database that does not answer is only warned about (the API and the
+    worker start anyway and recover once it is back, as /health reports)."""
+    from app.platform.migrations import unapplied_migrations
+
+    try:
+        behind = unapplied_migrations(database_url)
+    except Exception as exc:  # noqa: BLE001 - one line, not a traceback
+        cause = getattr(exc, "orig", None) or exc  # the driver's message, not SQLAlchemy's wrapper
+        reason = str(cause).strip().splitlines()[0] if str(cause).strip() else type(cause).__name__
+        if unreachable_ok:
+            print(f"kassa: warning: cannot check the migrations of {database}: {reason}", file=sys.stderr, flush=True)
+            return
+        raise CommandError(f"cannot use {database}: {reason}") from None
+    if behind:
+        raise CommandError(f"{database} {behind}: run `kassa migrate` first (with the same DATABASE_URL, if you set one)")
 
 
 def _logging() -> None:
@@ -57,7 +88,7 @@ def cmd_run(_args) -> int:
 def cmd_serve(args) -> int:
     import uvicorn
 
-    _services()
+    _services(unreachable_ok=True)
     settings = get_settings()
     uvicorn.run(
         "app.server:create_app",
@@ -72,7 +103,7 @@ def cmd_serve(args) -> int:
 
 def cmd_worker(_args) -> int:
     _logging()
-    _services()  # before importing the settings, which read REDIS_URL
+    _services(unreachable_ok=True)  # before importing the settings, which read REDIS_URL
     from workers.settings import create_worker
 
     create_worker().run()  # until SIGINT/SIGTERM; outlives Redis restarts
@@ -82,7 +113,7 @@ def cmd_worker(_args) -> int:
 def cmd_migrate(_args) -> int:
     from app.platform.migrations import run_migrations
 
-    resolved = _services(need_redis=False)
+    resolved = _services(need_redis=False, require_migrated=False)
     run_migrations(resolved.database_url)
     print("database is at the latest migration")
     return 0
@@ -111,6 +142,18 @@ def cmd_org_create(args) -> int:
     print(f"scopes:       {' '.join(token.scopes)}")
     print(f"access token: {plain}")
     print("Keep the access token now: it is stored hashed and cannot be shown again.")
+    return 0
+
+
+def cmd_org_list(_args) -> int:
+    from app.organizations import repository
+
+    _services(need_redis=False)
+    organizations = asyncio.run(_with_session(repository.list_all))
+    if not organizations:
+        print("no organizations")
+    for organization in organizations:
+        print(f"{organization.id}  {organization.created_at:%Y-%m-%d %H:%M}  {organization.name}")
     return 0
 
 
@@ -192,6 +235,7 @@ def build_parser() -> argparse.ArgumentParser:
     create = org.add_parser("create", help="create an organization and print its first access token")
     create.add_argument("name")
     create.set_defaults(fn=cmd_org_create)
+    org.add_parser("list", help="list the organizations (ids for the token commands)").set_defaults(fn=cmd_org_list)
 
     token = sub.add_parser("token", help="access tokens").add_subparsers(dest="token_command", required=True)
     tcreate = token.add_parser("create", help="issue another access token for an organization")

@@ -48,6 +48,8 @@ class Settings:
     local_postgres: str = "127.0.0.1:5432"
     local_redis: str = "127.0.0.1:6379"
     local_database_name: str = "kassa"
+    # `kassa run` on a database without organizations creates this one ("" : none) and prints its token
+    first_organization_name: str = "My organization"
     db_pool_size: int = 10
     graphql_max_depth: int = 10
     graphql_max_tokens: int = 2000
@@ -92,6 +94,7 @@ class Settings:
             local_postgres=os.environ.get("KASSA_LOCAL_POSTGRES", "127.0.0.1:5432"),
             local_redis=os.environ.get("KASSA_LOCAL_REDIS", "127.0.0.1:6379"),
             local_database_name=os.environ.get("KASSA_LOCAL_DATABASE", "kassa"),
+            first_organization_name=os.environ.get("KASSA_FIRST_ORGANIZATION", "My organization").strip(),
             db_pool_size=_int("KASSA_DB_POOL_SIZE", 10),
             graphql_max_depth=_int("KASSA_GRAPHQL_MAX_DEPTH", 10),
             graphql_max_tokens=_int("KASSA_GRAPHQL_MAX_TOKENS", 2000),

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import uuid
 
-from sqlalchemy import select
+from sqlalchemy import exists, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.models import Organization
@@ -16,3 +16,17 @@ async def add(session: AsyncSession, organization: Organization) -> Organization
 
 async def get(session: AsyncSession, organization_id: uuid.UUID) -> Organization | None:
     return await session.scalar(select(Organization).where(Organization.id == organization_id))
+
+
+async def list_all(session: AsyncSession) -> list[Organization]:
+    """Every organization, oldest first: for the operator's CLI, never for a tenant."""
+    return list(await session.scalars(select(Organization).order_by(Organization.created_at, Organization.id)))
+
+
+async def any_exists(session: AsyncSession) -> bool:
+    return bool(await session.scalar(select(exists().select_from(Organization))))
+
+
+async def lock_first_run(session: AsyncSession) -> None:
+    """Serialize first-run checks (two `kassa run` starting at once) until the transaction ends."""
+    await session.execute(select(func.pg_advisory_xact_lock(func.hashtext("kassa.first_organization"))))

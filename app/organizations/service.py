@@ -23,6 +23,16 @@ async def create_organization(session: AsyncSession, name: str) -> tuple[Organiz
     return organization, token, plain
 
 
+async def create_first_organization(session: AsyncSession, name: str) -> tuple[Organization, AccessToken, str] | None:
+    """On a database without organizations, create one with its first token; else None.
+
+    `kassa run` calls it after migrating, so a first start hands over a working token."""
+    await repository.lock_first_run(session)
+    if await repository.any_exists(session):
+        return None
+    return await create_organization(session, name)
+
+
 async def get_current(session: AsyncSession, subject: Subject) -> Organization:
     organization = await repository.get(session, subject.organization_id)
     if organization is None:

@@ -47,3 +47,39 @@ def run_migrations(database_url: str) -> None:
     thread.join()
     if failure:
         raise failure[0]
+
+
+def unapplied_migrations(database_url: str) -> str | None:
+    """Why the database at `database_url` is behind this code's migrations, or None if it is not.
+
+    "no tables" for a database `kassa migrate` never ran on, "at an older migration" for one it
+    ran on with older code. A database at a revision this code does not know (newer code migrated
+    it) counts as up to date: refusing it would stop a rollback. Connection errors propagate."""
+    from alembic.script import ScriptDirectory
+    from sqlalchemy import text
+
+    from app.kit.db import create_engine
+    from app.platform.services import run_sync
+
+    script = ScriptDirectory.from_config(_config(database_url))
+    heads = set(script.get_heads())
+
+    async def applied() -> set[str] | None:
+        engine = create_engine(database_url, pool_size=1)
+        try:
+            async with engine.connect() as connection:
+                if not await connection.scalar(text("SELECT to_regclass('alembic_version') IS NOT NULL")):
+                    return None
+                return set((await connection.scalars(text("SELECT version_num FROM alembic_version"))).all())
+        finally:
+            await engine.dispose()
+
+    current = run_sync(applied)
+    if not current:
+        return "has no tables yet"
+    if current == heads:
+        return None
+    known = {revision.revision for revision in script.walk_revisions()}
+    if current <= known:
+        return "is at an older migration"
+    return None

@@ -2,12 +2,15 @@
 
 Order, for each of the two independently:
 
-1. `DATABASE_URL` / `REDIS_URL` (settings.database_url / settings.redis_url).
-2. A server answering on `settings.local_postgres` / `settings.local_redis` (127.0.0.1:5432 and
+1. `DATABASE_URL` / `REDIS_URL` (settings.database_url / settings.redis_url): what you set
+   explicitly always wins.
+2. The services of a `kassa run` supervisor running now on the same data folder: it publishes the
+   ones it uses (embedded, local or from its own environment) in `data_dir/services.json` while it
+   runs (see `write_services_file`), so that `kassa org create` in another terminal writes to the
+   database the running API reads.
+3. A server answering on `settings.local_postgres` / `settings.local_redis` (127.0.0.1:5432 and
    127.0.0.1:6379 by default): PostgreSQL as user `postgres` without a password (trust auth), in
    database `settings.local_database_name` ("kassa"), created if missing; Redis database 0.
-3. The embedded servers of a `kassa run` supervisor running now on the same data folder: it
-   publishes them in `data_dir/services.json` while it runs (see `write_services_file`).
 4. If `allow_embedded`, new embedded servers (`app.platform.embedded`); else `SystemExit`.
 """
 
@@ -43,6 +46,8 @@ class ResolvedServices:
     embedded: "EmbeddedServices | None" = None
     postgres_source: str = ""
     redis_source: str = ""
+    # pid of the running `kassa run` whose services.json supplied at least one of the two
+    published_by: int | None = None
 
     def stop(self) -> None:
         """Stop the embedded servers this process started (if any). Idempotent."""
@@ -151,7 +156,7 @@ def _pid_alive(pid: int, create_time: float | None) -> bool:
 
 
 def write_services_file(settings: "Settings", *, database_url: str | None, redis_url: str | None) -> Path:
-    """Publish this supervisor's embedded services for other `kassa` commands (atomic write)."""
+    """Publish this supervisor's services for other `kassa` commands (atomic write, mode 0600)."""
     path = services_file(settings)
     path.parent.mkdir(parents=True, exist_ok=True)
     pid = os.getpid()
@@ -180,7 +185,7 @@ def remove_services_file(settings: "Settings") -> None:
 
 
 def read_services_file(settings: "Settings") -> dict[str, Any] | None:
-    """The running supervisor's embedded services, or None (no file, or its process is gone)."""
+    """The running supervisor's services, or None (no file, or its process is gone)."""
     try:
         data = json.loads(services_file(settings).read_text())
         pid = int(data["pid"])
@@ -225,6 +230,18 @@ def resolve_services(settings: "Settings", *, allow_embedded: bool, need_redis: 
     `redis_url` is then empty."""
     database_url, postgres_source = settings.database_url, "DATABASE_URL"
     redis_url, redis_source = settings.redis_url, "REDIS_URL"
+    published_by = None
+
+    if database_url is None or redis_url is None:
+        published = read_services_file(settings)
+        if published is not None:
+            where = f"from the running `kassa run` (pid {published['pid']}, {services_file(settings)})"
+            if database_url is None and published.get("database_url"):
+                database_url, postgres_source = published["database_url"], where
+                published_by = int(published["pid"])
+            if redis_url is None and published.get("redis_url"):
+                redis_url, redis_source = published["redis_url"], where
+                published_by = int(published["pid"])
 
     if database_url is None:
         database_url = _local_postgres(settings)
@@ -232,15 +249,6 @@ def resolve_services(settings: "Settings", *, allow_embedded: bool, need_redis: 
     if redis_url is None:
         redis_url = _local_redis(settings)
         redis_source = f"local Redis on {settings.local_redis}"
-
-    if database_url is None or redis_url is None:
-        published = read_services_file(settings)
-        if published is not None:
-            where = f"embedded, from the running `kassa run` (pid {published['pid']})"
-            if database_url is None and published.get("database_url"):
-                database_url, postgres_source = published["database_url"], where
-            if redis_url is None and published.get("redis_url"):
-                redis_url, redis_source = published["redis_url"], where
 
     if redis_url is None and not need_redis and not allow_embedded:
         redis_url, redis_source = "", "not needed"
@@ -278,7 +286,30 @@ def resolve_services(settings: "Settings", *, allow_embedded: bool, need_redis: 
         embedded=embedded,
         postgres_source=postgres_source,
         redis_source=redis_source,
+        published_by=published_by,
     )
+
+
+def describe_database(url: str) -> str:
+    """`database "kassa" on 127.0.0.1:5432` (or `on socket /dir`): no user, no password."""
+    parsed = urlparse(url)
+    name = unquote(parsed.path.lstrip("/")) or "postgres"
+    socket_dir = parse_qs(parsed.query).get("host", [None])[0]
+    if parsed.hostname:
+        where = f"{_url_host(parsed.hostname)}:{parsed.port or 5432}"
+    elif socket_dir:
+        where = f"socket {socket_dir}"
+    else:
+        where = "the default socket"
+    return f'database "{name}" on {where}'
+
+
+def describe_redis(url: str) -> str:
+    """`redis://127.0.0.1:6379/0` without credentials."""
+    parsed = urlparse(url)
+    if parsed.hostname:
+        return f"{parsed.scheme}://{_url_host(parsed.hostname)}:{parsed.port or 6379}{parsed.path}"
+    return f"{parsed.scheme}://{parsed.path}" + (f"?{parsed.query}" if "db=" in parsed.query else "")
 
 
 # -- arq -----------------------------------------------------------------------------------------

@@ -7,17 +7,23 @@ delay that doubles with each quick failure (1 s, 2 s, 4 s ... at most 30 s; back
 child has run for a minute), each restart logged. A signal to the supervisor (Ctrl+C, SIGTERM)
 stops everything: it terminates the children (SIGTERM, up to 10 s, then SIGKILL), stops the
 embedded servers it started and removes `data_dir/services.json`.
+
+On a database without organizations it creates one (`KASSA_FIRST_ORGANIZATION`, "My organization"
+by default) after migrating and prints its access token once, in the banner.
 """
 
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import socket
 import subprocess
 import sys
 import time
+import uuid
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Callable
 
 from app.config import PROJECT_ROOT
@@ -159,10 +165,72 @@ def _terminate(children: list[Child]) -> None:
             child.wait()
 
 
-def _banner(settings: "Settings", resolved) -> str:
+@dataclass(frozen=True)
+class FirstOrganization:
+    """The organization `kassa run` created on an empty database, with its token (shown once)."""
+
+    id: uuid.UUID
+    name: str
+    token: str
+
+
+def first_run_organization(database_url: str, name: str) -> FirstOrganization | None:
+    """On a migrated database without organizations, create one and its first token; else None."""
+    from app.kit.db import create_engine, create_session_factory
+    from app.organizations.service import create_first_organization
+    from app.platform.services import run_sync
+
+    async def main() -> FirstOrganization | None:
+        engine = create_engine(database_url, pool_size=1)
+        try:
+            async with create_session_factory(engine)() as session:
+                created = await create_first_organization(session, name)
+                await session.commit()
+        finally:
+            await engine.dispose()
+        if created is None:
+            return None
+        organization, _token, plain = created
+        return FirstOrganization(id=organization.id, name=organization.name, token=plain)
+
+    return run_sync(main)
+
+
+def kassa_command() -> str:
+    """How to type `kassa` here: `kassa` if the PATH finds this one, else its path in the venv."""
+    script = Path(sys.executable).parent / "kassa"
+    if not script.exists():
+        return "kassa"
+    found = shutil.which("kassa")
+    if found and Path(found).resolve() == script.resolve():
+        return "kassa"
+    try:
+        return str(script.relative_to(Path.cwd()))
+    except ValueError:
+        return str(script)
+
+
+def _banner(settings: "Settings", resolved, first: FirstOrganization | None = None) -> str:
     host = settings.host
     shown = "127.0.0.1" if host in {"0.0.0.0", ""} else host
     base = f"http://{shown}:{settings.port}"
+    kassa = kassa_command()
+    if first is not None:
+        token_lines = [
+            f"  organization {first.name} ({first.id}), created now",
+            f"  access token {first.token}",
+            "               shown only this once (Kassa keeps its hash): copy it now;",
+            "               send it as `Authorization: Bearer <token>`",
+            f"  more tokens  {kassa} token create {first.id}",
+            f"               {kassa} org create NAME   (another organization)",
+        ]
+    else:
+        token_lines = [
+            f"  access token `{kassa} org create NAME` (in another terminal) creates an organization",
+            f"               and prints its token; `{kassa} token create ORG_ID` another one",
+            f"               (`{kassa} org list` shows the ids);",
+            "               send it as `Authorization: Bearer <token>`",
+        ]
     return "\n".join(
         [
             "",
@@ -171,8 +239,7 @@ def _banner(settings: "Settings", resolved) -> str:
             f"  health       {base}/health",
             f"  PostgreSQL   {resolved.postgres_source}",
             f"  Redis        {resolved.redis_source}",
-            "  access token `kassa org create NAME` (in another terminal) prints one;",
-            "               send it as `Authorization: Bearer <token>`",
+            *token_lines,
             "  stop         Ctrl+C",
             "",
         ]
@@ -217,10 +284,19 @@ def supervise(settings: "Settings") -> int:
         if signals.received is not None:
             return 0
 
-        if resolved.embedded is not None:
-            write_services_file(
-                settings, database_url=resolved.embedded.database_url, redis_url=resolved.embedded.redis_url
-            )
+        first = None
+        if settings.first_organization_name:
+            try:
+                first = first_run_organization(resolved.database_url, settings.first_organization_name)
+            except _Stop:
+                raise
+            except Exception as exc:  # noqa: BLE001 - the API is still useful without it
+                _say(f"could not create the first organization: {type(exc).__name__}: {exc}")
+            if first is not None:
+                _say(f"no organization yet: created {first.name!r}; its access token is in the banner below")
+
+        if resolved.published_by is None:  # not another running supervisor's services: publish ours
+            write_services_file(settings, database_url=resolved.database_url, redis_url=resolved.redis_url)
             wrote_file = True
 
         env = dict(os.environ)
@@ -240,7 +316,7 @@ def supervise(settings: "Settings") -> int:
             nonlocal announced
             if not announced and _port_open(settings.host, settings.port):
                 announced = True
-                print(_banner(settings, resolved), flush=True)
+                print(_banner(settings, resolved, first), flush=True)
                 _say(f"ready in {time.monotonic() - started:.1f} s")
 
         watch(children, lambda: signals.received is not None, announce)

@@ -86,7 +86,22 @@ def test_kassa_run_with_embedded_services() -> None:
             time.sleep(0.25)
         assert (data_dir / "services.json").exists()
 
-        # 2. Another command finds them through services.json.
+        # 2. The first start on an empty database created an organization; the banner shows its token.
+        deadline = time.monotonic() + 10
+        while "  stop         Ctrl+C" not in output():
+            assert time.monotonic() < deadline, f"no banner:\n{output()}"
+            time.sleep(0.1)
+        banner_tokens = [line.split()[-1] for line in output().splitlines() if line.startswith("  access token kassa_oat_")]
+        assert len(banner_tokens) == 1, output()
+        response = httpx.post(
+            f"{base}/graphql",
+            json={"query": "{ organization { name } }"},
+            headers={"Authorization": f"Bearer {banner_tokens[0]}"},
+            timeout=10,
+        )
+        assert response.json()["data"]["organization"]["name"] == "My organization", response.text
+
+        # 3. Another command finds them through services.json.
         created = subprocess.run(
             [sys.executable, "-m", "app.cli", "org", "create", "Test"],
             cwd=ROOT,
@@ -96,10 +111,11 @@ def test_kassa_run_with_embedded_services() -> None:
             timeout=60,
         )
         assert created.returncode == 0, created.stdout + created.stderr
+        assert "from the running `kassa run`" in created.stderr, created.stderr
         tokens = [line.split(":", 1)[1].strip() for line in created.stdout.splitlines() if line.startswith("access token:")]
         assert len(tokens) == 1 and tokens[0], created.stdout
 
-        # 3. The token works against the running API.
+        # 4. The token works against the running API.
         response = httpx.post(
             f"{base}/graphql",
             json={"query": "{ organization { id name } }"},
@@ -112,7 +128,7 @@ def test_kassa_run_with_embedded_services() -> None:
         assert body["data"]["organization"]["name"] == "Test"
         assert body["data"]["organization"]["id"]
     finally:
-        # 4. SIGTERM stops everything: children, embedded PostgreSQL and Redis, services.json.
+        # 5. SIGTERM stops everything: children, embedded PostgreSQL and Redis, services.json.
         if supervisor.poll() is None:
             supervisor.send_signal(signal.SIGTERM)
         try:
