@@ -4,7 +4,8 @@ Every mutation returns a union of its success payload, the error types it can pr
 `UnexpectedDomainError` (see `mutation_result`); `run_mutation` owns the mutation's transaction:
 commit on success, roll back on any error. A domain error (a `KassaError`) always reaches the
 caller as a member of the mutation's union: its own error type when the union lists it (or the
-nearest base class's), else `UnexpectedDomainError` with the same code.
+nearest base class's), else `UnexpectedDomainError` with the same code. `scoped_mutation` adds
+`DomainErrorsAsMembers`, which does the same for one raised by the resolver outside `run_mutation`.
 
 This module knows no domain. Each domain declares its errors' GraphQL form next to them, in
 `schema/<domain>/errors.py`, and registers them here with `register_error` (the domain error
@@ -20,16 +21,19 @@ from __future__ import annotations
 import enum
 import logging
 from dataclasses import dataclass
-from typing import Annotated, Any, Awaitable, Callable, Literal, TypeVar, Union, overload
+from typing import TYPE_CHECKING, Annotated, Any, Awaitable, Callable, Literal, TypeVar, Union, overload
 
 import strawberry
 from graphql import GraphQLError, GraphQLUnionType, get_named_type
 from sqlalchemy.ext.asyncio import AsyncSession
+from strawberry.extensions import FieldExtension
 
-from app.auth.subject import Subject
 from app.kit import jobs
 from app.kit.db import DATABASE_ERRORS, input_data_error
 from app.kit.errors import Conflict, FieldIssue, KassaError, NotFound, ValidationFailed
+
+if TYPE_CHECKING:
+    from app.auth.subject import Subject
 
 T = TypeVar("T")
 E = TypeVar("E", bound=KassaError)
@@ -91,6 +95,9 @@ _REGISTRY: dict[type[KassaError], _Registration] = {}
 _CODES: dict[str, str] = {}  # code -> description
 
 
+_SEALED: list[bool] = []  # set once the ErrorCode enum is built
+
+
 def register_error(
     error: type[E],
     description: str,
@@ -100,6 +107,8 @@ def register_error(
     """Declare a domain error: its code (`error.code`, an `ErrorCode` value described by
     `description`) and, optionally, the GraphQL error type `convert` turns it into. A subclass
     without its own registration uses its nearest registered base class's."""
+    if _SEALED:
+        raise TypeError(f"{error.__name__} is registered after ErrorCode was built: import its module in schema/error_codes.py")
     if (graphql_type is None) != (convert is None):
         raise TypeError("register_error: give both graphql_type and convert, or neither")
     if error in _REGISTRY:
@@ -113,6 +122,7 @@ def register_error(
 
 def error_code_enum() -> Any:
     """The `ErrorCode` GraphQL enum: every registered code, named as the string clients see."""
+    _SEALED.append(True)
     members = {code: strawberry.enum_value(code, description=_CODES[code]) for code in sorted(_CODES)}
     return strawberry.enum(
         enum.Enum("ErrorCode", members),  # type: ignore[misc]
@@ -170,7 +180,8 @@ _UNION_MEMBERS: dict[str, frozenset[str]] = {}
 
 
 def _union_members(info: strawberry.Info) -> frozenset[str]:
-    """The GraphQL type names the field being resolved can return (its union's members)."""
+    """The GraphQL type names the field being resolved can return (its union's members), from
+    graphql-core's resolve info (strawberry's `info.return_type` holds Python classes)."""
     named = get_named_type(info._raw_info.return_type)
     members = _UNION_MEMBERS.get(named.name)
     if members is None:
@@ -192,6 +203,23 @@ def to_error_type(exc: KassaError, members: frozenset[str] | None = None) -> Any
     if code != exc.code:
         logger.error("domain error %s has an unregistered code %r", type(exc).__name__, exc.code)
     return UnexpectedDomainError(message=exc.message, code=code)  # type: ignore[arg-type]
+
+
+class DomainErrorsAsMembers(FieldExtension):
+    """On every mutation (see `scoped_mutation`): a domain error raised by the resolver outside
+    `run_mutation` (nothing was written then) is answered as a member of the union as well."""
+
+    def resolve(self, next_: Any, source: Any, info: strawberry.Info, **kwargs: Any) -> Any:
+        try:
+            return next_(source, info, **kwargs)
+        except KassaError as exc:
+            return to_error_type(exc, _union_members(info))
+
+    async def resolve_async(self, next_: Any, source: Any, info: strawberry.Info, **kwargs: Any) -> Any:
+        try:
+            return await next_(source, info, **kwargs)
+        except KassaError as exc:
+            return to_error_type(exc, _union_members(info))
 
 
 async def run_mutation(
