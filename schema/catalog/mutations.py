@@ -11,6 +11,7 @@ from app.auth.scopes import Scope
 from app.catalog import service
 from app.kit.ids import parse_global_id
 from app.models import ProductPrice as ProductPriceModel
+from schema.catalog.errors import LastActivePriceError, ProductArchivedError
 from schema.catalog.inputs import (
     ArchiveProductInput,
     ArchiveProductPriceInput,
@@ -20,7 +21,6 @@ from schema.catalog.inputs import (
     UpdateProductInput,
 )
 from schema.catalog.types import Product, ProductPrice, price_from_model
-from schema.catalog.errors import LastActivePriceError, ProductArchivedError
 from schema.kit.errors import NotFoundError, ValidationError, mutation_result, run_mutation
 from schema.kit.scopes import scoped_mutation
 

@@ -10,6 +10,7 @@ import strawberry
 from app.auth.scopes import Scope
 from app.customers import service
 from app.kit.ids import parse_global_id
+from schema.customers.errors import CustomerAlreadyBusinessError, DuplicateExternalIdError
 from schema.customers.inputs import (
     CreateCustomerInput,
     DeleteCustomerInput,
@@ -17,10 +18,9 @@ from schema.customers.inputs import (
     UpgradeCustomerToBusinessInput,
 )
 from schema.customers.types import Customer, customer_from_model
-from schema.customers.errors import CustomerAlreadyBusinessError, DuplicateExternalIdError
-from schema.members.errors import DuplicateMemberEmailError, DuplicateMemberExternalIdError
 from schema.kit.errors import NotFoundError, ValidationError, mutation_result, run_mutation
 from schema.kit.scopes import scoped_mutation
+from schema.members.errors import DuplicateMemberEmailError, DuplicateMemberExternalIdError
 
 
 @strawberry.type(description="The customer was created.")

@@ -140,10 +140,6 @@ def mutation_result(name: str, description: str, *members: type) -> Any:
     return Annotated[Union[tuple([*members, UnexpectedDomainError])], strawberry.union(name, description=description)]
 
 
-def _path(field: str) -> list[str]:
-    return field.split(".")
-
-
 register_error(KassaError, "A domain error without a more specific code.")
 register_error(
     ValidationFailed,

@@ -10,9 +10,9 @@ from app.auth.scopes import Scope
 from app.events import service as events
 from app.kit.ids import parse_global_id
 from app.meters import service
-from schema.meters.errors import MeterArchivedError
 from schema.kit.errors import NotFoundError, ValidationError, mutation_result, run_mutation
 from schema.kit.scopes import scoped_mutation
+from schema.meters.errors import MeterArchivedError
 from schema.meters.inputs import (
     CreateMeterInput,
     GrantMeterCreditInput,
