@@ -3,7 +3,7 @@ changed when an error is returned."""
 
 from __future__ import annotations
 
-from typing import Annotated, Union
+from typing import Annotated
 
 import strawberry
 
@@ -11,6 +11,7 @@ from app.auth.scopes import Scope
 from app.catalog import service
 from app.kit.ids import parse_global_id
 from app.models import ProductPrice as ProductPriceModel
+from schema.catalog.errors import LastActivePriceError, ProductArchivedError
 from schema.catalog.inputs import (
     ArchiveProductInput,
     ArchiveProductPriceInput,
@@ -20,7 +21,7 @@ from schema.catalog.inputs import (
     UpdateProductInput,
 )
 from schema.catalog.types import Product, ProductPrice, price_from_model
-from schema.kit.errors import LastActivePriceError, NotFoundError, ProductArchivedError, ValidationError, run_mutation
+from schema.kit.errors import NotFoundError, ValidationError, mutation_result, run_mutation
 from schema.kit.scopes import scoped_mutation
 
 INPUT_DESCRIPTION = "What to do; see the input type."
@@ -64,30 +65,47 @@ class ArchiveProductPriceSuccess:
         return Product.from_model(await info.context.loaders.product.load(self.price.model.product_id))
 
 
-CreateProductResult = Annotated[
-    Union[CreateProductSuccess, ValidationError],
-    strawberry.union("CreateProductResult", description="The created product, or why it was not created."),
-]
-UpdateProductResult = Annotated[
-    Union[UpdateProductSuccess, ValidationError, NotFoundError],
-    strawberry.union("UpdateProductResult", description="The updated product, or why nothing changed."),
-]
-ArchiveProductResult = Annotated[
-    Union[ArchiveProductSuccess, NotFoundError],
-    strawberry.union("ArchiveProductResult", description="The archived product, or why nothing changed."),
-]
-UnarchiveProductResult = Annotated[
-    Union[UnarchiveProductSuccess, NotFoundError],
-    strawberry.union("UnarchiveProductResult", description="The product back on sale, or why nothing changed."),
-]
-CreateProductPriceResult = Annotated[
-    Union[CreateProductPriceSuccess, ValidationError, NotFoundError, ProductArchivedError],
-    strawberry.union("CreateProductPriceResult", description="The new price, or why nothing changed."),
-]
-ArchiveProductPriceResult = Annotated[
-    Union[ArchiveProductPriceSuccess, NotFoundError, ProductArchivedError, LastActivePriceError],
-    strawberry.union("ArchiveProductPriceResult", description="The archived price, or why nothing changed."),
-]
+CreateProductResult = mutation_result(
+    "CreateProductResult",
+    "The created product, or why it was not created.",
+    CreateProductSuccess,
+    ValidationError,
+)
+UpdateProductResult = mutation_result(
+    "UpdateProductResult",
+    "The updated product, or why nothing changed.",
+    UpdateProductSuccess,
+    ValidationError,
+    NotFoundError,
+)
+ArchiveProductResult = mutation_result(
+    "ArchiveProductResult",
+    "The archived product, or why nothing changed.",
+    ArchiveProductSuccess,
+    NotFoundError,
+)
+UnarchiveProductResult = mutation_result(
+    "UnarchiveProductResult",
+    "The product back on sale, or why nothing changed.",
+    UnarchiveProductSuccess,
+    NotFoundError,
+)
+CreateProductPriceResult = mutation_result(
+    "CreateProductPriceResult",
+    "The new price, or why nothing changed.",
+    CreateProductPriceSuccess,
+    ValidationError,
+    NotFoundError,
+    ProductArchivedError,
+)
+ArchiveProductPriceResult = mutation_result(
+    "ArchiveProductPriceResult",
+    "The archived price, or why nothing changed.",
+    ArchiveProductPriceSuccess,
+    NotFoundError,
+    ProductArchivedError,
+    LastActivePriceError,
+)
 
 
 def _price_success(cls):

@@ -3,13 +3,14 @@ changed when an error is returned."""
 
 from __future__ import annotations
 
-from typing import Annotated, Union
+from typing import Annotated
 
 import strawberry
 
 from app.auth.scopes import Scope
 from app.customers import service
 from app.kit.ids import parse_global_id
+from schema.customers.errors import CustomerAlreadyBusinessError, DuplicateExternalIdError
 from schema.customers.inputs import (
     CreateCustomerInput,
     DeleteCustomerInput,
@@ -17,16 +18,9 @@ from schema.customers.inputs import (
     UpgradeCustomerToBusinessInput,
 )
 from schema.customers.types import Customer, customer_from_model
-from schema.kit.errors import (
-    CustomerAlreadyBusinessError,
-    DuplicateExternalIdError,
-    DuplicateMemberEmailError,
-    DuplicateMemberExternalIdError,
-    NotFoundError,
-    ValidationError,
-    run_mutation,
-)
+from schema.kit.errors import NotFoundError, ValidationError, mutation_result, run_mutation
 from schema.kit.scopes import scoped_mutation
+from schema.members.errors import DuplicateMemberEmailError, DuplicateMemberExternalIdError
 
 
 @strawberry.type(description="The customer was created.")
@@ -49,22 +43,39 @@ class UpgradeCustomerToBusinessSuccess:
     customer: Customer = strawberry.field(description="The customer, now a business.")
 
 
-CreateCustomerResult = Annotated[
-    Union[CreateCustomerSuccess, ValidationError, DuplicateExternalIdError, DuplicateMemberEmailError, DuplicateMemberExternalIdError],
-    strawberry.union("CreateCustomerResult", description="The created customer, or why it was not created."),
-]
-UpdateCustomerResult = Annotated[
-    Union[UpdateCustomerSuccess, ValidationError, NotFoundError, DuplicateExternalIdError, DuplicateMemberEmailError, DuplicateMemberExternalIdError],
-    strawberry.union("UpdateCustomerResult", description="The updated customer, or why nothing changed."),
-]
-DeleteCustomerResult = Annotated[
-    Union[DeleteCustomerSuccess, NotFoundError],
-    strawberry.union("DeleteCustomerResult", description="The deleted customer's id, or why nothing was deleted."),
-]
-UpgradeCustomerToBusinessResult = Annotated[
-    Union[UpgradeCustomerToBusinessSuccess, ValidationError, NotFoundError, CustomerAlreadyBusinessError],
-    strawberry.union("UpgradeCustomerToBusinessResult", description="The upgraded customer, or why nothing changed."),
-]
+CreateCustomerResult = mutation_result(
+    "CreateCustomerResult",
+    "The created customer, or why it was not created.",
+    CreateCustomerSuccess,
+    ValidationError,
+    DuplicateExternalIdError,
+    DuplicateMemberEmailError,
+    DuplicateMemberExternalIdError,
+)
+UpdateCustomerResult = mutation_result(
+    "UpdateCustomerResult",
+    "The updated customer, or why nothing changed.",
+    UpdateCustomerSuccess,
+    ValidationError,
+    NotFoundError,
+    DuplicateExternalIdError,
+    DuplicateMemberEmailError,
+    DuplicateMemberExternalIdError,
+)
+DeleteCustomerResult = mutation_result(
+    "DeleteCustomerResult",
+    "The deleted customer's id, or why nothing was deleted.",
+    DeleteCustomerSuccess,
+    NotFoundError,
+)
+UpgradeCustomerToBusinessResult = mutation_result(
+    "UpgradeCustomerToBusinessResult",
+    "The upgraded customer, or why nothing changed.",
+    UpgradeCustomerToBusinessSuccess,
+    ValidationError,
+    NotFoundError,
+    CustomerAlreadyBusinessError,
+)
 
 
 @strawberry.type

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import Annotated, Union
+from typing import Annotated
 
 import strawberry
 
@@ -11,7 +11,7 @@ from app.auth.scopes import Scope
 from app.events import service
 from app.kit.errors import ValidationFailed
 from schema.events.inputs import GRAPHQL_NAMES, EventBatch, IngestEventsInput
-from schema.kit.errors import ValidationError, run_mutation
+from schema.kit.errors import ValidationError, mutation_result, run_mutation
 from schema.kit.scopes import scoped_mutation
 
 
@@ -21,13 +21,12 @@ class IngestEventsSuccess:
     duplicates: int = strawberry.field(description="Events skipped because their external id was already used.")
 
 
-IngestEventsResult = Annotated[
-    Union[IngestEventsSuccess, ValidationError],
-    strawberry.union(
-        "IngestEventsResult",
-        description="The counts, or every invalid event (paths like `events.3.timestamp`); then nothing was stored.",
-    ),
-]
+IngestEventsResult = mutation_result(
+    "IngestEventsResult",
+    "The counts, or every invalid event (paths like `events.3.timestamp`); then nothing was stored.",
+    IngestEventsSuccess,
+    ValidationError,
+)
 
 
 async def _ingest(session, subject, batch: EventBatch):

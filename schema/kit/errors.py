@@ -1,31 +1,42 @@
 """Typed mutation errors and the one place where domain exceptions become GraphQL errors.
 
-Every mutation returns a union of its success payload and the error types it can produce;
-`run_mutation` owns the mutation's transaction: commit on success, roll back on any error.
+Every mutation returns a union of its success payload, the error types it can produce and
+`UnexpectedDomainError` (see `mutation_result`); `run_mutation` owns the mutation's transaction:
+commit on success, roll back on any error. A domain error (a `KassaError`) always reaches the
+caller as a member of the mutation's union: its own error type when the union lists it (or the
+nearest base class's), else `UnexpectedDomainError` with the same code. `scoped_mutation` adds
+`DomainErrorsAsMembers`, which does the same for one raised by the resolver outside `run_mutation`.
+
+This module knows no domain. Each domain declares its errors' GraphQL form next to them, in
+`schema/<domain>/errors.py`, and registers them here with `register_error` (the domain error
+class, the code's description, and optionally its GraphQL type and converter). The `ErrorCode`
+enum of the schema is assembled from those registrations in `schema/error_codes.py`.
+
 Queries do not return error unions: `run_query` turns a domain exception into a top-level
 `BAD_USER_INPUT` error, or into null where a missing object is an ordinary answer.
 """
 
 from __future__ import annotations
 
+import enum
 import logging
-from typing import Any, Awaitable, Callable, Literal, TypeVar, overload
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Annotated, Any, Awaitable, Callable, Literal, TypeVar, Union, overload
 
 import strawberry
-from graphql import GraphQLError
+from graphql import GraphQLError, GraphQLUnionType, get_named_type
 from sqlalchemy.ext.asyncio import AsyncSession
+from strawberry.extensions import FieldExtension
 
-from app.auth.subject import Subject
-from app.catalog.errors import LastActivePrice, ProductArchived
-from app.customers.errors import CustomerAlreadyBusiness, CustomerNotBusiness, DuplicateExternalId
 from app.kit import jobs
 from app.kit.db import DATABASE_ERRORS, input_data_error
-from app.kit.errors import FieldIssue, KassaError, NotFound, ValidationFailed
-from app.kit.ids import to_global_id
-from app.meters.errors import MeterArchived
-from app.members.errors import DuplicateMemberEmail, DuplicateMemberExternalId, MemberRoleRule
+from app.kit.errors import Conflict, FieldIssue, KassaError, NotFound, ValidationFailed
+
+if TYPE_CHECKING:
+    from app.auth.subject import Subject
 
 T = TypeVar("T")
+E = TypeVar("E", bound=KassaError)
 logger = logging.getLogger(__name__)
 
 
@@ -36,10 +47,15 @@ class BadRequest(GraphQLError):
         super().__init__(message, extensions={"code": "BAD_USER_INPUT"})
 
 
+# The enum is built once every domain has registered its codes (schema/error_codes.py); the
+# lazy reference keeps this module free of domain imports.
+ErrorCodeType = Annotated["ErrorCode", strawberry.lazy("schema.error_codes")]
+
+
 @strawberry.interface(description="An error a mutation returns instead of its result. Nothing was changed.")
 class Error:
     message: str = strawberry.field(description="What went wrong, for a person to read.")
-    code: str = strawberry.field(description="A stable machine-readable code, e.g. `NOT_FOUND`.")
+    code: ErrorCodeType = strawberry.field(description="A stable machine-readable code, e.g. `NOT_FOUND`.")
 
 
 @strawberry.type(description="One invalid input field.")
@@ -59,88 +75,89 @@ class NotFoundError(Error):
     id: str | None = strawberry.field(description="The id that was not found, when it could not be decoded; otherwise null.")
 
 
-@strawberry.type(description="Another customer of this organization already has this external id.")
-class DuplicateExternalIdError(Error):
-    external_id: str = strawberry.field(description="The external id already in use.")
-
-
-@strawberry.type(description="The customer already has an active member with this email.")
-class DuplicateMemberEmailError(Error):
-    email: str = strawberry.field(description="The email already in use.")
-    path: list[str] = strawberry.field(description="The input field holding the duplicate.")
-
-
-@strawberry.type(description="The customer already has an active member with this external id.")
-class DuplicateMemberExternalIdError(Error):
-    external_id: str = strawberry.field(description="The external id already in use.")
-    path: list[str] = strawberry.field(description="The input field holding the duplicate.")
-
-
-@strawberry.type(description="Only business customers can do this; upgrade the individual with `upgradeCustomerToBusiness`.")
-class CustomerNotBusinessError(Error):
-    pass
-
-
-@strawberry.type(description="The customer is already a business.")
-class CustomerAlreadyBusinessError(Error):
-    pass
-
-
 @strawberry.type(
-    description="A member role rule would be broken: one owner per customer, the owner is not removable "
-    "and keeps its role until ownership is transferred."
+    description="A domain error this mutation has no more specific type for; `code` says which. "
+    "Every mutation can return it, so no error is ever masked."
 )
-class MemberRoleError(Error):
-    rule: str = strawberry.field(
-        description="The rule: `owner_not_removable`, `owner_role_fixed`, `owner_by_transfer_only` or `already_owner`."
+class UnexpectedDomainError(Error):
+    pass
+
+
+@dataclass(frozen=True)
+class _Registration:
+    error: type[KassaError]
+    description: str
+    graphql_type: type | None
+    convert: Callable[[Any], Any] | None
+
+
+_REGISTRY: dict[type[KassaError], _Registration] = {}
+_CODES: dict[str, str] = {}  # code -> description
+
+
+_SEALED: list[bool] = []  # set once the ErrorCode enum is built
+
+
+def register_error(
+    error: type[E],
+    description: str,
+    graphql_type: type | None = None,
+    convert: Callable[[E], Any] | None = None,
+) -> None:
+    """Declare a domain error: its code (`error.code`, an `ErrorCode` value described by
+    `description`) and, optionally, the GraphQL error type `convert` turns it into. A subclass
+    without its own registration uses its nearest registered base class's."""
+    if _SEALED:
+        raise TypeError(f"{error.__name__} is registered after ErrorCode was built: import its module in schema/error_codes.py")
+    if (graphql_type is None) != (convert is None):
+        raise TypeError("register_error: give both graphql_type and convert, or neither")
+    if error in _REGISTRY:
+        raise TypeError(f"{error.__name__} is registered twice")
+    known = _CODES.get(error.code)
+    if known is not None and known != description:
+        raise TypeError(f"code {error.code} is described twice, differently")
+    _REGISTRY[error] = _Registration(error, description, graphql_type, convert)
+    _CODES[error.code] = description
+
+
+def error_code_enum() -> Any:
+    """The `ErrorCode` GraphQL enum: every registered code, named as the string clients see."""
+    _SEALED.append(True)
+    members = {code: strawberry.enum_value(code, description=_CODES[code]) for code in sorted(_CODES)}
+    return strawberry.enum(
+        enum.Enum("ErrorCode", members),  # type: ignore[misc]
+        name="ErrorCode",
+        description="Every code an error type's `code` can hold. Match on it rather than on `message`.",
     )
 
 
-@strawberry.type(description="The product is archived: its prices cannot change until it is unarchived with `unarchiveProduct`.")
-class ProductArchivedError(Error):
-    product_id: strawberry.ID = strawberry.field(description="The archived product's id.")
+def registered_codes() -> frozenset[str]:
+    return frozenset(_CODES)
 
 
-@strawberry.type(
-    description="A product keeps at least one active price: add the replacement with `createProductPrice` "
-    "(its `archivePriceIds` archives this one in the same step), or archive the product instead."
-)
-class LastActivePriceError(Error):
-    price_id: strawberry.ID = strawberry.field(description="The id of the price that could not be archived.")
+def mutation_result(name: str, description: str, *members: type) -> Any:
+    """A mutation's result union: its success payload and error types, and `UnexpectedDomainError`."""
+    return Annotated[Union[tuple([*members, UnexpectedDomainError])], strawberry.union(name, description=description)]
 
 
-@strawberry.type(description="The meter is archived: it counts nothing until it is unarchived.")
-class MeterArchivedError(Error):
-    pass
-
-
-def _path(field: str) -> list[str]:
-    return field.split(".")
-
-
-_CONVERTERS: dict[type[KassaError], Callable[[Any], Any]] = {
-    ValidationFailed: lambda e: ValidationError(
+register_error(KassaError, "A domain error without a more specific code.")
+register_error(
+    ValidationFailed,
+    "Some input fields are invalid.",
+    ValidationError,
+    lambda e: ValidationError(
         message=e.message,
         code=e.code,
         fields=[FieldError(path=list(i.path), message=i.message, code=i.code) for i in e.issues],
     ),
-    NotFound: lambda e: NotFoundError(message=e.message, code=e.code, id=e.id),
-    DuplicateExternalId: lambda e: DuplicateExternalIdError(message=e.message, code=e.code, external_id=e.value),
-    DuplicateMemberEmail: lambda e: DuplicateMemberEmailError(message=e.message, code=e.code, email=e.value, path=_path(e.field)),
-    DuplicateMemberExternalId: lambda e: DuplicateMemberExternalIdError(
-        message=e.message, code=e.code, external_id=e.value, path=_path(e.field)
-    ),
-    CustomerNotBusiness: lambda e: CustomerNotBusinessError(message=e.message, code=e.code),
-    CustomerAlreadyBusiness: lambda e: CustomerAlreadyBusinessError(message=e.message, code=e.code),
-    MemberRoleRule: lambda e: MemberRoleError(message=e.message, code=e.code, rule=e.rule),
-    MeterArchived: lambda e: MeterArchivedError(message=e.message, code=e.code),
-    ProductArchived: lambda e: ProductArchivedError(
-        message=e.message, code=e.code, product_id=strawberry.ID(to_global_id("Product", e.product_id))
-    ),
-    LastActivePrice: lambda e: LastActivePriceError(
-        message=e.message, code=e.code, price_id=strawberry.ID(to_global_id("ProductPrice", e.price_id))
-    ),
-}
+)
+register_error(
+    NotFound,
+    "No such object in this organization.",
+    NotFoundError,
+    lambda e: NotFoundError(message=e.message, code=e.code, id=e.id),
+)
+register_error(Conflict, "A uniqueness rule would be broken.")
 
 
 def refused_by_database(exc: BaseException) -> ValidationFailed | None:
@@ -155,12 +172,50 @@ def refused_by_database(exc: BaseException) -> ValidationFailed | None:
     return ValidationFailed([issue], "The input holds a value the database cannot store or compare")
 
 
-def to_error_type(exc: KassaError) -> Any:
+_UNION_MEMBERS: dict[str, frozenset[str]] = {}
+
+
+def _union_members(info: strawberry.Info) -> frozenset[str]:
+    """The GraphQL type names the field being resolved can return (its union's members), from
+    graphql-core's resolve info (strawberry's `info.return_type` holds Python classes)."""
+    named = get_named_type(info._raw_info.return_type)
+    members = _UNION_MEMBERS.get(named.name)
+    if members is None:
+        members = frozenset(t.name for t in named.types) if isinstance(named, GraphQLUnionType) else frozenset()
+        _UNION_MEMBERS[named.name] = members
+    return members
+
+
+def to_error_type(exc: KassaError, members: frozenset[str] | None = None) -> Any:
+    """The GraphQL error for `exc`: the registered type of its class or of the nearest base class
+    whose type `members` (a union's member names; None: any) holds, else `UnexpectedDomainError`."""
     for cls in type(exc).__mro__:
-        converter = _CONVERTERS.get(cls)
-        if converter is not None:
-            return converter(exc)
-    raise exc
+        registration = _REGISTRY.get(cls)  # type: ignore[arg-type]
+        if registration is None or registration.graphql_type is None:
+            continue
+        if members is None or registration.graphql_type.__strawberry_definition__.name in members:
+            return registration.convert(exc)  # type: ignore[misc]
+    code = exc.code if exc.code in _CODES else KassaError.code
+    if code != exc.code:
+        logger.error("domain error %s has an unregistered code %r", type(exc).__name__, exc.code)
+    return UnexpectedDomainError(message=exc.message, code=code)  # type: ignore[arg-type]
+
+
+class DomainErrorsAsMembers(FieldExtension):
+    """On every mutation (see `scoped_mutation`): a domain error raised by the resolver outside
+    `run_mutation` (nothing was written then) is answered as a member of the union as well."""
+
+    def resolve(self, next_: Any, source: Any, info: strawberry.Info, **kwargs: Any) -> Any:
+        try:
+            return next_(source, info, **kwargs)
+        except KassaError as exc:
+            return to_error_type(exc, _union_members(info))
+
+    async def resolve_async(self, next_: Any, source: Any, info: strawberry.Info, **kwargs: Any) -> Any:
+        try:
+            return await next_(source, info, **kwargs)
+        except KassaError as exc:
+            return to_error_type(exc, _union_members(info))
 
 
 async def run_mutation(
@@ -169,8 +224,8 @@ async def run_mutation(
     success: Callable[[T], Any],
 ) -> Any:
     """Run `work` in one transaction: commit (then enqueue the jobs it asked for) and return
-    `success(result)`, or roll back and return the typed error. Unexpected exceptions roll back
-    and propagate (masked outside debug)."""
+    `success(result)`, or roll back and return the typed error, always a member of the mutation's
+    union (see `to_error_type`). Unexpected exceptions roll back and propagate (masked outside debug)."""
     context = info.context
     subject = context.subject
     async with context.db.transaction() as session:
@@ -178,13 +233,13 @@ async def run_mutation(
             result = await work(session, subject)
         except KassaError as exc:
             await session.rollback()
-            return to_error_type(exc)
+            return to_error_type(exc, _union_members(info))
         except DATABASE_ERRORS as exc:
             refused = refused_by_database(exc)
             if refused is None:
                 raise
             await session.rollback()
-            return to_error_type(refused)
+            return to_error_type(refused, _union_members(info))
         await jobs.commit(session, context.queue)
     return success(result)
 

@@ -10,6 +10,7 @@ from strawberry.extensions import FieldExtension
 
 from app.auth.scopes import Scope
 from app.auth.subject import Subject
+from schema.kit.errors import DomainErrorsAsMembers
 
 
 class AuthError(GraphQLError):
@@ -52,8 +53,11 @@ def scoped_field(scope: Scope, description: str, **kwargs: Any) -> Any:
 
 
 def scoped_mutation(scope: Scope, description: str, **kwargs: Any) -> Any:
+    """A mutation that needs `scope`; a domain error its resolver raises is a member of its union."""
     return strawberry.mutation(
-        description=f"{description} Requires the `{scope.value}` scope.", extensions=[RequireScope(scope)], **kwargs
+        description=f"{description} Requires the `{scope.value}` scope.",
+        extensions=[RequireScope(scope), DomainErrorsAsMembers()],
+        **kwargs,
     )
 
 

@@ -2,24 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Union
+from typing import Annotated
 
 import strawberry
 
 from app.auth.scopes import Scope
 from app.kit.ids import parse_global_id
 from app.members import service
+from schema.customers.errors import CustomerNotBusinessError
 from schema.customers.types import Customer, customer_from_model
-from schema.kit.errors import (
-    CustomerNotBusinessError,
-    DuplicateMemberEmailError,
-    DuplicateMemberExternalIdError,
-    MemberRoleError,
-    NotFoundError,
-    ValidationError,
-    run_mutation,
-)
+from schema.kit.errors import NotFoundError, ValidationError, mutation_result, run_mutation
 from schema.kit.scopes import scoped_mutation
+from schema.members.errors import DuplicateMemberEmailError, DuplicateMemberExternalIdError, MemberRoleError
 from schema.members.inputs import AddMemberInput, RemoveMemberInput, TransferOwnershipInput, UpdateMemberInput
 from schema.members.types import Member
 
@@ -46,30 +40,41 @@ class TransferOwnershipSuccess:
     previous_owner: Member | None = strawberry.field(description="The previous owner, now a billing manager.")
 
 
-AddMemberResult = Annotated[
-    Union[AddMemberSuccess, ValidationError, NotFoundError, CustomerNotBusinessError, DuplicateMemberEmailError, DuplicateMemberExternalIdError],
-    strawberry.union("AddMemberResult", description="The new member, or why it was not added."),
-]
-UpdateMemberResult = Annotated[
-    Union[
-        UpdateMemberSuccess,
-        ValidationError,
-        NotFoundError,
-        CustomerNotBusinessError,
-        MemberRoleError,
-        DuplicateMemberEmailError,
-        DuplicateMemberExternalIdError,
-    ],
-    strawberry.union("UpdateMemberResult", description="The updated member, or why nothing changed."),
-]
-RemoveMemberResult = Annotated[
-    Union[RemoveMemberSuccess, NotFoundError, MemberRoleError],
-    strawberry.union("RemoveMemberResult", description="The removed member's id, or why nothing was removed."),
-]
-TransferOwnershipResult = Annotated[
-    Union[TransferOwnershipSuccess, NotFoundError, MemberRoleError],
-    strawberry.union("TransferOwnershipResult", description="The new owner, or why ownership did not move."),
-]
+AddMemberResult = mutation_result(
+    "AddMemberResult",
+    "The new member, or why it was not added.",
+    AddMemberSuccess,
+    ValidationError,
+    NotFoundError,
+    CustomerNotBusinessError,
+    DuplicateMemberEmailError,
+    DuplicateMemberExternalIdError,
+)
+UpdateMemberResult = mutation_result(
+    "UpdateMemberResult",
+    "The updated member, or why nothing changed.",
+    UpdateMemberSuccess,
+    ValidationError,
+    NotFoundError,
+    CustomerNotBusinessError,
+    MemberRoleError,
+    DuplicateMemberEmailError,
+    DuplicateMemberExternalIdError,
+)
+RemoveMemberResult = mutation_result(
+    "RemoveMemberResult",
+    "The removed member's id, or why nothing was removed.",
+    RemoveMemberSuccess,
+    NotFoundError,
+    MemberRoleError,
+)
+TransferOwnershipResult = mutation_result(
+    "TransferOwnershipResult",
+    "The new owner, or why ownership did not move.",
+    TransferOwnershipSuccess,
+    NotFoundError,
+    MemberRoleError,
+)
 
 
 @strawberry.type

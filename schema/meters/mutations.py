@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Union
+from typing import Annotated
 
 import strawberry
 
@@ -10,8 +10,9 @@ from app.auth.scopes import Scope
 from app.events import service as events
 from app.kit.ids import parse_global_id
 from app.meters import service
-from schema.kit.errors import MeterArchivedError, NotFoundError, ValidationError, run_mutation
+from schema.kit.errors import NotFoundError, ValidationError, mutation_result, run_mutation
 from schema.kit.scopes import scoped_mutation
+from schema.meters.errors import MeterArchivedError
 from schema.meters.inputs import (
     CreateMeterInput,
     GrantMeterCreditInput,
@@ -35,14 +36,21 @@ class MeterEventSuccess:
     recorded: bool = strawberry.field(description="False when the external id was already used: nothing was applied twice.")
 
 
-MeterResult = Annotated[
-    Union[MeterSuccess, ValidationError, NotFoundError],
-    strawberry.union("MeterResult", description="The meter, or why nothing changed."),
-]
-MeterEventResult = Annotated[
-    Union[MeterEventSuccess, ValidationError, NotFoundError, MeterArchivedError],
-    strawberry.union("MeterEventResult", description="Whether the event was recorded, or why not."),
-]
+MeterResult = mutation_result(
+    "MeterResult",
+    "The meter, or why nothing changed.",
+    MeterSuccess,
+    ValidationError,
+    NotFoundError,
+)
+MeterEventResult = mutation_result(
+    "MeterEventResult",
+    "Whether the event was recorded, or why not.",
+    MeterEventSuccess,
+    ValidationError,
+    NotFoundError,
+    MeterArchivedError,
+)
 @strawberry.type
 class MeterMutations:
     @scoped_mutation(Scope.meters_write, "Create a meter. It counts every customer's events, past ones included.")

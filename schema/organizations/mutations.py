@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Union
+from typing import Annotated
 
 import strawberry
 
 from app.auth.scopes import Scope
 from app.meters import service
-from schema.kit.errors import ValidationError, run_mutation
+from schema.kit.errors import ValidationError, mutation_result, run_mutation
 from schema.kit.scopes import scoped_mutation
 from schema.meters.inputs import UpdateOrganizationSettingsInput
 from schema.organizations.types import Organization
@@ -19,10 +19,12 @@ class UpdateOrganizationSettingsSuccess:
     organization: Organization = strawberry.field(description="The organization.")
 
 
-UpdateOrganizationSettingsResult = Annotated[
-    Union[UpdateOrganizationSettingsSuccess, ValidationError],
-    strawberry.union("UpdateOrganizationSettingsResult", description="The organization, or why nothing changed."),
-]
+UpdateOrganizationSettingsResult = mutation_result(
+    "UpdateOrganizationSettingsResult",
+    "The organization, or why nothing changed.",
+    UpdateOrganizationSettingsSuccess,
+    ValidationError,
+)
 
 
 @strawberry.type

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Union
+from typing import Annotated
 
 import strawberry
 
 from app.auth.scopes import Scope
 from app.kit.ids import parse_global_id
 from app.webhooks import service
-from schema.kit.errors import NotFoundError, ValidationError, run_mutation
+from schema.kit.errors import NotFoundError, ValidationError, mutation_result, run_mutation
 from schema.kit.scopes import scoped_mutation
 from schema.webhooks.inputs import (
     CreateWebhookEndpointInput,
@@ -49,26 +49,37 @@ class RedeliverWebhookEventSuccess:
     delivery: WebhookDelivery = strawberry.field(description="The new delivery.")
 
 
-CreateWebhookEndpointResult = Annotated[
-    Union[CreateWebhookEndpointSuccess, ValidationError],
-    strawberry.union("CreateWebhookEndpointResult", description="The new endpoint and its secret, or why it was refused."),
-]
-UpdateWebhookEndpointResult = Annotated[
-    Union[UpdateWebhookEndpointSuccess, ValidationError, NotFoundError],
-    strawberry.union("UpdateWebhookEndpointResult", description="The updated endpoint, or why nothing changed."),
-]
-RotateWebhookEndpointSecretResult = Annotated[
-    Union[RotateWebhookEndpointSecretSuccess, NotFoundError],
-    strawberry.union("RotateWebhookEndpointSecretResult", description="The new secret, or why it was not rotated."),
-]
-DeleteWebhookEndpointResult = Annotated[
-    Union[DeleteWebhookEndpointSuccess, NotFoundError],
-    strawberry.union("DeleteWebhookEndpointResult", description="The deleted endpoint's id, or why nothing was deleted."),
-]
-RedeliverWebhookEventResult = Annotated[
-    Union[RedeliverWebhookEventSuccess, NotFoundError],
-    strawberry.union("RedeliverWebhookEventResult", description="The new delivery, or why nothing was queued."),
-]
+CreateWebhookEndpointResult = mutation_result(
+    "CreateWebhookEndpointResult",
+    "The new endpoint and its secret, or why it was refused.",
+    CreateWebhookEndpointSuccess,
+    ValidationError,
+)
+UpdateWebhookEndpointResult = mutation_result(
+    "UpdateWebhookEndpointResult",
+    "The updated endpoint, or why nothing changed.",
+    UpdateWebhookEndpointSuccess,
+    ValidationError,
+    NotFoundError,
+)
+RotateWebhookEndpointSecretResult = mutation_result(
+    "RotateWebhookEndpointSecretResult",
+    "The new secret, or why it was not rotated.",
+    RotateWebhookEndpointSecretSuccess,
+    NotFoundError,
+)
+DeleteWebhookEndpointResult = mutation_result(
+    "DeleteWebhookEndpointResult",
+    "The deleted endpoint's id, or why nothing was deleted.",
+    DeleteWebhookEndpointSuccess,
+    NotFoundError,
+)
+RedeliverWebhookEventResult = mutation_result(
+    "RedeliverWebhookEventResult",
+    "The new delivery, or why nothing was queued.",
+    RedeliverWebhookEventSuccess,
+    NotFoundError,
+)
 
 
 @strawberry.type

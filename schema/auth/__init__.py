@@ -1,0 +1,1 @@
+"""The GraphQL form of authentication errors (their checks live in schema/kit/scopes.py)."""
