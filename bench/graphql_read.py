@@ -350,7 +350,7 @@ def main() -> int:
         print(f"{prefix}: requests per second: {run.requests / run.wall:.1f}")
     graphql_ms = harness.percentile(in_process.graphql, 0.50) * 1000
     floor_ms = harness.percentile(in_process.floor, 0.50) * 1000
-    print(f"in process: gc thresholds: {in_process.gc_threshold} (the API process's, gc.freeze() after start-up)")
+    print(f"in process: gc thresholds: {in_process.gc_threshold} (as `kassa serve` sets them after start-up)")
     print(f"in process: page {IN_PROCESS_PAGE} graphql p50 ms: {graphql_ms:.1f} ({IN_PROCESS_ROUNDS} runs, one at a time)")
     print(f"in process: page {IN_PROCESS_PAGE} plain-JSON floor p50 ms: {floor_ms:.1f} (same SQL statements, rows to JSON by hand)")
     print(f"in process: page {IN_PROCESS_PAGE} graphql / floor: {graphql_ms / floor_ms:.2f} (target: at most 3.50)")
