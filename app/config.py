@@ -66,6 +66,7 @@ class Settings:
     # Above the largest valid ingest batch (1,000 events with full metadata: about 28 MB).
     request_max_body_size: int = 32 * 1024 * 1024
     expose_sql_count: bool = False
+    gc_gen0_threshold: int = 50_000
     webhook_timeout_seconds: float = 10.0
     webhook_retry_schedule: tuple[float, ...] = (5, 300, 1800, 7200, 18000, 36000, 36000)
     webhook_failure_threshold: int = 5
@@ -110,6 +111,7 @@ class Settings:
             org_concurrency_wait_seconds=_float("KASSA_ORG_CONCURRENCY_WAIT_SECONDS", 2.0),
             request_max_body_size=_int("KASSA_REQUEST_MAX_BODY_SIZE", 32 * 1024 * 1024),
             expose_sql_count=_bool("KASSA_EXPOSE_SQL_COUNT"),
+            gc_gen0_threshold=_int("KASSA_GC_GEN0_THRESHOLD", 50_000),
             webhook_timeout_seconds=float(os.environ.get("KASSA_WEBHOOK_TIMEOUT") or 10.0),
             webhook_retry_schedule=_schedule("KASSA_WEBHOOK_RETRY_SCHEDULE", (5, 300, 1800, 7200, 18000, 36000, 36000)),
             webhook_failure_threshold=_int("KASSA_WEBHOOK_FAILURE_THRESHOLD", 5),

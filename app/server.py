@@ -30,6 +30,7 @@ from app.platform.services import redis_settings_from_url
 from app.rest.billing import billing_status, quota_check
 from app.rest.events import ingest_events
 from app.kit.bodies import BodyRefused, decode_json_body, too_large_message
+from app.kit.gc_tuning import tune_garbage_collector
 from app.kit.db import SessionGate, create_engine, create_session_factory, statement_counter
 from app.kit.rate_limit import OrganizationLimits, RateLimited
 from app.kit.request_ids import current_request_id, log_unexpected, request_id_middleware
@@ -221,6 +222,8 @@ def create_app(
                 raise RuntimeError("REDIS_URL is not set (use `kassa serve` or `kassa run`)")
             client = own_redis = await create_pool(redis_settings_from_url(settings.redis_url))
         app.state.runtime = Runtime(settings=settings, session_factory=factory, redis=client, schema=graphql_schema)
+        # Start-up is over: what it built lives as long as the process (app/kit/gc_tuning.py).
+        tune_garbage_collector(settings.gc_gen0_threshold)
         try:
             yield
         finally:

@@ -11,8 +11,15 @@ on a free port with KASSA_EXPOSE_SQL_COUNT=1, creates an organization with 300 b
 (an owner and 3 members each) through the GraphQL API, then times the list query and reads the
 number of SQL statements each request ran from the `X-Kassa-SQL-Statements` response header.
 
-Figures are printed one per line as `name: value`; the last line is the one the benchmark is
-judged by: how the SQL statement count grows from a page of 10 to a page of 100 (target 1.00).
+Then, in this process, it times the page of 100 without HTTP: through the app's GraphQL schema
+(built by `create_app`, executed and encoded as the endpoint does), and as the floor, the same 3
+SQL statements (token, page, members) through the same services, their rows turned into the same
+JSON by plain Python. Both run one at a time under the garbage-collector settings the API process
+uses (`KASSA_GC_GEN0_THRESHOLD`, `gc.freeze()` after start-up), and their answers are compared.
+
+Figures are printed one per line as `name: value`; the last two lines are the ones the benchmark
+is judged by: how the page of 100 compares with its plain-JSON floor (target: at most 3.5), and
+how the SQL statement count grows from a page of 10 to a page of 100 (target 1.00).
 """
 
 from __future__ import annotations
@@ -41,6 +48,10 @@ CONCURRENCY = 8
 WARMUP_REQUESTS = 20
 # page size -> timed requests (keeps the whole run well under two minutes on 2 cores)
 RUNS = {10: 400, 100: 200}
+# in process, one at a time: untimed warm-up, then timed rounds of (GraphQL, floor) pairs
+IN_PROCESS_WARMUP = 10
+IN_PROCESS_ROUNDS = 60
+IN_PROCESS_PAGE = 100
 REQUEST_TIMEOUT = 60.0
 SQL_HEADER = "X-Kassa-SQL-Statements"
 
@@ -171,7 +182,137 @@ async def _timed_run(client: httpx.AsyncClient, first: int, requests: int) -> Ru
     return run
 
 
-async def _measure(base_url: str, token: str) -> list[Run]:
+# -- in process: GraphQL against the plain-JSON floor -------------------------------------------
+
+
+@dataclass
+class InProcess:
+    graphql: list[float] = field(default_factory=list)  # seconds per page of 100
+    floor: list[float] = field(default_factory=list)
+    gc_threshold: tuple[int, int, int] = (0, 0, 0)
+
+
+def _plain_page(page, groups) -> dict:
+    """The JSON of LIST_CUSTOMERS built by hand from the rows: what the page costs without GraphQL."""
+    from app.kit.ids import to_global_id
+
+    edges = []
+    for cursor, customer, members in zip(page.cursors, page.items, groups):
+        customer_id = to_global_id("Customer", customer.id)
+        reference = {"id": customer_id, "email": customer.email}
+        listed = []
+        owner = None
+        for member in members:
+            member_id = to_global_id("Member", member.id)
+            listed.append(
+                {"id": member_id, "role": member.role.upper(), "email": member.email, "name": member.name, "customer": reference}
+            )
+            if owner is None and member.role == "owner":
+                owner = {"id": member_id, "email": member.email}
+        edges.append(
+            {
+                "cursor": cursor,
+                "node": {
+                    "id": customer_id,
+                    "type": customer.type.upper(),
+                    "email": customer.email,
+                    "name": customer.name,
+                    "externalId": customer.external_id,
+                    "createdAt": customer.created_at.isoformat(),
+                    "members": listed,
+                    "owner": owner,
+                },
+            }
+        )
+    end_cursor = page.cursors[-1] if page.cursors else None
+    return {"customers": {"edges": edges, "pageInfo": {"hasNextPage": page.has_next_page, "endCursor": end_cursor}}}
+
+
+async def _in_process(database_url: str, redis_url: str, token: str) -> InProcess:
+    import gc
+    import json
+    from dataclasses import replace
+
+    import msgspec
+    from redis.asyncio import Redis
+
+    from app.auth.service import authenticate
+    from app.config import get_settings
+    from app.customers import service as customers
+    from app.customers.repository import CustomerFilter
+    from app.kit.db import SessionGate, create_engine, create_session_factory, statement_counter
+    from app.kit.gc_tuning import tune_garbage_collector
+    from app.members import service as members
+    from app.server import create_app
+    from schema.context import Context
+
+    settings = replace(get_settings(), database_url=database_url, redis_url=redis_url)
+    engine = create_engine(database_url, pool_size=2)
+    factory = create_session_factory(engine)
+    redis = Redis.from_url(redis_url)
+    encoder = msgspec.json.Encoder()
+    schema = create_app(settings, session_factory=factory, redis=redis).state.runtime.schema
+    variables = {"first": IN_PROCESS_PAGE}
+
+    async def graphql_page() -> bytes:
+        gate = SessionGate(factory)
+        try:
+            async with gate.use() as session:
+                subject = await authenticate(session, token)
+            context = Context(settings=settings, db=gate, subject=subject, queue=redis)
+            result = await schema.execute(LIST_CUSTOMERS, variable_values=variables, context_value=context)
+        finally:
+            await gate.close()
+        if result.errors:
+            raise BenchError(f"in process: customers(first: {IN_PROCESS_PAGE}) returned errors: {result.errors}")
+        return encoder.encode({"data": result.data})
+
+    async def plain_page() -> bytes:
+        gate = SessionGate(factory)
+        try:
+            async with gate.use() as session:
+                subject = await authenticate(session, token)
+                page = await customers.list_customers(session, subject, CustomerFilter(), first=IN_PROCESS_PAGE)
+                groups = await members.load_members_of(session, subject.organization_id, [row.id for row in page.items])
+        finally:
+            await gate.close()
+        return encoder.encode({"data": _plain_page(page, groups)})
+
+    async def counted(page) -> tuple[bytes, int]:
+        counter = [0]
+        reset = statement_counter.set(counter)
+        try:
+            return await page(), counter[0]
+        finally:
+            statement_counter.reset(reset)
+
+    result = InProcess()
+    try:
+        (graphql_body, graphql_count), (plain_body, plain_count) = await counted(graphql_page), await counted(plain_page)
+        if json.loads(graphql_body) != json.loads(plain_body):
+            raise BenchError("in process: the plain-JSON floor does not answer what GraphQL answers")
+        if graphql_count != plain_count:
+            raise BenchError(f"in process: GraphQL ran {graphql_count} SQL statements, the floor {plain_count}")
+        for _ in range(IN_PROCESS_WARMUP):
+            await graphql_page()
+            await plain_page()
+        # the API process's settings (app/server.py), applied here once everything is imported
+        tune_garbage_collector(settings.gc_gen0_threshold)
+        result.gc_threshold = gc.get_threshold()
+        for _ in range(IN_PROCESS_ROUNDS):  # interleaved: a noisy neighbour slows both alike
+            started = time.perf_counter()
+            await graphql_page()
+            result.graphql.append(time.perf_counter() - started)
+            started = time.perf_counter()
+            await plain_page()
+            result.floor.append(time.perf_counter() - started)
+    finally:
+        await redis.aclose()
+        await engine.dispose()
+    return result
+
+
+async def _measure(base_url: str, token: str, database_url: str, redis_url: str) -> tuple[list[Run], InProcess]:
     limits = httpx.Limits(max_connections=CONCURRENCY, max_keepalive_connections=CONCURRENCY)
     async with httpx.AsyncClient(
         base_url=base_url,
@@ -180,15 +321,21 @@ async def _measure(base_url: str, token: str) -> list[Run]:
         timeout=REQUEST_TIMEOUT,
     ) as client:
         await _create_customers(client)
-        return [await _timed_run(client, first, requests) for first, requests in RUNS.items()]
+        runs = [await _timed_run(client, first, requests) for first, requests in RUNS.items()]
+    return runs, await _in_process(database_url, redis_url, token)
 
 
 # -- main --------------------------------------------------------------------------------------
 
 
 def main() -> int:
-    runs = harness.with_api(
-        DEFAULT_DATABASE_URL, DEFAULT_REDIS_URL, lambda base_url, token, *_: _measure(base_url, token), flush=False, KASSA_EXPOSE_SQL_COUNT="1"
+    _database_url, redis_url = harness.urls(DEFAULT_DATABASE_URL, DEFAULT_REDIS_URL)
+    runs, in_process = harness.with_api(
+        DEFAULT_DATABASE_URL,
+        DEFAULT_REDIS_URL,
+        lambda base_url, token, database_url, _org: _measure(base_url, token, database_url, redis_url),
+        flush=False,
+        KASSA_EXPOSE_SQL_COUNT="1",
     )
 
     print(f"machine: {harness.machine()}")
@@ -201,6 +348,12 @@ def main() -> int:
         print(f"{prefix}: p50 latency ms: {harness.percentile(run.latencies, 0.50) * 1000:.1f}")
         print(f"{prefix}: p99 latency ms: {harness.percentile(run.latencies, 0.99) * 1000:.1f}")
         print(f"{prefix}: requests per second: {run.requests / run.wall:.1f}")
+    graphql_ms = harness.percentile(in_process.graphql, 0.50) * 1000
+    floor_ms = harness.percentile(in_process.floor, 0.50) * 1000
+    print(f"in process: gc thresholds: {in_process.gc_threshold} (as `kassa serve` sets them after start-up)")
+    print(f"in process: page {IN_PROCESS_PAGE} graphql p50 ms: {graphql_ms:.1f} ({IN_PROCESS_ROUNDS} runs, one at a time)")
+    print(f"in process: page {IN_PROCESS_PAGE} plain-JSON floor p50 ms: {floor_ms:.1f} (same SQL statements, rows to JSON by hand)")
+    print(f"in process: page {IN_PROCESS_PAGE} graphql / floor: {graphql_ms / floor_ms:.2f} (target: at most 3.50)")
     small, large = runs[0], runs[-1]
     ratio = large.statements[0] / small.statements[0] if small.statements[0] else float("inf")
     print(

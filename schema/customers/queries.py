@@ -9,12 +9,14 @@ import strawberry
 from app.auth.scopes import Scope
 from app.customers import service
 from app.customers.repository import CustomerFilter as CustomerFilterData
+from app.members import service as members_service
 from app.kit.ids import parse_global_id
 from schema.customers.inputs import CustomerFilter, CustomerOrder
 from schema.customers.types import Customer, CustomerConnection, customer_from_model
 from schema.kit.errors import BadRequest, run_query
 from schema.kit.relay import Connection
 from schema.kit.scopes import scoped_field
+from schema.kit.selection import selects
 
 
 def _filter_data(filter: CustomerFilter | None) -> CustomerFilterData:
@@ -44,9 +46,16 @@ class CustomerQueries:
         context = info.context
         data = _filter_data(filter)
         order = order_by or CustomerOrder()
-        page = await run_query(
-            info,
-            lambda session, subject: service.list_customers(
+        # Members asked for below the page: fetch them in the same session use as the page (one
+        # statement for the whole page, as the dataloader would), handed to each customer object.
+        with_members = any(
+            selects(info, *path, leaf)
+            for path in (("edges", "node"), ("nodes",))
+            for leaf in ("members", "owner")
+        )
+
+        async def work(session, subject):
+            page = await service.list_customers(
                 session,
                 subject,
                 data,
@@ -55,12 +64,19 @@ class CustomerQueries:
                 first=first,
                 after=after,
                 max_page_size=context.settings.page_size_max,
-            ),
-        )
-        context.loaders.prime_customers(list(page.items))
+            )
+            groups = None
+            if with_members and page.items:
+                groups = await members_service.load_members_of(session, subject.organization_id, [row.id for row in page.items])
+            return page, groups
 
+        page, groups = await run_query(info, work)
+        context.loaders.prime_customers(list(page.items))
         count = lambda: run_query(info, lambda session, subject: service.count_customers(session, subject, data))  # noqa: E731
-        return Connection.from_page(page, customer_from_model, count)
+        if groups is None:
+            return Connection.from_page(page, customer_from_model, count)
+        member_rows = {row.id: rows for row, rows in zip(page.items, groups)}
+        return Connection.from_page(page, lambda row: customer_from_model(row, member_rows[row.id]), count)
 
     @scoped_field(Scope.customers_read, "One customer, by `id` or by `externalId` (give exactly one); null if there is none.")
     async def customer(

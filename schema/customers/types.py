@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import enum
 from datetime import datetime
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import strawberry
 from strawberry.scalars import JSON
@@ -12,6 +12,7 @@ from strawberry.scalars import JSON
 from app.kit.ids import to_global_id
 from app.models import Customer as CustomerModel
 from app.models import CustomerType as CustomerTypeModel
+from app.models import Member as MemberModel
 from schema.kit.relay import Connection, Node
 
 if TYPE_CHECKING:
@@ -47,13 +48,31 @@ class Customer(Node):
     metadata: JSON = strawberry.field(description="The merchant's own key-value data (at most 50 keys).")
     created_at: datetime = strawberry.field(description="When the customer was created.")
     modified_at: datetime = strawberry.field(description="When the customer was last changed.")
+    # The active members, owner first, when the list that produced this object fetched them ahead
+    # (`customers` does when the selection asks for members); None: ask the dataloader.
+    member_rows: strawberry.Private[list[MemberModel] | None] = None
 
+    @classmethod
+    def resolve_type(cls, obj: Any, _info: Any, _abstract_type: Any) -> str:
+        """The concrete type of a `Customer` value: one attribute read, instead of strawberry's
+        generic search through the possible types."""
+        return type(obj).__strawberry_definition__.name
+
+    # `members` and `owner` are not coroutine functions: with the rows at hand they answer at
+    # once; otherwise they return the dataloader's awaitable, which graphql-core awaits.
     @strawberry.field(description="The active members, owner first.")
-    async def members(self, info: strawberry.Info) -> list[Annotated["Member", strawberry.lazy("schema.members.types")]]:
+    def members(self, info: strawberry.Info) -> list[Annotated["Member", strawberry.lazy("schema.members.types")]]:
+        if self.member_rows is not None:
+            return self._members(self.member_rows)
+        return self._load_members(info)
+
+    def _members(self, rows: list[MemberModel]) -> list[Any]:
         from schema.members.types import Member
 
-        rows = await info.context.loaders.members_of_customer.load(self.model.id)
-        return [Member.from_model(row) for row in rows]
+        return [Member.from_model(row, self) for row in rows]
+
+    async def _load_members(self, info: strawberry.Info) -> list[Any]:
+        return self._members(await info.context.loaders.members_of_customer.load(self.model.id))
 
     @strawberry.field(description="Running totals per active meter (consumed, credited, balance).")
     async def meters(self, info: strawberry.Info) -> list[Annotated["CustomerMeter", strawberry.lazy("schema.meters.types")]] | None:
@@ -63,12 +82,19 @@ class Customer(Node):
         return [CustomerMeter.from_model(row) for row in rows]
 
     @strawberry.field(description="The member who owns the customer; exactly one per customer.")
-    async def owner(self, info: strawberry.Info) -> Annotated["Member", strawberry.lazy("schema.members.types")] | None:
+    def owner(self, info: strawberry.Info) -> Annotated["Member", strawberry.lazy("schema.members.types")] | None:
+        if self.member_rows is not None:
+            return self._owner(self.member_rows)
+        return self._load_owner(info)
+
+    def _owner(self, rows: list[MemberModel]) -> Any:
         from schema.members.types import Member
 
-        rows = await info.context.loaders.members_of_customer.load(self.model.id)
         owner = next((row for row in rows if row.role == "owner"), None)
-        return Member.from_model(owner) if owner is not None else None
+        return Member.from_model(owner, self) if owner is not None else None
+
+    async def _load_owner(self, info: strawberry.Info) -> Any:
+        return self._owner(await info.context.loaders.members_of_customer.load(self.model.id))
 
 
 @strawberry.type(description="A person who pays for themselves. Its only member is its owner, mirrored from the customer.")
@@ -81,7 +107,8 @@ class BusinessCustomer(Customer):
     pass
 
 
-def customer_from_model(row: CustomerModel) -> Customer:
+def customer_from_model(row: CustomerModel, member_rows: list[MemberModel] | None = None) -> Customer:
+    """`member_rows`: its active members, owner first, when the caller fetched them ahead."""
     cls = BusinessCustomer if row.type == CustomerTypeModel.business.value else IndividualCustomer
     address = row.billing_address
     return cls(
@@ -106,6 +133,7 @@ def customer_from_model(row: CustomerModel) -> Customer:
         metadata=row.user_metadata,
         created_at=row.created_at,
         modified_at=row.modified_at,
+        member_rows=member_rows,
     )
 
 

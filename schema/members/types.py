@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import enum
 from datetime import datetime
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import strawberry
 
 from app.kit.ids import to_global_id
 from app.models import Member as MemberModel
 from schema.kit.relay import Node
+
+if TYPE_CHECKING:
+    from schema.customers.types import Customer
 
 
 @strawberry.enum(description="What a member may do for its customer.")
@@ -29,21 +32,32 @@ class Member(Node):
     external_id: str | None = strawberry.field(description="The merchant's own id for this person, unique within its customer.")
     created_at: datetime = strawberry.field(description="When the member was added.")
     modified_at: datetime = strawberry.field(description="When the member was last changed.")
+    # The customer this member was listed under (`Customer.members`/`owner`): `customer` answers
+    # it as is, without a dataloader round trip for a row the response already holds.
+    parent: strawberry.Private["Customer | None"] = None
 
     @strawberry.field(description="The id of the customer this member belongs to.")
     def customer_id(self) -> strawberry.ID:
         return strawberry.ID(to_global_id("Customer", self.model.customer_id))
 
     @strawberry.field(description="The customer this member belongs to.")
-    async def customer(self, info: strawberry.Info) -> Annotated["Customer", strawberry.lazy("schema.customers.types")]:
+    def customer(self, info: strawberry.Info) -> Annotated["Customer", strawberry.lazy("schema.customers.types")]:
+        # Not a coroutine function: graphql-core awaits the load only when there is one.
+        if self.parent is not None:
+            return self.parent
+        return self._load_customer(info)
+
+    async def _load_customer(self, info: strawberry.Info) -> Any:
         from schema.customers.types import customer_from_model
 
         return customer_from_model(await info.context.loaders.customer.load(self.model.customer_id))
 
     @classmethod
-    def from_model(cls, row: MemberModel) -> "Member":
+    def from_model(cls, row: MemberModel, parent: "Customer | None" = None) -> "Member":
+        """`parent`: the customer object it is listed under, if any (its `customer`)."""
         return cls(
             model=row,
+            parent=parent,
             id=strawberry.ID(to_global_id("Member", row.id)),
             role=MemberRole(row.role),
             email=row.email,
