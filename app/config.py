@@ -36,7 +36,7 @@ def _schedule(name: str, default: tuple[float, ...]) -> tuple[float, ...]:
 
 @dataclass(frozen=True)
 class Settings:
-    """Every setting Kassa reads; README.md lists them with their defaults."""
+    """Every setting Kassa reads; docs/operations.md (Configuration) lists them with their defaults."""
 
     database_url: str | None = None
     redis_url: str | None = None

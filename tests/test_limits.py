@@ -1,5 +1,5 @@
 """One request cannot stall every organization: query cost limit, response size cap, request
-time limit, per-organization rate limit and in-flight cap (README "Limits")."""
+time limit, per-organization rate limit and in-flight cap (docs/api-conventions.md, "Limits")."""
 
 from __future__ import annotations
 

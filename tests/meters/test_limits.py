@@ -27,7 +27,7 @@ mutation($input: UpdateMeterInput!) {
   updateMeter(input: $input) { __typename ... on ValidationError { message fields { path message code } } }
 }
 """
-MAX_CLAUSES, MAX_TOTAL_CLAUSES = 50, 100  # per list, in a whole filter (README, "Meters")
+MAX_CLAUSES, MAX_TOTAL_CLAUSES = 50, 100  # per list, in a whole filter (docs/metering.md, "Meters")
 FULL_METADATA = {f"{k:02d}".ljust(40, "k"): "v" * 500 for k in range(50)}  # 50 keys of 40 characters, values of 500
 
 
