@@ -1,4 +1,5 @@
-"""The per-request GraphQL context: settings, the session gate, the caller, the dataloaders."""
+"""The per-request GraphQL context: settings, the session gate, the caller, the dataloaders
+(built lazily from the factories each domain declares, see schema.kit.loaders)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from app.auth.errors import AuthenticationFailed
 from app.auth.subject import Subject
 from app.config import Settings
 from app.kit.db import SessionGate
-from schema.dataloaders import Loaders
+from schema.kit.loaders import Loaders
 
 
 @dataclass

@@ -20,8 +20,10 @@ from schema.catalog.inputs import (
     UnarchiveProductInput,
     UpdateProductInput,
 )
+from schema.catalog.loaders import product_by_id
 from schema.catalog.types import Product, ProductPrice, price_from_model
 from schema.kit.errors import NotFoundError, ValidationError, mutation_result, run_mutation
+from schema.kit.loaders import loader
 from schema.kit.scopes import scoped_mutation
 
 INPUT_DESCRIPTION = "What to do; see the input type."
@@ -53,7 +55,7 @@ class CreateProductPriceSuccess:
 
     @strawberry.field(description="The product, with its prices as they are now.")
     async def product(self, info: strawberry.Info) -> Product:
-        return Product.from_model(await info.context.loaders.product.load(self.price.model.product_id))
+        return Product.from_model(await loader(info, product_by_id).load(self.price.model.product_id))
 
 
 @strawberry.type(description="The price is archived (or already was).")
@@ -62,7 +64,7 @@ class ArchiveProductPriceSuccess:
 
     @strawberry.field(description="The product, with its prices as they are now.")
     async def product(self, info: strawberry.Info) -> Product:
-        return Product.from_model(await info.context.loaders.product.load(self.price.model.product_id))
+        return Product.from_model(await loader(info, product_by_id).load(self.price.model.product_id))
 
 
 CreateProductResult = mutation_result(

@@ -11,6 +11,7 @@ from app.catalog import service
 from app.catalog.repository import ProductFilter as ProductFilterData
 from app.kit.ids import parse_global_id
 from schema.catalog.inputs import ProductFilter, ProductOrder
+from schema.catalog.loaders import product_by_id
 from schema.catalog.types import Product, ProductConnection
 from schema.kit.errors import run_query
 from schema.kit.relay import Connection
@@ -55,7 +56,7 @@ class CatalogQueries:
                 max_page_size=context.settings.page_size_max,
             ),
         )
-        context.loaders.prime_products(list(page.items))
+        product_by_id.prime(context, page.items)
 
         count = lambda: run_query(info, lambda session, subject: service.count_products(session, subject, data))  # noqa: E731
         return Connection.from_page(page, Product.from_model, count)

@@ -14,8 +14,11 @@ from app.kit.ids import to_global_id
 from app.models import PriceType as PriceTypeModel
 from app.models import Product as ProductModel
 from app.models import ProductPrice as ProductPriceModel
+from schema.catalog.loaders import prices_of_product, product_by_id
+from schema.kit.loaders import loader
 from schema.kit.money import Money
 from schema.kit.relay import Connection, Node
+from schema.meters.loaders import meter_by_id
 
 
 @strawberry.enum(description="How often a recurring product bills.")
@@ -52,7 +55,7 @@ class ProductPrice(Node):
 
     @strawberry.field(description="The product this price belongs to.")
     async def product(self, info: strawberry.Info) -> Annotated["Product", strawberry.lazy("schema.catalog.types")]:
-        return Product.from_model(await info.context.loaders.product.load(self.model.product_id))
+        return Product.from_model(await loader(info, product_by_id).load(self.model.product_id))
 
 
 @strawberry.type(description="A set amount, paid once (one-time product) or every period (recurring product).")
@@ -91,7 +94,7 @@ class MeteredUnitPrice(ProductPrice):
     async def meter(self, info: strawberry.Info) -> Annotated["Meter", strawberry.lazy("schema.meters.types")] | None:
         from schema.meters.types import Meter
 
-        return Meter.from_model(await info.context.loaders.meter.load(self.model.meter_id))
+        return Meter.from_model(await loader(info, meter_by_id).load(self.model.meter_id))
 
 
 @strawberry.type(description="One volume tier of a seat price: every seat costs the tier's price when the seat count falls in it.")
@@ -177,7 +180,7 @@ class Product(Node):
             bool, strawberry.argument(description="Also list archived prices (after the active ones).")
         ] = False,
     ) -> list[ProductPrice]:
-        rows = await info.context.loaders.prices_of_product.load(self.model.id)
+        rows = await loader(info, prices_of_product).load(self.model.id)
         return [price_from_model(row) for row in rows if include_archived or row.archived_at is None]
 
     @classmethod

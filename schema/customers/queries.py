@@ -12,6 +12,7 @@ from app.customers.repository import CustomerFilter as CustomerFilterData
 from app.members import service as members_service
 from app.kit.ids import parse_global_id
 from schema.customers.inputs import CustomerFilter, CustomerOrder
+from schema.customers.loaders import customer_by_id
 from schema.customers.types import Customer, CustomerConnection, customer_from_model
 from schema.kit.errors import BadRequest, run_query
 from schema.kit.relay import Connection
@@ -71,7 +72,7 @@ class CustomerQueries:
             return page, groups
 
         page, groups = await run_query(info, work)
-        context.loaders.prime_customers(list(page.items))
+        customer_by_id.prime(context, page.items)
         count = lambda: run_query(info, lambda session, subject: service.count_customers(session, subject, data))  # noqa: E731
         if groups is None:
             return Connection.from_page(page, customer_from_model, count)

@@ -13,7 +13,10 @@ from app.kit.ids import to_global_id
 from app.models import Customer as CustomerModel
 from app.models import CustomerType as CustomerTypeModel
 from app.models import Member as MemberModel
+from schema.kit.loaders import loader
 from schema.kit.relay import Connection, Node
+from schema.members.loaders import members_of_customer
+from schema.meters.loaders import meters_of_customer
 
 if TYPE_CHECKING:
     from schema.members.types import Member
@@ -72,13 +75,13 @@ class Customer(Node):
         return [Member.from_model(row, self) for row in rows]
 
     async def _load_members(self, info: strawberry.Info) -> list[Any]:
-        return self._members(await info.context.loaders.members_of_customer.load(self.model.id))
+        return self._members(await loader(info, members_of_customer).load(self.model.id))
 
     @strawberry.field(description="Running totals per active meter (consumed, credited, balance).")
     async def meters(self, info: strawberry.Info) -> list[Annotated["CustomerMeter", strawberry.lazy("schema.meters.types")]] | None:
         from schema.meters.types import CustomerMeter
 
-        rows = await info.context.loaders.meters_of_customer.load(self.model.id)
+        rows = await loader(info, meters_of_customer).load(self.model.id)
         return [CustomerMeter.from_model(row) for row in rows]
 
     @strawberry.field(description="The member who owns the customer; exactly one per customer.")
@@ -94,7 +97,7 @@ class Customer(Node):
         return Member.from_model(owner, self) if owner is not None else None
 
     async def _load_owner(self, info: strawberry.Info) -> Any:
-        return self._owner(await info.context.loaders.members_of_customer.load(self.model.id))
+        return self._owner(await loader(info, members_of_customer).load(self.model.id))
 
 
 @strawberry.type(description="A person who pays for themselves. Its only member is its owner, mirrored from the customer.")

@@ -12,21 +12,24 @@ import strawberry
 from app.kit.errors import NotFound
 from app.kit.ids import from_global_id
 from schema.kit.errors import BadRequest, run_query
+from schema.kit.loaders import loader
 from schema.kit.relay import Node
 from schema.kit.scopes import require
 
 
 async def _customer(info: strawberry.Info, id: uuid.UUID) -> Any:
+    from schema.customers.loaders import customer_by_id
     from schema.customers.types import customer_from_model
 
-    row = await info.context.loaders.customer.load(id)
+    row = await loader(info, customer_by_id).load(id)
     return customer_from_model(row) if row is not None else None
 
 
 async def _member(info: strawberry.Info, id: uuid.UUID) -> Any:
+    from schema.members.loaders import member_by_id
     from schema.members.types import Member
 
-    row = await info.context.loaders.member.load(id)
+    row = await loader(info, member_by_id).load(id)
     return Member.from_model(row) if row is not None else None
 
 
@@ -41,9 +44,10 @@ async def _organization(info: strawberry.Info, id: uuid.UUID) -> Any:
 
 
 async def _webhook_endpoint(info: strawberry.Info, id: uuid.UUID) -> Any:
+    from schema.webhooks.loaders import webhook_endpoint_by_id
     from schema.webhooks.types import WebhookEndpoint
 
-    row = await info.context.loaders.webhook_endpoint.load(id)
+    row = await loader(info, webhook_endpoint_by_id).load(id)
     return WebhookEndpoint.from_model(row) if row is not None and row.deleted_at is None else None
 
 
@@ -56,23 +60,26 @@ async def _webhook_event(info: strawberry.Info, id: uuid.UUID) -> Any:
 
 
 async def _product(info: strawberry.Info, id: uuid.UUID) -> Any:
+    from schema.catalog.loaders import product_by_id
     from schema.catalog.types import Product
 
-    row = await info.context.loaders.product.load(id)
+    row = await loader(info, product_by_id).load(id)
     return Product.from_model(row) if row is not None else None
 
 
 async def _product_price(info: strawberry.Info, id: uuid.UUID) -> Any:
+    from schema.catalog.loaders import price_by_id
     from schema.catalog.types import price_from_model
 
-    row = await info.context.loaders.product_price.load(id)
+    row = await loader(info, price_by_id).load(id)
     return price_from_model(row) if row is not None else None
 
 
 async def _meter(info: strawberry.Info, id: uuid.UUID) -> Any:
+    from schema.meters.loaders import meter_by_id
     from schema.meters.types import Meter
 
-    row = await info.context.loaders.meter.load(id)
+    row = await loader(info, meter_by_id).load(id)
     return Meter.from_model(row) if row is not None else None
 
 

@@ -10,6 +10,8 @@ import strawberry
 
 from app.kit.ids import to_global_id
 from app.models import Member as MemberModel
+from schema.customers.loaders import customer_by_id
+from schema.kit.loaders import loader
 from schema.kit.relay import Node
 
 if TYPE_CHECKING:
@@ -50,7 +52,7 @@ class Member(Node):
     async def _load_customer(self, info: strawberry.Info) -> Any:
         from schema.customers.types import customer_from_model
 
-        return customer_from_model(await info.context.loaders.customer.load(self.model.customer_id))
+        return customer_from_model(await loader(info, customer_by_id).load(self.model.customer_id))
 
     @classmethod
     def from_model(cls, row: MemberModel, parent: "Customer | None" = None) -> "Member":

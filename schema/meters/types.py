@@ -16,7 +16,9 @@ from app.meters.service import MeterStatus as MeterStatusData
 from app.meters.service import QuotaDecision
 from app.models import CustomerMeter as CustomerMeterModel
 from app.models import Meter as MeterModel
+from schema.kit.loaders import loader
 from schema.kit.relay import Connection, Node
+from schema.meters.loaders import member_meters_of_customer, meter_by_id
 
 
 @strawberry.enum(description="How a filter combines its clauses.")
@@ -184,11 +186,11 @@ class CustomerMeter:
 
     @strawberry.field(description="The meter.")
     async def meter(self, info: strawberry.Info) -> Meter:
-        return Meter.from_model(await info.context.loaders.meter.load(self.model.meter_id))
+        return Meter.from_model(await loader(info, meter_by_id).load(self.model.meter_id))
 
     @strawberry.field(description="The breakdown per member (events attributed to a member), largest first.")
     async def members(self, info: strawberry.Info) -> list[CustomerMeterMember]:
-        rows = await info.context.loaders.member_meters_of_customer.load(self.model.customer_id)
+        rows = await loader(info, member_meters_of_customer).load(self.model.customer_id)
         mine = sorted((r for r in rows if r.meter_id == self.model.meter_id), key=lambda r: (-r.consumed, str(r.member_id)))
         return [CustomerMeterMember(member_id=strawberry.ID(to_global_id("Member", r.member_id)), consumed=r.consumed) for r in mine]
 

@@ -14,7 +14,9 @@ from app.models import WebhookDeliveryAttempt as AttemptModel
 from app.models import WebhookEndpoint as EndpointModel
 from app.models import WebhookEvent as EventModel
 from app.models import WebhookEventType as EventTypeModel
+from schema.kit.loaders import loader
 from schema.kit.relay import Connection, Node
+from schema.webhooks.loaders import attempts_of_delivery, deliveries_of_event, webhook_endpoint_by_id
 
 _TYPE_DESCRIPTIONS = {
     "customer.created": "A customer was created.",
@@ -102,11 +104,11 @@ class WebhookDelivery(Node):
 
     @strawberry.field(description="The endpoint it goes to.")
     async def endpoint(self, info: strawberry.Info) -> WebhookEndpoint:
-        return WebhookEndpoint.from_model(await info.context.loaders.webhook_endpoint.load(self.model.endpoint_id))
+        return WebhookEndpoint.from_model(await loader(info, webhook_endpoint_by_id).load(self.model.endpoint_id))
 
     @strawberry.field(description="Every request sent, oldest first.")
     async def attempts(self, info: strawberry.Info) -> list[WebhookDeliveryAttempt]:
-        rows = await info.context.loaders.webhook_attempts_of_delivery.load(self.model.id)
+        rows = await loader(info, attempts_of_delivery).load(self.model.id)
         return [WebhookDeliveryAttempt.from_model(row) for row in rows]
 
     @classmethod
@@ -135,7 +137,7 @@ class WebhookEvent(Node):
 
     @strawberry.field(description="Its deliveries, one per subscribed endpoint, plus redeliveries.")
     async def deliveries(self, info: strawberry.Info) -> list[WebhookDelivery]:
-        rows = await info.context.loaders.webhook_deliveries_of_event.load(self.model.id)
+        rows = await loader(info, deliveries_of_event).load(self.model.id)
         return [WebhookDelivery.from_model(row) for row in rows]
 
     @classmethod
