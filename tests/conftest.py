@@ -308,7 +308,7 @@ class Live:
         import workers.settings  # noqa: F401 - registers every job
         from workers.registry import REGISTRY
 
-        from app.webhooks.delivery import webhook_client
+        from workers.webhook_delivery import webhook_client
 
         async with webhook_client(self.worker_settings(**settings_overrides)) as http:
             worker = Worker(

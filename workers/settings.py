@@ -29,7 +29,7 @@ from app.kit.db import create_engine, create_session_factory
 from app.kit.jobs import run_relay
 from app.platform.health import record_heartbeat
 from app.platform.services import redis_settings_from_url
-from app.webhooks.delivery import webhook_client
+from workers.webhook_delivery import webhook_client
 from workers import meters, system, webhooks  # noqa: F401 - registers the jobs
 from workers.registry import REGISTRY
 

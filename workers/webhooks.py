@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from app.webhooks import delivery
+from workers import webhook_delivery as delivery
 from workers.registry import job
 
 

@@ -4,7 +4,7 @@ addresses.
 
 The rule is checked when a URL is saved, and again every time the worker opens a connection:
 the host name is resolved once, every address it resolves to must be public, and the connection
-goes to one of those checked addresses (`app/webhooks/delivery.py: CheckedNetworkBackend`), so a
+goes to one of those checked addresses (`workers/webhook_delivery.py: CheckedNetworkBackend`), so a
 DNS answer that changes between the check and the connection (DNS rebinding) cannot redirect it.
 
 An IPv6 address that embeds an IPv4 address (IPv4-mapped, IPv4-compatible, NAT64, 6to4, Teredo,

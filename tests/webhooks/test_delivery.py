@@ -250,7 +250,7 @@ async def test_jobs_are_enqueued_only_after_commit(live):
 
 
 async def test_delivery_job_run_twice_delivers_once(live, receiver):
-    from app.webhooks.delivery import deliver_endpoint
+    from workers.webhook_delivery import deliver_endpoint
     from tests.conftest import make_org
 
     org = await make_org(live.session_factory)

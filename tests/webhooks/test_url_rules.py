@@ -17,7 +17,7 @@ from app.kit.ids import from_global_id
 from app.models import WebhookDeliveryAttempt
 from app.server import create_app
 from app.webhooks import policies
-from app.webhooks.delivery import deliver_endpoint, webhook_client
+from workers.webhook_delivery import deliver_endpoint, webhook_client
 from tests.conftest import Api, make_org, table_counts
 from tests.operations import create_customer
 from tests.webhooks.receiver import Receiver

@@ -8,6 +8,9 @@ One run per endpoint at a time (an advisory lock), oldest event first: a deliver
 waits for its retry and holds back the endpoint's later events, so they arrive in order. After
 the last retry it is marked failed and the next event goes; an endpoint whose events fail that
 way `webhook_failure_threshold` times in a row is disabled, with the reason on the endpoint.
+
+It lives with the jobs, not in `app/webhooks/`: a run commits as it goes (each attempt is recorded
+in its own transaction), and code that owns its commits belongs to the workers.
 """
 
 from __future__ import annotations
