@@ -34,7 +34,7 @@ from app.kit.gc_tuning import tune_garbage_collector
 from app.kit.db import SessionGate, create_engine, create_session_factory, statement_counter
 from app.kit.rate_limit import OrganizationLimits, RateLimited
 from app.kit.request_ids import current_request_id, log_unexpected, request_id_middleware
-from app.kit.request_limits import RequestLimitsMiddleware, admit, cap_graphql_response, rate_limited_graphql
+from app.kit.request_limits import RequestLimitsMiddleware, admit, cap_graphql_response, graphql_error_body, rate_limited_graphql
 
 _JSON = "application/json"
 _ENCODER = msgspec.json.Encoder()
@@ -56,8 +56,7 @@ class Runtime:
 
 
 def _error_response(status: int, message: str, code: str, headers: dict[str, str] | None = None) -> Response:
-    body = {"data": None, "errors": [{"message": message, "extensions": {"code": code}}]}
-    return Response(content=_ENCODER.encode(body), status_code=status, media_type=_JSON, headers=headers)
+    return Response(content=graphql_error_body(message, code), status_code=status, media_type=_JSON, headers=headers)
 
 
 def _formatted(error) -> dict[str, Any]:
@@ -77,10 +76,10 @@ def _door_error(request: Request, status: int, code: str, message: str, **extra:
     """An error answered by the app rather than a handler, in the shape of the door it came to:
     GraphQL's on /graphql (`extra` in `extensions`), REST's elsewhere (`extra` beside `detail`)."""
     if request.url.path == "/graphql":
-        body: dict[str, Any] = {"data": None, "errors": [{"message": message, "extensions": {"code": code, **extra}}]}
+        content = graphql_error_body(message, code, **extra)
     else:
-        body = {"error": code, "detail": message, **extra}
-    return Response(content=_ENCODER.encode(body), status_code=status, media_type=_JSON)
+        content = _ENCODER.encode({"error": code, "detail": message, **extra})
+    return Response(content=content, status_code=status, media_type=_JSON)
 
 
 def _unexpected_error(request: Request, exc: Exception) -> Response:

@@ -5,16 +5,14 @@ from __future__ import annotations
 
 import base64
 import json
-import time
 import uuid
 from typing import Any
 
 import pytest
 
-from app.kit.ids import to_global_id
 from tests.conftest import count_rows
 from tests.meters.helpers import create_meter, meter_input
-from tests.operations import create_business, create_customer
+from tests.operations import create_business
 
 EXTREME_TIMES = ["0001-01-01T00:00:00+23:59", "9999-12-31T23:59:59-23:59"]
 HUGE = "x" * 100_000

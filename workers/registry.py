@@ -9,7 +9,6 @@ Exhausted jobs land in the `job_failures` table: nothing fails silently.
 from __future__ import annotations
 
 import logging
-import random
 import traceback
 from typing import Any, Awaitable, Callable
 
@@ -17,6 +16,7 @@ from arq import Retry
 from arq.worker import Function, func
 
 from app.config import get_settings
+from app.kit.backoff import backoff_delay
 from app.models import JobFailure
 
 logger = logging.getLogger("kassa.workers")
@@ -27,7 +27,7 @@ REGISTRY: dict[str, Function] = {}
 
 def backoff_seconds(job_try: int, base: float = 1.0) -> float:
     """base, 2 x base, 4 x base, ... capped at 5 minutes, with +/-25 % jitter."""
-    return min(base * 2 ** (job_try - 1), 300) * random.uniform(0.75, 1.25)
+    return backoff_delay(job_try, first=base, cap=300)
 
 
 async def record_failure(ctx: dict[str, Any], name: str, args: tuple, error: str) -> None:

@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-import random
 import socket
 import time
 import uuid
@@ -25,6 +24,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from app.config import get_settings
+from app.kit.backoff import backoff_delay
 from app.kit.db import create_engine, create_session_factory
 from app.kit.jobs import run_relay
 from app.platform.health import record_heartbeat
@@ -41,7 +41,7 @@ RECONNECT_MAX_DELAY = 30.0
 
 
 def reconnect_delay(failures: int) -> float:
-    return min(RECONNECT_FIRST_DELAY * 2 ** (failures - 1), RECONNECT_MAX_DELAY) * random.uniform(0.75, 1.25)
+    return backoff_delay(failures, first=RECONNECT_FIRST_DELAY, cap=RECONNECT_MAX_DELAY)
 
 
 async def startup(ctx: dict[str, Any]) -> None:

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import random
 import time
 import uuid
 import weakref
@@ -35,6 +34,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Session, SessionTransaction
 from sqlalchemy.util import await_only
 
+from app.kit.backoff import backoff_delay
 from app.kit.db import statement_counter
 
 logger = logging.getLogger("kassa.jobs")
@@ -324,7 +324,7 @@ async def run_relay(
             raise
         except Exception as exc:  # noqa: BLE001 - keep relaying whatever happens
             failures += 1
-            delay = min(interval * 2**failures, max_backoff) * random.uniform(0.75, 1.25)
+            delay = backoff_delay(failures + 1, first=interval, cap=max_backoff)
             log = logger.warning if failures == 1 else logger.debug
             log("outbox relay failed (%s: %s); retrying in %.1f s", type(exc).__name__, exc, delay)
             await asyncio.sleep(delay)

@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Callable
 
 from app.config import PROJECT_ROOT
+from app.kit.backoff import backoff_delay
 
 if TYPE_CHECKING:
     from app.config import Settings
@@ -125,7 +126,7 @@ class Child:
 
 
 def restart_delay(quick_failures: int) -> float:
-    return min(RESTART_FIRST_DELAY * 2 ** max(quick_failures - 1, 0), RESTART_MAX_DELAY)
+    return backoff_delay(quick_failures, first=RESTART_FIRST_DELAY, cap=RESTART_MAX_DELAY, jitter=0)
 
 
 def watch(children: list[Child], should_stop: Callable[[], bool], on_tick: Callable[[], None] | None = None) -> None:
