@@ -7,7 +7,6 @@ import base64
 import json
 import os
 import re
-import socket
 import subprocess
 import sys
 import time
@@ -18,6 +17,7 @@ import pytest
 
 from app.config import PROJECT_ROOT
 from tests.conftest import make_org
+from tests.redis_server import free_port
 
 PAGES = [PROJECT_ROOT / "README.md", PROJECT_ROOT / "CONTRIBUTING.md", *sorted((PROJECT_ROOT / "docs").glob("*.md"))]
 
@@ -97,17 +97,11 @@ def _normalized(value):
     return value
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 @pytest.fixture
 def server(live, services):
     """`kassa serve` on a free port, on the test database (committed data, as `live` has)."""
     test_services, _ = services
-    port = _free_port()
+    port = free_port()
     env = {
         **os.environ,
         "DATABASE_URL": test_services.database_url,
