@@ -120,6 +120,8 @@ def cmd_migrate(_args) -> int:
 
 
 async def _with_session(fn):
+    """The operator's commands act as the database owner (DATABASE_URL's user): they name
+    organizations and tokens across tenants, which row-level security keeps from the app."""
     from app.kit.db import create_engine, create_session_factory
 
     engine = create_engine(get_settings().database_url, pool_size=1)

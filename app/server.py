@@ -128,6 +128,7 @@ async def graphql_endpoint(request: Request) -> Response:
             if token is not None:
                 async with gate.use() as session:
                     subject = await authenticate(session, token)
+                gate.act_for(subject.scope)
         except AuthenticationFailed as exc:
             return _error_response(401, exc.message, exc.code, {"WWW-Authenticate": "Bearer"})
         if subject is not None:
@@ -213,7 +214,10 @@ def create_app(
             if not settings.database_url:
                 raise RuntimeError("DATABASE_URL is not set (use `kassa serve` or `kassa run`)")
             engine = create_engine(
-                settings.database_url, pool_size=settings.db_pool_size, statement_timeout_seconds=settings.request_timeout_seconds
+                settings.database_url,
+                role=settings.database_app_role,
+                pool_size=settings.db_pool_size,
+                statement_timeout_seconds=settings.request_timeout_seconds,
             )
             factory = create_session_factory(engine)
         if client is None:

@@ -35,10 +35,22 @@ def run_migrations_offline() -> None:
         context.run_migrations()
 
 
+def _app_role() -> str:
+    from app.config import get_settings
+
+    return config.attributes.get("app_role") or get_settings().database_app_role
+
+
 def _run(connection: Connection) -> None:
+    from sqlalchemy import text
+
+    from app.platform.migrations import app_role_statements
+
     context.configure(connection=connection, target_metadata=target_metadata, compare_type=True)
     with context.begin_transaction():
         context.run_migrations()
+        for statement in app_role_statements(_app_role()):  # the role the application acts as
+            connection.execute(text(statement))
 
 
 async def run_migrations_online() -> None:

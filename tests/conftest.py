@@ -12,6 +12,7 @@ savepoint.
 from __future__ import annotations
 
 import os
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
 from typing import Any, AsyncIterator
 
@@ -19,11 +20,14 @@ import httpx
 import pytest
 from arq import create_pool
 from redis.asyncio import Redis
-from sqlalchemy import text
+from sqlalchemy import event, text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession, async_sessionmaker
+from sqlalchemy.orm import Session
+from sqlalchemy.util import await_only
 
 from app.config import PROJECT_ROOT, Settings
 from app.kit.db import create_engine
+from app.kit.tenancy import bound_scope
 from app.platform.migrations import run_migrations
 from app.platform.services import redis_settings_from_url, resolve_services
 from app.server import create_app
@@ -153,16 +157,29 @@ def services() -> Any:
         resolved.stop()
 
 
+APP_ROLE = Settings().database_app_role
+
+
 @pytest.fixture(scope="session")
-async def engine(services):
+async def owner_engine(services):
+    """The database owner's engine: schema resets, migrations, TRUNCATE, cross-tenant checks."""
     test_services, _resolved = services
-    engine = create_engine(test_services.database_url, pool_size=4)
+    engine = create_engine(test_services.database_url, pool_size=2)
     async with engine.begin() as connection:  # a clean schema for every run
         await connection.execute(text("DROP SCHEMA public CASCADE"))
         await connection.execute(text("CREATE SCHEMA public"))
     await engine.dispose()
     run_migrations(test_services.database_url)
-    engine = create_engine(test_services.database_url, pool_size=4)
+    engine = create_engine(test_services.database_url, pool_size=2)
+    yield engine
+    await engine.dispose()
+
+
+@pytest.fixture(scope="session")
+async def engine(services, owner_engine):
+    """The application's engine: it acts as the application role, which row-level security binds."""
+    test_services, _resolved = services
+    engine = create_engine(test_services.database_url, role=APP_ROLE, pool_size=4)
     yield engine
     await engine.dispose()
 
@@ -198,11 +215,42 @@ async def connection(engine) -> AsyncIterator[AsyncConnection]:
             await transaction.rollback()
 
 
+class _TestSession(Session):
+    """All of a test's sessions share one outer transaction, so the tenant setting one session
+    set would still be there for the next: a session acting for nobody clears it, as a new
+    transaction would in production."""
+
+
+@event.listens_for(_TestSession, "after_begin")
+def _clear_scope(session: Session, _transaction, connection) -> None:
+    if bound_scope(session) is None:  # on the driver: a test's statement, not the app's (not counted)
+        await_only(connection.connection.driver_connection.execute("SELECT set_config('kassa.organization_id', '', true)"))
+
+
 @pytest.fixture
 def session_factory(connection) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(
-        bind=connection, expire_on_commit=False, autoflush=False, join_transaction_mode="create_savepoint"
+        bind=connection, expire_on_commit=False, autoflush=False, join_transaction_mode="create_savepoint", sync_session_class=_TestSession
     )
+
+
+@asynccontextmanager
+async def as_owner(session: AsyncSession) -> AsyncIterator[AsyncSession]:
+    """`session` acting as the database owner (who row-level security does not restrict) for
+    a cross-tenant check, then as the application role again."""
+    await session.execute(text("SET ROLE NONE"))
+    try:
+        yield session
+    finally:
+        await session.execute(text("RESET ROLE"))
+
+
+def tenant_factory(session_factory, organization_id) -> Any:
+    """`session_factory`, its sessions acting for `organization_id` (as a job's would)."""
+    from app.auth.service import operator_scope
+    from app.kit.tenancy import scoped_factory
+
+    return scoped_factory(session_factory, operator_scope(organization_id))
 
 
 class Api:
@@ -271,7 +319,8 @@ async def other_org(session_factory) -> Org:
 
 
 async def count_rows(session_factory, table: str) -> int:
-    async with session_factory() as session:
+    """Rows of `table` across every organization."""
+    async with session_factory() as session, as_owner(session):
         return int(await session.scalar(text(f"SELECT count(*) FROM {table}")))
 
 
@@ -325,7 +374,7 @@ class Live:
 
 
 @pytest.fixture
-async def live(engine, settings, redis) -> AsyncIterator[Live]:
+async def live(engine, owner_engine, settings, redis) -> AsyncIterator[Live]:
     from app.kit.db import create_session_factory
     from app.models import Base
 
@@ -336,6 +385,6 @@ async def live(engine, settings, redis) -> AsyncIterator[Live]:
             yield Live(api=Api(client), session_factory=factory, redis=redis, settings=settings)
     finally:
         tables = ", ".join(table.name for table in Base.metadata.sorted_tables)
-        async with engine.begin() as connection:
+        async with owner_engine.begin() as connection:
             await connection.execute(text(f"TRUNCATE {tables} CASCADE"))
         await redis.flushdb()

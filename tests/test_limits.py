@@ -13,10 +13,11 @@ from typing import AsyncIterator
 import httpx
 from redis.asyncio import Redis
 
+from app.auth.service import operator_scope
 from app.auth.subject import Subject
 from app.events import service as events
 from app.server import create_app
-from tests.conftest import Api, make_org
+from tests.conftest import Api, as_owner, make_org, tenant_factory
 from tests.operations import create_business, create_customer
 
 # The attack: thirty aliases of a nested list, within the depth and alias limits.
@@ -164,7 +165,7 @@ async def locked_customer(session_factory, customer_id: str):
     from app.kit.ids import from_global_id
 
     _type, id = from_global_id(customer_id)
-    async with session_factory() as session:
+    async with session_factory() as session, as_owner(session):
         await session.execute(text("SELECT 1 FROM customers WHERE id = :id FOR NO KEY UPDATE"), {"id": id})
         try:
             yield
@@ -194,8 +195,8 @@ async def test_a_slow_rest_request_is_cut_by_the_time_limit(live, settings, redi
     await create_customer(live.api, org.token, externalId="c1")
     event = {"name": "call", "external_customer_id": "c1", "external_id": "held"}
     async with serve(settings, live.session_factory, redis, request_timeout_seconds=0.5) as api:
-        async with live.session_factory() as holder:  # an uncommitted insert of the same event id: the ingest waits
-            subject = Subject(organization_id=org.id, token_id=org.token_id, scopes=frozenset({"events:write"}))
+        async with tenant_factory(live.session_factory, org.id)() as holder:  # an uncommitted insert of the same event id: the ingest waits
+            subject = Subject(scope=operator_scope(org.id), token_id=org.token_id, scopes=frozenset({"events:write"}))
             assert (await events.ingest(holder, subject, [event])).inserted == 1
             response = await asyncio.wait_for(
                 api.client.post("/v1/events/ingest", json={"events": [event]}, headers={"Authorization": f"Bearer {org.token}"}), 10

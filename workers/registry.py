@@ -10,13 +10,16 @@ from __future__ import annotations
 
 import logging
 import traceback
+import uuid
 from typing import Any, Awaitable, Callable
 
 from arq import Retry
 from arq.worker import Function, func
 
+from app.auth.service import job_scope
 from app.config import get_settings
 from app.kit.backoff import backoff_delay
+from app.kit.tenancy import TenantScope, scoped_factory
 from app.models import JobFailure
 
 logger = logging.getLogger("kassa.workers")
@@ -30,33 +33,53 @@ def backoff_seconds(job_try: int, base: float = 1.0) -> float:
     return backoff_delay(job_try, first=base, cap=300)
 
 
-async def record_failure(ctx: dict[str, Any], name: str, args: tuple, error: str) -> None:
-    async with ctx["session_factory"]() as session:
+async def record_failure(ctx: dict[str, Any], name: str, args: tuple, error: str, scope: TenantScope | None = None) -> None:
+    factory = ctx["session_factory"] if scope is None else scoped_factory(ctx["session_factory"], scope)
+    async with factory() as session:
         session.add(
-            JobFailure(job_name=name, job_id=str(ctx.get("job_id", "")), args=[str(a) for a in args], tries=ctx.get("job_try", 0), error=error[:10000])
+            JobFailure(
+                job_name=name,
+                job_id=str(ctx.get("job_id", "")),
+                organization_id=scope.organization_id if scope is not None else None,
+                args=[str(a) for a in args],
+                tries=ctx.get("job_try", 0),
+                error=error[:10000],
+            )
         )
         await session.commit()
     logger.error("job %s%r gave up after %s tries: %s", name, args, ctx.get("job_try"), error.splitlines()[-1] if error else "")
 
 
-def job(name: str, *, keep_result: int = 0, timeout: float | None = None) -> Callable[[JobFunction], JobFunction]:
-    """Register `fn(ctx, *ids)` as the arq job `name`."""
+def _job_scope(name: str, args: tuple) -> TenantScope:
+    """A tenant job's first argument: the organization the transaction that asked for it acted for."""
+    try:
+        return job_scope(uuid.UUID(str(args[0])))
+    except (IndexError, ValueError):
+        raise TypeError(f"job {name} acts for an organization: its first argument must be the organization's id, got {args!r}") from None
+
+
+def job(name: str, *, tenant: bool = False, keep_result: int = 0, timeout: float | None = None) -> Callable[[JobFunction], JobFunction]:
+    """Register `fn(ctx, *ids)` as the arq job `name`. A `tenant` job acts for one organization:
+    it is called `fn(ctx, scope, *ids)`, its scope made from its first argument (app.kit.jobs
+    puts it there), and opens its sessions with `scoped_factory(ctx["session_factory"], scope)`."""
 
     def decorate(fn: JobFunction) -> JobFunction:
         max_tries = get_settings().worker_max_tries
 
         async def run(ctx: dict[str, Any], *args: Any) -> Any:
             job_try = ctx.get("job_try", 1)
+            scope = _job_scope(name, args) if tenant else None
+            call_args = (scope, *args[1:]) if tenant else args
             if job_try > max_tries:
-                await record_failure(ctx, name, args, "the worker stopped during the last try")
+                await record_failure(ctx, name, args, "the worker stopped during the last try", scope)
                 return None
             try:
-                return await fn(ctx, *args)
+                return await fn(ctx, *call_args)
             except Exception as exc:  # noqa: BLE001 - every failure is retried or recorded
                 if job_try < max_tries:
                     base = ctx["settings"].worker_retry_base_seconds if "settings" in ctx else 1.0
                     raise Retry(defer=backoff_seconds(job_try, base)) from exc
-                await record_failure(ctx, name, args, traceback.format_exc())
+                await record_failure(ctx, name, args, traceback.format_exc(), scope)
                 return None
 
         run.__name__ = name.replace(".", "_")

@@ -47,7 +47,7 @@ def reconnect_delay(failures: int) -> float:
 async def startup(ctx: dict[str, Any]) -> None:
     settings = get_settings()
     ctx["settings"] = settings
-    ctx["engine"] = create_engine(settings.database_url, pool_size=settings.db_pool_size)
+    ctx["engine"] = create_engine(settings.database_url, role=settings.database_app_role, pool_size=settings.db_pool_size)
     ctx["session_factory"] = create_session_factory(ctx["engine"])
     ctx["http"] = webhook_client(settings)
     ctx["relay"] = asyncio.create_task(

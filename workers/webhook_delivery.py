@@ -32,11 +32,14 @@ import httpcore
 import httpx
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from app.auth.service import job_scope
 from app.config import Settings
 from app.kit.errors import ValidationFailed
 from app.kit.jobs import JobRequest, send as send_jobs
 from app.kit.models import utc_now
+from app.kit.tenancy import TenantScope, scoped_factory
 from app.models import WebhookDelivery, WebhookDeliveryAttempt, WebhookEndpoint, WebhookEvent
+from app.organizations import repository as organizations
 from app.webhooks import repository
 from app.webhooks.policies import resolve_checked
 from app.webhooks.service import DELIVER_JOB, SECRET_PREFIX
@@ -207,6 +210,7 @@ class RunSummary:
 
 async def deliver_endpoint(
     session_factory: async_sessionmaker[AsyncSession],
+    scope: TenantScope,
     endpoint_id: uuid.UUID,
     *,
     client: httpx.AsyncClient,
@@ -217,6 +221,8 @@ async def deliver_endpoint(
 
     A run that finds the endpoint locked leaves at once: the run holding the lock looks again
     for due deliveries after letting go, so whatever was committed meanwhile is sent."""
+    session_factory = scoped_factory(session_factory, scope)
+    organization = str(scope.organization_id)
     summary = RunSummary()
     while True:
         async with session_factory() as lock_session:
@@ -234,11 +240,11 @@ async def deliver_endpoint(
                 break
     follow_up = []
     if summary.more:
-        follow_up.append(JobRequest(DELIVER_JOB, (str(endpoint_id),), job_id=f"{DELIVER_JOB}:{endpoint_id}:more:{uuid.uuid4().hex}"))
+        follow_up.append(JobRequest(DELIVER_JOB, (organization, str(endpoint_id)), job_id=f"{DELIVER_JOB}:{endpoint_id}:more:{uuid.uuid4().hex}"))
     if summary.retry_at is not None:
         stamp = int(summary.retry_at.timestamp() * 1000)
         follow_up.append(
-            JobRequest(DELIVER_JOB, (str(endpoint_id),), defer_until=summary.retry_at, job_id=f"{DELIVER_JOB}:{endpoint_id}:{stamp}")
+            JobRequest(DELIVER_JOB, (organization, str(endpoint_id)), defer_until=summary.retry_at, job_id=f"{DELIVER_JOB}:{endpoint_id}:{stamp}")
         )
     await send_jobs(queue, follow_up)
     return summary
@@ -283,11 +289,17 @@ async def _send_due(
 
 async def sweep(session_factory: async_sessionmaker[AsyncSession], queue) -> int:
     """Queue a delivery run for every endpoint with a due delivery: the safety net for a job
-    lost between commit and Redis, or a worker that died mid-run."""
+    lost between commit and Redis, or a worker that died mid-run. One organization at a time,
+    each in a session acting for it."""
     async with session_factory() as session:
-        endpoint_ids = await repository.due_endpoint_ids(session, utc_now())
+        organization_ids = await organizations.all_ids(session)
     minute = int(time.time() // 60)
-    await send_jobs(
-        queue, [JobRequest(DELIVER_JOB, (str(i),), job_id=f"{DELIVER_JOB}:{i}:sweep:{minute}") for i in endpoint_ids]
-    )
-    return len(endpoint_ids)
+    requests = []
+    for organization_id in organization_ids:
+        async with scoped_factory(session_factory, job_scope(organization_id))() as session:
+            endpoint_ids = await repository.due_endpoint_ids(session, utc_now())
+        requests += [
+            JobRequest(DELIVER_JOB, (str(organization_id), str(i)), job_id=f"{DELIVER_JOB}:{i}:sweep:{minute}") for i in endpoint_ids
+        ]
+    await send_jobs(queue, requests)
+    return len(requests)

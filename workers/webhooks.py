@@ -5,14 +5,15 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+from app.kit.tenancy import TenantScope
 from workers import webhook_delivery as delivery
 from workers.registry import job
 
 
-@job("webhooks.deliver", timeout=600)
-async def deliver(ctx: dict[str, Any], endpoint_id: str) -> str:
+@job("webhooks.deliver", tenant=True, timeout=600)
+async def deliver(ctx: dict[str, Any], scope: TenantScope, endpoint_id: str) -> str:
     summary = await delivery.deliver_endpoint(
-        ctx["session_factory"], uuid.UUID(endpoint_id), client=ctx["http"], settings=ctx["settings"], queue=ctx["redis"]
+        ctx["session_factory"], scope, uuid.UUID(endpoint_id), client=ctx["http"], settings=ctx["settings"], queue=ctx["redis"]
     )
     return f"sent={summary.sent} succeeded={summary.succeeded} locked={summary.locked}"
 

@@ -2,15 +2,21 @@ from __future__ import annotations
 
 import uuid
 
-from sqlalchemy import select, update
+from sqlalchemy import select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.kit.models import utc_now
 from app.models import AccessToken
 
 
+# access_tokens is a tenant table: before authentication nobody may read it, so the lookup by
+# hash goes through `kassa_authenticate` (migration 0009), which the database owner defines: it
+# returns the token's row and, unless it is revoked, sets the transaction's tenant setting.
+_BY_HASH = select(AccessToken).from_statement(text("SELECT * FROM kassa_authenticate(:token_hash)"))
+
+
 async def get_by_hash(session: AsyncSession, token_hash: str) -> AccessToken | None:
-    return await session.scalar(select(AccessToken).where(AccessToken.token_hash == token_hash))
+    return await session.scalar(_BY_HASH, {"token_hash": token_hash})
 
 
 async def add(session: AsyncSession, token: AccessToken) -> AccessToken:

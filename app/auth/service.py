@@ -16,6 +16,7 @@ from app.auth.scopes import Scope
 from app.auth.subject import Subject
 from app.kit.errors import FieldIssue, ValidationFailed
 from app.kit.models import utc_now
+from app.kit.tenancy import TenantScope, _mint, bind
 from app.models import AccessToken
 
 TOKEN_PREFIX = "kassa_oat_"
@@ -43,6 +44,8 @@ def parse_authorization(header: str | None) -> str | None:
 async def authenticate(session: AsyncSession, token: str) -> Subject:
     if not _TOKEN_PATTERN.match(token):
         raise AuthenticationFailed("Malformed access token")
+    # One statement: the lookup (across organizations, through a function the database owner
+    # defines) also sets the transaction's tenant setting when the token is not revoked.
     row = await repository.get_by_hash(session, hash_token(token))
     if row is None:
         raise AuthenticationFailed("Unknown access token")
@@ -50,7 +53,21 @@ async def authenticate(session: AsyncSession, token: str) -> Subject:
         raise AuthenticationFailed("Access token has been revoked")
     if row.expires_at is not None and row.expires_at <= utc_now():
         raise AuthenticationFailed("Access token has expired")
-    return Subject(organization_id=row.organization_id, token_id=row.id, scopes=frozenset(row.scopes))
+    scope = _mint(row.organization_id)
+    await bind(session, scope, already_set=True)
+    return Subject(scope=scope, token_id=row.id, scopes=frozenset(row.scopes))
+
+
+def job_scope(organization_id: uuid.UUID) -> TenantScope:
+    """The scope of a job, from the organization the transaction that asked for it acted for
+    (recorded in the job's arguments by app.kit.jobs). Workers only."""
+    return _mint(organization_id)
+
+
+def operator_scope(organization_id: uuid.UUID) -> TenantScope:
+    """The scope of an operator's command on the host (`kassa org create`, `kassa token ...`,
+    the first run), who names the organization, and of a new organization's own creation."""
+    return _mint(organization_id)
 
 
 async def issue_token(

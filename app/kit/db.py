@@ -12,6 +12,8 @@ from sqlalchemy import event
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
+from app.kit.tenancy import TenantScope, bind
+
 T = TypeVar("T")
 
 # Counts SQL statements for whoever set a list here (tests, the debug header, benchmarks).
@@ -32,12 +34,18 @@ def _count_statement(*_args, **_kwargs) -> None:
         counter[0] += 1
 
 
-def create_engine(url: str, *, pool_size: int = 10, statement_timeout_seconds: float = 0) -> AsyncEngine:
-    """`statement_timeout_seconds` (0: none) makes PostgreSQL cancel any statement that runs
+def create_engine(url: str, *, role: str | None = None, pool_size: int = 10, statement_timeout_seconds: float = 0) -> AsyncEngine:
+    """`role`: the role every connection acts as, switched to when it connects (no extra round
+    trip): the API and the workers pass the application's role, which row-level security binds
+    (app.kit.tenancy); None acts as the URL's user (migrations, the operator's CLI).
+    `statement_timeout_seconds` (0: none) makes PostgreSQL cancel any statement that runs
     longer, set once per connection (the API sets it to its request time limit)."""
-    connect_args = {}
+    server_settings: dict[str, str] = {}
+    if role:
+        server_settings["role"] = role
     if statement_timeout_seconds > 0:
-        connect_args["server_settings"] = {"statement_timeout": str(max(1, round(statement_timeout_seconds * 1000)))}
+        server_settings["statement_timeout"] = str(max(1, round(statement_timeout_seconds * 1000)))
+    connect_args = {"server_settings": server_settings} if server_settings else {}
     engine = create_async_engine(
         async_database_url(url),
         pool_size=pool_size,
@@ -74,6 +82,12 @@ class SessionGate:
         self._lock = asyncio.Lock()
         self._holder: asyncio.Task | None = None  # the task using the session now
         self._closed = False
+        self._scope: TenantScope | None = None
+
+    def act_for(self, scope: TenantScope) -> None:
+        """Every session the gate opens from now on acts for `scope` (the one open now was
+        bound by authentication)."""
+        self._scope = scope
 
     @asynccontextmanager
     async def use(self) -> AsyncIterator[AsyncSession]:
@@ -82,6 +96,8 @@ class SessionGate:
                 raise RuntimeError("The request is over: its session is closed")
             if self._session is None:
                 self._session = self._factory()
+                if self._scope is not None:
+                    await bind(self._session, self._scope)
             self._holder = asyncio.current_task()
             try:
                 yield self._session

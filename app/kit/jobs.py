@@ -36,6 +36,7 @@ from sqlalchemy.util import await_only
 
 from app.kit.backoff import backoff_delay
 from app.kit.db import statement_counter
+from app.kit.tenancy import bound_scope
 
 logger = logging.getLogger("kassa.jobs")
 _json_encode = msgspec.json.Encoder().encode
@@ -93,8 +94,15 @@ def enqueue_after_commit(
     job_id: str | None = None,
 ) -> None:
     """Ask for job `name(*args)` once the session's transaction commits (ids as strings). The
-    job id is fixed now, so a job relayed twice is queued once while it waits."""
+    job id is fixed now, so a job relayed twice is queued once while it waits.
+
+    A job asked for by a session acting for an organization acts for it too: the organization's
+    id goes first in its arguments, and `workers.registry.job(..., tenant=True)` turns it back
+    into the job's scope (app.kit.tenancy)."""
     sync_session = session.sync_session if isinstance(session, AsyncSession) else session
+    scope = bound_scope(sync_session)
+    if scope is not None:
+        args = (scope.organization_id, *args)
     if not sync_session.in_transaction():
         sync_session.begin()  # no SQL yet; a rollback before any statement must drop the request too
     sync_session.info.setdefault(_PENDING, []).append(

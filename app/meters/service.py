@@ -30,6 +30,7 @@ from app.kit.errors import FieldIssue, NotFound, ValidationFailed
 from app.kit.jobs import enqueue_after_commit, enqueue_coalesced_after_commit
 from app.kit.models import utc_now
 from app.kit.pagination import Page, check_page_size
+from app.kit.tenancy import bound_scope
 from app.kit.validation import check_text
 from app.meters import repository
 from app.meters.definitions import check_aggregation, check_filter
@@ -347,9 +348,10 @@ async def sweep(session: AsyncSession, queue) -> int:
     job lost between a commit and Redis."""
     from app.kit.jobs import JobRequest, send
 
+    organization = str(bound_scope(session).organization_id)  # the sweep acts for one at a time
     customer_ids = await repository.customers_behind(session)
     minute = int(time.time() // 60)
-    await send(queue, [JobRequest(UPDATE_JOB, (str(c),), job_id=f"{UPDATE_JOB}:{c}:sweep:{minute}") for c in customer_ids])
+    await send(queue, [JobRequest(UPDATE_JOB, (organization, str(c)), job_id=f"{UPDATE_JOB}:{c}:sweep:{minute}") for c in customer_ids])
     return len(customer_ids)
 
 

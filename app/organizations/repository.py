@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import uuid
 
-from sqlalchemy import exists, func, select
+from sqlalchemy import exists, func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.models import Organization
@@ -16,6 +16,12 @@ async def add(session: AsyncSession, organization: Organization) -> Organization
 
 async def get(session: AsyncSession, organization_id: uuid.UUID) -> Organization | None:
     return await session.scalar(select(Organization).where(Organization.id == organization_id))
+
+
+async def all_ids(session: AsyncSession) -> list[uuid.UUID]:
+    """Every organization's id, oldest first, for the sweeps (which then act for one at a time):
+    through `kassa_organization_ids` (migration 0009), the one way across organizations."""
+    return list(await session.scalars(text("SELECT kassa_organization_ids()")))
 
 
 async def list_all(session: AsyncSession) -> list[Organization]:

@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.auth import service as auth_service
 from app.auth.subject import Subject
 from app.kit.errors import FieldIssue, NotFound, ValidationFailed
+from app.kit.tenancy import bind
 from app.models import AccessToken, Organization
 from app.organizations import repository
 
@@ -18,7 +19,10 @@ async def create_organization(session: AsyncSession, name: str) -> tuple[Organiz
     name = name.strip()
     if not name or len(name) > 200:
         raise ValidationFailed([FieldIssue(("name",), "must be 1 to 200 characters", "invalid_length")])
-    organization = await repository.add(session, Organization(id=uuid.uuid4(), name=name))
+    organization_id = uuid.uuid4()
+    # A new organization is written by a session acting for it (row-level security checks it).
+    await bind(session, auth_service.operator_scope(organization_id))
+    organization = await repository.add(session, Organization(id=organization_id, name=name))
     token, plain = await auth_service.issue_token(session, organization.id, comment="created with the organization")
     return organization, token, plain
 

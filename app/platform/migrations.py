@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 import threading
 
 from app.config import PROJECT_ROOT
@@ -16,6 +17,40 @@ def _config(database_url: str):
     cfg.attributes["database_url"] = database_url
     cfg.attributes["configure_logging"] = False
     return cfg
+
+
+_ROLE_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
+
+
+def app_role_statements(role: str) -> list[str]:
+    """SQL that creates the application's role if it is missing and grants it what the API and
+    the workers need, run by the owner after every upgrade (so new tables are covered). The
+    role cannot log in, owns nothing and cannot bypass row-level security; the DATABASE_URL
+    user switches to it when it connects (app.kit.db.create_engine)."""
+    if not _ROLE_NAME.match(role):
+        raise ValueError(f"KASSA_DATABASE_APP_ROLE must be a plain lower-case identifier, got {role!r}")
+    return [
+        # Two runs creating it at once (parallel test runs on one server): one wins, quietly.
+        f"""DO $$ BEGIN
+            IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '{role}') THEN
+                CREATE ROLE {role} NOLOGIN NOINHERIT NOSUPERUSER NOBYPASSRLS;
+            END IF;
+        EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL;
+        END $$""",
+        f"""DO $$ BEGIN
+            IF EXISTS (SELECT FROM pg_roles WHERE rolname = '{role}' AND (rolsuper OR rolbypassrls)) THEN
+                RAISE EXCEPTION 'role {role} can bypass row-level security: choose another KASSA_DATABASE_APP_ROLE';
+            END IF;
+            IF NOT (SELECT rolsuper FROM pg_roles WHERE rolname = current_user) AND NOT pg_has_role(current_user, '{role}', 'MEMBER') THEN
+                EXECUTE format('GRANT {role} TO %I', current_user);
+            END IF;
+        END $$""",
+        f"GRANT USAGE ON SCHEMA public TO {role}",
+        f"GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO {role}",
+        f"REVOKE INSERT, UPDATE, DELETE ON alembic_version FROM {role}",
+        f"GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO {role}",
+        f"GRANT EXECUTE ON FUNCTION kassa_authenticate(text), kassa_organization_ids() TO {role}",
+    ]
 
 
 def run_migrations(database_url: str) -> None:

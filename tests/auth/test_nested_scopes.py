@@ -19,6 +19,7 @@ from schema.kit.scopes import RequireScope, ScopeDeclarationError, guard_nested_
 from tests.catalog.operations import FIXED, create_product
 from tests.meters.helpers import INGEST, create_meter
 from tests.operations import create_business, create_customer
+from tests.conftest import as_owner
 
 GRAPHQL = schema._schema
 ROOTS = {"Query", "Mutation"}
@@ -124,7 +125,7 @@ async def _seed(api, token: str) -> None:
 
 
 async def _token(session_factory, organization_id, scopes: set[Scope]) -> str:
-    async with session_factory() as session:
+    async with session_factory() as session, as_owner(session):
         _row, plain = await issue_token(session, organization_id, scopes=sorted(s.value for s in scopes))
         await session.commit()
     return plain

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from app.auth.service import revoke_token
-from tests.conftest import make_org, table_counts
+from tests.conftest import as_owner, make_org, table_counts
 from tests.operations import CREATE_CUSTOMER, LIST_CUSTOMERS, create_customer
 
 LIST = "{ customers(first: 10) { edges { node { id email } } } }"
@@ -47,7 +47,7 @@ async def test_bad_credentials_get_401_and_no_data(api, org, header):
 
 
 async def test_revoked_token_is_refused(api, org, session_factory):
-    async with session_factory() as session:
+    async with session_factory() as session, as_owner(session):
         assert await revoke_token(session, org.token_id)
         await session.commit()
     response = await api.post(LIST, token=org.token)

@@ -10,6 +10,7 @@ from app.kit.ids import to_global_id
 from app.kit.models import utc_now
 from app.models import Meter
 from tests.operations import ERROR_FIELDS, NOT_FOUND, VALIDATION
+from tests.conftest import as_owner
 
 MONEY = "{ amount currency }"
 PRICE_FIELDS = f"""
@@ -114,7 +115,7 @@ API_CALL_FILTER = {"conjunction": "and", "clauses": [{"property": "name", "opera
 
 async def make_meter(session_factory, organization_id, *, name: str = "API calls", archived: bool = False) -> str:
     """A meter inserted directly (the meters API is built elsewhere); returns its global id."""
-    async with session_factory() as session:
+    async with session_factory() as session, as_owner(session):
         meter = Meter(
             organization_id=organization_id,
             name=name,
@@ -137,7 +138,7 @@ async def create_product(api, token: str, **input: Any) -> dict:
 
 
 async def catalog_counts(session_factory) -> dict[str, int]:
-    async with session_factory() as session:
+    async with session_factory() as session, as_owner(session):
         return {
             table: int(await session.scalar(text(f"SELECT count(*) FROM {table}")))
             for table in ("products", "product_prices")

@@ -18,7 +18,7 @@ from tests.catalog.operations import (
     create_product,
     make_meter,
 )
-from tests.conftest import make_org
+from tests.conftest import as_owner, make_org
 
 
 async def test_other_organization_sees_nothing(api, org, other_org):
@@ -72,7 +72,7 @@ async def test_writing_needs_products_write(api, org, session_factory):
     # a read-only token of the same organization
     from app.auth.service import issue_token
 
-    async with session_factory() as session:
+    async with session_factory() as session, as_owner(session):
         _token, plain = await issue_token(session, org.id, scopes=["products:read"])
         await session.commit()
     before = await catalog_counts(session_factory)
@@ -98,7 +98,7 @@ async def test_reading_needs_products_read(api, org, session_factory):
     product = await create_product(api, org.token)
     from app.auth.service import issue_token
 
-    async with session_factory() as session:
+    async with session_factory() as session, as_owner(session):
         _token, plain = await issue_token(session, org.id, scopes=["customers:read"])
         await session.commit()
     for query, variables in ((GET_PRODUCT, {"id": product["id"]}), (LIST_PRODUCTS, {"first": 10}), (NODE, {"id": product["id"]})):

@@ -9,6 +9,7 @@ from sqlalchemy import select
 
 from app.kit.ids import from_global_id
 from app.models import ProductPrice
+from tests.conftest import as_owner
 from tests.catalog.operations import (
     ARCHIVE_PRICE,
     ARCHIVE_PRODUCT,
@@ -106,7 +107,7 @@ async def test_metered_prices_on_top_of_a_base_fee(api, org, session_factory):
     assert per_token["capAmount"] is None
     assert per_token["walletEnabled"] is False
     # stored as an exact decimal, not a float
-    async with session_factory() as session:
+    async with session_factory() as session, as_owner(session):
         stored = await session.scalar(select(ProductPrice.unit_amount).where(ProductPrice.id == from_global_id(per_call["id"])[1]))
     assert stored == Decimal("0.05")
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import text
 
+from tests.conftest import as_owner, tenant_factory
 from tests.operations import (
     ADD_MEMBER,
     GET_CUSTOMER,
@@ -23,7 +24,7 @@ async def active_owner_count(session_factory, customer_global_id: str) -> int:
     from app.kit.ids import from_global_id
 
     _, customer_id = from_global_id(customer_global_id)
-    async with session_factory() as session:
+    async with session_factory() as session, as_owner(session):
         return int(
             await session.scalar(
                 text("SELECT count(*) FROM members WHERE customer_id = :c AND role = 'owner' AND deleted_at IS NULL"),
@@ -133,13 +134,14 @@ async def test_one_owner_is_enforced_by_the_database(session_factory, org):
     import pytest
     from sqlalchemy.exc import IntegrityError
 
+    from app.auth.service import operator_scope
     from app.auth.subject import Subject
     from app.customers.service import CustomerDraft, create_customer as create
     from app.members.service import MemberDraft
     from app.models import Member
 
-    subject = Subject(organization_id=org.id, token_id=org.token_id, scopes=frozenset())
-    async with session_factory() as session:
+    subject = Subject(scope=operator_scope(org.id), token_id=org.token_id, scopes=frozenset())
+    async with tenant_factory(session_factory, org.id)() as session:
         customer = await create(session, subject, CustomerDraft(type="business", email="b@x.example", owner=MemberDraft(email="o@x.example")))
         session.add(Member(organization_id=org.id, customer_id=customer.id, role="owner", email="o2@x.example"))
         with pytest.raises(IntegrityError):

@@ -7,7 +7,7 @@ import random
 
 from sqlalchemy import text
 
-from tests.conftest import make_org
+from tests.conftest import as_owner, make_org
 from tests.meters.helpers import ingest_rest
 from tests.operations import create_customer
 
@@ -17,7 +17,7 @@ def _event(external_id: str, customer: str) -> dict:
 
 
 async def _event_rows(live, organization_id) -> tuple[int, int]:
-    async with live.session_factory() as session:
+    async with live.session_factory() as session, as_owner(session):
         row = (
             await session.execute(
                 text("SELECT count(*), count(DISTINCT external_id) FROM events WHERE organization_id = :org"), {"org": organization_id}

@@ -78,7 +78,7 @@ async def test_late_customer_gets_its_events(live):
 
 
 async def test_sweep_finds_customers_whose_job_was_lost(live):
-    from app.meters.service import sweep
+    from workers.meters import sweep
 
     org = await make_org(live.session_factory)
     api = live.api
@@ -88,12 +88,10 @@ async def test_sweep_finds_customers_whose_job_was_lost(live):
     await live.redis.flushdb()  # the update job is lost
     await live.run_worker()
     assert Decimal(by_meter(await billing(api, org.token, externalCustomerId="s"))["calls"]["consumed"]) == 0
-    async with live.session_factory() as session:
-        assert await sweep(session, live.redis) == 1
+    assert await sweep({"session_factory": live.session_factory, "redis": live.redis}) == 1
     await live.run_worker()
     assert Decimal(by_meter(await billing(api, org.token, externalCustomerId="s"))["calls"]["consumed"]) == 2
-    async with live.session_factory() as session:
-        assert await sweep(session, live.redis) == 0
+    assert await sweep({"session_factory": live.session_factory, "redis": live.redis}) == 0
 
 
 async def test_external_id_given_later_counts_waiting_events(live):
@@ -155,7 +153,7 @@ async def test_recount_keeps_status_and_notifies_only_real_crossings(live):
 
 
 async def test_sweep_finds_waiting_events_of_a_new_customer(live):
-    from app.meters.service import sweep
+    from workers.meters import sweep
 
     org = await make_org(live.session_factory)
     api = live.api
@@ -163,7 +161,6 @@ async def test_sweep_finds_waiting_events_of_a_new_customer(live):
     await ingest_rest(api, org.token, [{"name": "call", "external_customer_id": "w"}] * 2)
     await create_customer(api, org.token, email="w@example.com", externalId="w")
     await live.redis.flushdb()  # the job asked for by createCustomer is lost
-    async with live.session_factory() as session:
-        assert await sweep(session, live.redis) == 1
+    assert await sweep({"session_factory": live.session_factory, "redis": live.redis}) == 1
     await live.run_worker()
     assert Decimal(by_meter(await billing(api, org.token, externalCustomerId="w"))["calls"]["consumed"]) == 2

@@ -8,7 +8,7 @@ import random
 from decimal import Decimal
 
 from app.kit.ids import from_global_id
-from tests.conftest import make_org
+from tests.conftest import as_owner, make_org
 from tests.meters.helpers import CREATE_METER, billing, by_meter, ingest_rest
 from tests.meters.reference import consumed, filter_matches
 from tests.operations import create_business, create_customer
@@ -109,7 +109,7 @@ async def check_against_recompute(live, organization_id, meters: dict) -> None:
 
     from app.models import Customer, CustomerMeter, CustomerMeterMember, Event, Member
 
-    async with live.session_factory() as session:
+    async with live.session_factory() as session, as_owner(session):
         customers = (await session.scalars(select(Customer).where(Customer.organization_id == organization_id))).all()
         for customer in customers:
             rows = (

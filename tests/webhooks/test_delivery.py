@@ -11,9 +11,11 @@ import pytest
 from sqlalchemy import func, select
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
+from app.auth.service import operator_scope
 from app.models import JobFailure, WebhookDelivery, WebhookEvent
 from tests.operations import CREATE_CUSTOMER, create_business, create_customer
 from tests.webhooks.receiver import Receiver
+from tests.conftest import as_owner
 
 ALL_TYPES = ["CUSTOMER_CREATED", "CUSTOMER_UPDATED", "CUSTOMER_DELETED", "MEMBER_CREATED", "MEMBER_UPDATED", "MEMBER_DELETED"]
 
@@ -146,7 +148,7 @@ async def test_dead_receiver_disables_endpoint_at_threshold(live):
         assert "2 events in a row" in state["disabledReason"]
         # a new event is not even queued for a disabled endpoint
         await create_customer(live.api, org.token, email="late@example.com")
-        async with live.session_factory() as session:
+        async with live.session_factory() as session, as_owner(session):
             statuses = (await session.scalars(select(WebhookDelivery.status).order_by(WebhookDelivery.sequence))).all()
         assert statuses == ["failed", "failed", "pending"]
     finally:
@@ -231,7 +233,7 @@ async def test_rolled_back_mutation_delivers_nothing(live, receiver, monkeypatch
     assert await live.redis.queued_jobs() == []
     await live.run_worker()
     assert receiver.requests == []
-    async with live.session_factory() as session:
+    async with live.session_factory() as session, as_owner(session):
         events = await session.scalar(select(func.count()).select_from(WebhookEvent))
     assert events == 2  # customer.created and member.created of the first, successful customer
 
@@ -245,7 +247,7 @@ async def test_jobs_are_enqueued_only_after_commit(live):
     await create_customer(live.api, org.token)
     queued = await live.redis.queued_jobs()
     assert [job.function for job in queued] == ["webhooks.deliver"]
-    async with live.session_factory() as session:  # the job's data was committed before it was queued
+    async with live.session_factory() as session, as_owner(session):  # the job's data was committed before it was queued
         assert await session.scalar(select(func.count()).select_from(WebhookDelivery)) == 1
 
 
@@ -264,11 +266,11 @@ async def test_delivery_job_run_twice_delivers_once(live, receiver):
     async with httpx.AsyncClient() as client:
         # twice at once: one takes the lock, the other steps aside
         first, second = await asyncio.gather(
-            deliver_endpoint(live.session_factory, endpoint_id, client=client, settings=settings, queue=live.redis),
-            deliver_endpoint(live.session_factory, endpoint_id, client=client, settings=settings, queue=live.redis),
+            deliver_endpoint(live.session_factory, operator_scope(org.id), endpoint_id, client=client, settings=settings, queue=live.redis),
+            deliver_endpoint(live.session_factory, operator_scope(org.id), endpoint_id, client=client, settings=settings, queue=live.redis),
         )
         # and once more afterwards: nothing left to send
-        third = await deliver_endpoint(live.session_factory, endpoint_id, client=client, settings=settings, queue=live.redis)
+        third = await deliver_endpoint(live.session_factory, operator_scope(org.id), endpoint_id, client=client, settings=settings, queue=live.redis)
     assert first.sent + second.sent + third.sent == 1
     assert len(receiver.requests) == 1
 
@@ -303,7 +305,7 @@ async def test_a_job_that_keeps_failing_is_recorded(live):
     try:
         await live.redis.enqueue_job("tests.explode", "abc")
         worker = await live.run_worker()
-        async with live.session_factory() as session:
+        async with live.session_factory() as session, as_owner(session):
             failures = (await session.scalars(select(JobFailure))).all()
         assert len(failures) == 1
         assert failures[0].job_name == "tests.explode"

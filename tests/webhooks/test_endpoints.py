@@ -5,11 +5,12 @@ from __future__ import annotations
 import pytest
 from dataclasses import replace
 
+from app.auth.service import operator_scope
 from app.auth.subject import Subject
 from app.kit.errors import ValidationFailed
 from app.webhooks.policies import resolve_public_addresses
 from app.webhooks.service import EndpointDraft, create_endpoint
-from tests.conftest import make_org, table_counts
+from tests.conftest import make_org, table_counts, tenant_factory
 from tests.operations import create_customer
 
 CREATE = """
@@ -50,8 +51,8 @@ async def create(api, token, **input):
     ],
 )
 async def test_production_refuses_unsafe_urls(session_factory, org, url):
-    subject = Subject(organization_id=org.id, token_id=org.token_id, scopes=frozenset())
-    async with session_factory() as session:
+    subject = Subject(scope=operator_scope(org.id), token_id=org.token_id, scopes=frozenset())
+    async with tenant_factory(session_factory, org.id)() as session:
         with pytest.raises(ValidationFailed) as error:
             await create_endpoint(session, subject, EndpointDraft(url=url, event_types=["customer.created"]), development=False)
         await session.rollback()

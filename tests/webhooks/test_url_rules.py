@@ -13,12 +13,13 @@ import pytest
 import trustme
 from sqlalchemy import select
 
+from app.auth.service import operator_scope
 from app.kit.ids import from_global_id
-from app.models import WebhookDeliveryAttempt
+from app.models import WebhookDeliveryAttempt, WebhookEndpoint
 from app.server import create_app
 from app.webhooks import policies
 from workers.webhook_delivery import deliver_endpoint, webhook_client
-from tests.conftest import Api, make_org, table_counts
+from tests.conftest import Api, as_owner, make_org, table_counts
 from tests.operations import create_customer
 from tests.webhooks.receiver import Receiver
 from tests.webhooks.test_delivery import make_endpoint
@@ -192,9 +193,11 @@ async def _deliver(live, endpoint_global_id: str) -> list[WebhookDeliveryAttempt
     verify = ssl.create_default_context()
     TEST_CA.configure_trust(verify)
     _type, endpoint_id = from_global_id(endpoint_global_id)
+    async with live.session_factory() as session, as_owner(session):
+        organization_id = (await session.get(WebhookEndpoint, endpoint_id)).organization_id
     async with webhook_client(settings, verify=verify) as client:
-        await deliver_endpoint(live.session_factory, endpoint_id, client=client, settings=settings, queue=live.redis)
-    async with live.session_factory() as session:
+        await deliver_endpoint(live.session_factory, operator_scope(organization_id), endpoint_id, client=client, settings=settings, queue=live.redis)
+    async with live.session_factory() as session, as_owner(session):
         return list((await session.scalars(select(WebhookDeliveryAttempt).order_by(WebhookDeliveryAttempt.attempted_at))).all())
 
 

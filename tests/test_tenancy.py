@@ -1,0 +1,130 @@
+"""Tenant isolation's second wall: PostgreSQL row-level security, and the scope value only
+authentication produces."""
+
+from __future__ import annotations
+
+import ast
+
+import pytest
+from sqlalchemy import select, text
+from sqlalchemy.exc import DBAPIError
+
+from app.auth.service import operator_scope
+from app.config import PROJECT_ROOT
+from app.kit import repository as kit_repository
+from app.kit.tenancy import TenantScope
+from app.models import Base, Customer
+from tests.conftest import APP_ROLE, as_owner, make_org, tenant_factory
+from tests.operations import LIST_CUSTOMERS, create_customer
+
+FORGOTTEN = text("SELECT email FROM customers ORDER BY email")  # no organization filter at all
+
+
+async def test_a_query_that_forgets_its_filter_sees_only_its_own_organization(session_factory, api):
+    org_a, org_b = await make_org(session_factory, name="A"), await make_org(session_factory, name="B")
+    await create_customer(api, org_a.token, email="a@example.com")
+    await create_customer(api, org_b.token, email="b@example.com")
+
+    async with tenant_factory(session_factory, org_a.id)() as session:
+        assert (await session.scalars(FORGOTTEN)).all() == ["a@example.com"]
+        assert [c.email for c in (await session.scalars(select(Customer))).all()] == ["a@example.com"]
+    async with tenant_factory(session_factory, org_b.id)() as session:
+        assert (await session.scalars(FORGOTTEN)).all() == ["b@example.com"]
+    async with session_factory() as session:  # acting for nobody: no tenant rows at all
+        assert (await session.scalars(FORGOTTEN)).all() == []
+        assert (await session.scalars(text("SELECT name FROM organizations"))).all() == []
+    async with session_factory() as session, as_owner(session):  # the owner (migrations, the CLI) sees both
+        assert (await session.scalars(FORGOTTEN)).all() == ["a@example.com", "b@example.com"]
+
+
+async def test_writing_a_row_of_another_organization_is_refused(session_factory):
+    org_a, org_b = await make_org(session_factory, name="A"), await make_org(session_factory, name="B")
+    async with tenant_factory(session_factory, org_a.id)() as session:
+        session.add(Customer(organization_id=org_b.id, type="individual", email="intruder@example.com"))
+        with pytest.raises(DBAPIError, match="row-level security"):
+            await session.flush()
+        await session.rollback()
+    async with tenant_factory(session_factory, org_a.id)() as session:  # nor can it move B's rows or touch them
+        updated = await session.execute(text("UPDATE customers SET email = 'x@example.com' WHERE organization_id = :b"), {"b": org_b.id})
+        assert updated.rowcount == 0
+        await session.rollback()
+
+
+async def test_the_api_stays_isolated_when_every_repository_forgets_its_filter(session_factory, api, monkeypatch):
+    """`scoped()` turned into a no-op (every repository's filter forgotten at once): a list of
+    customers still answers only the caller's."""
+    org_a, org_b = await make_org(session_factory, name="A"), await make_org(session_factory, name="B")
+    await create_customer(api, org_a.token, email="a@example.com")
+    await create_customer(api, org_b.token, email="b@example.com")
+
+    def forgetful(statement, model, scope):
+        return statement
+
+    for module in ("app.customers.repository", "app.members.repository", "app.catalog.repository", "app.meters.repository", "app.webhooks.repository"):
+        monkeypatch.setattr(f"{module}.scoped", forgetful, raising=False)
+    monkeypatch.setattr(kit_repository, "scoped", forgetful)
+    for org, email in ((org_a, "a@example.com"), (org_b, "b@example.com")):
+        data = await api.data(LIST_CUSTOMERS, {"first": 10}, token=org.token)
+        assert [edge["node"]["email"] for edge in data["customers"]["edges"]] == [email]
+
+
+async def test_every_tenant_table_has_a_policy_and_the_app_role_cannot_bypass_it(session_factory):
+    async with session_factory() as session:
+        role = (await session.execute(text("SELECT current_user, rolsuper, rolbypassrls FROM pg_roles WHERE rolname = current_user"))).one()
+        assert tuple(role) == (APP_ROLE, False, False)
+        rows = (
+            await session.execute(
+                text(
+                    """SELECT c.relname, c.relrowsecurity, count(p.polname)
+                    FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+                    LEFT JOIN pg_policy p ON p.polrelid = c.oid
+                    WHERE n.nspname = 'public' AND c.relkind = 'r'
+                    GROUP BY c.relname, c.relrowsecurity"""
+                )
+            )
+        ).all()
+    security = {name: (enabled, policies) for name, enabled, policies in rows}
+    tenant_tables = {table.name for table in Base.metadata.sorted_tables if "organization_id" in table.c} | {"organizations"}
+    missing = sorted(t for t in tenant_tables if security.get(t) != (True, 1))
+    assert not missing, f"tenant tables without row-level security and a policy: {missing}"
+    assert security["job_outbox"] == (False, 0)  # a system table: no organization
+
+
+async def test_authentication_sets_the_scope_and_an_unknown_token_sets_nothing(session_factory, api):
+    org = await make_org(session_factory, name="A")
+    async with session_factory() as session:
+        assert (await session.execute(text("SELECT * FROM kassa_authenticate('unknown')"))).all() == []
+        assert await session.scalar(text("SELECT kassa_current_organization()")) is None
+    from app.auth.service import authenticate
+
+    async with session_factory() as session:
+        subject = await authenticate(session, org.token)
+        assert subject.scope == operator_scope(org.id)
+        assert await session.scalar(text("SELECT kassa_current_organization()")) == org.id
+        assert (await session.scalars(text("SELECT id FROM organizations"))).all() == [org.id]
+
+
+def test_a_scope_cannot_be_made_from_a_bare_id(org_id=None):
+    import uuid
+
+    with pytest.raises(TypeError, match="authentication"):
+        TenantScope(uuid.uuid4())
+    scope = operator_scope(uuid.uuid4())
+    with pytest.raises(AttributeError):
+        scope.organization_id = uuid.uuid4()
+
+
+def test_only_authentication_mints_scopes():
+    """`_mint` (the way to make a TenantScope) is called from app/auth/service.py alone."""
+    callers = []
+    for path in sorted(PROJECT_ROOT.glob("**/*.py")):
+        relative = path.relative_to(PROJECT_ROOT).as_posix()
+        if relative.startswith((".venv/", ".data/", "tests/")) or "/node_modules/" in relative:
+            continue
+        for node in ast.walk(ast.parse(path.read_text(), filename=relative)):
+            if isinstance(node, ast.Name) and node.id == "_mint" or isinstance(node, ast.Attribute) and node.attr == "_mint":
+                callers.append(relative)
+            if isinstance(node, ast.Name) and node.id == "_MINT" and relative != "app/kit/tenancy.py":
+                callers.append(relative)
+    assert set(callers) <= {"app/auth/service.py", "app/kit/tenancy.py"}, callers
+    assert "app/auth/service.py" in callers
