@@ -78,7 +78,7 @@ async def test_late_customer_gets_its_events(live):
 
 
 async def test_sweep_finds_customers_whose_job_was_lost(live):
-    from app.meters.service import sweep
+    from workers.meters import sweep_customers as sweep
 
     org = await make_org(live.session_factory)
     api = live.api
@@ -155,7 +155,7 @@ async def test_recount_keeps_status_and_notifies_only_real_crossings(live):
 
 
 async def test_sweep_finds_waiting_events_of_a_new_customer(live):
-    from app.meters.service import sweep
+    from workers.meters import sweep_customers as sweep
 
     org = await make_org(live.session_factory)
     api = live.api
