@@ -173,9 +173,9 @@ async def _bulk_load(database_url: str, organization_id: uuid.UUID) -> tuple[dic
 async def _count_meters(factory, customer_id: uuid.UUID) -> tuple[float, int, list[str]]:
     """Run the meter job's work until nothing is pending: (seconds spent in the update calls,
     how many calls, meters counted from scratch). Rows of transactions newer than the oldest one
-    still running anywhere in the cluster wait for a later run (see app/meters/service.py): then
+    still running anywhere in the cluster wait for a later run (see app/meters/aggregation.py): then
     this waits too, and only the time spent in the calls is counted."""
-    from app.meters.service import update_customer_meters
+    from app.meters.aggregation import update_customer_meters
 
     spent, calls, recounted = 0.0, 0, []
     deadline = time.monotonic() + COUNT_TIMEOUT

@@ -1,24 +1,29 @@
-"""Meter jobs: bring a customer's meters up to date; recount a meter for every customer."""
+"""Meter jobs: bring a customer's meters up to date; recount a meter for every customer; sweep."""
 
 from __future__ import annotations
 
+import time
 import uuid
 from typing import Any
 
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from app.auth.service import job_scope
 from app.kit import jobs
-from app.kit.tenancy import TenantScope, scoped_factory
+from app.kit.jobs import JobRequest, send
+from app.kit.tenancy import TenantScope, bound_scope, scoped_factory
+from app.meters import aggregation, repository
+from app.meters.service import UPDATE_JOB, request_update
 from app.organizations import repository as organizations
-from app.meters import service
 from workers.registry import job
 
 
 @job("meters.update_customer", tenant=True)
 async def update_customer(ctx: dict[str, Any], scope: TenantScope, customer_id: str) -> str:
     async with scoped_factory(ctx["session_factory"], scope)() as session:
-        result = await service.update_customer_meters(session, uuid.UUID(customer_id))
+        result = await aggregation.update_customer_meters(session, scope, uuid.UUID(customer_id))
         if result.more_pending:  # events of transactions still running when we looked
-            service.request_update(session, uuid.UUID(customer_id))
+            request_update(session, uuid.UUID(customer_id))
         await jobs.commit(session, ctx["redis"])
     return f"meters={result.meters} recounted={len(result.recounted)} changes={result.status_changes} more={result.more_pending}"
 
@@ -26,18 +31,28 @@ async def update_customer(ctx: dict[str, Any], scope: TenantScope, customer_id: 
 @job("meters.backfill", tenant=True)
 async def backfill(ctx: dict[str, Any], scope: TenantScope, meter_id: str) -> int:
     async with scoped_factory(ctx["session_factory"], scope)() as session:
-        count = await service.backfill(session, uuid.UUID(meter_id))
+        count = await aggregation.backfill(session, scope, uuid.UUID(meter_id))
         await jobs.commit(session, ctx["redis"])
     return count
 
 
 @job("meters.sweep")
 async def sweep(ctx: dict[str, Any]) -> int:
-    """One organization at a time, each in a session acting for it."""
+    """The safety net for update jobs lost between a commit and Redis: one organization at a
+    time, each in a session acting for it."""
     queued = 0
     async with ctx["session_factory"]() as session:
         organization_ids = await organizations.all_ids(session)
     for organization_id in organization_ids:
         async with scoped_factory(ctx["session_factory"], job_scope(organization_id))() as session:
-            queued += await service.sweep(session, ctx["redis"])
+            queued += await sweep_customers(session, ctx["redis"])
     return queued
+
+
+async def sweep_customers(session: AsyncSession, queue) -> int:
+    """Queue an update for every customer of the session's organization with uncounted events."""
+    organization = str(bound_scope(session).organization_id)
+    customer_ids = await repository.customers_behind(session)
+    minute = int(time.time() // 60)
+    await send(queue, [JobRequest(UPDATE_JOB, (organization, str(c)), job_id=f"{UPDATE_JOB}:{c}:sweep:{minute}") for c in customer_ids])
+    return len(customer_ids)

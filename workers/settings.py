@@ -26,9 +26,9 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from app.config import get_settings
 from app.kit.backoff import backoff_delay
 from app.kit.db import create_engine, create_session_factory
-from app.kit.jobs import run_relay
 from app.platform.health import record_heartbeat
 from app.platform.services import redis_settings_from_url
+from workers.outbox_relay import run_relay
 from workers.webhook_delivery import webhook_client
 from workers import meters, system, webhooks  # noqa: F401 - registers the jobs
 from workers.registry import REGISTRY

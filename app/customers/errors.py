@@ -12,11 +12,5 @@ class DuplicateExternalId(Conflict):
         )
 
 
-class CustomerNotBusiness(KassaError):
-    """The operation needs a business customer; an individual has exactly one member, its owner."""
-
-    code = "CUSTOMER_NOT_BUSINESS"
-
-
 class CustomerAlreadyBusiness(KassaError):
     code = "CUSTOMER_ALREADY_BUSINESS"

@@ -94,11 +94,6 @@ async def get(
     return await session.scalar(statement)
 
 
-async def get_unscoped(session: AsyncSession, customer_id: uuid.UUID) -> Customer | None:
-    """For jobs, which act for the system and load by id (deleted customers included)."""
-    return await session.scalar(select(Customer).where(Customer.id == customer_id))
-
-
 async def get_by_external_id(session: AsyncSession, organization_id: uuid.UUID, external_id: str) -> Customer | None:
     statement = scoped(select(Customer), Customer, organization_id).where(Customer.external_id == external_id)
     return await session.scalar(statement)

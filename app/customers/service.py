@@ -27,7 +27,7 @@ from app.members import repository as member_repository
 from app.members.errors import DuplicateMemberEmail, DuplicateMemberExternalId
 from app.members.service import MemberDraft, check_member_draft, member_conflicts
 from app.models import Customer, CustomerType, Member, MemberRole, WebhookEventType
-from app.meters import service as meters
+from app.meters import aggregation as meters
 from app.webhooks import service as webhooks
 from app.webhooks.payloads import customer_data, member_data
 

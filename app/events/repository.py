@@ -10,6 +10,7 @@ from sqlalchemy import and_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.kit.pagination import Page, paginate
+from app.meters.repository import customer_events
 from app.models import Customer, Event, Member
 
 # One statement for a whole batch: arrays in, one row per event, duplicates (same organization
@@ -65,19 +66,6 @@ async def member_customers(session: AsyncSession, organization_id: uuid.UUID, id
     return {row[0]: row[1] for row in await session.execute(statement)}
 
 
-async def has_unattributed(session: AsyncSession, organization_id: uuid.UUID, external_customer_id: str) -> bool:
-    statement = (
-        select(Event.id)
-        .where(
-            Event.organization_id == organization_id,
-            Event.customer_id.is_(None),
-            Event.external_customer_id == external_customer_id,
-        )
-        .limit(1)
-    )
-    return (await session.scalar(statement)) is not None
-
-
 async def list_page(
     session: AsyncSession,
     organization_id: uuid.UUID,
@@ -91,8 +79,6 @@ async def list_page(
     first: int,
     after: str | None,
 ) -> Page[Event]:
-    from app.meters.repository import customer_events
-
     statement = select(Event).where(Event.organization_id == organization_id)
     if customer is not None:
         statement = statement.where(customer_events(customer))

@@ -28,6 +28,7 @@ from app.kit.validation import CONTROL_CHARACTERS, check_lookup_text, check_meta
 from app.meters import repository as meters_repository
 from app.meters.errors import MeterArchived
 from app.meters.service import get_meter, request_update
+from app.members.service import get_member
 from app.models import Event, EventSource
 
 MAX_BATCH = 1000
@@ -318,8 +319,6 @@ async def list_events(
     customer = await get_customer(session, subject, customer_id) if customer_id is not None else None
     member = None
     if member_id is not None:
-        from app.members.service import get_member
-
         member = await get_member(session, subject, member_id)
     return await repository.list_page(
         session,

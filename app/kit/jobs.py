@@ -8,15 +8,14 @@ drops exactly the requests made inside it.
 
 Relaying: `commit(session, queue)`, the one commit path, hands the committed jobs to arq right
 after the COMMIT, in one Lua call that also marks the outbox row as sent (a key in Redis); the
-request's path costs no second database statement. `relay_outbox`, which the workers run in a
-loop (`run_relay`), then deletes the rows marked sent, in bulk, and sends whatever was not
+request's path costs no second database statement. The workers' outbox relay
+(`workers/outbox_relay.py`) then deletes the rows marked sent, in bulk, and sends whatever was not
 (Redis was down, the process died in between, a plain `session.commit()`). Redis being down delays jobs, never loses them; a job may be relayed twice,
 and every job is safe to run twice. Jobs are named and take ids only.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 import uuid
@@ -28,13 +27,11 @@ from typing import Any
 from arq.constants import expires_extra_ms, job_key_prefix, result_key_prefix
 import msgspec
 from arq.jobs import serialize_job
-from sqlalchemy import Uuid, event, text
-from sqlalchemy.dialects.postgresql import JSONB
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy import event
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session, SessionTransaction
 from sqlalchemy.util import await_only
 
-from app.kit.backoff import backoff_delay
 from app.kit.db import statement_counter
 from app.kit.tenancy import bound_scope
 
@@ -68,7 +65,7 @@ def _encode_requests(requests: list[JobRequest]) -> str:
     ).decode()
 
 
-def _decode_requests(jobs: list[list[Any]]) -> list[JobRequest]:
+def decode_requests(jobs: list[list[Any]]) -> list[JobRequest]:
     return [
         JobRequest(name, tuple(args), datetime.fromtimestamp(defer / 1000, tz=timezone.utc) if defer is not None else None, job_id)
         for name, args, job_id, defer in jobs
@@ -272,73 +269,3 @@ async def send(queue, requests: list[JobRequest]) -> int:
     except Exception:  # noqa: BLE001
         logger.exception("could not enqueue %d jobs", len(requests))
         return 0
-
-
-# -- the relay loop (run by the workers) ---------------------------------------------------------
-
-RELAY_BATCH = 100  # outbox rows (transactions) relayed at a time
-
-_CLAIM = text(
-    """
-    SELECT id, jobs FROM job_outbox
-    WHERE created_at < clock_timestamp() - make_interval(secs => :older_than)
-    ORDER BY created_at LIMIT :limit
-    FOR UPDATE SKIP LOCKED
-    """
-).columns(id=Uuid, jobs=JSONB)
-_DELETE_RELAYED = text("DELETE FROM job_outbox WHERE id = ANY(CAST(:ids AS uuid[]))")
-
-
-async def relay_outbox(
-    session_factory: async_sessionmaker[AsyncSession], queue, *, older_than: float, limit: int = RELAY_BATCH
-) -> int:
-    """Delete outbox rows older than `older_than` seconds, sending to arq first the jobs of those
-    not marked sent by their committer; returns how many rows (each holds one transaction's jobs).
-    Rows are claimed with `FOR UPDATE SKIP LOCKED`, so any number of relays can run at once.
-    Raises when Redis (or PostgreSQL) fails: the rows stay for the next try."""
-    async with session_factory() as session:
-        rows = (await session.execute(_CLAIM, {"older_than": older_than, "limit": limit})).all()
-        if not rows:
-            await session.rollback()
-            return 0
-        marks = [f"{SENT_PREFIX}{row.id}" for row in rows]
-        sent = await queue.mget(marks)
-        unsent = [row for row, mark in zip(rows, sent) if mark is None]
-        requests = [request for row in unsent for request in _decode_requests(row.jobs)]
-        await enqueue(queue, requests)
-        await session.execute(_DELETE_RELAYED, {"ids": [r.id for r in rows]})
-        await session.commit()
-    await queue.delete(*marks)
-    if unsent:
-        logger.info("relayed %d jobs of %d transactions from the outbox", len(requests), len(unsent))
-    return len(rows)
-
-
-async def run_relay(
-    session_factory: async_sessionmaker[AsyncSession],
-    queue,
-    *,
-    older_than: float,
-    interval: float = 1.0,
-    max_backoff: float = 30.0,
-) -> None:
-    """Relay the outbox every `interval` seconds until cancelled. A failure (Redis or
-    PostgreSQL down) is logged once and retried with exponential backoff and jitter."""
-    failures = 0
-    while True:
-        try:
-            relayed = await relay_outbox(session_factory, queue, older_than=older_than)
-        except asyncio.CancelledError:
-            raise
-        except Exception as exc:  # noqa: BLE001 - keep relaying whatever happens
-            failures += 1
-            delay = backoff_delay(failures + 1, first=interval, cap=max_backoff)
-            log = logger.warning if failures == 1 else logger.debug
-            log("outbox relay failed (%s: %s); retrying in %.1f s", type(exc).__name__, exc, delay)
-            await asyncio.sleep(delay)
-            continue
-        if failures:
-            logger.info("outbox relay works again after %d failed tries", failures)
-            failures = 0
-        if relayed < RELAY_BATCH:
-            await asyncio.sleep(interval)

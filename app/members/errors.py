@@ -19,6 +19,12 @@ class DuplicateMemberExternalId(Conflict):
         )
 
 
+class CustomerNotBusiness(KassaError):
+    """The operation needs a business customer; an individual has exactly one member, its owner."""
+
+    code = "CUSTOMER_NOT_BUSINESS"
+
+
 class MemberRoleRule(KassaError):
     """A rule about roles would be broken: one owner per customer, the owner is not removable,
     ownership moves only by transfer."""

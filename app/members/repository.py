@@ -1,4 +1,4 @@
-"""All SQL about members."""
+"""All SQL about members, and the lock on their customer's row."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.kit.repository import scoped
-from app.models import Member, MemberRole
+from app.models import Customer, Member, MemberRole
 
 UNIQUE_EMAIL = "ix_members_customer_id_email"
 UNIQUE_EXTERNAL_ID = "ix_members_customer_id_external_id"
@@ -28,6 +28,13 @@ async def get_owner(session: AsyncSession, organization_id: uuid.UUID, customer_
         Member.customer_id == customer_id, Member.role == MemberRole.owner.value
     )
     return await session.scalar(statement.execution_options(populate_existing=True))
+
+
+async def customer_for_update(session: AsyncSession, organization_id: uuid.UUID, customer_id: uuid.UUID) -> Customer | None:
+    """The members' customer, its row locked: changes to one customer's members run one at a
+    time. A locked read refreshes what the session may hold from before the lock."""
+    statement = scoped(select(Customer), Customer, organization_id).where(Customer.id == customer_id)
+    return await session.scalar(statement.with_for_update().execution_options(populate_existing=True))
 
 
 async def get_many(session: AsyncSession, organization_id: uuid.UUID, ids: Sequence[uuid.UUID]) -> list[Member]:

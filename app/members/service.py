@@ -20,15 +20,13 @@ from typing import Any, Mapping
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth.subject import Subject
-from app.customers import repository as customer_repository
-from app.customers.errors import CustomerNotBusiness
 from app.kit.batches import grouped, in_order
 from app.kit.errors import FieldIssue, NotFound, ValidationFailed
 from app.kit.models import utc_now
 from app.kit.repository import flush_unique
 from app.kit.validation import check_email, check_text
 from app.members import repository
-from app.members.errors import DuplicateMemberEmail, DuplicateMemberExternalId, MemberRoleRule
+from app.members.errors import CustomerNotBusiness, DuplicateMemberEmail, DuplicateMemberExternalId, MemberRoleRule
 from app.models import Customer, Member, MemberRole, WebhookEventType
 from app.webhooks import service as webhooks
 from app.webhooks.payloads import member_data
@@ -70,7 +68,7 @@ def member_conflicts(email: str, external_id: str | None, prefix: tuple[str, ...
 
 
 async def _customer_for_update(session: AsyncSession, subject: Subject, customer_id: uuid.UUID) -> Customer:
-    customer = await customer_repository.get(session, subject.organization_id, customer_id, for_update=True)
+    customer = await repository.customer_for_update(session, subject.organization_id, customer_id)
     if customer is None:
         raise NotFound("Customer not found")
     return customer

@@ -1,4 +1,4 @@
-"""All SQL about meters, customer meters and the aggregation of events into them."""
+"""All SQL about meters, customer meters, a customer's events and their aggregation into its meters."""
 
 from __future__ import annotations
 
@@ -148,6 +148,25 @@ def customer_events(customer: Customer) -> ColumnElement[bool]:
         Event.external_customer_id == customer.external_id,
     )
     return or_(own, late)
+
+
+async def get_customer_unscoped(session: AsyncSession, customer_id: uuid.UUID) -> Customer | None:
+    """For jobs, which act for the system and load by id (deleted customers included)."""
+    return await session.scalar(select(Customer).where(Customer.id == customer_id))
+
+
+async def has_unattributed(session: AsyncSession, organization_id: uuid.UUID, external_customer_id: str) -> bool:
+    """Are there events sent for this external customer id before a customer had it?"""
+    statement = (
+        select(Event.id)
+        .where(
+            Event.organization_id == organization_id,
+            Event.customer_id.is_(None),
+            Event.external_customer_id == external_customer_id,
+        )
+        .limit(1)
+    )
+    return (await session.scalar(statement)) is not None
 
 
 def _window(customer: Customer, xid_from: int, xid_to: int) -> list[ColumnElement[bool]]:

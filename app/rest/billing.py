@@ -13,10 +13,10 @@ from app.customers import service as customers
 from app.kit.db import DATABASE_ERRORS
 from app.kit.decimals import decimal_text
 from app.kit.errors import FieldIssue, KassaError, NotFound, ValidationFailed
-from app.kit.ids import to_global_id
+from app.kit.ids import parse_global_id, to_global_id
 from app.kit.validation import check_lookup_text
-from app.meters import service
-from app.meters.service import MeterStatus
+from app.meters import billing_status as billing
+from app.meters.billing_status import MeterStatus
 from app.rest.common import RestError, error_response, from_domain_error, json_response, refused_by_database, subject_for
 
 
@@ -26,8 +26,6 @@ def _id(value: str | None, name: str) -> uuid.UUID | None:
     try:
         return uuid.UUID(value)
     except ValueError:
-        from app.kit.ids import parse_global_id
-
         try:
             return parse_global_id(value, name)
         except NotFound:
@@ -71,7 +69,7 @@ async def billing_status(request: Request) -> Response:
             try:
                 customer = await _customer(session, subject, request)
                 member_id = _id(request.query_params.get("member_id"), "Member")
-                status = await service.billing_status(session, subject, customer, member_id)
+                status = await billing.billing_status(session, subject, customer, member_id)
             except KassaError as exc:
                 raise from_domain_error(exc, "query") from None
             except DATABASE_ERRORS as exc:
@@ -98,7 +96,7 @@ async def quota_check(request: Request) -> Response:
             subject = await subject_for(request, session, Scope.meters_read)
             try:
                 customer = await _customer(session, subject, request)
-                decision = await service.check_quota(
+                decision = await billing.check_quota(
                     session,
                     subject,
                     customer,

@@ -4,18 +4,13 @@ from __future__ import annotations
 
 import strawberry
 
-from app.customers.errors import CustomerAlreadyBusiness, CustomerNotBusiness, DuplicateExternalId
+from app.customers.errors import CustomerAlreadyBusiness, DuplicateExternalId
 from schema.kit.errors import Error, register_error
 
 
 @strawberry.type(description="Another customer of this organization already has this external id.")
 class DuplicateExternalIdError(Error):
     external_id: str = strawberry.field(description="The external id already in use.")
-
-
-@strawberry.type(description="Only business customers can do this; upgrade the individual with `upgradeCustomerToBusiness`.")
-class CustomerNotBusinessError(Error):
-    pass
 
 
 @strawberry.type(description="The customer is already a business.")
@@ -28,12 +23,6 @@ register_error(
     "Another customer of this organization already has this external id.",
     DuplicateExternalIdError,
     lambda e: DuplicateExternalIdError(message=e.message, code=e.code, external_id=e.value),
-)
-register_error(
-    CustomerNotBusiness,
-    "Only business customers can do this.",
-    CustomerNotBusinessError,
-    lambda e: CustomerNotBusinessError(message=e.message, code=e.code),
 )
 register_error(
     CustomerAlreadyBusiness,

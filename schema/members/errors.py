@@ -4,8 +4,13 @@ from __future__ import annotations
 
 import strawberry
 
-from app.members.errors import DuplicateMemberEmail, DuplicateMemberExternalId, MemberRoleRule
+from app.members.errors import CustomerNotBusiness, DuplicateMemberEmail, DuplicateMemberExternalId, MemberRoleRule
 from schema.kit.errors import Error, register_error
+
+
+@strawberry.type(description="Only business customers can do this; upgrade the individual with `upgradeCustomerToBusiness`.")
+class CustomerNotBusinessError(Error):
+    pass
 
 
 @strawberry.type(description="The customer already has an active member with this email.")
@@ -30,6 +35,12 @@ class MemberRoleError(Error):
     )
 
 
+register_error(
+    CustomerNotBusiness,
+    "Only business customers can do this.",
+    CustomerNotBusinessError,
+    lambda e: CustomerNotBusinessError(message=e.message, code=e.code),
+)
 register_error(
     DuplicateMemberEmail,
     "The customer already has an active member with this email.",

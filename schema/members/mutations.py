@@ -9,11 +9,10 @@ import strawberry
 from app.auth.scopes import Scope
 from app.kit.ids import parse_global_id
 from app.members import service
-from schema.customers.errors import CustomerNotBusinessError
 from schema.customers.types import Customer, customer_from_model
 from schema.kit.errors import NotFoundError, ValidationError, mutation_result, run_mutation
 from schema.kit.scopes import scoped_mutation
-from schema.members.errors import DuplicateMemberEmailError, DuplicateMemberExternalIdError, MemberRoleError
+from schema.members.errors import CustomerNotBusinessError, DuplicateMemberEmailError, DuplicateMemberExternalIdError, MemberRoleError
 from schema.members.inputs import AddMemberInput, RemoveMemberInput, TransferOwnershipInput, UpdateMemberInput
 from schema.members.types import Member
 

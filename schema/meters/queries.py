@@ -11,6 +11,7 @@ from app.auth.scopes import Scope
 from app.auth.subject import Subject
 from app.customers import service as customers
 from app.kit.ids import parse_global_id
+from app.meters import billing_status as billing
 from app.meters import service
 from schema.kit.errors import BadRequest, run_query
 from schema.kit.relay import Connection
@@ -63,10 +64,10 @@ class MeterQueries:
         member_id: MemberIdArg = None,
     ) -> BillingStatus:
 
-        async def status(session: AsyncSession, subject: Subject) -> service.BillingStatus:
+        async def status(session: AsyncSession, subject: Subject) -> billing.BillingStatus:
             customer = await _customer(session, subject, customer_id, external_customer_id)
             member = parse_global_id(member_id, "Member") if member_id else None
-            return await service.billing_status(session, subject, customer, member)
+            return await billing.billing_status(session, subject, customer, member)
 
         data = await run_query(info, status)
         return BillingStatus.from_data(data)
@@ -86,9 +87,9 @@ class MeterQueries:
         member_id: MemberIdArg = None,
     ) -> QuotaCheck:
 
-        async def check(session: AsyncSession, subject: Subject) -> service.QuotaDecision:
+        async def check(session: AsyncSession, subject: Subject) -> billing.QuotaDecision:
             customer = await _customer(session, subject, customer_id, external_customer_id)
-            return await service.check_quota(
+            return await billing.check_quota(
                 session,
                 subject,
                 customer,

@@ -11,9 +11,9 @@ import strawberry
 from strawberry.scalars import JSON
 
 from app.kit.ids import to_global_id
-from app.meters.service import BillingStatus as BillingStatusData
-from app.meters.service import MeterStatus as MeterStatusData
-from app.meters.service import QuotaDecision
+from app.meters.billing_status import BillingStatus as BillingStatusData
+from app.meters.billing_status import MeterStatus as MeterStatusData
+from app.meters.billing_status import QuotaDecision
 from app.models import CustomerMeter as CustomerMeterModel
 from app.models import Meter as MeterModel
 from schema.kit.loaders import loader

@@ -7,7 +7,7 @@ from typing import Annotated
 import strawberry
 
 from app.auth.scopes import Scope
-from app.meters import service
+from app.meters import billing_status
 from schema.kit.errors import ValidationError, mutation_result, run_mutation
 from schema.kit.scopes import scoped_mutation
 from schema.meters.inputs import UpdateOrganizationSettingsInput
@@ -42,6 +42,6 @@ class OrganizationMutations:
         }
         return await run_mutation(
             info,
-            lambda session, subject: service.update_thresholds(session, subject, changes),
+            lambda session, subject: billing_status.update_thresholds(session, subject, changes),
             lambda row: UpdateOrganizationSettingsSuccess(organization=Organization.from_model(row)),
         )

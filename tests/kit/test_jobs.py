@@ -13,13 +13,14 @@ from arq.connections import RedisSettings
 from sqlalchemy import func, select
 
 from app.kit import jobs
-from app.kit.jobs import enqueue_after_commit, relay_outbox, run_relay
+from app.kit.jobs import enqueue_after_commit
 from app.models import JobOutbox
 from app.server import create_app
 from tests.conftest import Api, Live, make_org
 from tests.meters.helpers import billing, by_meter, condition, create_meter, ingest_rest
 from tests.operations import create_customer
 from tests.redis_server import RedisServer
+from workers.outbox_relay import relay_outbox, run_relay
 
 
 @pytest.fixture
