@@ -160,14 +160,14 @@ def cmd_org_list(_args) -> int:
 
 
 def cmd_token_create(args) -> int:
-    from app.auth.service import issue_token
+    from app.auth.service import issue_token, operator_scope
     from app.organizations import repository
 
     organization_id = _organization_id(args.organization_id)
     _services(need_redis=False)
 
     async def issue(session):
-        if await repository.get(session, organization_id) is None:
+        if await repository.get(session, operator_scope(organization_id)) is None:
             raise CommandError(f"no organization {organization_id}")
         return await issue_token(session, organization_id, scopes=args.scope, comment=args.comment)
 
@@ -179,17 +179,16 @@ def cmd_token_create(args) -> int:
 
 
 def cmd_token_list(args) -> int:
-    from app.auth.service import list_tokens
-
+    from app.auth.service import list_tokens, operator_scope
     from app.organizations import repository
 
     organization_id = _organization_id(args.organization_id)
     _services(need_redis=False)
 
     async def tokens_of(session):
-        if await repository.get(session, organization_id) is None:
+        if await repository.get(session, operator_scope(organization_id)) is None:
             raise CommandError(f"no organization {organization_id}")
-        return await list_tokens(session, organization_id)
+        return await list_tokens(session, operator_scope(organization_id))
 
     tokens = asyncio.run(_with_session(tokens_of))
     if not tokens:

@@ -170,7 +170,7 @@ async def _bulk_load(database_url: str, organization_id: uuid.UUID) -> tuple[dic
     return ids, expected, seconds
 
 
-async def _count_meters(factory, customer_id: uuid.UUID) -> tuple[float, int, list[str]]:
+async def _count_meters(factory, scope, customer_id: uuid.UUID) -> tuple[float, int, list[str]]:
     """Run the meter job's work until nothing is pending: (seconds spent in the update calls,
     how many calls, meters counted from scratch). Rows of transactions newer than the oldest one
     still running anywhere in the cluster wait for a later run (see app/meters/aggregation.py): then
@@ -182,7 +182,7 @@ async def _count_meters(factory, customer_id: uuid.UUID) -> tuple[float, int, li
     while True:
         async with factory() as session:
             started = time.perf_counter()
-            result = await update_customer_meters(session, customer_id)
+            result = await update_customer_meters(session, scope, customer_id)
             await session.commit()  # the job would also enqueue the webhooks it asked for: none here
             spent += time.perf_counter() - started
         calls += 1
@@ -194,17 +194,22 @@ async def _count_meters(factory, customer_id: uuid.UUID) -> tuple[float, int, li
         await asyncio.sleep(0.5)
 
 
-async def _count_all(database_url: str, ids: dict[str, uuid.UUID]) -> dict[str, tuple[float, int, list[str]]]:
-    """What `meters.update_customer` does, in this process: first for a customer without events
-    (imports, mappers, statement caches and the connection warm up there, as in a running
-    worker), then for each customer, timed."""
+async def _count_all(database_url: str, organization_id: uuid.UUID, ids: dict[str, uuid.UUID]) -> dict[str, tuple[float, int, list[str]]]:
+    """What `meters.update_customer` does, in this process, as the worker does it (the
+    application's role, a session acting for the organization): first for a customer without
+    events (imports, mappers, statement caches and the connection warm up there, as in a
+    running worker), then for each customer, timed."""
+    from app.auth.service import job_scope
+    from app.config import get_settings
     from app.kit.db import create_engine, create_session_factory
+    from app.kit.tenancy import scoped_factory
 
-    engine = create_engine(database_url, pool_size=1)
+    engine = create_engine(database_url, role=get_settings().database_app_role, pool_size=1)
+    scope = job_scope(organization_id)
     try:
-        factory = create_session_factory(engine)
-        await _count_meters(factory, ids[WARMUP_CUSTOMER])
-        return {name: await _count_meters(factory, ids[name]) for name in CUSTOMERS}
+        factory = scoped_factory(create_session_factory(engine), scope)
+        await _count_meters(factory, scope, ids[WARMUP_CUSTOMER])
+        return {name: await _count_meters(factory, scope, ids[name]) for name in CUSTOMERS}
     finally:
         await engine.dispose()
 
@@ -300,7 +305,7 @@ async def _bench(base_url: str, token: str, database_url: str, organization_id: 
     ) as client:
         await _setup(client)
         ids, expected, load_seconds = await _bulk_load(database_url, organization_id)
-        counting = await _count_all(database_url, ids)
+        counting = await _count_all(database_url, organization_id, ids)
         for name in CUSTOMERS:
             status = (await _graphql(client, BILLING_STATUS, {"externalCustomerId": name}))["billingStatus"]
             _check_status(name, status, expected[name])

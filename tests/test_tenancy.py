@@ -128,3 +128,25 @@ def test_only_authentication_mints_scopes():
                 callers.append(relative)
     assert set(callers) <= {"app/auth/service.py", "app/kit/tenancy.py"}, callers
     assert "app/auth/service.py" in callers
+
+
+def test_every_repository_takes_the_scope_not_a_bare_id():
+    """No repository function takes an `organization_id`: they take the `TenantScope`."""
+    offenders = []
+    for path in sorted((PROJECT_ROOT / "app").glob("*/repository.py")):
+        tree = ast.parse(path.read_text(), filename=str(path))
+        for node in ast.walk(tree):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                names = [a.arg for a in node.args.args + node.args.kwonlyargs]
+                if "organization_id" in names or any(n.endswith("_unscoped") for n in [node.name]):
+                    offenders.append(f"{path.relative_to(PROJECT_ROOT)}:{node.lineno} {node.name}")
+    assert not offenders, offenders
+
+
+def test_a_repository_refuses_a_bare_id(session_factory):
+    import uuid
+
+    from app.customers import repository
+
+    with pytest.raises(TypeError, match="TenantScope"):
+        repository._filtered(uuid.uuid4(), repository.CustomerFilter())

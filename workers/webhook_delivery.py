@@ -37,7 +37,7 @@ from app.config import Settings
 from app.kit.errors import ValidationFailed
 from app.kit.jobs import JobRequest, send as send_jobs
 from app.kit.models import utc_now
-from app.kit.tenancy import TenantScope, scoped_factory
+from app.kit.tenancy import TenantScope, bound_scope, scoped_factory
 from app.models import WebhookDelivery, WebhookDeliveryAttempt, WebhookEndpoint, WebhookEvent
 from app.organizations import repository as organizations
 from app.webhooks import repository
@@ -170,7 +170,7 @@ async def _record(
         )
     )
     attempts = delivery.attempt_count + 1
-    endpoint = await repository.get_endpoint_unscoped(session, endpoint_id)
+    endpoint = await repository.get_endpoint_for_delivery(session, bound_scope(session), endpoint_id)
     now = utc_now()
     retry_at = None
     if result.succeeded:

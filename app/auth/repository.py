@@ -6,6 +6,8 @@ from sqlalchemy import select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.kit.models import utc_now
+from app.kit.repository import owned_by
+from app.kit.tenancy import TenantScope
 from app.models import AccessToken
 
 
@@ -34,6 +36,6 @@ async def revoke(session: AsyncSession, token_id: uuid.UUID) -> bool:
     return result.rowcount == 1
 
 
-async def list_for_organization(session: AsyncSession, organization_id: uuid.UUID) -> list[AccessToken]:
-    statement = select(AccessToken).where(AccessToken.organization_id == organization_id).order_by(AccessToken.created_at)
+async def list_for_organization(session: AsyncSession, scope: TenantScope) -> list[AccessToken]:
+    statement = select(AccessToken).where(owned_by(AccessToken, scope)).order_by(AccessToken.created_at)
     return list((await session.scalars(statement)).all())

@@ -96,8 +96,8 @@ async def issue_token(
     return row, plain
 
 
-async def list_tokens(session: AsyncSession, organization_id: uuid.UUID) -> list[AccessToken]:
-    return await repository.list_for_organization(session, organization_id)
+async def list_tokens(session: AsyncSession, scope: TenantScope) -> list[AccessToken]:
+    return await repository.list_for_organization(session, scope)
 
 
 async def revoke_token(session: AsyncSession, token_id: uuid.UUID) -> bool:

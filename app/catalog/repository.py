@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.kit.pagination import Page, paginate
 from app.kit.repository import scoped
+from app.kit.tenancy import TenantScope
 from app.models import Meter, Product, ProductPrice
 
 
@@ -32,8 +33,8 @@ def _escape_like(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
-def _filtered(organization_id: uuid.UUID, filter: ProductFilter):
-    statement = scoped(select(Product), Product, organization_id)
+def _filtered(scope: TenantScope, filter: ProductFilter):
+    statement = scoped(select(Product), Product, scope)
     if filter.is_archived is not None:
         statement = statement.where(Product.archived_at.is_not(None) if filter.is_archived else Product.archived_at.is_(None))
     if filter.is_recurring is not None:
@@ -49,7 +50,7 @@ def _filtered(organization_id: uuid.UUID, filter: ProductFilter):
 
 async def list_page(
     session: AsyncSession,
-    organization_id: uuid.UUID,
+    scope: TenantScope,
     filter: ProductFilter,
     *,
     order_by: str,
@@ -60,7 +61,7 @@ async def list_page(
     sort_key, sort_value_of = ORDER_KEYS[order_by]
     return await paginate(
         session,
-        _filtered(organization_id, filter),
+        _filtered(scope, filter),
         sort_key=sort_key,
         id_column=Product.id,
         descending=descending,
@@ -70,41 +71,41 @@ async def list_page(
     )
 
 
-async def count(session: AsyncSession, organization_id: uuid.UUID, filter: ProductFilter) -> int:
-    statement = _filtered(organization_id, filter).with_only_columns(func.count()).order_by(None)
+async def count(session: AsyncSession, scope: TenantScope, filter: ProductFilter) -> int:
+    statement = _filtered(scope, filter).with_only_columns(func.count()).order_by(None)
     return int(await session.scalar(statement) or 0)
 
 
 async def get(
-    session: AsyncSession, organization_id: uuid.UUID, product_id: uuid.UUID, *, for_update: bool = False
+    session: AsyncSession, scope: TenantScope, product_id: uuid.UUID, *, for_update: bool = False
 ) -> Product | None:
     """One product; `for_update` locks its row, which serializes every change to its prices."""
-    statement = scoped(select(Product), Product, organization_id).where(Product.id == product_id)
+    statement = scoped(select(Product), Product, scope).where(Product.id == product_id)
     if for_update:
         statement = statement.with_for_update()
     return await session.scalar(statement)
 
 
-async def get_many(session: AsyncSession, organization_id: uuid.UUID, ids: Sequence[uuid.UUID]) -> list[Product]:
-    statement = scoped(select(Product), Product, organization_id).where(Product.id.in_(list(ids)))
+async def get_many(session: AsyncSession, scope: TenantScope, ids: Sequence[uuid.UUID]) -> list[Product]:
+    statement = scoped(select(Product), Product, scope).where(Product.id.in_(list(ids)))
     return list((await session.scalars(statement)).all())
 
 
-async def get_price(session: AsyncSession, organization_id: uuid.UUID, price_id: uuid.UUID) -> ProductPrice | None:
-    statement = scoped(select(ProductPrice), ProductPrice, organization_id).where(ProductPrice.id == price_id)
+async def get_price(session: AsyncSession, scope: TenantScope, price_id: uuid.UUID) -> ProductPrice | None:
+    statement = scoped(select(ProductPrice), ProductPrice, scope).where(ProductPrice.id == price_id)
     return await session.scalar(statement)
 
 
-async def get_many_prices(session: AsyncSession, organization_id: uuid.UUID, ids: Sequence[uuid.UUID]) -> list[ProductPrice]:
-    statement = scoped(select(ProductPrice), ProductPrice, organization_id).where(ProductPrice.id.in_(list(ids)))
+async def get_many_prices(session: AsyncSession, scope: TenantScope, ids: Sequence[uuid.UUID]) -> list[ProductPrice]:
+    statement = scoped(select(ProductPrice), ProductPrice, scope).where(ProductPrice.id.in_(list(ids)))
     return list((await session.scalars(statement)).all())
 
 
 async def list_prices_for_products(
-    session: AsyncSession, organization_id: uuid.UUID, product_ids: Sequence[uuid.UUID], *, active_only: bool = False
+    session: AsyncSession, scope: TenantScope, product_ids: Sequence[uuid.UUID], *, active_only: bool = False
 ) -> list[ProductPrice]:
     """Prices of the given products: active ones first, then archived; oldest first within each."""
-    statement = scoped(select(ProductPrice), ProductPrice, organization_id).where(
+    statement = scoped(select(ProductPrice), ProductPrice, scope).where(
         ProductPrice.product_id.in_(list(product_ids))
     )
     if active_only:
@@ -115,9 +116,9 @@ async def list_prices_for_products(
     return list((await session.scalars(statement)).all())
 
 
-async def get_meters(session: AsyncSession, organization_id: uuid.UUID, ids: Sequence[uuid.UUID]) -> list[Meter]:
+async def get_meters(session: AsyncSession, scope: TenantScope, ids: Sequence[uuid.UUID]) -> list[Meter]:
     """Meters of the organization among `ids` (archived ones included: the caller decides)."""
     if not ids:
         return []
-    statement = scoped(select(Meter), Meter, organization_id).where(Meter.id.in_(list(ids)))
+    statement = scoped(select(Meter), Meter, scope).where(Meter.id.in_(list(ids)))
     return list((await session.scalars(statement)).all())

@@ -34,6 +34,7 @@ from app.kit.models import utc_now
 from app.kit.money import check_amount, check_currency, check_unit_amount
 from app.kit.pagination import Page, check_page_size
 from app.kit.validation import check_lookup_text, check_metadata, check_text
+from app.kit.tenancy import TenantScope
 from app.models import BASE_PRICE_TYPES, PriceType, Product, ProductPrice, RecurringInterval
 
 __all__ = [
@@ -114,37 +115,37 @@ async def list_products(
     check_page_size(first, max_page_size)
     check_lookup_text({"search": filter.search})
     return await repository.list_page(
-        session, subject.organization_id, filter, order_by=order_by, descending=descending, first=first, after=after
+        session, subject.scope, filter, order_by=order_by, descending=descending, first=first, after=after
     )
 
 
 async def count_products(session: AsyncSession, subject: Subject, filter: ProductFilter) -> int:
     check_lookup_text({"search": filter.search})
-    return await repository.count(session, subject.organization_id, filter)
+    return await repository.count(session, subject.scope, filter)
 
 
 async def get_product(session: AsyncSession, subject: Subject, product_id: uuid.UUID) -> Product:
-    product = await repository.get(session, subject.organization_id, product_id)
+    product = await repository.get(session, subject.scope, product_id)
     if product is None:
         raise NotFound("Product not found")
     return product
 
 
-async def load_products(session: AsyncSession, organization_id: uuid.UUID, ids: list[uuid.UUID]) -> list[Product | None]:
+async def load_products(session: AsyncSession, scope: TenantScope, ids: list[uuid.UUID]) -> list[Product | None]:
     """For dataloaders: products in the order of `ids`, None where not found."""
-    return in_order(await repository.get_many(session, organization_id, ids), ids)
+    return in_order(await repository.get_many(session, scope, ids), ids)
 
 
-async def load_prices(session: AsyncSession, organization_id: uuid.UUID, ids: list[uuid.UUID]) -> list[ProductPrice | None]:
+async def load_prices(session: AsyncSession, scope: TenantScope, ids: list[uuid.UUID]) -> list[ProductPrice | None]:
     """For dataloaders: prices in the order of `ids`, None where not found."""
-    return in_order(await repository.get_many_prices(session, organization_id, ids), ids)
+    return in_order(await repository.get_many_prices(session, scope, ids), ids)
 
 
 async def load_prices_of(
-    session: AsyncSession, organization_id: uuid.UUID, product_ids: list[uuid.UUID]
+    session: AsyncSession, scope: TenantScope, product_ids: list[uuid.UUID]
 ) -> list[list[ProductPrice]]:
     """For dataloaders: every price of each product, active ones first, archived ones after."""
-    prices = await repository.list_prices_for_products(session, organization_id, product_ids)
+    prices = await repository.list_prices_for_products(session, scope, product_ids)
     return grouped(prices, product_ids, key=lambda price: price.product_id)
 
 
@@ -267,10 +268,10 @@ def _check_composition(
 
 
 async def _check_meters(
-    session: AsyncSession, issues: list[FieldIssue], organization_id: uuid.UUID, added: Iterable[tuple[tuple[str, ...], PriceDraft]]
+    session: AsyncSession, issues: list[FieldIssue], scope: TenantScope, added: Iterable[tuple[tuple[str, ...], PriceDraft]]
 ) -> None:
     metered = [(path, price) for path, price in added if price.meter_id is not None]
-    meters = {m.id: m for m in await repository.get_meters(session, organization_id, [p.meter_id for _, p in metered])}
+    meters = {m.id: m for m in await repository.get_meters(session, scope, [p.meter_id for _, p in metered])}
     for path, price in metered:
         meter = meters.get(price.meter_id)
         if meter is None:
@@ -279,10 +280,10 @@ async def _check_meters(
             issues.append(FieldIssue((*path, "meterId"), "the meter is archived", "meter_archived"))
 
 
-def _price_row(organization_id: uuid.UUID, product_id: uuid.UUID, draft: PriceDraft) -> ProductPrice:
+def _price_row(scope: TenantScope, product_id: uuid.UUID, draft: PriceDraft) -> ProductPrice:
     return ProductPrice(
         id=uuid.uuid4(),
-        organization_id=organization_id,
+        organization_id=scope.organization_id,
         product_id=product_id,
         type=draft.type,
         currency=draft.currency,
@@ -320,7 +321,7 @@ async def create_product(session: AsyncSession, subject: Subject, draft: Product
         path = ("prices", str(index), INPUT_MEMBER.get(price.type, price.type))
         added.append((path, _check_price_fields(issues, path, price)))
     _check_composition(issues, draft, [], added)
-    await _check_meters(session, issues, subject.organization_id, added)
+    await _check_meters(session, issues, subject.scope, added)
     if issues:
         raise ValidationFailed(issues)
 
@@ -334,7 +335,7 @@ async def create_product(session: AsyncSession, subject: Subject, draft: Product
     )
     session.add(product)
     await session.flush()
-    session.add_all([_price_row(subject.organization_id, product.id, price) for _path, price in added])
+    session.add_all([_price_row(subject.scope, product.id, price) for _path, price in added])
     await session.flush()
     return product
 
@@ -343,7 +344,7 @@ async def update_product(
     session: AsyncSession, subject: Subject, product_id: uuid.UUID, changes: Mapping[str, Any]
 ) -> Product:
     """Apply the given fields only (name, description, metadata); the recurring interval is fixed."""
-    product = await repository.get(session, subject.organization_id, product_id, for_update=True)
+    product = await repository.get(session, subject.scope, product_id, for_update=True)
     if product is None:
         raise NotFound("Product not found")
     issues: list[FieldIssue] = []
@@ -363,7 +364,7 @@ async def update_product(
 
 async def archive_product(session: AsyncSession, subject: Subject, product_id: uuid.UUID) -> Product:
     """Take the product off sale; its prices stay as they are. Archiving twice is a no-op."""
-    product = await repository.get(session, subject.organization_id, product_id, for_update=True)
+    product = await repository.get(session, subject.scope, product_id, for_update=True)
     if product is None:
         raise NotFound("Product not found")
     if product.archived_at is None:
@@ -373,7 +374,7 @@ async def archive_product(session: AsyncSession, subject: Subject, product_id: u
 
 
 async def unarchive_product(session: AsyncSession, subject: Subject, product_id: uuid.UUID) -> Product:
-    product = await repository.get(session, subject.organization_id, product_id, for_update=True)
+    product = await repository.get(session, subject.scope, product_id, for_update=True)
     if product is None:
         raise NotFound("Product not found")
     if product.archived_at is not None:
@@ -385,8 +386,8 @@ async def unarchive_product(session: AsyncSession, subject: Subject, product_id:
 # -- prices --------------------------------------------------------------------------------
 
 
-async def _locked_product(session: AsyncSession, organization_id: uuid.UUID, product_id: uuid.UUID) -> Product:
-    product = await repository.get(session, organization_id, product_id, for_update=True)
+async def _locked_product(session: AsyncSession, scope: TenantScope, product_id: uuid.UUID) -> Product:
+    product = await repository.get(session, scope, product_id, for_update=True)
     if product is None:
         raise NotFound("Product not found")
     if product.archived_at is not None:
@@ -404,8 +405,8 @@ async def create_price(
 ) -> ProductPrice:
     """Add a price to a product, archiving `archive_price_ids` (active prices of the same product)
     in the same step; the rules apply to the prices that remain active."""
-    product = await _locked_product(session, subject.organization_id, product_id)
-    active = await repository.list_prices_for_products(session, subject.organization_id, [product.id], active_only=True)
+    product = await _locked_product(session, subject.scope, product_id)
+    active = await repository.list_prices_for_products(session, subject.scope, [product.id], active_only=True)
     active_by_id = {p.id: p for p in active}
     issues: list[FieldIssue] = []
     for index, price_id in enumerate(archive_price_ids):
@@ -416,7 +417,7 @@ async def create_price(
     retiring = set(archive_price_ids)
     kept = [p for p in active if p.id not in retiring]
     _check_composition(issues, product, kept, [(path, clean)])
-    await _check_meters(session, issues, subject.organization_id, [(path, clean)])
+    await _check_meters(session, issues, subject.scope, [(path, clean)])
     if issues:
         raise ValidationFailed(issues)
 
@@ -424,7 +425,7 @@ async def create_price(
     for price_id in retiring:
         active_by_id[price_id].archived_at = now
     await session.flush()  # archive first: the partial unique indexes see only active prices
-    price = _price_row(subject.organization_id, product.id, clean)
+    price = _price_row(subject.scope, product.id, clean)
     session.add(price)
     await session.flush()
     return price
@@ -432,11 +433,11 @@ async def create_price(
 
 async def archive_price(session: AsyncSession, subject: Subject, price_id: uuid.UUID) -> ProductPrice:
     """Archive a price; the product keeps at least one active price. Archiving twice is a no-op."""
-    price = await repository.get_price(session, subject.organization_id, price_id)
+    price = await repository.get_price(session, subject.scope, price_id)
     if price is None:
         raise NotFound("Price not found")
-    product = await _locked_product(session, subject.organization_id, price.product_id)
-    active = await repository.list_prices_for_products(session, subject.organization_id, [product.id], active_only=True)
+    product = await _locked_product(session, subject.scope, price.product_id)
+    active = await repository.list_prices_for_products(session, subject.scope, [product.id], active_only=True)
     if price.id not in {p.id for p in active}:  # already archived (maybe just now, by another call)
         await session.refresh(price)
         return price

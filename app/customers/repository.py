@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.kit.models import utc_now
 from app.kit.pagination import Page, paginate
 from app.kit.repository import scoped
+from app.kit.tenancy import TenantScope
 from app.models import Customer, Member
 
 
@@ -37,8 +38,8 @@ def _escape_like(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
-def _filtered(organization_id: uuid.UUID, filter: CustomerFilter):
-    statement = scoped(select(Customer), Customer, organization_id)
+def _filtered(scope: TenantScope, filter: CustomerFilter):
+    statement = scoped(select(Customer), Customer, scope)
     if filter.type is not None:
         statement = statement.where(Customer.type == filter.type)
     if filter.email is not None:
@@ -59,7 +60,7 @@ def _filtered(organization_id: uuid.UUID, filter: CustomerFilter):
 
 async def list_page(
     session: AsyncSession,
-    organization_id: uuid.UUID,
+    scope: TenantScope,
     filter: CustomerFilter,
     *,
     order_by: str,
@@ -70,7 +71,7 @@ async def list_page(
     sort_key, sort_value_of = ORDER_KEYS[order_by]
     return await paginate(
         session,
-        _filtered(organization_id, filter),
+        _filtered(scope, filter),
         sort_key=sort_key,
         id_column=Customer.id,
         descending=descending,
@@ -80,27 +81,27 @@ async def list_page(
     )
 
 
-async def count(session: AsyncSession, organization_id: uuid.UUID, filter: CustomerFilter) -> int:
-    statement = _filtered(organization_id, filter).with_only_columns(func.count()).order_by(None)
+async def count(session: AsyncSession, scope: TenantScope, filter: CustomerFilter) -> int:
+    statement = _filtered(scope, filter).with_only_columns(func.count()).order_by(None)
     return int(await session.scalar(statement) or 0)
 
 
 async def get(
-    session: AsyncSession, organization_id: uuid.UUID, customer_id: uuid.UUID, *, for_update: bool = False
+    session: AsyncSession, scope: TenantScope, customer_id: uuid.UUID, *, for_update: bool = False
 ) -> Customer | None:
-    statement = scoped(select(Customer), Customer, organization_id).where(Customer.id == customer_id)
+    statement = scoped(select(Customer), Customer, scope).where(Customer.id == customer_id)
     if for_update:  # a locked read refreshes what the session may hold from before the lock
         statement = statement.with_for_update().execution_options(populate_existing=True)
     return await session.scalar(statement)
 
 
-async def get_by_external_id(session: AsyncSession, organization_id: uuid.UUID, external_id: str) -> Customer | None:
-    statement = scoped(select(Customer), Customer, organization_id).where(Customer.external_id == external_id)
+async def get_by_external_id(session: AsyncSession, scope: TenantScope, external_id: str) -> Customer | None:
+    statement = scoped(select(Customer), Customer, scope).where(Customer.external_id == external_id)
     return await session.scalar(statement)
 
 
-async def get_many(session: AsyncSession, organization_id: uuid.UUID, ids: Sequence[uuid.UUID]) -> list[Customer]:
-    statement = scoped(select(Customer), Customer, organization_id).where(Customer.id.in_(list(ids)))
+async def get_many(session: AsyncSession, scope: TenantScope, ids: Sequence[uuid.UUID]) -> list[Customer]:
+    statement = scoped(select(Customer), Customer, scope).where(Customer.id.in_(list(ids)))
     return list((await session.scalars(statement)).all())
 
 

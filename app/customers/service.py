@@ -23,6 +23,7 @@ from app.kit.errors import FieldIssue, NotFound, ValidationFailed
 from app.kit.pagination import Page, check_page_size
 from app.kit.repository import flush_unique
 from app.kit.validation import check_address, check_email, check_lookup_text, check_metadata, check_text
+from app.kit.tenancy import TenantScope
 from app.members import repository as member_repository
 from app.members.errors import DuplicateMemberEmail, DuplicateMemberExternalId
 from app.members.service import MemberDraft, check_member_draft, member_conflicts
@@ -66,12 +67,12 @@ async def list_customers(
     check_page_size(first, max_page_size)
     _check_filter_text(filter)
     return await repository.list_page(
-        session, subject.organization_id, filter, order_by=order_by, descending=descending, first=first, after=after
+        session, subject.scope, filter, order_by=order_by, descending=descending, first=first, after=after
     )
 
 
 async def get_customer(session: AsyncSession, subject: Subject, customer_id: uuid.UUID) -> Customer:
-    customer = await repository.get(session, subject.organization_id, customer_id)
+    customer = await repository.get(session, subject.scope, customer_id)
     if customer is None:
         raise NotFound("Customer not found")
     return customer
@@ -83,7 +84,7 @@ def _check_filter_text(filter: CustomerFilter) -> None:
 
 async def get_customer_by_external_id(session: AsyncSession, subject: Subject, external_id: str) -> Customer:
     check_lookup_text({"externalId": external_id})
-    customer = await repository.get_by_external_id(session, subject.organization_id, external_id)
+    customer = await repository.get_by_external_id(session, subject.scope, external_id)
     if customer is None:
         raise NotFound(f"No customer with external id {external_id!r}")
     return customer
@@ -173,10 +174,10 @@ async def create_customer(session: AsyncSession, subject: Subject, draft: Custom
     ]
     session.add_all(members)
     await session.flush()
-    await meters.on_customer_external_id(session, subject.organization_id, customer.id, customer.external_id)
-    await webhooks.emit(session, subject.organization_id, WebhookEventType.customer_created, customer_data(customer))
+    await meters.on_customer_external_id(session, subject.scope, customer.id, customer.external_id)
+    await webhooks.emit(session, subject.scope, WebhookEventType.customer_created, customer_data(customer))
     for member in members:
-        await webhooks.emit(session, subject.organization_id, WebhookEventType.member_created, member_data(member))
+        await webhooks.emit(session, subject.scope, WebhookEventType.member_created, member_data(member))
     return customer
 
 
@@ -184,7 +185,7 @@ async def update_customer(
     session: AsyncSession, subject: Subject, customer_id: uuid.UUID, changes: Mapping[str, Any]
 ) -> Customer:
     """Apply the given fields only; a field given as None is cleared (email cannot be)."""
-    customer = await repository.get(session, subject.organization_id, customer_id, for_update=True)
+    customer = await repository.get(session, subject.scope, customer_id, for_update=True)
     if customer is None:
         raise NotFound("Customer not found")
     previous_external_id = customer.external_id
@@ -209,27 +210,27 @@ async def update_customer(
     if customer.external_id != previous_external_id:
         # events sent for the new external id now count, those for the old one no longer do
         await meters.recount_customer(session, customer.id)
-    await webhooks.emit(session, subject.organization_id, WebhookEventType.customer_updated, customer_data(customer))
+    await webhooks.emit(session, subject.scope, WebhookEventType.customer_updated, customer_data(customer))
 
     if not customer.is_business:
-        owner = await member_repository.get_owner(session, subject.organization_id, customer.id)
+        owner = await member_repository.get_owner(session, subject.scope, customer.id)
         mirrored = (customer.email, customer.name, customer.external_id)
         if owner is not None and (owner.email, owner.name, owner.external_id) != mirrored:
             owner.email, owner.name, owner.external_id = mirrored
             await flush_unique(session, member_conflicts(owner.email, owner.external_id))
-            await webhooks.emit(session, subject.organization_id, WebhookEventType.member_updated, member_data(owner))
+            await webhooks.emit(session, subject.scope, WebhookEventType.member_updated, member_data(owner))
     return customer
 
 
 async def delete_customer(session: AsyncSession, subject: Subject, customer_id: uuid.UUID) -> Customer:
-    customer = await repository.get(session, subject.organization_id, customer_id, for_update=True)
+    customer = await repository.get(session, subject.scope, customer_id, for_update=True)
     if customer is None:
         raise NotFound("Customer not found")
-    members = await member_repository.list_for_customers(session, subject.organization_id, [customer.id])
+    members = await member_repository.list_for_customers(session, subject.scope, [customer.id])
     await repository.soft_delete(session, customer)
-    await webhooks.emit(session, subject.organization_id, WebhookEventType.customer_deleted, customer_data(customer))
+    await webhooks.emit(session, subject.scope, WebhookEventType.customer_deleted, customer_data(customer))
     for member in members:
-        await webhooks.emit(session, subject.organization_id, WebhookEventType.member_deleted, member_data(member))
+        await webhooks.emit(session, subject.scope, WebhookEventType.member_deleted, member_data(member))
     return customer
 
 
@@ -237,7 +238,7 @@ async def upgrade_to_business(
     session: AsyncSession, subject: Subject, customer_id: uuid.UUID, *, name: str | None = None, billing_name: str | None = None
 ) -> Customer:
     """Turn an individual into a business; its owner member stays the owner."""
-    customer = await repository.get(session, subject.organization_id, customer_id, for_update=True)
+    customer = await repository.get(session, subject.scope, customer_id, for_update=True)
     if customer is None:
         raise NotFound("Customer not found")
     if customer.is_business:
@@ -253,15 +254,15 @@ async def upgrade_to_business(
     if billing_name is not None:
         customer.billing_name = billing_name
     await session.flush()
-    await webhooks.emit(session, subject.organization_id, WebhookEventType.customer_updated, customer_data(customer))
+    await webhooks.emit(session, subject.scope, WebhookEventType.customer_updated, customer_data(customer))
     return customer
 
 
-async def load_customers(session: AsyncSession, organization_id: uuid.UUID, ids: list[uuid.UUID]) -> list[Customer | None]:
+async def load_customers(session: AsyncSession, scope: TenantScope, ids: list[uuid.UUID]) -> list[Customer | None]:
     """For dataloaders: customers in the order of `ids`, None where not found."""
-    return in_order(await repository.get_many(session, organization_id, ids), ids)
+    return in_order(await repository.get_many(session, scope, ids), ids)
 
 
 async def count_customers(session: AsyncSession, subject: Subject, filter: CustomerFilter) -> int:
     _check_filter_text(filter)
-    return await repository.count(session, subject.organization_id, filter)
+    return await repository.count(session, subject.scope, filter)

@@ -10,6 +10,8 @@ from sqlalchemy import and_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.kit.pagination import Page, paginate
+from app.kit.repository import owned_by
+from app.kit.tenancy import TenantScope
 from app.meters.repository import customer_events
 from app.models import Customer, Event, Member
 
@@ -35,40 +37,40 @@ SELECT count(*) FROM inserted
 """
 
 
-async def insert_batch(session: AsyncSession, organization_id: uuid.UUID, source: str, columns: Sequence[list]) -> int:
+async def insert_batch(session: AsyncSession, scope: TenantScope, source: str, columns: Sequence[list]) -> int:
     """Insert events given as columns (name, timestamp, customer_id, external_customer_id,
     member_id, external_member_id, external_id, metadata JSON text). Straight on the driver:
     this is the ingestion hot path."""
     connection = await session.connection()
     raw = await connection.get_raw_connection()
-    return await raw.driver_connection.fetchval(INSERT_BATCH, organization_id, source, *columns)
+    return await raw.driver_connection.fetchval(INSERT_BATCH, scope.organization_id, source, *columns)
 
 
-async def existing_customers(session: AsyncSession, organization_id: uuid.UUID, ids: Sequence[uuid.UUID]) -> set[uuid.UUID]:
+async def existing_customers(session: AsyncSession, scope: TenantScope, ids: Sequence[uuid.UUID]) -> set[uuid.UUID]:
     statement = select(Customer.id).where(
-        Customer.organization_id == organization_id, Customer.id.in_(list(ids)), Customer.deleted_at.is_(None)
+        owned_by(Customer, scope), Customer.id.in_(list(ids)), Customer.deleted_at.is_(None)
     )
     return set((await session.scalars(statement)).all())
 
 
-async def customers_by_external_id(session: AsyncSession, organization_id: uuid.UUID, external_ids: Sequence[str]) -> dict[str, uuid.UUID]:
+async def customers_by_external_id(session: AsyncSession, scope: TenantScope, external_ids: Sequence[str]) -> dict[str, uuid.UUID]:
     statement = select(Customer.external_id, Customer.id).where(
-        Customer.organization_id == organization_id, Customer.external_id.in_(list(external_ids)), Customer.deleted_at.is_(None)
+        owned_by(Customer, scope), Customer.external_id.in_(list(external_ids)), Customer.deleted_at.is_(None)
     )
     return {row[0]: row[1] for row in await session.execute(statement)}
 
 
-async def member_customers(session: AsyncSession, organization_id: uuid.UUID, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, uuid.UUID]:
+async def member_customers(session: AsyncSession, scope: TenantScope, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, uuid.UUID]:
     """member id -> its customer id, for active members."""
     statement = select(Member.id, Member.customer_id).where(
-        Member.organization_id == organization_id, Member.id.in_(list(ids)), Member.deleted_at.is_(None)
+        owned_by(Member, scope), Member.id.in_(list(ids)), Member.deleted_at.is_(None)
     )
     return {row[0]: row[1] for row in await session.execute(statement)}
 
 
 async def list_page(
     session: AsyncSession,
-    organization_id: uuid.UUID,
+    scope: TenantScope,
     *,
     customer: Customer | None,
     member: Member | None,
@@ -79,7 +81,7 @@ async def list_page(
     first: int,
     after: str | None,
 ) -> Page[Event]:
-    statement = select(Event).where(Event.organization_id == organization_id)
+    statement = select(Event).where(owned_by(Event, scope))
     if customer is not None:
         statement = statement.where(customer_events(customer))
     if member is not None:  # named by id, or by its external id within its customer

@@ -170,7 +170,7 @@ async def ingest(session: AsyncSession, subject: Subject, events: Sequence[Any],
         external_ids,
         [m.decode() for m in metadata],
     ]
-    inserted = await repository.insert_batch(session, subject.organization_id, source, columns)
+    inserted = await repository.insert_batch(session, subject.scope, source, columns)
     for customer_id in {c for c in customers if c is not None}:
         request_update(session, customer_id)
     return IngestResult(inserted=inserted, duplicates=len(events) - inserted)
@@ -209,14 +209,14 @@ async def _resolve_customers(
     exist yet: the event waits for it). An unknown customer id is an issue."""
     given = {c for c in customer_ids if c is not None}
     if given:
-        found = await repository.existing_customers(session, subject.organization_id, list(given))
+        found = await repository.existing_customers(session, subject.scope, list(given))
         issues += [
             FieldIssue(("events", str(i), "customer_id"), "no such customer", "unknown_customer")
             for i, c in enumerate(customer_ids)
             if c is not None and c not in found
         ]
     wanted = {e for e in external_ids if e is not None}
-    by_external = await repository.customers_by_external_id(session, subject.organization_id, list(wanted)) if wanted else {}
+    by_external = await repository.customers_by_external_id(session, subject.scope, list(wanted)) if wanted else {}
     return [c if c is not None else by_external.get(e) if e is not None else None for c, e in zip(customer_ids, external_ids)]
 
 
@@ -232,7 +232,7 @@ async def _check_members(
     wanted = {m for m in member_ids if m is not None}
     if not wanted:
         return
-    owners = await repository.member_customers(session, subject.organization_id, list(wanted))
+    owners = await repository.member_customers(session, subject.scope, list(wanted))
     for index, (member_id, customer_id, external) in enumerate(zip(member_ids, customers, external_customers)):
         if member_id is None or (customer_id is None and external is None):  # no customer: said already
             continue
@@ -292,7 +292,7 @@ async def _system_event(
     if issues:
         raise ValidationFailed(issues)
     columns = [[name], [utc_now()], [customer_id], [None], [None], [None], [external_id], [_encode(metadata).decode()]]
-    inserted = await repository.insert_batch(session, subject.organization_id, EventSource.system.value, columns)
+    inserted = await repository.insert_batch(session, subject.scope, EventSource.system.value, columns)
     request_update(session, customer_id)
     return IngestResult(inserted=inserted, duplicates=1 - inserted)
 
@@ -322,7 +322,7 @@ async def list_events(
         member = await get_member(session, subject, member_id)
     return await repository.list_page(
         session,
-        subject.organization_id,
+        subject.scope,
         customer=customer,
         member=member,
         name=name,

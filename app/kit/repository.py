@@ -2,21 +2,29 @@
 
 from __future__ import annotations
 
-import uuid
 from typing import Callable, Mapping, TypeVar
 
-from sqlalchemy import Select
+from sqlalchemy import ColumnElement, Select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.kit.errors import KassaError
+from app.kit.tenancy import TenantScope
 
 T = TypeVar("T", bound=Select)
 
 
-def scoped(statement: T, model, organization_id: uuid.UUID) -> T:
-    """Restrict `statement` to rows of `model` owned by `organization_id` (and not soft-deleted)."""
-    statement = statement.where(model.organization_id == organization_id)
+def owned_by(model, scope: TenantScope) -> ColumnElement[bool]:
+    """`model`'s rows of the scope's organization: the one tenant filter (row-level security
+    checks the same again in PostgreSQL, app.kit.tenancy)."""
+    if not isinstance(scope, TenantScope):
+        raise TypeError(f"a repository is scoped by a TenantScope, got {type(scope).__name__}")
+    return model.organization_id == scope.organization_id
+
+
+def scoped(statement: T, model, scope: TenantScope) -> T:
+    """Restrict `statement` to rows of `model` owned by the scope's organization (and not soft-deleted)."""
+    statement = statement.where(owned_by(model, scope))
     if hasattr(model, "deleted_at"):
         statement = statement.where(model.deleted_at.is_(None))
     return statement

@@ -25,6 +25,7 @@ from app.kit.errors import FieldIssue, NotFound, ValidationFailed
 from app.kit.models import utc_now
 from app.kit.repository import flush_unique
 from app.kit.validation import check_email, check_text
+from app.kit.tenancy import TenantScope
 from app.members import repository
 from app.members.errors import CustomerNotBusiness, DuplicateMemberEmail, DuplicateMemberExternalId, MemberRoleRule
 from app.models import Customer, Member, MemberRole, WebhookEventType
@@ -68,14 +69,14 @@ def member_conflicts(email: str, external_id: str | None, prefix: tuple[str, ...
 
 
 async def _customer_for_update(session: AsyncSession, subject: Subject, customer_id: uuid.UUID) -> Customer:
-    customer = await repository.customer_for_update(session, subject.organization_id, customer_id)
+    customer = await repository.customer_for_update(session, subject.scope, customer_id)
     if customer is None:
         raise NotFound("Customer not found")
     return customer
 
 
 async def _member(session: AsyncSession, subject: Subject, member_id: uuid.UUID) -> Member:
-    member = await repository.get(session, subject.organization_id, member_id)
+    member = await repository.get(session, subject.scope, member_id)
     if member is None:
         raise NotFound("Member not found")
     return member
@@ -118,7 +119,7 @@ async def add_member(session: AsyncSession, subject: Subject, customer_id: uuid.
     )
     session.add(member)
     await flush_unique(session, member_conflicts(draft.email, draft.external_id))
-    await webhooks.emit(session, subject.organization_id, WebhookEventType.member_created, member_data(member))
+    await webhooks.emit(session, subject.scope, WebhookEventType.member_created, member_data(member))
     return member
 
 
@@ -153,7 +154,7 @@ async def update_member(session: AsyncSession, subject: Subject, member_id: uuid
     if issues:
         raise ValidationFailed(issues)
     await flush_unique(session, member_conflicts(member.email, member.external_id))
-    await webhooks.emit(session, subject.organization_id, WebhookEventType.member_updated, member_data(member))
+    await webhooks.emit(session, subject.scope, WebhookEventType.member_updated, member_data(member))
     return member
 
 
@@ -165,7 +166,7 @@ async def remove_member(session: AsyncSession, subject: Subject, member_id: uuid
         )
     member.deleted_at = utc_now()
     await session.flush()
-    await webhooks.emit(session, subject.organization_id, WebhookEventType.member_deleted, member_data(member))
+    await webhooks.emit(session, subject.scope, WebhookEventType.member_deleted, member_data(member))
     return member
 
 
@@ -182,22 +183,22 @@ async def transfer_ownership(
         raise NotFound("Member not found in this customer")
     if member.role == MemberRole.owner.value:
         raise MemberRoleRule("This member is already the owner", rule="already_owner")
-    previous = await repository.get_owner(session, subject.organization_id, customer.id)
+    previous = await repository.get_owner(session, subject.scope, customer.id)
     if previous is not None:
         previous.role = MemberRole.billing_manager.value
         await session.flush()  # demote first: the one-owner index is checked per statement
     member.role = MemberRole.owner.value
     await session.flush()
     if previous is not None:
-        await webhooks.emit(session, subject.organization_id, WebhookEventType.member_updated, member_data(previous))
-    await webhooks.emit(session, subject.organization_id, WebhookEventType.member_updated, member_data(member))
+        await webhooks.emit(session, subject.scope, WebhookEventType.member_updated, member_data(previous))
+    await webhooks.emit(session, subject.scope, WebhookEventType.member_updated, member_data(member))
     return customer, member, previous
 
 
-async def load_members_of(session: AsyncSession, organization_id: uuid.UUID, customer_ids: list[uuid.UUID]) -> list[list[Member]]:
-    members = await repository.list_for_customers(session, organization_id, customer_ids)
+async def load_members_of(session: AsyncSession, scope: TenantScope, customer_ids: list[uuid.UUID]) -> list[list[Member]]:
+    members = await repository.list_for_customers(session, scope, customer_ids)
     return grouped(members, customer_ids, key=lambda member: member.customer_id)
 
 
-async def load_members(session: AsyncSession, organization_id: uuid.UUID, ids: list[uuid.UUID]) -> list[Member | None]:
-    return in_order(await repository.get_many(session, organization_id, ids), ids)
+async def load_members(session: AsyncSession, scope: TenantScope, ids: list[uuid.UUID]) -> list[Member | None]:
+    return in_order(await repository.get_many(session, scope, ids), ids)

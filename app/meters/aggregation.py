@@ -24,6 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.kit.decimals import decimal_text
 from app.kit.ids import to_global_id
+from app.kit.tenancy import TenantScope
 from app.meters import repository
 from app.meters.billing_status import status_of
 from app.meters.service import request_update
@@ -38,13 +39,13 @@ QUANTUM = Decimal("0.000000000001")  # the 12 decimal places quantities are stor
 # -- a redefined meter: count it again for every customer -----------------------------------------
 
 
-async def backfill(session: AsyncSession, meter_id: uuid.UUID) -> int:
+async def backfill(session: AsyncSession, scope: TenantScope, meter_id: uuid.UUID) -> int:
     """Ask for an update of every customer whose events were counted before: the update counts
     a meter it has no totals for from all the customer's events."""
-    meter = await repository.get_unscoped(session, meter_id)
+    meter = await repository.get(session, scope, meter_id)
     if meter is None or meter.archived_at is not None:
         return 0
-    customer_ids = await repository.customers_with_state(session, meter.organization_id)
+    customer_ids = await repository.customers_with_state(session, scope)
     for customer_id in customer_ids:
         request_update(session, customer_id)
     return len(customer_ids)
@@ -96,18 +97,18 @@ class UpdateResult:
     more_pending: bool = False
 
 
-async def update_customer_meters(session: AsyncSession, customer_id: uuid.UUID) -> UpdateResult:
+async def update_customer_meters(session: AsyncSession, scope: TenantScope, customer_id: uuid.UUID) -> UpdateResult:
     """Count the customer's new events into its meters. Safe to run twice or concurrently."""
     result = UpdateResult()
-    customer = await repository.get_customer_unscoped(session, customer_id)
+    customer = await repository.get_customer(session, scope, customer_id)
     if customer is None or customer.deleted_at is not None:
         return result
     await repository.lock_customer(session, customer.id)
     xmin = await repository.snapshot_xmin(session)
     state = await repository.state_for_update(session, customer)
     start = state.watermark
-    organization = await organizations.get(session, customer.organization_id)
-    meters = await repository.active_meters(session, customer.organization_id, lock=True)
+    organization = await organizations.get(session, scope)
+    meters = await repository.active_meters(session, scope, lock=True)
     existing = await repository.customer_meters(session, customer.id)
     resets = await repository.latest_resets(session, customer, start, xmin) if xmin > start else {}
 
@@ -166,7 +167,7 @@ async def update_customer_meters(session: AsyncSession, customer_id: uuid.UUID) 
             result.status_changes += 1
             await webhooks.emit(
                 session,
-                customer.organization_id,
+                scope,
                 WebhookEventType.customer_state_changed,
                 {
                     "customer": customer_data(customer),
@@ -230,7 +231,7 @@ async def recount_customer(session: AsyncSession, customer_id: uuid.UUID) -> Non
     request_update(session, customer_id)
 
 
-async def on_customer_external_id(session: AsyncSession, organization_id: uuid.UUID, customer_id: uuid.UUID, external_id: str | None) -> None:
+async def on_customer_external_id(session: AsyncSession, scope: TenantScope, customer_id: uuid.UUID, external_id: str | None) -> None:
     """A customer got an external id: count the events that were sent for it before it existed."""
-    if external_id is not None and await repository.has_unattributed(session, organization_id, external_id):
+    if external_id is not None and await repository.has_unattributed(session, scope, external_id):
         request_update(session, customer_id)

@@ -76,11 +76,11 @@ async def billing_status(
     totals (a constant number of reads, whatever the history). With a member, also what that
     member consumed; the quota is the customer's."""
     if member_id is not None:
-        member = await members.get(session, subject.organization_id, member_id)
+        member = await members.get(session, subject.scope, member_id)
         if member is None or member.customer_id != customer.id:
             raise NotFound("Member not found in this customer")
-    organization = await organizations.get(session, subject.organization_id)
-    meters = await repository.active_meters(session, subject.organization_id)
+    organization = await organizations.get(session, subject.scope)
+    meters = await repository.active_meters(session, subject.scope)
     rows = await repository.customer_meters(session, customer.id)
     by_member = await repository.member_totals(session, customer.id, member_id) if member_id is not None else {}
     statuses = []
@@ -139,7 +139,7 @@ async def check_quota(
 
 
 async def update_thresholds(session: AsyncSession, subject: Subject, changes: Mapping[str, Any]) -> Organization:
-    organization = await organizations.get(session, subject.organization_id)
+    organization = await organizations.get(session, subject.scope)
     for name in ("warning_threshold", "critical_threshold", "exceeded_threshold"):
         if changes.get(name) is not None:
             setattr(organization, name, changes[name])

@@ -31,7 +31,8 @@ from sqlalchemy.dialects.postgresql import JSONB, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.kit.pagination import Page, paginate
-from app.kit.repository import scoped
+from app.kit.repository import owned_by, scoped
+from app.kit.tenancy import TenantScope
 from app.meters.definitions import property_key
 from app.models import (
     Customer,
@@ -52,30 +53,30 @@ RESET_EVENT = "kassa.meter_reset"
 # -- meters ------------------------------------------------------------------------------------
 
 
-async def get(session: AsyncSession, organization_id: uuid.UUID, meter_id: uuid.UUID, *, for_update: bool = False) -> Meter | None:
-    statement = scoped(select(Meter), Meter, organization_id).where(Meter.id == meter_id)
+async def get(session: AsyncSession, scope: TenantScope, meter_id: uuid.UUID, *, for_update: bool = False) -> Meter | None:
+    statement = scoped(select(Meter), Meter, scope).where(Meter.id == meter_id)
     if for_update:
         statement = statement.with_for_update()
     return await session.scalar(statement)
 
 
-async def get_many(session: AsyncSession, organization_id: uuid.UUID, ids: Sequence[uuid.UUID]) -> list[Meter]:
-    return list((await session.scalars(scoped(select(Meter), Meter, organization_id).where(Meter.id.in_(list(ids))))).all())
+async def get_many(session: AsyncSession, scope: TenantScope, ids: Sequence[uuid.UUID]) -> list[Meter]:
+    return list((await session.scalars(scoped(select(Meter), Meter, scope).where(Meter.id.in_(list(ids))))).all())
 
 
-async def active_meters(session: AsyncSession, organization_id: uuid.UUID, *, lock: bool = False) -> list[Meter]:
+async def active_meters(session: AsyncSession, scope: TenantScope, *, lock: bool = False) -> list[Meter]:
     """With `lock`, the meters are held (FOR SHARE) until the transaction ends: a meter being
     redefined or archived meanwhile waits for the update job, and the job for it."""
-    statement = scoped(select(Meter), Meter, organization_id).where(Meter.archived_at.is_(None)).order_by(Meter.created_at, Meter.id)
+    statement = scoped(select(Meter), Meter, scope).where(Meter.archived_at.is_(None)).order_by(Meter.created_at, Meter.id)
     if lock:
         statement = statement.with_for_update(read=True)
     return list((await session.scalars(statement)).all())
 
 
 async def list_page(
-    session: AsyncSession, organization_id: uuid.UUID, *, archived: bool | None, first: int, after: str | None
+    session: AsyncSession, scope: TenantScope, *, archived: bool | None, first: int, after: str | None
 ) -> Page[Meter]:
-    statement = scoped(select(Meter), Meter, organization_id)
+    statement = scoped(select(Meter), Meter, scope)
     if archived is not None:
         statement = statement.where(Meter.archived_at.is_not(None) if archived else Meter.archived_at.is_(None))
     return await paginate(
@@ -150,17 +151,17 @@ def customer_events(customer: Customer) -> ColumnElement[bool]:
     return or_(own, late)
 
 
-async def get_customer_unscoped(session: AsyncSession, customer_id: uuid.UUID) -> Customer | None:
-    """For jobs, which act for the system and load by id (deleted customers included)."""
-    return await session.scalar(select(Customer).where(Customer.id == customer_id))
+async def get_customer(session: AsyncSession, scope: TenantScope, customer_id: uuid.UUID) -> Customer | None:
+    """The customer whose meters a job counts, by id (deleted customers included)."""
+    return await session.scalar(select(Customer).where(owned_by(Customer, scope), Customer.id == customer_id))
 
 
-async def has_unattributed(session: AsyncSession, organization_id: uuid.UUID, external_customer_id: str) -> bool:
+async def has_unattributed(session: AsyncSession, scope: TenantScope, external_customer_id: str) -> bool:
     """Are there events sent for this external customer id before a customer had it?"""
     statement = (
         select(Event.id)
         .where(
-            Event.organization_id == organization_id,
+            owned_by(Event, scope),
             Event.customer_id.is_(None),
             Event.external_customer_id == external_customer_id,
         )
@@ -334,30 +335,25 @@ async def forget_meter(session: AsyncSession, meter_id: uuid.UUID) -> list[uuid.
     return [row[0] for row in result]
 
 
-async def customer_meters_of(session: AsyncSession, organization_id: uuid.UUID, customer_ids: Sequence[uuid.UUID]) -> list[CustomerMeter]:
+async def customer_meters_of(session: AsyncSession, scope: TenantScope, customer_ids: Sequence[uuid.UUID]) -> list[CustomerMeter]:
     statement = (
         select(CustomerMeter)
         .join(Meter, Meter.id == CustomerMeter.meter_id)
-        .where(CustomerMeter.organization_id == organization_id, CustomerMeter.customer_id.in_(list(customer_ids)), Meter.archived_at.is_(None))
+        .where(owned_by(CustomerMeter, scope), CustomerMeter.customer_id.in_(list(customer_ids)), Meter.archived_at.is_(None))
         .order_by(CustomerMeter.customer_id, Meter.created_at)
     )
     return list((await session.scalars(statement)).all())
 
 
-async def member_meters_of(session: AsyncSession, organization_id: uuid.UUID, customer_ids: Sequence[uuid.UUID]) -> list[CustomerMeterMember]:
+async def member_meters_of(session: AsyncSession, scope: TenantScope, customer_ids: Sequence[uuid.UUID]) -> list[CustomerMeterMember]:
     statement = select(CustomerMeterMember).where(
-        CustomerMeterMember.organization_id == organization_id, CustomerMeterMember.customer_id.in_(list(customer_ids))
+        owned_by(CustomerMeterMember, scope), CustomerMeterMember.customer_id.in_(list(customer_ids))
     )
     return list((await session.scalars(statement)).all())
 
 
-async def get_unscoped(session: AsyncSession, meter_id: uuid.UUID) -> Meter | None:
-    """For jobs, which act for the system and load by id."""
-    return await session.scalar(select(Meter).where(Meter.id == meter_id))
-
-
-async def customers_with_state(session: AsyncSession, organization_id: uuid.UUID) -> list[uuid.UUID]:
-    statement = select(CustomerMeterState.customer_id).where(CustomerMeterState.organization_id == organization_id)
+async def customers_with_state(session: AsyncSession, scope: TenantScope) -> list[uuid.UUID]:
+    statement = select(CustomerMeterState.customer_id).where(owned_by(CustomerMeterState, scope))
     return list((await session.scalars(statement)).all())
 
 

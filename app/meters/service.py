@@ -16,6 +16,7 @@ from app.kit.jobs import enqueue_after_commit, enqueue_coalesced_after_commit
 from app.kit.models import utc_now
 from app.kit.pagination import Page, check_page_size
 from app.kit.validation import check_text
+from app.kit.tenancy import TenantScope
 from app.meters import repository
 from app.meters.definitions import check_aggregation, check_filter
 from app.models import CustomerMeter, CustomerMeterMember, Meter
@@ -52,7 +53,7 @@ async def create_meter(session: AsyncSession, subject: Subject, *, name: str, fi
 
 
 async def _meter(session: AsyncSession, subject: Subject, meter_id: uuid.UUID, *, for_update: bool = False) -> Meter:
-    meter = await repository.get(session, subject.organization_id, meter_id, for_update=for_update)
+    meter = await repository.get(session, subject.scope, meter_id, for_update=for_update)
     if meter is None:
         raise NotFound("Meter not found")
     return meter
@@ -102,20 +103,20 @@ async def list_meters(
     session: AsyncSession, subject: Subject, *, archived: bool | None, first: int, after: str | None, max_page_size: int
 ) -> Page[Meter]:
     check_page_size(first, max_page_size)
-    return await repository.list_page(session, subject.organization_id, archived=archived, first=first, after=after)
+    return await repository.list_page(session, subject.scope, archived=archived, first=first, after=after)
 
 
-async def load_meters(session: AsyncSession, organization_id: uuid.UUID, ids: list[uuid.UUID]) -> list[Meter | None]:
-    return in_order(await repository.get_many(session, organization_id, ids), ids)
+async def load_meters(session: AsyncSession, scope: TenantScope, ids: list[uuid.UUID]) -> list[Meter | None]:
+    return in_order(await repository.get_many(session, scope, ids), ids)
 
 
-async def load_customer_meters(session: AsyncSession, organization_id: uuid.UUID, customer_ids: list[uuid.UUID]) -> list[list[CustomerMeter]]:
-    rows = await repository.customer_meters_of(session, organization_id, customer_ids)
+async def load_customer_meters(session: AsyncSession, scope: TenantScope, customer_ids: list[uuid.UUID]) -> list[list[CustomerMeter]]:
+    rows = await repository.customer_meters_of(session, scope, customer_ids)
     return grouped(rows, customer_ids, key=lambda row: row.customer_id)
 
 
 async def load_member_meters(
-    session: AsyncSession, organization_id: uuid.UUID, customer_ids: list[uuid.UUID]
+    session: AsyncSession, scope: TenantScope, customer_ids: list[uuid.UUID]
 ) -> list[list[CustomerMeterMember]]:
-    rows = await repository.member_meters_of(session, organization_id, customer_ids)
+    rows = await repository.member_meters_of(session, scope, customer_ids)
     return grouped(rows, customer_ids, key=lambda row: row.customer_id)

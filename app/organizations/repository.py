@@ -5,6 +5,7 @@ import uuid
 from sqlalchemy import exists, func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.kit.tenancy import TenantScope
 from app.models import Organization
 
 
@@ -14,8 +15,8 @@ async def add(session: AsyncSession, organization: Organization) -> Organization
     return organization
 
 
-async def get(session: AsyncSession, organization_id: uuid.UUID) -> Organization | None:
-    return await session.scalar(select(Organization).where(Organization.id == organization_id))
+async def get(session: AsyncSession, scope: TenantScope) -> Organization | None:
+    return await session.scalar(select(Organization).where(Organization.id == scope.organization_id))
 
 
 async def all_ids(session: AsyncSession) -> list[uuid.UUID]:

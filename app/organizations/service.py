@@ -38,7 +38,7 @@ async def create_first_organization(session: AsyncSession, name: str) -> tuple[O
 
 
 async def get_current(session: AsyncSession, subject: Subject) -> Organization:
-    organization = await repository.get(session, subject.organization_id)
+    organization = await repository.get(session, subject.scope)
     if organization is None:
         raise NotFound("Organization not found")
     return organization

@@ -10,7 +10,8 @@ from sqlalchemy import func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.kit.pagination import Page, paginate
-from app.kit.repository import scoped
+from app.kit.repository import owned_by, scoped
+from app.kit.tenancy import TenantScope
 from app.models import WebhookDelivery, WebhookDeliveryAttempt, WebhookEndpoint, WebhookEvent
 
 # The outbox write: the event and one pending delivery per subscribed, enabled endpoint, in one
@@ -37,32 +38,32 @@ _EMIT = text(
 
 
 async def insert_event_with_deliveries(
-    session: AsyncSession, *, id: uuid.UUID, organization_id: uuid.UUID, type: str, payload_json: str, now: datetime
+    session: AsyncSession, *, id: uuid.UUID, scope: TenantScope, type: str, payload_json: str, now: datetime
 ) -> list[uuid.UUID]:
     result = await session.execute(
-        _EMIT, {"id": id, "organization_id": organization_id, "type": type, "payload": payload_json, "now": now}
+        _EMIT, {"id": id, "organization_id": scope.organization_id, "type": type, "payload": payload_json, "now": now}
     )
     return [row[0] for row in result]
 
 
 async def get_endpoint(
-    session: AsyncSession, organization_id: uuid.UUID, endpoint_id: uuid.UUID, *, for_update: bool = False
+    session: AsyncSession, scope: TenantScope, endpoint_id: uuid.UUID, *, for_update: bool = False
 ) -> WebhookEndpoint | None:
-    statement = scoped(select(WebhookEndpoint), WebhookEndpoint, organization_id).where(WebhookEndpoint.id == endpoint_id)
+    statement = scoped(select(WebhookEndpoint), WebhookEndpoint, scope).where(WebhookEndpoint.id == endpoint_id)
     if for_update:
         statement = statement.with_for_update()
     return await session.scalar(statement)
 
 
-async def get_endpoint_unscoped(session: AsyncSession, endpoint_id: uuid.UUID) -> WebhookEndpoint | None:
-    """For workers, which act for the system and load by id."""
-    return await session.scalar(select(WebhookEndpoint).where(WebhookEndpoint.id == endpoint_id))
+async def get_endpoint_for_delivery(session: AsyncSession, scope: TenantScope, endpoint_id: uuid.UUID) -> WebhookEndpoint | None:
+    """For the delivery job: by id, deleted endpoints included."""
+    return await session.scalar(select(WebhookEndpoint).where(owned_by(WebhookEndpoint, scope), WebhookEndpoint.id == endpoint_id))
 
 
-async def list_endpoints(session: AsyncSession, organization_id: uuid.UUID, *, first: int, after: str | None) -> Page[WebhookEndpoint]:
+async def list_endpoints(session: AsyncSession, scope: TenantScope, *, first: int, after: str | None) -> Page[WebhookEndpoint]:
     return await paginate(
         session,
-        scoped(select(WebhookEndpoint), WebhookEndpoint, organization_id),
+        scoped(select(WebhookEndpoint), WebhookEndpoint, scope),
         sort_key=WebhookEndpoint.created_at,
         id_column=WebhookEndpoint.id,
         descending=False,
@@ -72,14 +73,14 @@ async def list_endpoints(session: AsyncSession, organization_id: uuid.UUID, *, f
     )
 
 
-async def get_event(session: AsyncSession, organization_id: uuid.UUID, event_id: uuid.UUID) -> WebhookEvent | None:
-    return await session.scalar(scoped(select(WebhookEvent), WebhookEvent, organization_id).where(WebhookEvent.id == event_id))
+async def get_event(session: AsyncSession, scope: TenantScope, event_id: uuid.UUID) -> WebhookEvent | None:
+    return await session.scalar(scoped(select(WebhookEvent), WebhookEvent, scope).where(WebhookEvent.id == event_id))
 
 
 async def list_events(
-    session: AsyncSession, organization_id: uuid.UUID, *, type: str | None, first: int, after: str | None
+    session: AsyncSession, scope: TenantScope, *, type: str | None, first: int, after: str | None
 ) -> Page[WebhookEvent]:
-    statement = scoped(select(WebhookEvent), WebhookEvent, organization_id)
+    statement = scoped(select(WebhookEvent), WebhookEvent, scope)
     if type is not None:
         statement = statement.where(WebhookEvent.type == type)
     return await paginate(
@@ -94,9 +95,9 @@ async def list_events(
     )
 
 
-async def deliveries_of_events(session: AsyncSession, organization_id: uuid.UUID, event_ids: Sequence[uuid.UUID]) -> list[WebhookDelivery]:
+async def deliveries_of_events(session: AsyncSession, scope: TenantScope, event_ids: Sequence[uuid.UUID]) -> list[WebhookDelivery]:
     statement = (
-        scoped(select(WebhookDelivery), WebhookDelivery, organization_id)
+        scoped(select(WebhookDelivery), WebhookDelivery, scope)
         .where(WebhookDelivery.event_id.in_(list(event_ids)))
         .order_by(WebhookDelivery.created_at, WebhookDelivery.id)
     )
@@ -104,19 +105,19 @@ async def deliveries_of_events(session: AsyncSession, organization_id: uuid.UUID
 
 
 async def attempts_of_deliveries(
-    session: AsyncSession, organization_id: uuid.UUID, delivery_ids: Sequence[uuid.UUID]
+    session: AsyncSession, scope: TenantScope, delivery_ids: Sequence[uuid.UUID]
 ) -> list[WebhookDeliveryAttempt]:
     statement = (
-        scoped(select(WebhookDeliveryAttempt), WebhookDeliveryAttempt, organization_id)
+        scoped(select(WebhookDeliveryAttempt), WebhookDeliveryAttempt, scope)
         .where(WebhookDeliveryAttempt.delivery_id.in_(list(delivery_ids)))
         .order_by(WebhookDeliveryAttempt.attempted_at, WebhookDeliveryAttempt.id)
     )
     return list((await session.scalars(statement)).all())
 
 
-async def endpoints_by_ids(session: AsyncSession, organization_id: uuid.UUID, ids: Sequence[uuid.UUID]) -> list[WebhookEndpoint]:
+async def endpoints_by_ids(session: AsyncSession, scope: TenantScope, ids: Sequence[uuid.UUID]) -> list[WebhookEndpoint]:
     # deleted endpoints stay visible through their past deliveries
-    statement = select(WebhookEndpoint).where(WebhookEndpoint.organization_id == organization_id, WebhookEndpoint.id.in_(list(ids)))
+    statement = select(WebhookEndpoint).where(owned_by(WebhookEndpoint, scope), WebhookEndpoint.id.in_(list(ids)))
     return list((await session.scalars(statement)).all())
 
 

@@ -22,6 +22,7 @@ from app.kit.jobs import enqueue_after_commit, enqueue_coalesced_after_commit
 from app.kit.models import utc_now
 from app.kit.pagination import Page, check_page_size
 from app.kit.validation import check_text, control_character_issue, has_control_characters
+from app.kit.tenancy import TenantScope
 from app.models import WebhookDelivery, WebhookDeliveryAttempt, WebhookEndpoint, WebhookEvent, WebhookEventType
 from app.webhooks import repository
 from app.webhooks.policies import check_url_shape, resolve_public_addresses
@@ -42,7 +43,7 @@ def _json_default(value: Any) -> Any:
     raise TypeError(f"cannot serialize {type(value).__name__}")
 
 
-async def emit(session: AsyncSession, organization_id: uuid.UUID, type: WebhookEventType, data: dict[str, Any]) -> uuid.UUID:
+async def emit(session: AsyncSession, scope: TenantScope, type: WebhookEventType, data: dict[str, Any]) -> uuid.UUID:
     """Record event `type` with `data` in the current transaction and queue its deliveries.
 
     The payload is `{type, timestamp, data}`; `data` is the object as the API shows it.
@@ -53,7 +54,7 @@ async def emit(session: AsyncSession, organization_id: uuid.UUID, type: WebhookE
     endpoint_ids = await repository.insert_event_with_deliveries(
         session,
         id=event_id,
-        organization_id=organization_id,
+        scope=scope,
         type=type.value,
         payload_json=json.dumps(payload, default=_json_default, separators=(",", ":")),
         now=now,
@@ -124,7 +125,7 @@ async def create_endpoint(
 
 
 async def _endpoint(session: AsyncSession, subject: Subject, endpoint_id: uuid.UUID) -> WebhookEndpoint:
-    endpoint = await repository.get_endpoint(session, subject.organization_id, endpoint_id, for_update=True)
+    endpoint = await repository.get_endpoint(session, subject.scope, endpoint_id, for_update=True)
     if endpoint is None:
         raise NotFound("Webhook endpoint not found")
     return endpoint
@@ -179,11 +180,11 @@ async def delete_endpoint(session: AsyncSession, subject: Subject, endpoint_id: 
 
 async def list_endpoints(session: AsyncSession, subject: Subject, *, first: int, after: str | None, max_page_size: int) -> Page:
     check_page_size(first, max_page_size)
-    return await repository.list_endpoints(session, subject.organization_id, first=first, after=after)
+    return await repository.list_endpoints(session, subject.scope, first=first, after=after)
 
 
 async def get_endpoint(session: AsyncSession, subject: Subject, endpoint_id: uuid.UUID) -> WebhookEndpoint:
-    endpoint = await repository.get_endpoint(session, subject.organization_id, endpoint_id)
+    endpoint = await repository.get_endpoint(session, subject.scope, endpoint_id)
     if endpoint is None:
         raise NotFound("Webhook endpoint not found")
     return endpoint
@@ -193,11 +194,11 @@ async def list_events(
     session: AsyncSession, subject: Subject, *, type: str | None, first: int, after: str | None, max_page_size: int
 ) -> Page:
     check_page_size(first, max_page_size)
-    return await repository.list_events(session, subject.organization_id, type=type, first=first, after=after)
+    return await repository.list_events(session, subject.scope, type=type, first=first, after=after)
 
 
 async def get_event(session: AsyncSession, subject: Subject, event_id: uuid.UUID) -> WebhookEvent:
-    event = await repository.get_event(session, subject.organization_id, event_id)
+    event = await repository.get_event(session, subject.scope, event_id)
     if event is None:
         raise NotFound("Webhook event not found")
     return event
@@ -222,17 +223,17 @@ async def redeliver(session: AsyncSession, subject: Subject, event_id: uuid.UUID
     return delivery
 
 
-async def load_deliveries_of(session: AsyncSession, organization_id: uuid.UUID, event_ids: list[uuid.UUID]) -> list[list[WebhookDelivery]]:
-    deliveries = await repository.deliveries_of_events(session, organization_id, event_ids)
+async def load_deliveries_of(session: AsyncSession, scope: TenantScope, event_ids: list[uuid.UUID]) -> list[list[WebhookDelivery]]:
+    deliveries = await repository.deliveries_of_events(session, scope, event_ids)
     return grouped(deliveries, event_ids, key=lambda delivery: delivery.event_id)
 
 
 async def load_attempts_of(
-    session: AsyncSession, organization_id: uuid.UUID, delivery_ids: list[uuid.UUID]
+    session: AsyncSession, scope: TenantScope, delivery_ids: list[uuid.UUID]
 ) -> list[list[WebhookDeliveryAttempt]]:
-    attempts = await repository.attempts_of_deliveries(session, organization_id, delivery_ids)
+    attempts = await repository.attempts_of_deliveries(session, scope, delivery_ids)
     return grouped(attempts, delivery_ids, key=lambda attempt: attempt.delivery_id)
 
 
-async def load_endpoints(session: AsyncSession, organization_id: uuid.UUID, ids: list[uuid.UUID]) -> list[WebhookEndpoint | None]:
-    return in_order(await repository.endpoints_by_ids(session, organization_id, ids), ids)
+async def load_endpoints(session: AsyncSession, scope: TenantScope, ids: list[uuid.UUID]) -> list[WebhookEndpoint | None]:
+    return in_order(await repository.endpoints_by_ids(session, scope, ids), ids)

@@ -68,7 +68,7 @@ class CustomerQueries:
             )
             groups = None
             if with_members and page.items:
-                groups = await members_service.load_members_of(session, subject.organization_id, [row.id for row in page.items])
+                groups = await members_service.load_members_of(session, subject.scope, [row.id for row in page.items])
             return page, groups
 
         page, groups = await run_query(info, work)

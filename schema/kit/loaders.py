@@ -1,7 +1,7 @@
 """Per-request dataloaders: declared by each domain beside its types, built lazily per request.
 
 A domain declares its loaders once, at import time, in `schema/<domain>/loaders.py`, by wrapping
-a service batch function `(session, organization_id, keys) -> one result per key, in order`:
+a service batch function `(session, scope, keys) -> one result per key, in order`:
 
     customer_by_id = by_id(customers.load_customers)            # key -> row | None
     members_of_customer = by_parent(members.load_members_of)    # parent id -> [rows]
@@ -14,7 +14,7 @@ One SQL statement per batch, whatever the number of parents. Each batch takes th
 session through the gate (`SessionGate.run`), so concurrent batches of different loaders never use
 the session at the same time, and a batch cancelled because the operation already failed elsewhere
 finishes its statement instead of breaking the connection. The batch is scoped to the caller's
-organization, read when the batch runs.
+organization (its `TenantScope`, from authentication), read when the batch runs.
 """
 
 from __future__ import annotations
@@ -26,6 +26,8 @@ import strawberry
 from sqlalchemy.ext.asyncio import AsyncSession
 from strawberry.dataloader import DataLoader
 
+from app.kit.tenancy import TenantScope
+
 if TYPE_CHECKING:
     from schema.context import Context
 
@@ -33,8 +35,8 @@ K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")
 R = TypeVar("R", bound="HasId")
 
-# `(session, organization_id, keys)` -> one result per key, in the order of the keys.
-BatchFunction = Callable[[AsyncSession, uuid.UUID, list[K]], Awaitable[Sequence[V]]]
+# `(session, scope, keys)` -> one result per key, in the order of the keys.
+BatchFunction = Callable[[AsyncSession, TenantScope, list[K]], Awaitable[Sequence[V]]]
 
 
 class HasId(Protocol):
@@ -57,8 +59,8 @@ class LoaderFactory(Generic[K, V]):
         async def load(keys: list[K]) -> Sequence[V]:
             subject = context.subject
             assert subject is not None, "dataloaders serve authenticated callers only"
-            organization_id = subject.organization_id
-            return await context.db.run(lambda session: batch(session, organization_id, keys))
+            scope = subject.scope
+            return await context.db.run(lambda session: batch(session, scope, keys))
 
         return DataLoader(load_fn=load)
 
@@ -86,13 +88,13 @@ class ByParent(LoaderFactory[uuid.UUID, list[V]]):
 
 
 def by_id(batch: BatchFunction[uuid.UUID, "R | None"], name: str | None = None) -> ById[R]:
-    """A "by id" loader: `batch(session, organization_id, ids)` returns the row of each id (or
+    """A "by id" loader: `batch(session, scope, ids)` returns the row of each id (or
     None), in the order of `ids`."""
     return ById(batch, name)
 
 
 def by_parent(batch: BatchFunction[uuid.UUID, "list[V]"], name: str | None = None) -> ByParent[V]:
-    """A "by parent" loader: `batch(session, organization_id, parent_ids)` returns the list of
+    """A "by parent" loader: `batch(session, scope, parent_ids)` returns the list of
     children of each parent, in the order of `parent_ids`."""
     return ByParent(batch, name)
 
