@@ -38,7 +38,9 @@ TENANT_TABLES = (
     "webhook_delivery_attempts",
 )
 
-CURRENT = "kassa_current_organization()"
+# In a sub-select, the setting is read once per statement (an InitPlan), not once per row: an
+# ingestion batch checks a thousand rows against it.
+CURRENT = "(SELECT kassa_current_organization())"
 
 
 def upgrade() -> None:

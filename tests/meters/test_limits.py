@@ -115,11 +115,10 @@ async def test_a_meter_filter_past_its_bounds_is_refused_quickly(api, org, sessi
 
 async def test_a_huge_filter_is_refused_before_graphql_converts_it(api, org, session_factory):
     """50 × 50 × 50 conditions (127,550 clauses, within the old per-list bound): converting them
-    to input objects alone took seconds; the body's structure limit refuses them first."""
+    to input objects alone took seconds; the body's structure limit refuses them first (its
+    message proves which check answered; no timing here, the machine's speed varies)."""
     body = msgspec.json.encode({"query": CREATE_METER, "variables": {"input": {**meter_input("m", []), "filter": nested_filter(50)}}})
-    started = time.perf_counter()
     response = await api.client.post("/graphql", content=body, headers={"Authorization": f"Bearer {org.token}", "Content-Type": "application/json"})
-    assert time.perf_counter() - started < 1.0
     assert response.status_code == 400, response.text[:300]
     error = response.json()["errors"][0]
     assert error["extensions"]["code"] == "BAD_REQUEST"
