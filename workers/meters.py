@@ -51,8 +51,9 @@ async def sweep(ctx: dict[str, Any]) -> int:
 
 async def sweep_customers(session: AsyncSession, queue) -> int:
     """Queue an update for every customer of the session's organization with uncounted events."""
-    organization = str(bound_scope(session).organization_id)
-    customer_ids = await repository.customers_behind(session)
+    scope = bound_scope(session)
+    organization = str(scope.organization_id)
+    customer_ids = await repository.customers_behind(session, scope)
     minute = int(time.time() // 60)
     await send(queue, [JobRequest(UPDATE_JOB, (organization, str(c)), job_id=f"{UPDATE_JOB}:{c}:sweep:{minute}") for c in customer_ids])
     return len(customer_ids)

@@ -236,7 +236,7 @@ async def deliver_endpoint(
         if summary.more or summary.retry_at is not None:
             break
         async with session_factory() as session:
-            if not await repository.has_due(session, endpoint_id, utc_now()):
+            if not await repository.has_due(session, scope, endpoint_id, utc_now()):
                 break
     follow_up = []
     if summary.more:
@@ -266,7 +266,7 @@ async def _send_due(
             summary.more = True
             return
         async with session_factory() as session:
-            head = await repository.head_delivery(session, endpoint_id)
+            head = await repository.head_delivery(session, bound_scope(session), endpoint_id)
         if head is None:
             return
         delivery, event, endpoint = head
@@ -296,8 +296,9 @@ async def sweep(session_factory: async_sessionmaker[AsyncSession], queue) -> int
     minute = int(time.time() // 60)
     requests = []
     for organization_id in organization_ids:
-        async with scoped_factory(session_factory, job_scope(organization_id))() as session:
-            endpoint_ids = await repository.due_endpoint_ids(session, utc_now())
+        scope = job_scope(organization_id)
+        async with scoped_factory(session_factory, scope)() as session:
+            endpoint_ids = await repository.due_endpoint_ids(session, scope, utc_now())
         requests += [
             JobRequest(DELIVER_JOB, (str(organization_id), str(i)), job_id=f"{DELIVER_JOB}:{i}:sweep:{minute}") for i in endpoint_ids
         ]

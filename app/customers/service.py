@@ -209,7 +209,7 @@ async def update_customer(
     await flush_unique(session, _external_id_conflict(customer.external_id))
     if customer.external_id != previous_external_id:
         # events sent for the new external id now count, those for the old one no longer do
-        await meters.recount_customer(session, customer.id)
+        await meters.recount_customer(session, subject.scope, customer.id)
     await webhooks.emit(session, subject.scope, WebhookEventType.customer_updated, customer_data(customer))
 
     if not customer.is_business:

@@ -109,7 +109,7 @@ async def update_customer_meters(session: AsyncSession, scope: TenantScope, cust
     start = state.watermark
     organization = await organizations.get(session, scope)
     meters = await repository.active_meters(session, scope, lock=True)
-    existing = await repository.customer_meters(session, customer.id)
+    existing = await repository.customer_meters(session, scope, customer.id)
     resets = await repository.latest_resets(session, customer, start, xmin) if xmin > start else {}
 
     all_resets: dict[str, datetime] | None = None  # over the whole history, read once if needed
@@ -133,10 +133,10 @@ async def update_customer_meters(session: AsyncSession, scope: TenantScope, cust
             continue
         since = row.last_reset_at
         window_start = 0 if full else start
-        members = {} if full else await repository.member_meters(session, customer.id, meter.id)
+        members = {} if full else await repository.member_meters(session, scope, customer.id, meter.id)
         if full:
             result.recounted.append(str(meter.id))
-            await repository.clear_customer_meter(session, customer.id, meter.id)
+            await repository.clear_customer_meter(session, scope, customer.id, meter.id)
             _zero(row)
             row.credited = Decimal(0)
         parts = await repository.aggregate(session, meter, customer, window_start, xmin, since)
@@ -223,11 +223,11 @@ def _as_totals(part: Mapping[str, Any]) -> CustomerMeter:
 # -- a customer's external id: the events sent for it count ---------------------------------------------
 
 
-async def recount_customer(session: AsyncSession, customer_id: uuid.UUID) -> None:
+async def recount_customer(session: AsyncSession, scope: TenantScope, customer_id: uuid.UUID) -> None:
     """Count all the customer's meters again from its events (its external id changed). Takes
     the customer's meter lock, so no update job is halfway through meanwhile."""
     await repository.lock_customer(session, customer_id)
-    await repository.forget_customer(session, customer_id)
+    await repository.forget_customer(session, scope, customer_id)
     request_update(session, customer_id)
 
 

@@ -81,8 +81,8 @@ async def billing_status(
             raise NotFound("Member not found in this customer")
     organization = await organizations.get(session, subject.scope)
     meters = await repository.active_meters(session, subject.scope)
-    rows = await repository.customer_meters(session, customer.id)
-    by_member = await repository.member_totals(session, customer.id, member_id) if member_id is not None else {}
+    rows = await repository.customer_meters(session, subject.scope, customer.id)
+    by_member = await repository.member_totals(session, subject.scope, customer.id, member_id) if member_id is not None else {}
     statuses = []
     for meter in meters:
         row = rows.get(meter.id)

@@ -304,33 +304,42 @@ async def add_distinct_values(
     return counts
 
 
-async def customer_meters(session: AsyncSession, customer_id: uuid.UUID) -> dict[uuid.UUID, CustomerMeter]:
-    rows = await session.scalars(select(CustomerMeter).where(CustomerMeter.customer_id == customer_id))
+async def customer_meters(session: AsyncSession, scope: TenantScope, customer_id: uuid.UUID) -> dict[uuid.UUID, CustomerMeter]:
+    rows = await session.scalars(select(CustomerMeter).where(owned_by(CustomerMeter, scope), CustomerMeter.customer_id == customer_id))
     return {row.meter_id: row for row in rows}
 
 
-async def member_meters(session: AsyncSession, customer_id: uuid.UUID, meter_id: uuid.UUID) -> dict[uuid.UUID, CustomerMeterMember]:
+async def member_meters(session: AsyncSession, scope: TenantScope, customer_id: uuid.UUID, meter_id: uuid.UUID) -> dict[uuid.UUID, CustomerMeterMember]:
     rows = await session.scalars(
-        select(CustomerMeterMember).where(CustomerMeterMember.customer_id == customer_id, CustomerMeterMember.meter_id == meter_id)
+        select(CustomerMeterMember).where(
+            owned_by(CustomerMeterMember, scope), CustomerMeterMember.customer_id == customer_id, CustomerMeterMember.meter_id == meter_id
+        )
     )
     return {row.member_id: row for row in rows}
 
 
-async def clear_customer_meter(session: AsyncSession, customer_id: uuid.UUID, meter_id: uuid.UUID) -> None:
+async def clear_customer_meter(session: AsyncSession, scope: TenantScope, customer_id: uuid.UUID, meter_id: uuid.UUID) -> None:
     """Forget a customer meter's members and distinct values, before counting it again."""
     await session.execute(
-        delete(CustomerMeterMember).where(CustomerMeterMember.customer_id == customer_id, CustomerMeterMember.meter_id == meter_id)
+        delete(CustomerMeterMember).where(
+            owned_by(CustomerMeterMember, scope), CustomerMeterMember.customer_id == customer_id, CustomerMeterMember.meter_id == meter_id
+        )
     )
     await session.execute(
-        delete(MeterDistinctValue).where(MeterDistinctValue.customer_id == customer_id, MeterDistinctValue.meter_id == meter_id)
+        delete(MeterDistinctValue).where(
+            owned_by(MeterDistinctValue, scope), MeterDistinctValue.customer_id == customer_id, MeterDistinctValue.meter_id == meter_id
+        )
     )
 
 
-async def forget_meter(session: AsyncSession, meter_id: uuid.UUID) -> list[uuid.UUID]:
+async def forget_meter(session: AsyncSession, scope: TenantScope, meter_id: uuid.UUID) -> list[uuid.UUID]:
     """Mark every customer's totals of a meter to be counted again (its definition changed);
     returns the customers."""
     result = await session.execute(
-        update(CustomerMeter).where(CustomerMeter.meter_id == meter_id).values(needs_recount=True).returning(CustomerMeter.customer_id)
+        update(CustomerMeter)
+        .where(owned_by(CustomerMeter, scope), CustomerMeter.meter_id == meter_id)
+        .values(needs_recount=True)
+        .returning(CustomerMeter.customer_id)
     )
     return [row[0] for row in result]
 
@@ -363,23 +372,25 @@ async def count_distinct(session: AsyncSession, meter: Meter, customer: Customer
     return int(await session.scalar(select(func.count(func.distinct(Event.user_metadata[key].astext))).where(*conditions)))
 
 
-async def member_totals(session: AsyncSession, customer_id: uuid.UUID, member_id: uuid.UUID) -> dict[uuid.UUID, Decimal]:
+async def member_totals(session: AsyncSession, scope: TenantScope, customer_id: uuid.UUID, member_id: uuid.UUID) -> dict[uuid.UUID, Decimal]:
     """meter id -> what the member consumed."""
     statement = select(CustomerMeterMember.meter_id, CustomerMeterMember.consumed).where(
-        CustomerMeterMember.customer_id == customer_id, CustomerMeterMember.member_id == member_id
+        owned_by(CustomerMeterMember, scope), CustomerMeterMember.customer_id == customer_id, CustomerMeterMember.member_id == member_id
     )
     return {row[0]: row[1] for row in await session.execute(statement)}
 
 
-async def forget_customer(session: AsyncSession, customer_id: uuid.UUID) -> None:
+async def forget_customer(session: AsyncSession, scope: TenantScope, customer_id: uuid.UUID) -> None:
     """Mark a customer's totals to be counted again and read its events from the beginning."""
-    await session.execute(update(CustomerMeter).where(CustomerMeter.customer_id == customer_id).values(needs_recount=True))
     await session.execute(
-        update(CustomerMeterState).where(CustomerMeterState.customer_id == customer_id).values(watermark=0)
+        update(CustomerMeter).where(owned_by(CustomerMeter, scope), CustomerMeter.customer_id == customer_id).values(needs_recount=True)
+    )
+    await session.execute(
+        update(CustomerMeterState).where(owned_by(CustomerMeterState, scope), CustomerMeterState.customer_id == customer_id).values(watermark=0)
     )
 
 
-async def customers_behind(session: AsyncSession, limit: int = 5000) -> list[uuid.UUID]:
+async def customers_behind(session: AsyncSession, scope: TenantScope, limit: int = 5000) -> list[uuid.UUID]:
     """Customers with events their totals have not counted yet (one index probe each)."""
     watermark = func.coalesce(CustomerMeterState.watermark, 0)
     after = Event.xid >= cast(cast(watermark, Text), XID8)
@@ -398,7 +409,7 @@ async def customers_behind(session: AsyncSession, limit: int = 5000) -> list[uui
     statement = (
         select(Customer.id)
         .outerjoin(CustomerMeterState, CustomerMeterState.customer_id == Customer.id)
-        .where(Customer.deleted_at.is_(None), behind)
+        .where(owned_by(Customer, scope), Customer.deleted_at.is_(None), behind)
         .limit(limit)
     )
     return list((await session.scalars(statement)).all())

@@ -79,7 +79,7 @@ async def update_meter(session: AsyncSession, subject: Subject, meter_id: uuid.U
         raise ValidationFailed(issues)
     await session.flush()
     if redefined:
-        for customer_id in await repository.forget_meter(session, meter.id):
+        for customer_id in await repository.forget_meter(session, subject.scope, meter.id):
             request_update(session, customer_id)
         enqueue_after_commit(session, BACKFILL_JOB, meter.id)
     return meter
@@ -91,7 +91,7 @@ async def set_archived(session: AsyncSession, subject: Subject, meter_id: uuid.U
     meter = await _meter(session, subject, meter_id, for_update=True)
     if archived and meter.archived_at is None:
         meter.archived_at = utc_now()
-        await repository.forget_meter(session, meter.id)
+        await repository.forget_meter(session, subject.scope, meter.id)
     elif not archived and meter.archived_at is not None:
         meter.archived_at = None
         enqueue_after_commit(session, BACKFILL_JOB, meter.id)

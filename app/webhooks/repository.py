@@ -128,7 +128,7 @@ async def try_lock_endpoint(session: AsyncSession, endpoint_id: uuid.UUID) -> bo
 
 
 async def head_delivery(
-    session: AsyncSession, endpoint_id: uuid.UUID
+    session: AsyncSession, scope: TenantScope, endpoint_id: uuid.UUID
 ) -> tuple[WebhookDelivery, WebhookEvent, WebhookEndpoint] | None:
     """The oldest pending delivery of an endpoint, with its event and the endpoint: deliveries
     go out in order."""
@@ -136,7 +136,7 @@ async def head_delivery(
         select(WebhookDelivery, WebhookEvent, WebhookEndpoint)
         .join(WebhookEvent, WebhookEvent.id == WebhookDelivery.event_id)
         .join(WebhookEndpoint, WebhookEndpoint.id == WebhookDelivery.endpoint_id)
-        .where(WebhookDelivery.endpoint_id == endpoint_id, WebhookDelivery.status == "pending")
+        .where(owned_by(WebhookDelivery, scope), WebhookDelivery.endpoint_id == endpoint_id, WebhookDelivery.status == "pending")
         .order_by(WebhookDelivery.sequence, WebhookDelivery.created_at)
         .limit(1)
     )
@@ -144,11 +144,12 @@ async def head_delivery(
     return (row[0], row[1], row[2]) if row else None
 
 
-async def has_due(session: AsyncSession, endpoint_id: uuid.UUID, now: datetime) -> bool:
+async def has_due(session: AsyncSession, scope: TenantScope, endpoint_id: uuid.UUID, now: datetime) -> bool:
     statement = (
         select(WebhookDelivery.id)
         .join(WebhookEndpoint, WebhookEndpoint.id == WebhookDelivery.endpoint_id)
         .where(
+            owned_by(WebhookDelivery, scope),
             WebhookDelivery.endpoint_id == endpoint_id,
             WebhookDelivery.status == "pending",
             WebhookDelivery.next_attempt_at <= now,
@@ -179,11 +180,12 @@ async def finish_attempt(
     return result.rowcount == 1
 
 
-async def due_endpoint_ids(session: AsyncSession, now: datetime, limit: int = 1000) -> list[uuid.UUID]:
+async def due_endpoint_ids(session: AsyncSession, scope: TenantScope, now: datetime, limit: int = 1000) -> list[uuid.UUID]:
     statement = (
         select(WebhookDelivery.endpoint_id)
         .join(WebhookEndpoint, WebhookEndpoint.id == WebhookDelivery.endpoint_id)
         .where(
+            owned_by(WebhookDelivery, scope),
             WebhookDelivery.status == "pending",
             WebhookDelivery.next_attempt_at <= now,
             WebhookEndpoint.enabled.is_(True),
