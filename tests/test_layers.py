@@ -1,13 +1,13 @@
 """The layers depend one way: `app/` (the domain) never imports the GraphQL layer (`schema/`) nor
 the workers (`workers/`), except the two entry points that assemble everything; and inside `app/`
-the packages depend one way too, in the order `app.LAYERS` declares, without a cycle."""
+the packages depend one way too: each declares in its `__init__.py` the packages it may import
+(`DEPENDS_ON`), and neither the declarations nor the imports make a cycle."""
 
 from __future__ import annotations
 
 import ast
 from pathlib import Path
 
-from app import LAYERS
 from app.config import PROJECT_ROOT
 
 ENTRY_POINTS = {"app/cli.py", "app/server.py"}
@@ -77,30 +77,48 @@ def _app_imports(root: Path, path: Path) -> list[tuple[int, str]]:
     return found
 
 
-def _layer_check(root: Path, layers: tuple[tuple[str, ...], ...]) -> tuple[list[str], list[str], list[str]]:
-    """(undeclared packages, imports against the order, cycles between packages) of the tree `root/app`."""
-    rank = {package: index for index, layer in enumerate(reversed(layers)) for package in layer}  # bottom = 0
-    bottom = set(layers[-1])
-    graph: dict[str, set[str]] = {}  # package -> the packages it imports
-    against, undeclared = [], set()
+BOTTOM = frozenset({"kit", "models", "config"})  # shared pieces, ORM models, settings: they know no domain
+
+
+def _declared(root: Path) -> dict[str, tuple[str, ...] | None]:
+    """Each app package's `DEPENDS_ON` (read from its `__init__.py` without importing it; None
+    where it declares none)."""
+    declared: dict[str, tuple[str, ...] | None] = {}
+    for init in sorted((root / "app").glob("*/__init__.py")):
+        package = init.parent.name
+        declared[package] = None
+        for node in ast.parse(init.read_text(), filename=str(init)).body:
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target] if isinstance(node, ast.AnnAssign) else []
+            if any(isinstance(t, ast.Name) and t.id == "DEPENDS_ON" for t in targets) and node.value is not None:
+                declared[package] = tuple(ast.literal_eval(node.value))
+    return declared
+
+
+def _layer_check(root: Path) -> tuple[list[str], list[str], list[str]]:
+    """(packages without a declaration, imports against the declarations, cycles between
+    packages) of the tree `root/app`."""
+    declared = _declared(root)
+    undeclared = {package for package, depends in declared.items() if depends is None and package not in BOTTOM}
+    graph: dict[str, set[str]] = {
+        package: set(depends) for package, depends in declared.items() if depends and package not in BOTTOM
+    }
+    against = []
     for path in sorted((root / "app").rglob("*.py")):
         package = _package_of(root, path)
         if package is None:
             continue
-        if package not in rank:
-            undeclared.add(package)
-            continue
         for line, imported in _app_imports(root, path):
-            if imported not in rank:
-                if (root / "app" / imported).exists():
-                    undeclared.add(imported)
+            if imported == package or not ((root / "app" / imported).exists() or (root / "app" / f"{imported}.py").exists()):
                 continue
-            if imported == package or (package in bottom and imported in bottom):
-                continue
-            graph.setdefault(package, set()).add(imported)
-            if rank[imported] >= rank[package]:
+            if package in BOTTOM:
+                allowed = imported in BOTTOM
+            else:
+                allowed = imported in BOTTOM or imported in (declared.get(package) or ())
+            if not allowed:
+                graph.setdefault(package, set()).add(imported)
                 where = f"{path.relative_to(root).as_posix()}:{line}"
-                against.append(f"{where}: {package} imports {imported}, which is not below it in app.LAYERS")
+                rule = "the bottom (kit, models, config) knows no domain" if package in BOTTOM else f"not in app/{package}/__init__.py DEPENDS_ON"
+                against.append(f"{where}: {package} imports {imported}: {rule}")
     return sorted(undeclared), against, _cycles(graph)
 
 
@@ -143,41 +161,57 @@ def _cycles(graph: dict[str, set[str]]) -> list[str]:
     return cycles
 
 
-def test_the_app_packages_depend_one_way_in_the_declared_order():
-    undeclared, against, cycles = _layer_check(PROJECT_ROOT, LAYERS)
-    assert not undeclared, f"put these app packages into app.LAYERS: {undeclared}"
+def test_the_app_packages_depend_one_way_as_each_declares():
+    undeclared, against, cycles = _layer_check(PROJECT_ROOT)
+    assert not undeclared, f"declare DEPENDS_ON in these packages' __init__.py: {undeclared}"
     assert not cycles, f"import cycles between app packages: {cycles}"
     assert not against, against
 
 
-def test_the_layer_check_sees_cycles_and_imports_against_the_order(tmp_path):
+def test_the_layer_check_sees_cycles_and_imports_against_the_declarations(tmp_path):
     """The check itself can fail: a cycle hidden in a function, an upward import from the bottom,
-    a relative import beside its own layer and an undeclared package are all caught."""
+    a relative import of an undeclared package, a cycle of declarations and an undeclared package
+    are all caught."""
     files = {
         "app/__init__.py": "",
         "app/config.py": "",
         "app/kit/__init__.py": "",
         "app/kit/jobs.py": "def f():\n    from app.customers import service\n",
-        "app/customers/__init__.py": "",
+        "app/customers/__init__.py": "DEPENDS_ON = ('meters',)\n",
         "app/customers/service.py": "from app.meters import service as meters\n",
-        "app/meters/__init__.py": "",
+        "app/meters/__init__.py": "DEPENDS_ON = ()\n",
         "app/meters/service.py": "import app.kit.jobs\n\ndef f():\n    from app.customers import repository\n",
-        "app/webhooks/__init__.py": "",
+        "app/webhooks/__init__.py": "DEPENDS_ON = ('catalog',)\n",
         "app/webhooks/service.py": "from ..catalog import repository\nfrom app import meters\n",
-        "app/catalog/__init__.py": "",
+        "app/catalog/__init__.py": "DEPENDS_ON = ('webhooks',)\n",
         "app/catalog/repository.py": "from app.config import PROJECT_ROOT\n",
         "app/stray/__init__.py": "",
     }
     for name, text in files.items():
         (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / name).write_text(text)
-    layers = (("customers",), ("meters",), ("webhooks", "catalog"), ("kit", "models", "config"))
-    undeclared, against, cycles = _layer_check(tmp_path, layers)
+    undeclared, against, cycles = _layer_check(tmp_path)
     assert undeclared == ["stray"]
-    assert cycles == ["customers, kit, meters (e.g. customers -> meters -> customers)"]
-    assert against == [
-        "app/kit/jobs.py:2: kit imports customers, which is not below it in app.LAYERS",
-        "app/meters/service.py:4: meters imports customers, which is not below it in app.LAYERS",
-        "app/webhooks/service.py:1: webhooks imports catalog, which is not below it in app.LAYERS",
-        "app/webhooks/service.py:2: webhooks imports meters, which is not below it in app.LAYERS",
+    assert sorted(cycles) == [
+        "catalog, webhooks (e.g. catalog -> webhooks -> catalog)",
+        "customers, meters (e.g. customers -> meters -> customers)",
     ]
+    assert against == [
+        "app/kit/jobs.py:2: kit imports customers: the bottom (kit, models, config) knows no domain",
+        "app/meters/service.py:4: meters imports customers: not in app/meters/__init__.py DEPENDS_ON",
+        "app/webhooks/service.py:2: webhooks imports meters: not in app/webhooks/__init__.py DEPENDS_ON",
+    ]
+
+
+def test_a_new_domains_errors_and_models_are_found_without_a_shared_list():
+    """`schema/error_codes.py` imports every `schema/<domain>/errors.py`, and `app.models` every
+    model module, by looking: a new domain adds its own files and edits neither."""
+    import sys
+
+    import app.models  # noqa: F401
+    import schema.error_codes  # noqa: F401
+
+    error_modules = {f"schema.{p.parent.name}.errors" for p in (PROJECT_ROOT / "schema").glob("*/errors.py")}
+    model_modules = {f"app.models.{p.stem}" for p in (PROJECT_ROOT / "app" / "models").glob("*.py") if p.stem != "__init__"}
+    assert error_modules and model_modules
+    assert not (error_modules | model_modules) - set(sys.modules)

@@ -36,7 +36,7 @@ async def backfill(ctx: dict[str, Any], scope: TenantScope, meter_id: str) -> in
     return count
 
 
-@job("meters.sweep")
+@job("meters.sweep", every_minute_at=30)
 async def sweep(ctx: dict[str, Any]) -> int:
     """The safety net for update jobs lost between a commit and Redis: one organization at a
     time, each in a session acting for it."""

@@ -14,6 +14,7 @@ import uuid
 from typing import Any, Awaitable, Callable
 
 from arq import Retry
+from arq.cron import CronJob, cron
 from arq.worker import Function, func
 
 from app.auth.service import job_scope
@@ -26,6 +27,7 @@ logger = logging.getLogger("kassa.workers")
 
 JobFunction = Callable[..., Awaitable[Any]]
 REGISTRY: dict[str, Function] = {}
+CRON_JOBS: list[CronJob] = []  # the jobs that also run every minute (workers/settings.py)
 
 
 def backoff_seconds(job_try: int, base: float = 1.0) -> float:
@@ -58,10 +60,14 @@ def _job_scope(name: str, args: tuple) -> TenantScope:
         raise TypeError(f"job {name} acts for an organization: its first argument must be the organization's id, got {args!r}") from None
 
 
-def job(name: str, *, tenant: bool = False, keep_result: int = 0, timeout: float | None = None) -> Callable[[JobFunction], JobFunction]:
+def job(
+    name: str, *, tenant: bool = False, every_minute_at: int | None = None, keep_result: int = 0, timeout: float | None = None
+) -> Callable[[JobFunction], JobFunction]:
     """Register `fn(ctx, *ids)` as the arq job `name`. A `tenant` job acts for one organization:
     it is called `fn(ctx, scope, *ids)`, its scope made from its first argument (app.kit.jobs
-    puts it there), and opens its sessions with `scoped_factory(ctx["session_factory"], scope)`."""
+    puts it there), and opens its sessions with `scoped_factory(ctx["session_factory"], scope)`.
+    `every_minute_at` (a second, 0-59): the job also runs every minute then, once across the
+    workers, and at a worker's start (the sweeps)."""
 
     def decorate(fn: JobFunction) -> JobFunction:
         max_tries = get_settings().worker_max_tries
@@ -84,6 +90,8 @@ def job(name: str, *, tenant: bool = False, keep_result: int = 0, timeout: float
 
         run.__name__ = name.replace(".", "_")
         REGISTRY[name] = func(run, name=name, max_tries=max_tries + 1, keep_result=keep_result, timeout=timeout)
+        if every_minute_at is not None:
+            CRON_JOBS.append(cron(run, name=f"{name}.cron", second=every_minute_at, unique=True, run_at_startup=True))
         return fn
 
     return decorate

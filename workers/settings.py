@@ -10,14 +10,15 @@ reads. Beside the poll loop, each worker runs the job outbox relay (`app/kit/job
 from __future__ import annotations
 
 import asyncio
+import importlib
 import logging
 import os
+import pkgutil
 import socket
 import time
 import uuid
 from typing import Any
 
-from arq import cron
 from arq.connections import create_pool
 from arq.worker import Worker, get_kwargs
 from redis.exceptions import ConnectionError as RedisConnectionError
@@ -28,10 +29,16 @@ from app.kit.backoff import backoff_delay
 from app.kit.db import create_engine, create_session_factory
 from app.platform.health import record_heartbeat
 from app.platform.services import redis_settings_from_url
+import workers
 from workers.outbox_relay import run_relay
 from workers.webhook_delivery import webhook_client
-from workers import meters, system, webhooks  # noqa: F401 - registers the jobs
-from workers.registry import REGISTRY
+from workers.registry import CRON_JOBS, REGISTRY
+
+# Every module of workers/ is imported, which registers its jobs: a new domain's job module is
+# found without a change here.
+for _module in pkgutil.iter_modules(workers.__path__):
+    if _module.name != "settings":
+        importlib.import_module(f"workers.{_module.name}")
 
 logger = logging.getLogger("kassa.workers")
 
@@ -67,10 +74,7 @@ async def shutdown(ctx: dict[str, Any]) -> None:
 
 class WorkerSettings:
     functions = list(REGISTRY.values())
-    cron_jobs = [
-        cron(REGISTRY["webhooks.sweep"].coroutine, name="webhooks.sweep.cron", second=0, unique=True, run_at_startup=True),
-        cron(REGISTRY["meters.sweep"].coroutine, name="meters.sweep.cron", second=30, unique=True, run_at_startup=True),
-    ]
+    cron_jobs = list(CRON_JOBS)
     on_startup = startup
     on_shutdown = shutdown
     redis_settings = redis_settings_from_url(get_settings().redis_url)

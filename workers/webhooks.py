@@ -18,6 +18,6 @@ async def deliver(ctx: dict[str, Any], scope: TenantScope, endpoint_id: str) -> 
     return f"sent={summary.sent} succeeded={summary.succeeded} locked={summary.locked}"
 
 
-@job("webhooks.sweep")
+@job("webhooks.sweep", every_minute_at=0)
 async def sweep(ctx: dict[str, Any]) -> int:
     return await delivery.sweep(ctx["session_factory"], ctx["redis"])

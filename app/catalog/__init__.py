@@ -1,1 +1,4 @@
 """The product catalog: products (recurring or one-time) and their prices."""
+
+# The app packages this one may import, besides kit, models and config (tests/test_layers.py).
+DEPENDS_ON: tuple[str, ...] = ("auth",)

@@ -1,4 +1,10 @@
-"""ORM models, one module per aggregate. Importing this package registers every table."""
+"""ORM models, one module per aggregate. Importing this package registers every table: every
+module in it is imported (a new domain's module registers its tables without a change here; its
+code may import its models from their module), and the models of the first domains are also
+named here for short imports."""
+
+import importlib as _importlib
+import pkgutil as _pkgutil
 
 from app.kit.models import Base
 from app.models.access_token import AccessToken
@@ -41,3 +47,6 @@ __all__ = [
     "WebhookEvent",
     "WebhookEventType",
 ]
+
+for _module in _pkgutil.iter_modules(__path__):
+    _importlib.import_module(f"{__name__}.{_module.name}")

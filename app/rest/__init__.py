@@ -1,3 +1,4 @@
-"""The REST surface: a few endpoints for apps that do not speak GraphQL (Polar-compatible
-ingestion, billing status, the quota pre-check). Each handler authenticates, calls one service
-and owns its transaction, like a GraphQL mutation."""
+"""HTTP endpoints outside GraphQL: event ingestion, billing status and the quota check."""
+
+# The app packages this one may import, besides kit, models and config (tests/test_layers.py).
+DEPENDS_ON: tuple[str, ...] = ("events", "customers", "meters", "auth")

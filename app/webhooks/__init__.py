@@ -1,0 +1,4 @@
+"""Outbound webhooks: endpoints, the event outbox, URL rules and payloads."""
+
+# The app packages this one may import, besides kit, models and config (tests/test_layers.py).
+DEPENDS_ON: tuple[str, ...] = ("auth",)

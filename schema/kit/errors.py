@@ -108,7 +108,7 @@ def register_error(
     `description`) and, optionally, the GraphQL error type `convert` turns it into. A subclass
     without its own registration uses its nearest registered base class's."""
     if _SEALED:
-        raise TypeError(f"{error.__name__} is registered after ErrorCode was built: import its module in schema/error_codes.py")
+        raise TypeError(f"{error.__name__} is registered after ErrorCode was built: declare it in a schema/<domain>/errors.py module")
     if (graphql_type is None) != (convert is None):
         raise TypeError("register_error: give both graphql_type and convert, or neither")
     if error in _REGISTRY:
