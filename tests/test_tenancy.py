@@ -167,3 +167,46 @@ def test_a_repository_refuses_a_bare_id(session_factory):
 
     with pytest.raises(TypeError, match="TenantScope"):
         repository._filtered(uuid.uuid4(), repository.CustomerFilter())
+
+
+async def test_a_job_acts_only_for_the_organization_it_was_queued_for(live):
+    """A job's scope comes from the organization its request acted for: handed another
+    organization's customer, the meter update finds nothing and changes nothing."""
+    from decimal import Decimal
+
+    from app.kit.jobs import JobRequest, send
+    from tests.meters.helpers import billing, by_meter, condition, create_meter, ingest_rest
+
+    org_a, org_b = await make_org(live.session_factory, name="A"), await make_org(live.session_factory, name="B")
+    customer_b = await create_customer(live.api, org_b.token, email="b@example.com", externalId="b")
+    await create_meter(live.api, org_b.token, "calls", [condition("name", "eq", "call")])
+    await ingest_rest(live.api, org_b.token, [{"name": "call", "external_customer_id": "b"}] * 2)
+    await live.redis.flushdb()  # B's own update job is lost
+    from app.kit.ids import from_global_id
+
+    _, customer_b_id = from_global_id(customer_b["id"])
+    await send(live.redis, [JobRequest("meters.update_customer", (str(org_a.id), str(customer_b_id)))])
+    await live.run_worker()
+    assert Decimal(by_meter(await billing(live.api, org_b.token, externalCustomerId="b"))["calls"]["consumed"]) == 0
+    await send(live.redis, [JobRequest("meters.update_customer", (str(org_b.id), str(customer_b_id)))])
+    await live.run_worker()
+    assert Decimal(by_meter(await billing(live.api, org_b.token, externalCustomerId="b"))["calls"]["consumed"]) == 2
+
+
+async def test_a_tenant_job_without_its_organization_is_recorded_once(live):
+    """A job queued by code from before jobs carried their organization cannot be given a scope:
+    it is recorded in job_failures at once, not retried (the sweeps redo its work)."""
+    from app.kit.jobs import JobRequest, send
+    from app.models import JobFailure
+
+    org = await make_org(live.session_factory, name="A")
+    customer = await create_customer(live.api, org.token, email="a@example.com")
+    from app.kit.ids import from_global_id
+
+    _, customer_id = from_global_id(customer["id"])
+    await send(live.redis, [JobRequest("meters.update_customer", (str(customer_id),))])
+    await live.run_worker()
+    async with live.session_factory() as session, as_owner(session):
+        failures = (await session.scalars(select(JobFailure))).all()
+    assert [(f.job_name, f.tries, f.organization_id) for f in failures] == [("meters.update_customer", 1, None)]
+    assert "the organization's id first" in failures[0].error

@@ -8,12 +8,14 @@ Exhausted jobs land in the `job_failures` table: nothing fails silently.
 
 from __future__ import annotations
 
+import inspect
 import logging
 import traceback
 import uuid
 from typing import Any, Awaitable, Callable
 
 from arq import Retry
+from sqlalchemy.exc import IntegrityError
 from arq.cron import CronJob, cron
 from arq.worker import Function, func
 
@@ -36,19 +38,26 @@ def backoff_seconds(job_try: int, base: float = 1.0) -> float:
 
 
 async def record_failure(ctx: dict[str, Any], name: str, args: tuple, error: str, scope: TenantScope | None = None) -> None:
-    factory = ctx["session_factory"] if scope is None else scoped_factory(ctx["session_factory"], scope)
-    async with factory() as session:
-        session.add(
-            JobFailure(
-                job_name=name,
-                job_id=str(ctx.get("job_id", "")),
-                organization_id=scope.organization_id if scope is not None else None,
-                args=[str(a) for a in args],
-                tries=ctx.get("job_try", 0),
-                error=error[:10000],
+    """A row in job_failures, under the job's organization when it has one (and that
+    organization exists), else as a system failure."""
+    for acting_for in (scope, None) if scope is not None else (None,):
+        factory = ctx["session_factory"] if acting_for is None else scoped_factory(ctx["session_factory"], acting_for)
+        async with factory() as session:
+            session.add(
+                JobFailure(
+                    job_name=name,
+                    job_id=str(ctx.get("job_id", "")),
+                    organization_id=acting_for.organization_id if acting_for is not None else None,
+                    args=[str(a) for a in args],
+                    tries=ctx.get("job_try", 0),
+                    error=error[:10000],
+                )
             )
-        )
-        await session.commit()
+            try:
+                await session.commit()
+                break
+            except IntegrityError:  # no such organization (an id from elsewhere): a system failure
+                await session.rollback()
     logger.error("job %s%r gave up after %s tries: %s", name, args, ctx.get("job_try"), error.splitlines()[-1] if error else "")
 
 
@@ -71,10 +80,17 @@ def job(
 
     def decorate(fn: JobFunction) -> JobFunction:
         max_tries = get_settings().worker_max_tries
+        arity = len(inspect.signature(fn).parameters) - 1  # ctx aside; a tenant job's scope is its first argument
 
         async def run(ctx: dict[str, Any], *args: Any) -> Any:
             job_try = ctx.get("job_try", 1)
-            scope = _job_scope(name, args) if tenant else None
+            try:
+                if len(args) != arity:
+                    raise TypeError(f"job {name} takes {arity} arguments, got {args!r}" + (" (the organization's id first)" if tenant else ""))
+                scope = _job_scope(name, args) if tenant else None
+            except TypeError:  # arguments no try can fix (e.g. a job queued by older code): recorded at once
+                await record_failure(ctx, name, args, traceback.format_exc())
+                return None
             call_args = (scope, *args[1:]) if tenant else args
             if job_try > max_tries:
                 await record_failure(ctx, name, args, "the worker stopped during the last try", scope)
