@@ -247,7 +247,7 @@ async def _in_process(database_url: str, redis_url: str, token: str) -> InProces
     from schema.context import Context
 
     settings = replace(get_settings(), database_url=database_url, redis_url=redis_url)
-    engine = create_engine(database_url, pool_size=2)
+    engine = create_engine(database_url, role=settings.database_app_role, pool_size=2)  # as the API
     factory = create_session_factory(engine)
     redis = Redis.from_url(redis_url)
     encoder = msgspec.json.Encoder()
@@ -259,6 +259,7 @@ async def _in_process(database_url: str, redis_url: str, token: str) -> InProces
         try:
             async with gate.use() as session:
                 subject = await authenticate(session, token)
+            gate.act_for(subject.scope)
             context = Context(settings=settings, db=gate, subject=subject, queue=redis)
             result = await schema.execute(LIST_CUSTOMERS, variable_values=variables, context_value=context)
         finally:
@@ -273,7 +274,7 @@ async def _in_process(database_url: str, redis_url: str, token: str) -> InProces
             async with gate.use() as session:
                 subject = await authenticate(session, token)
                 page = await customers.list_customers(session, subject, CustomerFilter(), first=IN_PROCESS_PAGE)
-                groups = await members.load_members_of(session, subject.organization_id, [row.id for row in page.items])
+                groups = await members.load_members_of(session, subject.scope, [row.id for row in page.items])
         finally:
             await gate.close()
         return encoder.encode({"data": _plain_page(page, groups)})
