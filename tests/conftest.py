@@ -227,11 +227,26 @@ def _clear_scope(session: Session, _transaction, connection) -> None:
         await_only(connection.connection.driver_connection.execute("SELECT set_config('kassa.organization_id', '', true)"))
 
 
+async def assert_ledgers_balance(session_factory) -> None:
+    """The reusable ledger check (app/kit/ledger.py): every cached balance of every declared
+    ledger equals the sum of its entries, across organizations. Run after every test that used
+    the database (the `session_factory` and `live` fixtures), and callable mid-scenario."""
+    from app.kit.ledger import LEDGERS, reconcile_report
+
+    if not LEDGERS:
+        return
+    async with session_factory() as session, as_owner(session):
+        report = await reconcile_report(session)
+    assert not report, f"cached balances differ from their ledgers:\n{report}"
+
+
 @pytest.fixture
-def session_factory(connection) -> async_sessionmaker[AsyncSession]:
-    return async_sessionmaker(
+async def session_factory(connection) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
+    factory = async_sessionmaker(
         bind=connection, expire_on_commit=False, autoflush=False, join_transaction_mode="create_savepoint", sync_session_class=_TestSession
     )
+    yield factory
+    await assert_ledgers_balance(factory)
 
 
 @asynccontextmanager
@@ -383,6 +398,7 @@ async def live(engine, owner_engine, settings, redis) -> AsyncIterator[Live]:
     try:
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://kassa.test") as client:
             yield Live(api=Api(client), session_factory=factory, redis=redis, settings=settings)
+        await assert_ledgers_balance(factory)
     finally:
         tables = ", ".join(table.name for table in Base.metadata.sorted_tables)
         async with owner_engine.begin() as connection:

@@ -1,0 +1,161 @@
+"""Ledgers: append-only rows of signed amounts, and cached balances that always equal their sum.
+
+One place for every ledger of the money features (transactions, wallets, credits): each declares
+itself once with `Ledger(...)` (registered in `LEDGERS`), its migration makes the ledger table
+append-only with `append_only_sql(table)` (a trigger refuses UPDATE and DELETE, for every role,
+the owner included), and every change goes through `post()`, which writes the entries and moves
+the cached balance in the same transaction, under the balance row's lock. `mismatches()` lists
+every balance that differs from the sum of its ledger; the test suite runs it after every test
+that touched the database (tests/conftest.py), so a balance that drifts fails the test that
+made it drift.
+
+Corrections are new entries (a reversal, an adjustment), never edits: the history is the truth.
+The ledger rows outlive their organization's other data: deleting an organization with ledger
+rows is refused by the same trigger (money records are kept).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any, Iterable, Mapping, Sequence
+
+from sqlalchemy import Table, and_, func, literal, select, update
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.kit.errors import KassaError
+
+# The trigger function every append-only table shares (created or replaced by each migration
+# that uses it, so the first ledger's migration and any later one work alike).
+_REFUSE_FUNCTION = """
+CREATE OR REPLACE FUNCTION kassa_refuse_ledger_change() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    RAISE EXCEPTION 'ledger % is append-only: % refused (post a correcting entry instead)', TG_TABLE_NAME, TG_OP
+        USING ERRCODE = 'restrict_violation';
+END
+$$
+"""
+_IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
+
+
+def append_only_sql(table: str) -> list[str]:
+    """The statements a migration runs (`for s in append_only_sql("wallet_entries"): op.execute(s)`)
+    to make `table` append-only: a trigger refuses every UPDATE and DELETE of its rows."""
+    if not _IDENTIFIER.match(table):
+        raise ValueError(f"not a plain table name: {table!r}")
+    return [
+        _REFUSE_FUNCTION,
+        f"DROP TRIGGER IF EXISTS {table}_append_only ON {table}",
+        f"CREATE TRIGGER {table}_append_only BEFORE UPDATE OR DELETE ON {table} "
+        f"FOR EACH ROW EXECUTE FUNCTION kassa_refuse_ledger_change()",
+    ]
+
+
+class LedgerError(KassaError):
+    code = "LEDGER_ERROR"
+
+
+@dataclass(frozen=True)
+class Ledger:
+    """A ledger table and the table of its cached balances.
+
+    `owner`: the columns that name a balance, as they are called in the ledger table and in the
+    balance table (`{"wallet_id": "id"}`: ledger.wallet_id belongs to balances.id). `amount`: the
+    ledger's signed amount column; `balance`: the balance table's cached sum."""
+
+    name: str
+    entries: Table
+    balances: Table
+    owner: Mapping[str, str]
+    amount: str = "amount"
+    balance: str = "balance"
+
+    def _owner_filter(self, key: Mapping[str, Any]):
+        missing = set(self.owner) - set(key)
+        if missing:
+            raise LedgerError(f"ledger {self.name}: the balance key lacks {sorted(missing)}")
+        return and_(*(self.balances.c[self.owner[column]] == key[column] for column in self.owner))
+
+
+LEDGERS: dict[str, Ledger] = {}
+
+
+def register(ledger: Ledger) -> Ledger:
+    """Declare a ledger (once, where its models are defined): `mismatches()` checks it."""
+    if ledger.name in LEDGERS and LEDGERS[ledger.name] != ledger:
+        raise ValueError(f"ledger {ledger.name!r} is declared twice")
+    LEDGERS[ledger.name] = ledger
+    return ledger
+
+
+async def post(session: AsyncSession, ledger: Ledger, key: Mapping[str, Any], entries: Sequence[Mapping[str, Any]]) -> int:
+    """Append `entries` (column -> value, the balance key's columns filled in here) and move the
+    cached balance by their sum, in the caller's transaction: the balance row is locked first
+    (so concurrent posts to one balance queue up and none is lost), and a database check on the
+    balance table (e.g. `balance >= 0`) refuses the whole post. Returns the new balance. The
+    balance row must exist (created with the thing it belongs to)."""
+    if not entries:
+        raise LedgerError(f"ledger {ledger.name}: nothing to post")
+    rows = []
+    for entry in entries:
+        amount = entry.get(ledger.amount)
+        if isinstance(amount, bool) or not isinstance(amount, int):
+            raise LedgerError(f"ledger {ledger.name}: an entry's {ledger.amount} must be an integer of minor units, got {amount!r}")
+        rows.append({**entry, **{column: key[column] for column in ledger.owner}})
+    owner = ledger._owner_filter(key)
+    locked = await session.scalar(select(ledger.balances.c[ledger.balance]).where(owner).with_for_update())
+    if locked is None:
+        raise LedgerError(f"ledger {ledger.name}: no balance row for {dict(key)}")
+    await session.execute(insert(ledger.entries), rows)
+    total = sum(row[ledger.amount] for row in rows)
+    return int(
+        await session.scalar(
+            update(ledger.balances)
+            .where(owner)
+            .values({ledger.balance: ledger.balances.c[ledger.balance] + literal(total)})
+            .returning(ledger.balances.c[ledger.balance])
+        )
+    )
+
+
+@dataclass(frozen=True)
+class Mismatch:
+    ledger: str
+    key: dict[str, Any]
+    cached: int | None  # None: entries without a balance row
+    summed: int
+
+
+async def mismatches(session: AsyncSession, ledgers: Iterable[Ledger] | None = None) -> list[Mismatch]:
+    """Every cached balance that differs from the sum of its ledger entries (and entries whose
+    balance row is missing), across the organizations the session may see."""
+    found: list[Mismatch] = []
+    for ledger in ledgers if ledgers is not None else LEDGERS.values():
+        entry_keys = [ledger.entries.c[column] for column in ledger.owner]
+        sums = (
+            select(*entry_keys, func.sum(ledger.entries.c[ledger.amount]).label("summed"))
+            .group_by(*entry_keys)
+            .subquery()
+        )
+        joined = and_(*(sums.c[column] == ledger.balances.c[target] for column, target in ledger.owner.items()))
+        balance_keys = [ledger.balances.c[target].label(column) for column, target in ledger.owner.items()]
+        cached = ledger.balances.c[ledger.balance]
+        summed = func.coalesce(sums.c.summed, 0)
+        with_balance = select(*balance_keys, cached.label("cached"), summed.label("summed")).select_from(
+            ledger.balances.outerjoin(sums, joined)
+        ).where(cached != summed)
+        orphans = select(*[sums.c[column] for column in ledger.owner], literal(None).label("cached"), sums.c.summed).where(
+            ~select(literal(1)).select_from(ledger.balances).where(joined).exists()
+        )
+        for row in (await session.execute(with_balance.union_all(orphans))).mappings():
+            key = {column: row[column] for column in ledger.owner}
+            found.append(Mismatch(ledger.name, key, None if row["cached"] is None else int(row["cached"]), int(row["summed"])))
+    return found
+
+
+async def reconcile_report(session: AsyncSession) -> str:
+    """`mismatches()` as text, one line each (for logs and test failures); empty when all agree."""
+    return "\n".join(f"{m.ledger} {m.key}: cached {m.cached}, entries sum to {m.summed}" for m in await mismatches(session))
+
