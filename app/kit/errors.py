@@ -51,3 +51,14 @@ class Conflict(KassaError):
         super().__init__(message)
         self.field = field
         self.value = value
+
+
+class CurrencyMismatch(KassaError):
+    """Two amounts of different currencies were added, subtracted or compared (app/kit/money.py)."""
+
+    code = "CURRENCY_MISMATCH"
+
+    def __init__(self, currency: str, other: str) -> None:
+        super().__init__(f"Amounts in {currency} and {other} cannot be combined: they must be in one currency")
+        self.currency = currency
+        self.other = other

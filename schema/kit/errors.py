@@ -30,7 +30,7 @@ from strawberry.extensions import FieldExtension
 
 from app.kit import jobs
 from app.kit.db import DATABASE_ERRORS, input_data_error
-from app.kit.errors import Conflict, FieldIssue, KassaError, NotFound, ValidationFailed
+from app.kit.errors import Conflict, CurrencyMismatch, FieldIssue, KassaError, NotFound, ValidationFailed
 
 if TYPE_CHECKING:
     from app.auth.subject import Subject
@@ -158,6 +158,7 @@ register_error(
     lambda e: NotFoundError(message=e.message, code=e.code, id=e.id),
 )
 register_error(Conflict, "A uniqueness rule would be broken.")
+register_error(CurrencyMismatch, "Amounts in different currencies were combined; they must be in one currency.")
 
 
 def refused_by_database(exc: BaseException) -> ValidationFailed | None:
