@@ -51,6 +51,9 @@ class Settings:
     # `kassa run` on a database without organizations creates this one ("" : none) and prints its token
     first_organization_name: str = "My organization"
     db_pool_size: int = 10
+    # Stripe: the secret key, and a Stripe-compatible server in Stripe's place (localstripe).
+    stripe_secret_key: str | None = None
+    stripe_api_base: str | None = None
     # The role the API and workers act as: it cannot bypass row-level security (`kassa migrate`
     # creates it and lets the DATABASE_URL user switch to it).
     database_app_role: str = "kassa_app"
@@ -99,6 +102,8 @@ class Settings:
             local_redis=os.environ.get("KASSA_LOCAL_REDIS", "127.0.0.1:6379"),
             local_database_name=os.environ.get("KASSA_LOCAL_DATABASE", "kassa"),
             database_app_role=os.environ.get("KASSA_DATABASE_APP_ROLE") or "kassa_app",
+            stripe_secret_key=os.environ.get("STRIPE_SECRET_KEY") or None,
+            stripe_api_base=os.environ.get("STRIPE_API_BASE") or None,
             first_organization_name=os.environ.get("KASSA_FIRST_ORGANIZATION", "My organization").strip(),
             db_pool_size=_int("KASSA_DB_POOL_SIZE", 10),
             graphql_max_depth=_int("KASSA_GRAPHQL_MAX_DEPTH", 10),
