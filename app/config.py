@@ -51,9 +51,11 @@ class Settings:
     # `kassa run` on a database without organizations creates this one ("" : none) and prints its token
     first_organization_name: str = "My organization"
     db_pool_size: int = 10
-    # Stripe: the secret key, and a Stripe-compatible server in Stripe's place (localstripe).
+    # Stripe: the secret key, a Stripe-compatible server in Stripe's place (localstripe), and the
+    # signing secret of the webhook endpoint Stripe calls.
     stripe_secret_key: str | None = None
     stripe_api_base: str | None = None
+    stripe_webhook_secret: str | None = None
     # The role the API and workers act as: it cannot bypass row-level security (`kassa migrate`
     # creates it and lets the DATABASE_URL user switch to it).
     database_app_role: str = "kassa_app"
@@ -104,6 +106,7 @@ class Settings:
             database_app_role=os.environ.get("KASSA_DATABASE_APP_ROLE") or "kassa_app",
             stripe_secret_key=os.environ.get("STRIPE_SECRET_KEY") or None,
             stripe_api_base=os.environ.get("STRIPE_API_BASE") or None,
+            stripe_webhook_secret=os.environ.get("STRIPE_WEBHOOK_SECRET") or None,
             first_organization_name=os.environ.get("KASSA_FIRST_ORGANIZATION", "My organization").strip(),
             db_pool_size=_int("KASSA_DB_POOL_SIZE", 10),
             graphql_max_depth=_int("KASSA_GRAPHQL_MAX_DEPTH", 10),
