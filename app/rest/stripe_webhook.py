@@ -3,7 +3,7 @@
 Verified with the endpoint's signing secret (`STRIPE_WEBHOOK_SECRET`), stored once by event id,
 processed by a job (app/payments/stripe_events.py). Answers 200 quickly, also for a repeated
 delivery (`"duplicate": true`: acknowledged, not processed again), 400 for anything not signed by
-Stripe (nothing stored), 503 when no signing secret is configured (Stripe retries later).
+Stripe (nothing stored), 404 when no signing secret is configured (Stripe events are not received here).
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ async def stripe_webhook(request: Request) -> Response:
     runtime = request.app.state.runtime
     secret = runtime.settings.stripe_webhook_secret
     if not secret:
-        return json_response({"error": "STRIPE_NOT_CONFIGURED", "detail": "Set STRIPE_WEBHOOK_SECRET to receive Stripe events"}, 503)
+        return json_response({"error": "STRIPE_NOT_CONFIGURED", "detail": "Stripe events are not received here: set STRIPE_WEBHOOK_SECRET"}, 404)
     try:
         event = stripe_events.verify(await request.body(), request.headers.get("stripe-signature"), secret)
     except stripe_events.StripeEventRefused as exc:
