@@ -228,9 +228,9 @@ def _graphql_bodies(base: Base, prefix: str, start: int, stop: int) -> list[byte
 
 
 def _raw_batches(base: Base, prefix: str, start: int, stop: int, customer_ids: dict[str, uuid.UUID]) -> list[list]:
-    """The argument arrays `app.events.service.ingest` hands to INSERT_BATCH after $1 and $2:
-    names, timestamps, customer ids, external customer ids, member ids, external member ids,
-    external ids, metadata as JSON text."""
+    """The arguments `app.events.service.ingest` hands to INSERT_BATCH after $1 and $2: the arrays
+    of names, timestamps, customer ids, external customer ids, member ids, external member ids,
+    external ids, metadata as JSON text; then the batch's time (the clock's, for created_at)."""
     batches = []
     for first in range(start, stop, BATCH):
         span = range(first, min(first + BATCH, stop))
@@ -245,6 +245,7 @@ def _raw_batches(base: Base, prefix: str, start: int, stop: int, customer_ids: d
                 [None] * n,
                 [f"{prefix}-{i}" for i in span],
                 [json.dumps(base.metadata[i], separators=(",", ":")) for i in span],
+                datetime.now(timezone.utc),
             ]
         )
     return batches

@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
+from datetime import datetime, timezone
 from typing import Any, AsyncIterator
 
 import httpx
@@ -26,6 +27,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.util import await_only
 
 from app.config import PROJECT_ROOT, Settings
+from app.kit import clock as kit_clock
 from app.kit.db import create_engine
 from app.kit.tenancy import bound_scope
 from app.platform.migrations import run_migrations
@@ -192,6 +194,30 @@ async def redis(services) -> AsyncIterator[Redis]:
     await client.flushdb()
     yield client
     await client.aclose()
+
+
+# The instant the `clock` fixture freezes business time at: far from the real date, so a time
+# taken from anything but the kit's clock shows.
+FROZEN_AT = datetime(2024, 2, 29, 12, 0, tzinfo=timezone.utc)
+
+
+@pytest.fixture
+def clock():
+    """The kit's clock (app/kit/clock.py), frozen at FROZEN_AT for this test: move it with
+    `clock.advance(timedelta(...))` or `clock.set(...)`. The app and the worker in the test's
+    process see the same time."""
+    kit_clock.set(FROZEN_AT)
+    try:
+        yield kit_clock
+    finally:
+        kit_clock.reset()
+
+
+@pytest.fixture(autouse=True)
+def _real_clock_after_each_test():
+    """Whatever a test did to the clock, the next one starts on real time."""
+    yield
+    kit_clock.reset()
 
 
 @pytest.fixture

@@ -34,9 +34,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.auth.service import job_scope
 from app.config import Settings
+from app.kit import clock
 from app.kit.errors import ValidationFailed
 from app.kit.jobs import JobRequest, send as send_jobs
-from app.kit.models import utc_now
 from app.kit.tenancy import TenantScope, bound_scope, scoped_factory
 from app.models import WebhookDelivery, WebhookDeliveryAttempt, WebhookEndpoint, WebhookEvent
 from app.organizations import repository as organizations
@@ -114,7 +114,7 @@ async def post_event(
 ) -> AttemptResult:
     body = json.dumps(event.payload, separators=(",", ":")).encode()
     message_id = str(event.id)
-    timestamp = int(time.time())
+    timestamp = int(time.time())  # real time: the receiver checks it against its own clock (replays)
     headers = {
         "content-type": "application/json",
         "user-agent": "Kassa-Webhooks/1",
@@ -171,7 +171,7 @@ async def _record(
     )
     attempts = delivery.attempt_count + 1
     endpoint = await repository.get_endpoint_for_delivery(session, bound_scope(session), endpoint_id)
-    now = utc_now()
+    now = clock.now()
     retry_at = None
     if result.succeeded:
         values = {"status": "succeeded", "attempt_count": attempts, "next_attempt_at": None, "finished_at": now}
@@ -236,16 +236,15 @@ async def deliver_endpoint(
         if summary.more or summary.retry_at is not None:
             break
         async with session_factory() as session:
-            if not await repository.has_due(session, scope, endpoint_id, utc_now()):
+            if not await repository.has_due(session, scope, endpoint_id, clock.now()):
                 break
     follow_up = []
     if summary.more:
         follow_up.append(JobRequest(DELIVER_JOB, (organization, str(endpoint_id)), job_id=f"{DELIVER_JOB}:{endpoint_id}:more:{uuid.uuid4().hex}"))
-    if summary.retry_at is not None:
+    if summary.retry_at is not None:  # a business time; arq's queue runs on real time
         stamp = int(summary.retry_at.timestamp() * 1000)
-        follow_up.append(
-            JobRequest(DELIVER_JOB, (organization, str(endpoint_id)), defer_until=summary.retry_at, job_id=f"{DELIVER_JOB}:{endpoint_id}:{stamp}")
-        )
+        run_at = clock.real_time(summary.retry_at)
+        follow_up.append(JobRequest(DELIVER_JOB, (organization, str(endpoint_id)), defer_until=run_at, job_id=f"{DELIVER_JOB}:{endpoint_id}:{stamp}"))
     await send_jobs(queue, follow_up)
     return summary
 
@@ -272,10 +271,10 @@ async def _send_due(
         delivery, event, endpoint = head
         if not endpoint.enabled or endpoint.deleted_at is not None:
             return
-        if delivery.next_attempt_at is not None and delivery.next_attempt_at > utc_now():
+        if delivery.next_attempt_at is not None and delivery.next_attempt_at > clock.now():
             summary.retry_at = delivery.next_attempt_at
             return
-        attempted_at = utc_now()
+        attempted_at = clock.now()
         result = await post_event(client, endpoint, event, settings)
         sent_here += 1
         summary.sent += 1
@@ -298,7 +297,7 @@ async def sweep(session_factory: async_sessionmaker[AsyncSession], queue) -> int
     for organization_id in organization_ids:
         scope = job_scope(organization_id)
         async with scoped_factory(session_factory, scope)() as session:
-            endpoint_ids = await repository.due_endpoint_ids(session, scope, utc_now())
+            endpoint_ids = await repository.due_endpoint_ids(session, scope, clock.now())
         requests += [
             JobRequest(DELIVER_JOB, (str(organization_id), str(i)), job_id=f"{DELIVER_JOB}:{i}:sweep:{minute}") for i in endpoint_ids
         ]

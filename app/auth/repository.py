@@ -5,7 +5,7 @@ import uuid
 from sqlalchemy import select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.kit.models import utc_now
+from app.kit import clock
 from app.kit.repository import owned_by
 from app.kit.tenancy import TenantScope
 from app.models import AccessToken
@@ -31,7 +31,7 @@ async def revoke(session: AsyncSession, token_id: uuid.UUID) -> bool:
     result = await session.execute(
         update(AccessToken)
         .where(AccessToken.id == token_id, AccessToken.revoked_at.is_(None))
-        .values(revoked_at=utc_now())
+        .values(revoked_at=clock.now())
     )
     return result.rowcount == 1
 

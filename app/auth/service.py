@@ -14,8 +14,8 @@ from app.auth import repository
 from app.auth.errors import AuthenticationFailed
 from app.auth.scopes import Scope
 from app.auth.subject import Subject
+from app.kit import clock
 from app.kit.errors import FieldIssue, ValidationFailed
-from app.kit.models import utc_now
 from app.kit.tenancy import TenantScope, _mint, bind
 from app.models import AccessToken
 
@@ -51,7 +51,7 @@ async def authenticate(session: AsyncSession, token: str) -> Subject:
         raise AuthenticationFailed("Unknown access token")
     if row.revoked_at is not None:
         raise AuthenticationFailed("Access token has been revoked")
-    if row.expires_at is not None and row.expires_at <= utc_now():
+    if row.expires_at is not None and row.expires_at <= clock.now():
         raise AuthenticationFailed("Access token has expired")
     scope = _mint(row.organization_id)
     await bind(session, scope, already_set=True)

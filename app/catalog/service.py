@@ -28,9 +28,9 @@ from app.auth.subject import Subject
 from app.catalog import repository
 from app.catalog.errors import LastActivePrice, ProductArchived
 from app.catalog.repository import ProductFilter
+from app.kit import clock
 from app.kit.batches import grouped, in_order
 from app.kit.errors import FieldIssue, NotFound, ValidationFailed
-from app.kit.models import utc_now
 from app.kit.money import check_amount, check_currency, check_unit_amount
 from app.kit.pagination import Page, check_page_size
 from app.kit.validation import check_lookup_text, check_metadata, check_text
@@ -368,7 +368,7 @@ async def archive_product(session: AsyncSession, subject: Subject, product_id: u
     if product is None:
         raise NotFound("Product not found")
     if product.archived_at is None:
-        product.archived_at = utc_now()
+        product.archived_at = clock.now()
         await session.flush()
     return product
 
@@ -421,7 +421,7 @@ async def create_price(
     if issues:
         raise ValidationFailed(issues)
 
-    now = utc_now()
+    now = clock.now()
     for price_id in retiring:
         active_by_id[price_id].archived_at = now
     await session.flush()  # archive first: the partial unique indexes see only active prices
@@ -443,6 +443,6 @@ async def archive_price(session: AsyncSession, subject: Subject, price_id: uuid.
         return price
     if len(active) == 1:
         raise LastActivePrice(price.id)
-    price.archived_at = utc_now()
+    price.archived_at = clock.now()
     await session.flush()
     return price

@@ -10,7 +10,7 @@ from typing import Sequence
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.kit.models import utc_now
+from app.kit import clock
 from app.kit.pagination import Page, paginate
 from app.kit.repository import scoped
 from app.kit.tenancy import TenantScope
@@ -106,7 +106,7 @@ async def get_many(session: AsyncSession, scope: TenantScope, ids: Sequence[uuid
 
 
 async def soft_delete(session: AsyncSession, customer: Customer) -> None:
-    now = utc_now()
+    now = clock.now()
     customer.deleted_at = now
     await session.execute(
         update(Member).where(Member.customer_id == customer.id, Member.deleted_at.is_(None)).values(deleted_at=now)

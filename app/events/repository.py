@@ -19,13 +19,13 @@ from app.models import Customer, Event, Member
 # and external id, earlier or in the same batch) skipped. Returns how many rows were written.
 # Rows go in sorted by external id: concurrent batches sharing ids then wait on each other's
 # uncommitted keys in one order, never in a cycle (unsorted, two batches of the same ids in
-# opposite orders deadlock).
+# opposite orders deadlock). $11 is the clock's time: every row's created_at and modified_at.
 INSERT_BATCH = """
 WITH inserted AS (
     INSERT INTO events (organization_id, source, name, timestamp, customer_id, external_customer_id,
-                        member_id, external_member_id, external_id, metadata)
+                        member_id, external_member_id, external_id, metadata, created_at, modified_at)
     SELECT $1::uuid, $2::varchar, u.name, u.ts, u.customer_id, u.external_customer_id,
-           u.member_id, u.external_member_id, u.external_id, u.metadata::jsonb
+           u.member_id, u.external_member_id, u.external_id, u.metadata::jsonb, $11::timestamptz, $11::timestamptz
     FROM unnest($3::varchar[], $4::timestamptz[], $5::uuid[], $6::varchar[], $7::uuid[], $8::varchar[],
                 $9::varchar[], $10::text[])
          AS u(name, ts, customer_id, external_customer_id, member_id, external_member_id, external_id, metadata)
@@ -37,13 +37,15 @@ SELECT count(*) FROM inserted
 """
 
 
-async def insert_batch(session: AsyncSession, scope: TenantScope, source: str, columns: Sequence[list]) -> int:
+async def insert_batch(
+    session: AsyncSession, scope: TenantScope, source: str, columns: Sequence[list], *, now: datetime
+) -> int:
     """Insert events given as columns (name, timestamp, customer_id, external_customer_id,
-    member_id, external_member_id, external_id, metadata JSON text). Straight on the driver:
-    this is the ingestion hot path."""
+    member_id, external_member_id, external_id, metadata JSON text), written at `now` (the
+    clock's time). Straight on the driver: this is the ingestion hot path."""
     connection = await session.connection()
     raw = await connection.get_raw_connection()
-    return await raw.driver_connection.fetchval(INSERT_BATCH, scope.organization_id, source, *columns)
+    return await raw.driver_connection.fetchval(INSERT_BATCH, scope.organization_id, source, *columns, now)
 
 
 async def existing_customers(session: AsyncSession, scope: TenantScope, ids: Sequence[uuid.UUID]) -> set[uuid.UUID]:

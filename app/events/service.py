@@ -20,9 +20,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.auth.subject import Subject
 from app.customers.service import get_customer
 from app.events import repository
+from app.kit import clock
 from app.kit.errors import FieldIssue, NotFound, ValidationFailed
 from app.kit.ids import from_global_id
-from app.kit.models import utc_now
 from app.kit.pagination import Page, check_page_size
 from app.kit.validation import CONTROL_CHARACTERS, check_lookup_text, check_metadata, check_text, parse_timestamp
 from app.meters import repository as meters_repository
@@ -92,7 +92,7 @@ async def ingest(session: AsyncSession, subject: Subject, events: Sequence[Any],
     if len(events) > MAX_BATCH:
         raise ValidationFailed([FieldIssue(("events",), f"at most {MAX_BATCH} events per batch, got {len(events)}", "too_many")])
 
-    now = utc_now()
+    now = clock.now()
     issues: list[FieldIssue] = []
     names, times, customer_ids, external_customers, member_ids, external_members, external_ids, metadata = (
         [], [], [], [], [], [], [], []
@@ -170,7 +170,7 @@ async def ingest(session: AsyncSession, subject: Subject, events: Sequence[Any],
         external_ids,
         [m.decode() for m in metadata],
     ]
-    inserted = await repository.insert_batch(session, subject.scope, source, columns)
+    inserted = await repository.insert_batch(session, subject.scope, source, columns, now=now)
     for customer_id in {c for c in customers if c is not None}:
         request_update(session, customer_id)
     return IngestResult(inserted=inserted, duplicates=len(events) - inserted)
@@ -291,8 +291,9 @@ async def _system_event(
     external_id = check_text(issues, ("externalId",), external_id, max_length=ID_MAX)
     if issues:
         raise ValidationFailed(issues)
-    columns = [[name], [utc_now()], [customer_id], [None], [None], [None], [external_id], [_encode(metadata).decode()]]
-    inserted = await repository.insert_batch(session, subject.scope, EventSource.system.value, columns)
+    now = clock.now()
+    columns = [[name], [now], [customer_id], [None], [None], [None], [external_id], [_encode(metadata).decode()]]
+    inserted = await repository.insert_batch(session, subject.scope, EventSource.system.value, columns, now=now)
     request_update(session, customer_id)
     return IngestResult(inserted=inserted, duplicates=1 - inserted)
 

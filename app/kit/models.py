@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, timezone
+from datetime import datetime
 
 from sqlalchemy import DateTime, ForeignKey, MetaData, Uuid, func
 from sqlalchemy.orm import DeclarativeBase, Mapped, declared_attr, mapped_column
+
+from app.kit import clock
 
 NAMING_CONVENTION = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -17,25 +19,22 @@ NAMING_CONVENTION = {
 }
 
 
-def utc_now() -> datetime:
-    return datetime.now(timezone.utc)
-
-
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
 
 
 class RecordModel(Base):
-    """UUID primary key plus creation and modification times."""
+    """UUID primary key plus creation and modification times, both from the kit's clock (the
+    server default is a fallback no insert relies on: app/kit/clock.py)."""
 
     __abstract__ = True
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
     created_at: Mapped[datetime] = mapped_column(
-        DateTime(timezone=True), nullable=False, default=utc_now, server_default=func.now()
+        DateTime(timezone=True), nullable=False, default=clock.now, server_default=func.now()
     )
     modified_at: Mapped[datetime] = mapped_column(
-        DateTime(timezone=True), nullable=False, default=utc_now, onupdate=utc_now, server_default=func.now()
+        DateTime(timezone=True), nullable=False, default=clock.now, onupdate=clock.now, server_default=func.now()
     )
 
 

@@ -20,9 +20,9 @@ from typing import Any, Mapping
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth.subject import Subject
+from app.kit import clock
 from app.kit.batches import grouped, in_order
 from app.kit.errors import FieldIssue, NotFound, ValidationFailed
-from app.kit.models import utc_now
 from app.kit.repository import flush_unique
 from app.kit.validation import check_email, check_text
 from app.kit.tenancy import TenantScope
@@ -164,7 +164,7 @@ async def remove_member(session: AsyncSession, subject: Subject, member_id: uuid
         raise MemberRoleRule(
             "The owner cannot be removed; transfer ownership to another member first", rule="owner_not_removable"
         )
-    member.deleted_at = utc_now()
+    member.deleted_at = clock.now()
     await session.flush()
     await webhooks.emit(session, subject.scope, WebhookEventType.member_deleted, member_data(member))
     return member

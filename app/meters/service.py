@@ -10,10 +10,10 @@ from typing import Any, Mapping
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth.subject import Subject
+from app.kit import clock
 from app.kit.batches import grouped, in_order
 from app.kit.errors import FieldIssue, NotFound, ValidationFailed
 from app.kit.jobs import enqueue_after_commit, enqueue_coalesced_after_commit
-from app.kit.models import utc_now
 from app.kit.pagination import Page, check_page_size
 from app.kit.validation import check_text
 from app.kit.tenancy import TenantScope
@@ -90,7 +90,7 @@ async def set_archived(session: AsyncSession, subject: Subject, meter_id: uuid.U
     events again."""
     meter = await _meter(session, subject, meter_id, for_update=True)
     if archived and meter.archived_at is None:
-        meter.archived_at = utc_now()
+        meter.archived_at = clock.now()
         await repository.forget_meter(session, subject.scope, meter.id)
     elif not archived and meter.archived_at is not None:
         meter.archived_at = None

@@ -72,5 +72,6 @@ class Event(Base):
     source: Mapped[str] = mapped_column(String(16), nullable=False, server_default="user")
     user_metadata: Mapped[dict[str, Any]] = mapped_column("metadata", JSONB, nullable=False, server_default=text("'{}'::jsonb"))
     xid: Mapped[int] = mapped_column(XID8, nullable=False, server_default=text("pg_current_xact_id()"))
+    # set from the clock by INSERT_BATCH (app/events/repository.py); the server default is only a fallback
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False, server_default=func.now())
     modified_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False, server_default=func.now())

@@ -7,7 +7,8 @@ from sqlalchemy import DateTime, String
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.kit.models import Base, utc_now
+from app.kit import clock
+from app.kit.models import Base
 
 
 class StripeEvent(Base):
@@ -24,7 +25,7 @@ class StripeEvent(Base):
     id: Mapped[str] = mapped_column(String(255), primary_key=True)  # Stripe's evt_... id
     type: Mapped[str] = mapped_column(String(255), nullable=False)
     payload: Mapped[dict[str, Any]] = mapped_column(JSONB, nullable=False)
-    received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False, default=utc_now)
+    received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False, default=clock.now)
     processed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     # What processing did: "handled", "ignored: <why>".
     outcome: Mapped[str | None] = mapped_column(String(1000), nullable=True)

@@ -22,7 +22,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.kit.errors import KassaError
-from app.kit.models import utc_now
+from app.kit import clock
 from app.models.stripe_event import StripeEvent
 
 PROCESS_JOB = "stripe.process_event"
@@ -72,7 +72,7 @@ async def store(session: AsyncSession, event: dict[str, Any]) -> bool:
     """Store the event; False if its id was stored before (a repeated delivery)."""
     inserted = await session.scalar(
         insert(StripeEvent)
-        .values(id=event["id"], type=event["type"], payload=event, received_at=utc_now())
+        .values(id=event["id"], type=event["type"], payload=event, received_at=clock.now())
         .on_conflict_do_nothing(index_elements=[StripeEvent.id])
         .returning(StripeEvent.id)
     )
@@ -112,5 +112,5 @@ async def dispatch(session: AsyncSession, claimed: Claimed) -> str:
         outcome = f"ignored: no {ORGANIZATION_KEY} in the object's metadata"
     else:
         outcome = await handler(session, (event.payload.get("data") or {}).get("object") or {})
-    await session.execute(update(StripeEvent).where(StripeEvent.id == event.id).values(processed_at=utc_now(), outcome=outcome[:1000]))
+    await session.execute(update(StripeEvent).where(StripeEvent.id == event.id).values(processed_at=clock.now(), outcome=outcome[:1000]))
     return outcome

@@ -16,10 +16,10 @@ from typing import Any, Mapping
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth.subject import Subject
+from app.kit import clock
 from app.kit.batches import grouped, in_order
 from app.kit.errors import FieldIssue, NotFound, ValidationFailed
 from app.kit.jobs import enqueue_after_commit, enqueue_coalesced_after_commit
-from app.kit.models import utc_now
 from app.kit.pagination import Page, check_page_size
 from app.kit.validation import check_text, control_character_issue, has_control_characters
 from app.kit.tenancy import TenantScope
@@ -48,7 +48,7 @@ async def emit(session: AsyncSession, scope: TenantScope, type: WebhookEventType
 
     The payload is `{type, timestamp, data}`; `data` is the object as the API shows it.
     """
-    now = utc_now()
+    now = clock.now()
     event_id = uuid.uuid4()
     payload = {"type": type.value, "timestamp": now.isoformat(), "data": data}
     endpoint_ids = await repository.insert_event_with_deliveries(
@@ -172,7 +172,7 @@ async def rotate_secret(session: AsyncSession, subject: Subject, endpoint_id: uu
 async def delete_endpoint(session: AsyncSession, subject: Subject, endpoint_id: uuid.UUID) -> WebhookEndpoint:
     """Soft delete: deliveries stop; past events and attempts stay readable."""
     endpoint = await _endpoint(session, subject, endpoint_id)
-    endpoint.deleted_at = utc_now()
+    endpoint.deleted_at = clock.now()
     endpoint.enabled = False
     await session.flush()
     return endpoint
@@ -215,7 +215,7 @@ async def redeliver(session: AsyncSession, subject: Subject, event_id: uuid.UUID
         sequence=event.sequence,
         status="pending",
         attempt_count=0,
-        next_attempt_at=utc_now(),
+        next_attempt_at=clock.now(),
     )
     session.add(delivery)
     await session.flush()

@@ -89,3 +89,23 @@ async def test_every_root_field_states_its_scope():
 async def test_introspection_needs_no_token(api):
     body = await api.gql("{ __schema { queryType { name } } }")
     assert body["data"]["__schema"]["queryType"]["name"] == "Query"
+
+
+async def test_token_stops_working_when_the_clock_passes_its_expiry(api, session_factory, clock):
+    from datetime import timedelta
+
+    from app.auth.service import issue_token
+
+    org = await make_org(session_factory)
+    async with session_factory() as session, as_owner(session):
+        _, expiring = await issue_token(session, org.id, expires_at=clock.now() + timedelta(hours=1))
+        await session.commit()
+    assert (await api.post(LIST, token=expiring)).status_code == 200
+    clock.advance(timedelta(minutes=59, seconds=59))
+    assert (await api.post(LIST, token=expiring)).status_code == 200
+    clock.advance(timedelta(seconds=1))
+    response = await api.post(LIST, token=expiring)
+    assert response.status_code == 401
+    assert response.json()["errors"][0]["message"] == "Access token has expired"
+    assert "customers" not in (response.json().get("data") or {})
+    assert (await api.post(LIST, token=org.token)).status_code == 200  # a token without expiry goes on

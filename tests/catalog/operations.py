@@ -6,8 +6,8 @@ from typing import Any
 
 from sqlalchemy import text
 
+from app.kit import clock
 from app.kit.ids import to_global_id
-from app.kit.models import utc_now
 from app.models import Meter
 from tests.operations import ERROR_FIELDS, NOT_FOUND, VALIDATION
 from tests.conftest import as_owner
@@ -121,7 +121,7 @@ async def make_meter(session_factory, organization_id, *, name: str = "API calls
             name=name,
             filter=API_CALL_FILTER,
             aggregation={"func": "count", "property": None},
-            archived_at=utc_now() if archived else None,
+            archived_at=clock.now() if archived else None,
         )
         session.add(meter)
         await session.commit()

@@ -145,3 +145,18 @@ async def test_indexes_stay_right_after_a_non_object_event(api, org):
     response = await ingest_rest(api, org.token, ["x", {"name": "y", "customer_id": "0b8f0b8f-0b8f-4b8f-8b8f-0b8f0b8f0b8f"}])
     detail = response.json()["detail"]
     assert [(d["loc"][2], d["type"]) for d in detail] == [(0, "invalid_type"), (1, "unknown_customer")]
+
+
+async def test_timestamps_default_to_and_are_checked_against_the_clock(api, org, session_factory, clock):
+    await create_customer(api, org.token, email="c1@example.com", externalId="c1")
+    soon = clock.now() + timedelta(minutes=10)
+    early = await ingest_rest(api, org.token, [good(0), good(1, timestamp=soon.isoformat())])
+    assert early.status_code == 422, early.text
+    assert [d["loc"] for d in early.json()["detail"]] == [["body", "events", 1, "timestamp"]]
+    assert await count_rows(session_factory, "events") == 0
+    clock.advance(timedelta(minutes=6))  # now it is less than 5 minutes ahead
+    response = await ingest_rest(api, org.token, [good(0), good(1, timestamp=soon.isoformat())])
+    assert response.json() == {"inserted": 2, "duplicates": 0}
+    listed = await api.data("{ events(first: 10) { edges { node { timestamp } } } }", token=org.token)
+    stamps = [datetime.fromisoformat(e["node"]["timestamp"].replace("Z", "+00:00")) for e in listed["events"]["edges"]]
+    assert stamps == [soon, clock.now()]  # newest first; the event without a timestamp got the clock's time

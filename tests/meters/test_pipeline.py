@@ -164,3 +164,41 @@ async def test_sweep_finds_waiting_events_of_a_new_customer(live):
     assert await sweep({"session_factory": live.session_factory, "redis": live.redis}) == 1
     await live.run_worker()
     assert Decimal(by_meter(await billing(api, org.token, externalCustomerId="w"))["calls"]["consumed"]) == 2
+
+
+async def test_a_reset_starts_the_period_at_the_clocks_time(live, clock):
+    """A reset is recorded at the clock's time: the events before it (by timestamp) stop counting,
+    an event without a timestamp sent after it counts, whatever the real date."""
+    from datetime import timedelta
+
+    org = await make_org(live.session_factory)
+    api = live.api
+    customer = await create_customer(api, org.token, email="acme@example.com", externalId="acme")
+    calls = await create_meter(api, org.token, "calls", [condition("name", "eq", "api_call")])
+    start = clock.now()
+    before = await ingest_rest(api, org.token, [{"name": "api_call", "external_customer_id": "acme", "external_id": "before"}])
+    assert before.json()["inserted"] == 1
+    clock.advance(timedelta(hours=1))
+    reset = await api.data(
+        "mutation($input: ResetCustomerMeterInput!) { resetCustomerMeter(input: $input) { __typename } }",
+        {"input": {"customerId": customer["id"], "meterId": calls["id"]}},
+        token=org.token,
+    )
+    assert reset["resetCustomerMeter"]["__typename"] == "MeterEventSuccess", reset
+    late = (start + timedelta(minutes=30)).isoformat()  # sent after the reset, timestamped before it
+    after = await ingest_rest(
+        api,
+        org.token,
+        [
+            {"name": "api_call", "external_customer_id": "acme", "external_id": "late", "timestamp": late},
+            {"name": "api_call", "external_customer_id": "acme", "external_id": "now"},
+        ],
+    )
+    assert after.json()["inserted"] == 2
+    await live.run_worker()
+    meters = await api.data(
+        "query($id: ID!) { customer(id: $id) { meters { meter { name } consumed lastResetAt } } }", {"id": customer["id"]}, token=org.token
+    )
+    [row] = meters["customer"]["meters"]
+    assert Decimal(row["consumed"]) == 1
+    assert row["lastResetAt"].replace("Z", "+00:00") == (start + timedelta(hours=1)).isoformat()

@@ -315,3 +315,54 @@ async def test_a_job_that_keeps_failing_is_recorded(live):
         assert worker.jobs_retried == live.settings.worker_max_tries - 1
     finally:
         REGISTRY.pop("tests.explode")
+
+
+async def test_a_retry_is_due_only_when_the_clock_passes_it(live, receiver, clock):
+    """The retry time is business time: the delivery waits for the clock, not for the real time
+    (a frozen clock holds it back however long the test runs), and the retry job waits on arq's
+    real-time queue exactly as long as the clock has to move."""
+    import time
+    from datetime import timedelta
+
+    from app.kit.ids import from_global_id
+    from app.models import WebhookDeliveryAttempt
+    from tests.conftest import FROZEN_AT, make_org
+    from workers.webhook_delivery import deliver_endpoint, sweep
+
+    org = await make_org(live.session_factory)
+    receiver.statuses = [500]
+    endpoint = await make_endpoint(live, org.token, receiver.url, ["CUSTOMER_CREATED"])
+    await create_customer(live.api, org.token)
+    await live.redis.flushdb()  # run the deliveries by hand
+    _, endpoint_id = from_global_id(endpoint["endpoint"]["id"])
+    settings = live.worker_settings(webhook_retry_schedule=(600,))
+
+    async with httpx.AsyncClient() as client:
+
+        async def run():
+            return await deliver_endpoint(live.session_factory, operator_scope(org.id), endpoint_id, client=client, settings=settings, queue=live.redis)
+
+        first = await run()
+        assert (first.sent, first.succeeded) == (1, 0)
+        retry_at = first.retry_at
+        assert FROZEN_AT + timedelta(seconds=480) <= retry_at <= FROZEN_AT + timedelta(seconds=720)  # 600 s +/- 20 %
+        [job] = await live.redis.queued_jobs()
+        wait = (retry_at - FROZEN_AT).total_seconds()
+        assert abs(job.score / 1000 - (time.time() + wait)) < 30, (job.score, wait)
+        await live.redis.flushdb()
+
+        assert (await run()).sent == 0  # real time goes on; the clock does not
+        assert await sweep(live.session_factory, live.redis) == 0
+        clock.set(retry_at - timedelta(seconds=1))
+        assert (await run()).sent == 0
+        assert await sweep(live.session_factory, live.redis) == 0
+        clock.set(retry_at)
+        assert await sweep(live.session_factory, live.redis) == 1
+        second = await run()
+        assert (second.sent, second.succeeded) == (1, 1)
+
+    assert len(receiver.requests) == 2
+    verify(endpoint["secret"], receiver.requests[1])  # the signature's timestamp is real time: it verifies
+    async with live.session_factory() as session, as_owner(session):
+        attempted = (await session.scalars(select(WebhookDeliveryAttempt.attempted_at).order_by(WebhookDeliveryAttempt.attempted_at))).all()
+    assert attempted == [FROZEN_AT, retry_at]
