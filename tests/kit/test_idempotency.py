@@ -14,7 +14,7 @@ from app.kit import jobs
 from app.kit.idempotency import IdempotencyKeyInUse, KeyedRequest, claim, record, request_hash
 from tests.catalog.operations import CREATE_PRODUCT, FIXED
 from tests.conftest import as_owner, count_rows, make_org
-from tests.meters.helpers import GRANT, condition, create_meter
+from tests.meters.helpers import GRANT, INGEST, condition, create_meter
 from tests.operations import CREATE_CUSTOMER, UPDATE_CUSTOMER, create_customer
 
 TTL = timedelta(hours=24)
@@ -210,6 +210,14 @@ async def test_a_key_held_by_a_running_transaction_waits_then_is_in_use(live):
         assert await waiting == {"answer": 42}
         # The bound applied to the claim only: the transaction's own setting is back.
         assert await waiter.scalar(text("SELECT current_setting('lock_timeout')")) == "0"
+
+
+async def test_ingest_events_with_a_key_stores_the_batch_once(api, org, session_factory):
+    values = {"events": [{"name": "call", "externalCustomerId": "x"}], "idempotencyKey": "gql-batch"}
+    first = (await api.data(INGEST, {"input": values}, token=org.token))["ingestEvents"]
+    assert first == {"__typename": "IngestEventsSuccess", "inserted": 1, "duplicates": 0}
+    assert (await api.data(INGEST, {"input": values}, token=org.token))["ingestEvents"] == first
+    assert await count_rows(session_factory, "events") == 1
 
 
 # -- REST ---------------------------------------------------------------------------------------
