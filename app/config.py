@@ -84,6 +84,10 @@ class Settings:
     outbox_relay_after_seconds: float = 2.0
     health_worker_stale_seconds: float = 30.0
     health_max_lag_seconds: float = 300.0
+    # Idempotency keys (app/kit/idempotency.py): how long one is kept, how long a request waits
+    # for another one holding the same key before it answers IDEMPOTENCY_KEY_IN_USE.
+    idempotency_key_ttl_hours: float = 24.0
+    idempotency_key_wait_seconds: float = 5.0
 
     @property
     def is_development(self) -> bool:
@@ -133,6 +137,8 @@ class Settings:
             outbox_relay_after_seconds=float(os.environ.get("KASSA_OUTBOX_RELAY_AFTER") or 2.0),
             health_worker_stale_seconds=float(os.environ.get("KASSA_HEALTH_WORKER_STALE") or 30.0),
             health_max_lag_seconds=float(os.environ.get("KASSA_HEALTH_MAX_LAG") or 300.0),
+            idempotency_key_ttl_hours=_float("KASSA_IDEMPOTENCY_KEY_TTL_HOURS", 24.0),
+            idempotency_key_wait_seconds=_float("KASSA_IDEMPOTENCY_KEY_WAIT_SECONDS", 5.0),
         )
 
 

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import logging
-from typing import Any
+from datetime import timedelta
+from typing import Any, Awaitable, Callable
 
 import msgspec
 from litestar import Request, Response
@@ -14,7 +15,9 @@ from app.auth.service import authenticate, parse_authorization
 from app.auth.subject import Subject
 from app.kit.bodies import BodyRefused, decode_json_body
 from app.kit.db import input_data_error
+from app.kit import idempotency
 from app.kit.errors import KassaError, NotFound, ValidationFailed
+from app.kit.idempotency import IdempotencyKeyReused
 from app.kit.rate_limit import RateLimited
 from app.kit.request_limits import admit
 
@@ -63,6 +66,8 @@ def from_domain_error(exc: KassaError, location: str = "body") -> RestError:
         return RestError(422, {"error": exc.code, "detail": detail})
     if isinstance(exc, NotFound):
         return RestError(404, {"error": exc.code, "detail": exc.message})
+    if isinstance(exc, IdempotencyKeyReused):
+        return RestError(422, {"error": exc.code, "detail": exc.message})
     return RestError(409, {"error": exc.code, "detail": exc.message})
 
 
@@ -84,3 +89,43 @@ def refused_by_database(exc: BaseException, location: str = "body") -> RestError
     logger.info("input refused by the database: %s: %s", type(cause).__name__, cause)
     detail = [{"loc": [location], "msg": "holds a value the database cannot store or compare", "type": "invalid_value"}]
     return RestError(422, {"error": "VALIDATION_ERROR", "detail": detail})
+
+
+IDEMPOTENCY_KEY_HEADER = "Idempotency-Key"
+
+
+async def idempotent(
+    request: Request, session, subject: Subject, payload: Any, work: Callable[[], Awaitable[tuple[int, Any]]]
+) -> tuple[int, Any]:
+    """`work()` (a status and a JSON body, or a `RestError`) under the request's
+    `Idempotency-Key` header, if it has one (app/kit/idempotency.py): the operation is the
+    method and path, the hash covers `payload` (the decoded body). A key already answered
+    replays its status and body; otherwise the work runs in a savepoint and its answer (an
+    error too, the savepoint then rolled back) is stored before the handler commits.
+    `work` must not roll the session back itself: it raises, and this rolls back its part."""
+    key = request.headers.get(IDEMPOTENCY_KEY_HEADER)
+    if key is None:
+        return await work()
+    settings = request.app.state.runtime.settings
+    try:
+        keyed = idempotency.keyed_request(f"{request.method} {request.url.path}", key, payload, (IDEMPOTENCY_KEY_HEADER,))
+        stored = await idempotency.claim(
+            session,
+            subject.scope,
+            keyed,
+            ttl=timedelta(hours=settings.idempotency_key_ttl_hours),
+            wait_seconds=settings.idempotency_key_wait_seconds,
+        )
+    except KassaError as exc:
+        raise from_domain_error(exc, "header") from None
+    if stored is not None:
+        return stored["status"], stored["body"]
+    savepoint = await session.begin_nested()
+    try:
+        status, body = await work()
+        await savepoint.commit()
+    except RestError as error:
+        await savepoint.rollback()
+        status, body = error.status, error.body
+    await idempotency.record(session, subject.scope, keyed, {"status": status, "body": body})
+    return status, body

@@ -20,6 +20,7 @@ from app.kit.ids import parse_global_id
 from app.models import PriceType
 from schema.catalog.types import RecurringInterval
 from schema.customers.inputs import OrderDirection
+from schema.kit.idempotency import idempotency_key_field
 from schema.kit.scalars import BigInt
 
 CURRENCY_DESCRIPTION = "The ISO 4217 currency code, e.g. `usd` (the default). All active prices of a product share one currency."
@@ -135,6 +136,7 @@ class CreateProductInput:
         default=None, description="Key-value data: at most 50 keys of 1-40 characters; strings up to 500 characters, numbers or booleans."
     )
     prices: list[PriceInput] = strawberry.field(description="One or more prices (at most 20), all in one currency.")
+    idempotency_key: str | None = idempotency_key_field()
 
     def to_draft(self) -> ProductDraft:
         issues: list[FieldIssue] = []

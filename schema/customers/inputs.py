@@ -12,6 +12,7 @@ from strawberry.scalars import JSON
 from app.customers.service import CustomerDraft
 from app.members.service import MemberDraft
 from schema.customers.types import CustomerType
+from schema.kit.idempotency import idempotency_key_field
 from schema.members.inputs import MemberInput, OwnerInput
 
 
@@ -49,6 +50,7 @@ class CreateCustomerInput:
     )
     owner: OwnerInput | None = strawberry.field(default=None, description="Business only, required: the owner member.")
     members: list[MemberInput] | None = strawberry.field(default=None, description="Business only: more members (billing managers or members).")
+    idempotency_key: str | None = idempotency_key_field()
 
     def to_draft(self) -> CustomerDraft:
         return CustomerDraft(

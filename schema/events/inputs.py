@@ -16,6 +16,7 @@ import strawberry
 from strawberry.scalars import JSON
 
 from schema.events.types import EventSource
+from schema.kit.idempotency import idempotency_key_field
 
 _REST_NAMES = {
     "name": "name",
@@ -58,6 +59,7 @@ def _batch_from_input(_cls: type, value: Mapping[str, Any], _context: Any) -> Ev
 @strawberry.input(description="A batch of at most 1,000 events. If any is invalid, none is stored.")
 class IngestEventsInput:
     events: list[EventInput] = strawberry.field(description="The events.")
+    idempotency_key: str | None = idempotency_key_field()
 
 
 IngestEventsInput.__strawberry_definition__.from_input = _batch_from_input

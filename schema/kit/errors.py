@@ -21,6 +21,7 @@ from __future__ import annotations
 import enum
 import logging
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import TYPE_CHECKING, Annotated, Any, Awaitable, Callable, Literal, TypeVar, Union, overload
 
 import strawberry
@@ -28,9 +29,11 @@ from graphql import GraphQLError, GraphQLUnionType, get_named_type
 from sqlalchemy.ext.asyncio import AsyncSession
 from strawberry.extensions import FieldExtension
 
-from app.kit import jobs
+from app.kit import idempotency, jobs
 from app.kit.db import DATABASE_ERRORS, input_data_error
 from app.kit.errors import Conflict, CurrencyMismatch, FieldIssue, KassaError, NotFound, ValidationFailed
+from app.kit.idempotency import IdempotencyKeyInUse, IdempotencyKeyReused, KeyedRequest
+from schema.kit import idempotency as keyed
 
 if TYPE_CHECKING:
     from app.auth.subject import Subject
@@ -159,6 +162,9 @@ register_error(
 )
 register_error(Conflict, "A uniqueness rule would be broken.")
 register_error(CurrencyMismatch, "Amounts in different currencies were combined; they must be in one currency.")
+# No type of their own: every mutation's union answers them as `UnexpectedDomainError` with these codes.
+register_error(IdempotencyKeyReused, "The idempotency key was already used for this operation with a different input; nothing was done.")
+register_error(IdempotencyKeyInUse, "Another request with the same idempotency key is still running; nothing was done, retry later.")
 
 
 def refused_by_database(exc: BaseException) -> ValidationFailed | None:
@@ -226,7 +232,13 @@ async def run_mutation(
 ) -> Any:
     """Run `work` in one transaction: commit (then enqueue the jobs it asked for) and return
     `success(result)`, or roll back and return the typed error, always a member of the mutation's
-    union (see `to_error_type`). Unexpected exceptions roll back and propagate (masked outside debug)."""
+    union (see `to_error_type`). Unexpected exceptions roll back and propagate (masked outside debug).
+
+    A mutation whose input has an `idempotencyKey` field, called with one, goes through
+    `_run_keyed` instead: the same, plus Stripe's semantics (app/kit/idempotency.py)."""
+    request = keyed.request_of(info)
+    if request is not None:
+        return await _run_keyed(info, request, work, success)
     context = info.context
     subject = context.subject
     async with context.db.transaction() as session:
@@ -243,6 +255,54 @@ async def run_mutation(
             return to_error_type(refused, _union_members(info))
         await jobs.commit(session, context.queue)
     return success(result)
+
+
+async def _run_keyed(
+    info: strawberry.Info,
+    request: KeyedRequest,
+    work: Callable[[AsyncSession, Subject], Awaitable[T]],
+    success: Callable[[T], Any],
+) -> Any:
+    """Claim the key first in the transaction. A key already answered is replayed (rebuilt after
+    the transaction, objects as they are now); otherwise `work` runs in a savepoint, and its
+    answer, a success or a typed error (the savepoint then rolled back), is stored with the key
+    before the commit: a retry after a crash between the commit and the answer replays it."""
+    context = info.context
+    subject = context.subject
+    members = _union_members(info)
+    settings = context.settings
+    async with context.db.transaction() as session:
+        try:
+            stored = await idempotency.claim(
+                session,
+                subject.scope,
+                request,
+                ttl=timedelta(hours=settings.idempotency_key_ttl_hours),
+                wait_seconds=settings.idempotency_key_wait_seconds,
+            )
+        except KassaError as exc:
+            await session.rollback()
+            return to_error_type(exc, members)
+        if stored is None:
+            savepoint = await session.begin_nested()
+            try:
+                result = await work(session, subject)
+                await savepoint.commit()
+                answer = success(result)
+            except KassaError as exc:
+                await savepoint.rollback()
+                answer = to_error_type(exc, members)
+            except DATABASE_ERRORS as exc:
+                refused = refused_by_database(exc)
+                if refused is None:
+                    raise
+                await savepoint.rollback()
+                answer = to_error_type(refused, members)
+            await idempotency.record(session, subject.scope, request, keyed.describe(answer))
+            await jobs.commit(session, context.queue)
+            return answer
+        await session.rollback()  # a replay changes nothing
+    return await keyed.rebuild(info, stored)
 
 
 @overload

@@ -7,6 +7,7 @@ from typing import Any
 import strawberry
 from strawberry.scalars import JSON
 
+from schema.kit.idempotency import idempotency_key_field
 from schema.meters.types import AggregationFunction, FilterConjunction, FilterOperator
 
 
@@ -84,6 +85,7 @@ class GrantMeterCreditInput:
     meter_id: strawberry.ID = strawberry.field(description="The meter.")
     units: str = strawberry.field(description="How many units, a positive decimal number as a string (e.g. \"1000\" or \"0.5\").")
     external_id: str | None = strawberry.field(default=None, description="Your idempotency key: a second grant with it is counted as a duplicate, not applied.")
+    idempotency_key: str | None = idempotency_key_field()
 
 
 @strawberry.input(description="Start a new period of a customer's meter: consumption and credits count from now on.")
