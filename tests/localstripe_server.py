@@ -1,6 +1,6 @@
 """localstripe (a stateful Stripe-compatible server from PyPI) on a free port, for the tests: the
-official `stripe` SDK talks to it as to Stripe. Its state lives in its process (`--from-scratch`:
-nothing carried over from an earlier run)."""
+official `stripe` SDK talks to it as to Stripe. Started through the sandbox's launcher
+(app/platform/stripe_sandbox.py): its state lives in its process only."""
 
 from __future__ import annotations
 
@@ -24,10 +24,12 @@ class LocalStripe:
         self.process: subprocess.Popen | None = None
 
     def start(self) -> "LocalStripe":
-        executable = Path(sys.executable).parent / "localstripe"
-        argv = [str(executable)] if executable.exists() else [sys.executable, "-m", "localstripe"]
-        self.process = subprocess.Popen(
-            [*argv, "--port", str(self.port), "--from-scratch"], stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True
+        self.process = subprocess.Popen(  # the sandbox's launcher: 127.0.0.1 only, state in memory
+            [sys.executable, "-m", "app.platform.stripe_sandbox", "--port", str(self.port)],
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            cwd=Path(__file__).resolve().parents[1],
         )
         deadline = time.monotonic() + START_TIMEOUT
         while time.monotonic() < deadline:

@@ -211,7 +211,44 @@ def kassa_command() -> str:
         return str(script)
 
 
-def _banner(settings: "Settings", resolved, first: FirstOrganization | None = None) -> str:
+@dataclass
+class StripeSandbox:
+    """localstripe as Stripe when no STRIPE_SECRET_KEY is set (app/platform/stripe_sandbox.py): a
+    child like the API, its state in KASSA_DATA_DIR, its events sent to the API's Stripe webhook."""
+
+    api_base: str
+    webhook_url: str
+    secret: str
+    child: Child
+    registered_for: subprocess.Popen | None = None
+
+    @classmethod
+    def plan(cls, settings: "Settings", env: dict[str, str]) -> "StripeSandbox":
+        from app.platform.stripe_sandbox import SANDBOX_SECRET_KEY
+
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+            sock.bind(("127.0.0.1", 0))
+            port = sock.getsockname()[1]
+        api_base = f"http://127.0.0.1:{port}"
+        secret = settings.stripe_webhook_secret or f"whsec_sandbox_{uuid.uuid4().hex}"
+        shown = "127.0.0.1" if settings.host in {"0.0.0.0", ""} else settings.host
+        env.update(STRIPE_SECRET_KEY=SANDBOX_SECRET_KEY, STRIPE_API_BASE=api_base, STRIPE_WEBHOOK_SECRET=secret)
+        state = Path(settings.data_dir) / "localstripe.pickle"
+        Path(settings.data_dir).mkdir(parents=True, exist_ok=True)
+        argv = [sys.executable, "-m", "app.platform.stripe_sandbox", "--port", str(port), "--state", str(state)]
+        return cls(api_base, f"http://{shown}:{settings.port}/v1/integrations/stripe/webhook", secret, Child("Stripe sandbox", argv, env))
+
+    def keep_webhook_registered(self) -> None:
+        """The sandbox holds its webhook in memory: register it once it answers, and again after
+        each restart."""
+        from app.platform.stripe_sandbox import register_webhook
+
+        process = self.child.process
+        if process is not None and process is not self.registered_for and register_webhook(self.api_base, self.webhook_url, self.secret):
+            self.registered_for = process
+
+
+def _banner(settings: "Settings", resolved, first: FirstOrganization | None = None, sandbox: StripeSandbox | None = None) -> str:
     host = settings.host
     shown = "127.0.0.1" if host in {"0.0.0.0", ""} else host
     base = f"http://{shown}:{settings.port}"
@@ -240,6 +277,14 @@ def _banner(settings: "Settings", resolved, first: FirstOrganization | None = No
             f"  health       {base}/health",
             f"  PostgreSQL   {resolved.postgres_source}",
             f"  Redis        {resolved.redis_source}",
+            *(
+                [
+                    f"  Stripe       sandbox: localstripe on {sandbox.api_base} (no STRIPE_SECRET_KEY); test cards",
+                    "               4242 4242 4242 4242 succeeds, 4000 0000 0000 0002 is declined",
+                ]
+                if sandbox is not None
+                else ["  Stripe       STRIPE_SECRET_KEY"]
+            ),
             *token_lines,
             "  stop         Ctrl+C",
             "",
@@ -307,6 +352,9 @@ def supervise(settings: "Settings") -> int:
         env["KASSA_PORT"] = str(settings.port)
         env.setdefault("PYTHONUNBUFFERED", "1")
         signals.raise_on_repeat = False  # from here on, the loop below handles every signal
+        sandbox = None if settings.stripe_secret_key else StripeSandbox.plan(settings, env)
+        if sandbox is not None:
+            children.append(sandbox.child)
         children.extend([Child("API server", "serve", env), Child("worker", "worker", env)])
         for child in children:
             child.start()
@@ -315,9 +363,11 @@ def supervise(settings: "Settings") -> int:
 
         def announce() -> None:
             nonlocal announced
+            if sandbox is not None:
+                sandbox.keep_webhook_registered()
             if not announced and _port_open(settings.host, settings.port):
                 announced = True
-                print(_banner(settings, resolved, first), flush=True)
+                print(_banner(settings, resolved, first, sandbox), flush=True)
                 _say(f"ready in {time.monotonic() - started:.1f} s")
 
         watch(children, lambda: signals.received is not None, announce)

@@ -52,7 +52,7 @@ def test_kassa_run_with_embedded_services() -> None:
     data_dir = ROOT / ".data" / f"test-embedded-{uuid.uuid4().hex[:8]}"
     data_dir.mkdir(parents=True)
     port = _free_port()
-    env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "REDIS_URL"}}
+    env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "REDIS_URL", "STRIPE_SECRET_KEY", "STRIPE_API_BASE", "STRIPE_WEBHOOK_SECRET"}}
     env.update(
         KASSA_LOCAL_POSTGRES="127.0.0.1:1",  # nothing listens there
         KASSA_LOCAL_REDIS="127.0.0.1:1",
@@ -127,8 +127,30 @@ def test_kassa_run_with_embedded_services() -> None:
         assert body.get("errors") is None, body
         assert body["data"]["organization"]["name"] == "Test"
         assert body["data"]["organization"]["id"]
+
+        # 5. With no STRIPE_SECRET_KEY, Stripe is the sandbox (localstripe): a payment there is
+        #    signed and sent to the API's Stripe webhook, which stores it and has it processed.
+        sandbox_lines = [line for line in output().splitlines() if line.startswith("  Stripe       sandbox: localstripe on ")]
+        assert len(sandbox_lines) == 1, output()
+        api_base = sandbox_lines[0].split(" on ")[1].split()[0]
+        import stripe
+
+        client = stripe.StripeClient("sk_test_kassa_sandbox", base_addresses={"api": api_base}, max_network_retries=0)
+        customer = client.v1.customers.create(params={"email": "ann@example.com"})
+        method = client.v1.payment_methods.create(
+            params={"type": "card", "card": {"number": "4242424242424242", "exp_month": 12, "exp_year": 2040, "cvc": "123"}}
+        )
+        client.v1.payment_methods.attach(method.id, params={"customer": customer.id})
+        intent = client.v1.payment_intents.create(
+            params={"amount": 1999, "currency": "usd", "customer": customer.id, "payment_method": method.id, "confirm": True}
+        )
+        assert intent.status == "succeeded"
+        deadline = time.monotonic() + 30
+        while ":stripe.process_event ●" not in output():  # arq's line for a finished job: the event was stored and processed
+            assert time.monotonic() < deadline, f"the sandbox's event did not reach the API and the worker:\n{output()}"
+            time.sleep(0.25)
     finally:
-        # 5. SIGTERM stops everything: children, embedded PostgreSQL and Redis, services.json.
+        # 6. SIGTERM stops everything: children, embedded PostgreSQL and Redis, services.json.
         if supervisor.poll() is None:
             supervisor.send_signal(signal.SIGTERM)
         try:
