@@ -24,14 +24,16 @@ STATE_MAX_LENGTH = 16
 
 
 def _check_place(issues: list[FieldIssue], country: str | None, state: str | None) -> tuple[str | None, str | None]:
+    before = len(issues)
     clean_country = check_text(issues, ("country",), country, max_length=2)
     if clean_country is not None:
-        if len(clean_country) != 2 or not clean_country.isascii() or not clean_country.isalpha():
+        if len(issues) == before and len(clean_country) != 2 or not clean_country.isascii() or not clean_country.isalpha():
             issues.append(FieldIssue(("country",), "must be an ISO 3166-1 alpha-2 code such as 'US'", "invalid_country"))
         clean_country = clean_country.upper()
+    before = len(issues)
     clean_state = check_text(issues, ("state",), state, max_length=STATE_MAX_LENGTH)
     if clean_state is not None:
-        if not clean_state.replace("-", "").isalnum() or not clean_state.isascii():
+        if len(issues) == before and not clean_state.replace("-", "").isalnum() or not clean_state.isascii():
             issues.append(FieldIssue(("state",), "must be a subdivision code such as 'CA'", "invalid_state"))
         if clean_country is None:
             issues.append(FieldIssue(("state",), "needs a country", "required"))
