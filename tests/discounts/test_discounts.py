@@ -196,3 +196,17 @@ async def test_bad_input_to_update_and_archive_changes_nothing(api, org):
     for operation, name in ((UPDATE_DISCOUNT, "updateDiscount"), (ARCHIVE_DISCOUNT, "archiveDiscount")):
         result = (await api.data(operation, {"input": {"id": "not-an-id"}}, token=org.token))[name]
         assert result["__typename"] == "NotFoundError", result
+
+
+async def test_nested_products_do_not_grow_the_statement_count(api, org):
+    product = await create_product(api, org.token, name="Pro")
+
+    async def statements() -> int:
+        await api.data(LIST_DISCOUNTS, {"first": 50}, token=org.token)
+        return api.last_statement_count
+
+    await create_discount(api, org.token, productIds=[product["id"]])
+    few = await statements()
+    for _ in range(5):
+        await create_discount(api, org.token, productIds=[product["id"]])
+    assert await statements() == few
