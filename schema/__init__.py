@@ -18,6 +18,8 @@ from schema.catalog.types import PRICE_TYPES
 from schema.customers.mutations import CustomerMutations
 from schema.customers.queries import CustomerQueries
 from schema.customers.types import BusinessCustomer, IndividualCustomer
+from schema.discounts.mutations import DiscountMutations
+from schema.discounts.queries import DiscountQueries
 from schema.events.mutations import EventMutations
 from schema.events.queries import EventQueries
 from schema.kit.cost import CostEstimator, QueryCostLimiter
@@ -35,12 +37,12 @@ from schema.webhooks.queries import WebhookQueries
 
 
 @strawberry.type(description="Everything a merchant can read.")
-class Query(NodeQueries, OrganizationQueries, CustomerQueries, MemberQueries, WebhookQueries, CatalogQueries, MeterQueries, EventQueries):
+class Query(NodeQueries, OrganizationQueries, CustomerQueries, MemberQueries, WebhookQueries, CatalogQueries, MeterQueries, EventQueries, DiscountQueries):
     pass
 
 
 @strawberry.type(description="Everything a merchant can change. Each mutation takes one `input` and returns a union of its success payload and typed errors.")
-class Mutation(CustomerMutations, MemberMutations, WebhookMutations, CatalogMutations, MeterMutations, OrganizationMutations, EventMutations):
+class Mutation(CustomerMutations, MemberMutations, WebhookMutations, CatalogMutations, MeterMutations, OrganizationMutations, EventMutations, DiscountMutations):
     pass
 
 

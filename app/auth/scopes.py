@@ -18,6 +18,8 @@ class Scope(str, enum.Enum):
     meters_write = "meters:write"
     events_read = "events:read"
     events_write = "events:write"
+    discounts_read = "discounts:read"
+    discounts_write = "discounts:write"
 
 
 SCOPE_DESCRIPTIONS = {
@@ -33,4 +35,6 @@ SCOPE_DESCRIPTIONS = {
     Scope.meters_write: "Create, change and archive meters; grant meter credits; reset customer meters.",
     Scope.events_read: "Read usage events.",
     Scope.events_write: "Ingest usage events.",
+    Scope.discounts_read: "Read discounts and tax rates.",
+    Scope.discounts_write: "Create, change and archive discounts; set and remove tax rates.",
 }

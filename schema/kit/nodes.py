@@ -83,6 +83,14 @@ async def _meter(info: strawberry.Info, id: uuid.UUID) -> Any:
     return Meter.from_model(row) if row is not None else None
 
 
+async def _discount(info: strawberry.Info, id: uuid.UUID) -> Any:
+    from schema.discounts.loaders import discount_by_id
+    from schema.discounts.types import Discount
+
+    row = await loader(info, discount_by_id).load(id)
+    return Discount.from_model(row) if row is not None else None
+
+
 # type name in the global id -> loader. The scope needed is the type's own (schema.kit.scopes):
 # the same map that guards nested fields.
 NODE_RESOLVERS: dict[str, Callable[[strawberry.Info, uuid.UUID], Awaitable[Any]]] = {
@@ -94,6 +102,7 @@ NODE_RESOLVERS: dict[str, Callable[[strawberry.Info, uuid.UUID], Awaitable[Any]]
     "WebhookEndpoint": _webhook_endpoint,
     "Meter": _meter,
     "WebhookEvent": _webhook_event,
+    "Discount": _discount,
 }
 
 

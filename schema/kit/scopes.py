@@ -81,6 +81,7 @@ PACKAGE_SCOPES: dict[str, Scope] = {
     "schema.events": Scope.events_read,
     "schema.webhooks": Scope.webhooks_read,
     "schema.organizations": Scope.organizations_read,
+    "schema.discounts": Scope.discounts_read,
 }
 # Shared building blocks (Money, PageInfo, errors, Node): no scope of their own. A field of one of
 # them that leads into a domain requires that domain's scope (a generic Connection/Edge takes the

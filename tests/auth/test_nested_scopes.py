@@ -17,6 +17,7 @@ from schema import schema
 from schema.meters.types import Meter
 from schema.kit.scopes import RequireScope, ScopeDeclarationError, guard_nested_scopes
 from tests.catalog.operations import FIXED, create_product
+from tests.discounts.operations import create_discount
 from tests.meters.helpers import INGEST, create_meter
 from tests.operations import create_business, create_customer
 from tests.conftest import as_owner
@@ -117,7 +118,8 @@ async def _seed(api, token: str) -> None:
     )
     await create_business(api, token, members=1)
     await create_customer(api, token, email="solo@example.com", externalId="solo")
-    await create_product(api, token, prices=[FIXED, {"meteredUnit": {"meterId": meter["id"], "unitAmount": "1"}}])
+    product = await create_product(api, token, prices=[FIXED, {"meteredUnit": {"meterId": meter["id"], "unitAmount": "1"}}])
+    await create_discount(api, token, productIds=[product["id"]])
     ingested = await api.data(
         INGEST, {"input": {"events": [{"name": "api_call", "externalCustomerId": "acme", "externalId": "e1"}]}}, token=token
     )

@@ -10,7 +10,9 @@ message (the error's own type when the union lists it), never a top-level or mas
 from __future__ import annotations
 
 import importlib
+import enum
 import inspect
+import typing
 import pkgutil
 import sys
 import uuid
@@ -56,6 +58,7 @@ ERRORS = _domain_errors()
 def _instance(cls: type[KassaError]) -> KassaError:
     """An instance of `cls`, its required arguments filled from their annotations."""
     args: dict[str, Any] = {}
+    hints = typing.get_type_hints(cls.__init__)
     for name, parameter in inspect.signature(cls.__init__).parameters.items():
         if name == "self" or parameter.default is not inspect.Parameter.empty:
             continue
@@ -64,6 +67,8 @@ def _instance(cls: type[KassaError]) -> KassaError:
             args[name] = [FieldIssue(("x",), "is wrong", "invalid")]
         elif "UUID" in annotation:
             args[name] = uuid.uuid4()
+        elif isinstance(hints.get(name), type) and issubclass(hints[name], enum.Enum):
+            args[name] = next(iter(hints[name]))  # an enum argument (e.g. a reason): its first member
         else:
             args[name] = f"{cls.__name__} {name}"
     return cls(**args)
