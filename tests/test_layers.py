@@ -215,3 +215,14 @@ def test_a_new_domains_errors_and_models_are_found_without_a_shared_list():
     model_modules = {f"app.models.{p.stem}" for p in (PROJECT_ROOT / "app" / "models").glob("*.py") if p.stem != "__init__"}
     assert error_modules and model_modules
     assert not (error_modules | model_modules) - set(sys.modules)
+
+
+def test_node_and_scopes_are_found_per_package():
+    """`node(id:)` resolvers and read scopes come from each schema package (`nodes.py`,
+    `READ_SCOPE` in `__init__.py`): no shared list to edit. Every package with types has a scope."""
+    from schema.kit.nodes import node_resolvers
+    from schema.kit.scopes import PACKAGE_SCOPES
+
+    assert {"Customer", "Member", "Organization", "Product", "ProductPrice", "Meter", "WebhookEndpoint", "WebhookEvent"} <= set(node_resolvers())
+    with_types = {f"schema.{p.parent.name}" for p in (PROJECT_ROOT / "schema").glob("*/types.py") if p.parent.name != "kit"}
+    assert with_types <= set(PACKAGE_SCOPES), with_types - set(PACKAGE_SCOPES)

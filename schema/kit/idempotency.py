@@ -101,10 +101,10 @@ async def rebuild(info: strawberry.Info, stored: Any) -> Any:
 
 
 async def _node(info: strawberry.Info, global_id: str) -> Any:
-    from schema.kit.nodes import NODE_RESOLVERS  # nodes imports the error kit, which imports this module
+    from schema.kit.nodes import node_resolvers  # nodes imports the error kit, which imports this module
 
     type_name, id = from_global_id(global_id)
-    node = await NODE_RESOLVERS[type_name](info, id)
+    node = await node_resolvers()[type_name](info, id)
     if node is None:
         raise NotFound(f"The {type_name} this idempotency key's first request returned no longer exists", id=global_id)
     return node

@@ -11,99 +11,41 @@ import strawberry
 
 from app.kit.errors import NotFound
 from app.kit.ids import from_global_id
-from schema.kit.errors import BadRequest, run_query
-from schema.kit.loaders import loader
+from schema.kit.errors import BadRequest
 from schema.kit.relay import Node
 from schema.kit.scopes import require
 
 
-async def _customer(info: strawberry.Info, id: uuid.UUID) -> Any:
-    from schema.customers.loaders import customer_by_id
-    from schema.customers.types import customer_from_model
-
-    row = await loader(info, customer_by_id).load(id)
-    return customer_from_model(row) if row is not None else None
-
-
-async def _member(info: strawberry.Info, id: uuid.UUID) -> Any:
-    from schema.members.loaders import member_by_id
-    from schema.members.types import Member
-
-    row = await loader(info, member_by_id).load(id)
-    return Member.from_model(row) if row is not None else None
+# type name in the global id -> its resolver, registered by each schema package's `nodes.py`
+# (`@register_node("Customer")`), found by looking the first time a node is asked for. The scope
+# needed is the type's own (schema.kit.scopes): the same map that guards nested fields.
+NODE_RESOLVERS: dict[str, Callable[[strawberry.Info, uuid.UUID], Awaitable[Any]]] = {}
+_discovered = False
 
 
-async def _organization(info: strawberry.Info, id: uuid.UUID) -> Any:
-    from app.organizations import service
-    from schema.organizations.types import Organization
+def register_node(type_name: str) -> Callable[[Callable[[strawberry.Info, uuid.UUID], Awaitable[Any]]], Callable[[strawberry.Info, uuid.UUID], Awaitable[Any]]]:
+    def register(resolver: Callable[[strawberry.Info, uuid.UUID], Awaitable[Any]]) -> Callable[[strawberry.Info, uuid.UUID], Awaitable[Any]]:
+        NODE_RESOLVERS[type_name] = resolver
+        return resolver
 
-    if id != info.context.subject.organization_id:
-        return None
-    row = await info.context.db.run(lambda session: service.get_current(session, info.context.subject))
-    return Organization.from_model(row)
+    return register
 
 
-async def _webhook_endpoint(info: strawberry.Info, id: uuid.UUID) -> Any:
-    from schema.webhooks.loaders import webhook_endpoint_by_id
-    from schema.webhooks.types import WebhookEndpoint
+def node_resolvers() -> dict[str, Callable[[strawberry.Info, uuid.UUID], Awaitable[Any]]]:
+    """Every registered resolver: each `schema/<package>/nodes.py` is imported once, first."""
+    global _discovered
+    if not _discovered:
+        import importlib
+        import importlib.util
+        import pkgutil
 
-    row = await loader(info, webhook_endpoint_by_id).load(id)
-    return WebhookEndpoint.from_model(row) if row is not None and row.deleted_at is None else None
+        import schema
 
-
-async def _webhook_event(info: strawberry.Info, id: uuid.UUID) -> Any:
-    from app.webhooks import service
-    from schema.webhooks.types import WebhookEvent
-
-    row = await run_query(info, lambda session, subject: service.get_event(session, subject, id), null_if_not_found=True)
-    return WebhookEvent.from_model(row) if row is not None else None
-
-
-async def _product(info: strawberry.Info, id: uuid.UUID) -> Any:
-    from schema.catalog.loaders import product_by_id
-    from schema.catalog.types import Product
-
-    row = await loader(info, product_by_id).load(id)
-    return Product.from_model(row) if row is not None else None
-
-
-async def _product_price(info: strawberry.Info, id: uuid.UUID) -> Any:
-    from schema.catalog.loaders import price_by_id
-    from schema.catalog.types import price_from_model
-
-    row = await loader(info, price_by_id).load(id)
-    return price_from_model(row) if row is not None else None
-
-
-async def _meter(info: strawberry.Info, id: uuid.UUID) -> Any:
-    from schema.meters.loaders import meter_by_id
-    from schema.meters.types import Meter
-
-    row = await loader(info, meter_by_id).load(id)
-    return Meter.from_model(row) if row is not None else None
-
-
-async def _discount(info: strawberry.Info, id: uuid.UUID) -> Any:
-    from schema.discounts.loaders import discount_by_id
-    from schema.discounts.types import Discount
-
-    row = await loader(info, discount_by_id).load(id)
-    return Discount.from_model(row) if row is not None else None
-
-
-# type name in the global id -> loader. The scope needed is the type's own (schema.kit.scopes):
-# the same map that guards nested fields.
-NODE_RESOLVERS: dict[str, Callable[[strawberry.Info, uuid.UUID], Awaitable[Any]]] = {
-    "Customer": _customer,
-    "Member": _member,
-    "Organization": _organization,
-    "Product": _product,
-    "ProductPrice": _product_price,
-    "WebhookEndpoint": _webhook_endpoint,
-    "Meter": _meter,
-    "WebhookEvent": _webhook_event,
-    "Discount": _discount,
-}
+        for module in pkgutil.iter_modules(schema.__path__):
+            if module.ispkg and importlib.util.find_spec(f"schema.{module.name}.nodes") is not None:
+                importlib.import_module(f"schema.{module.name}.nodes")
+        _discovered = True
+    return NODE_RESOLVERS
 
 
 async def resolve_node(info: strawberry.Info, global_id: str) -> Node | None:
@@ -112,7 +54,7 @@ async def resolve_node(info: strawberry.Info, global_id: str) -> Node | None:
         type_name, id = from_global_id(global_id)
     except NotFound:
         return None
-    load = NODE_RESOLVERS.get(type_name)
+    load = node_resolvers().get(type_name)
     scope = info.schema.type_scopes.get(type_name)
     if load is None or scope is None:
         return None

@@ -73,16 +73,25 @@ def scoped_mutation(scope: Scope, description: str, **kwargs: Any) -> Any:
 # so a write scope reads what its mutation returns, and edges from there to another domain need
 # that domain's read scope. The check is a dictionary lookup in the token's scopes: no SQL.
 
-PACKAGE_SCOPES: dict[str, Scope] = {
-    "schema.customers": Scope.customers_read,
-    "schema.members": Scope.customers_read,
-    "schema.catalog": Scope.products_read,
-    "schema.meters": Scope.meters_read,
-    "schema.events": Scope.events_read,
-    "schema.webhooks": Scope.webhooks_read,
-    "schema.organizations": Scope.organizations_read,
-    "schema.discounts": Scope.discounts_read,
-}
+def _package_scopes() -> dict[str, Scope]:
+    """Each schema package's `READ_SCOPE`, declared in its `__init__.py` (found by looking: a new
+    domain edits nothing here)."""
+    import importlib
+    import pkgutil
+
+    import schema
+
+    found: dict[str, Scope] = {}
+    for module in pkgutil.iter_modules(schema.__path__):
+        if module.ispkg:
+            package = importlib.import_module(f"schema.{module.name}")
+            scope = getattr(package, "READ_SCOPE", None)
+            if scope is not None:
+                found[f"schema.{module.name}"] = scope
+    return found
+
+
+PACKAGE_SCOPES: dict[str, Scope] = _package_scopes()
 # Shared building blocks (Money, PageInfo, errors, Node): no scope of their own. A field of one of
 # them that leads into a domain requires that domain's scope (a generic Connection/Edge takes the
 # scope of its items instead).
@@ -104,8 +113,8 @@ def _scope_of_class(cls: type) -> Scope | None:
     if package in NEUTRAL_PACKAGES:
         return None
     raise ScopeDeclarationError(
-        f"GraphQL type {cls.__name__} ({module}) belongs to no scope: add its package to PACKAGE_SCOPES "
-        "(or NEUTRAL_PACKAGES) in schema/kit/scopes.py"
+        f"GraphQL type {cls.__name__} ({module}) belongs to no scope: declare READ_SCOPE in its package's __init__.py, or list the package "
+        "in NEUTRAL_PACKAGES (schema/kit/scopes.py)"
     )
 
 
