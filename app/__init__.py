@@ -9,3 +9,16 @@ an external id appeared or changed) or a job; never an import back up. `app/cli.
 `app/server.py` assemble everything and stand above all of it; `schema/` and `workers/` stand
 above `app/`.
 """
+
+
+def load_scope_declarations() -> None:
+    """Import every package's `scopes.py` (`app/<domain>/scopes.py`), which declares its access
+    token scopes in app/auth/scopes.py's registry. The entry points call it at start (the CLI,
+    the API, the workers): a new domain's scopes are found without an edit elsewhere."""
+    import importlib
+    import importlib.util
+    import pkgutil
+
+    for module in pkgutil.iter_modules(__path__):
+        if module.ispkg and importlib.util.find_spec(f"{__name__}.{module.name}.scopes") is not None:
+            importlib.import_module(f"{__name__}.{module.name}.scopes")

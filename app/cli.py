@@ -9,7 +9,8 @@ import os
 import sys
 import uuid
 
-from app.auth.scopes import SCOPE_DESCRIPTIONS
+from app import load_scope_declarations
+from app.auth.scopes import all_scopes
 from app.config import get_settings
 
 
@@ -245,7 +246,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--scope",
         action="append",
         help="repeat for several; default: every scope. "
-        + "; ".join(f"{scope.value}: {text.rstrip('.')}" for scope, text in SCOPE_DESCRIPTIONS.items()),
+        + "; ".join(f"{scope.value}: {scope.description.rstrip('.')}" for scope in all_scopes()),
     )
     tcreate.add_argument("--comment", default="")
     tcreate.set_defaults(fn=cmd_token_create)
@@ -261,6 +262,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     from app.kit.errors import KassaError
 
+    load_scope_declarations()
     args = build_parser().parse_args(argv)
     try:
         return args.fn(args) or 0

@@ -23,6 +23,7 @@ from strawberry.http.ides import get_graphql_ide_html
 from litestar.exceptions.http_exceptions import RequestEntityTooLarge
 from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
 
+from app import load_scope_declarations
 from app.auth.errors import AuthenticationFailed
 from app.auth.service import authenticate, parse_authorization
 from app.config import Settings, get_settings
@@ -36,6 +37,8 @@ from app.kit.db import SessionGate, create_engine, create_session_factory, state
 from app.kit.rate_limit import OrganizationLimits, RateLimited
 from app.kit.request_ids import current_request_id, log_unexpected, request_id_middleware
 from app.kit.request_limits import RequestLimitsMiddleware, admit, cap_graphql_response, graphql_error_body, rate_limited_graphql
+
+load_scope_declarations()  # every domain's access token scopes (app/<domain>/scopes.py)
 
 _JSON = "application/json"
 _ENCODER = msgspec.json.Encoder()

@@ -226,3 +226,18 @@ def test_node_and_scopes_are_found_per_package():
     assert {"Customer", "Member", "Organization", "Product", "ProductPrice", "Meter", "WebhookEndpoint", "WebhookEvent"} <= set(node_resolvers())
     with_types = {f"schema.{p.parent.name}" for p in (PROJECT_ROOT / "schema").glob("*/types.py") if p.parent.name != "kit"}
     assert with_types <= set(PACKAGE_SCOPES), with_types - set(PACKAGE_SCOPES)
+
+
+def test_every_domains_scopes_are_declared_in_its_own_package():
+    """Access token scopes are declared by each domain (`app/<domain>/scopes.py`) and found by
+    `app.load_scope_declarations()`: a new domain edits no shared list of scopes."""
+    import sys
+
+    from app import load_scope_declarations
+    from app.auth.scopes import all_scopes
+
+    load_scope_declarations()
+    modules = {f"app.{p.parent.name}.scopes" for p in (PROJECT_ROOT / "app").glob("*/scopes.py") if p.parent.name != "auth"}
+    assert modules and not modules - set(sys.modules)
+    values = [scope.value for scope in all_scopes()]
+    assert len(values) == len(set(values)) and {"customers:read", "discounts:write"} <= set(values)

@@ -24,6 +24,7 @@ from arq.worker import Worker, get_kwargs
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
+from app import load_scope_declarations
 from app.config import get_settings
 from app.kit.backoff import backoff_delay
 from app.kit.db import create_engine, create_session_factory
@@ -36,6 +37,7 @@ from workers.registry import CRON_JOBS, REGISTRY
 
 # Every module of workers/ is imported, which registers its jobs: a new domain's job module is
 # found without a change here.
+load_scope_declarations()  # every domain's access token scopes (app/<domain>/scopes.py)
 for _module in pkgutil.iter_modules(workers.__path__):
     if _module.name != "settings":
         importlib.import_module(f"workers.{_module.name}")

@@ -1,40 +1,46 @@
-"""Access token scopes. Every query and mutation names the one it needs."""
+"""Access token scopes. Every query and mutation names the one it needs.
+
+Each domain declares its own scopes, in its own package (`app/<domain>/scopes.py`:
+`READ = declare("things:read", "Read things.")`); this module holds only the registry. The
+entry points (`app/cli.py`, `app/server.py`, the workers) load every declaration at start
+(`app.load_scope_declarations()`), so tokens are issued and checked against all of them.
+"""
 
 from __future__ import annotations
 
-import enum
+
+class Scope(str):
+    """A scope name such as "customers:read", with what it allows."""
+
+    description: str
+
+    def __new__(cls, value: str, description: str) -> "Scope":
+        scope = super().__new__(cls, value)
+        scope.description = description
+        return scope
+
+    @property
+    def value(self) -> str:
+        return str.__str__(self)
 
 
-class Scope(str, enum.Enum):
-    organizations_read = "organizations:read"
-    customers_read = "customers:read"
-    customers_write = "customers:write"
-    products_read = "products:read"
-    products_write = "products:write"
-    webhooks_read = "webhooks:read"
-    webhooks_write = "webhooks:write"
-    organizations_write = "organizations:write"
-    meters_read = "meters:read"
-    meters_write = "meters:write"
-    events_read = "events:read"
-    events_write = "events:write"
-    discounts_read = "discounts:read"
-    discounts_write = "discounts:write"
+_DECLARED: dict[str, Scope] = {}
 
 
-SCOPE_DESCRIPTIONS = {
-    Scope.organizations_read: "Read the organization the token belongs to.",
-    Scope.customers_read: "Read customers and their members.",
-    Scope.customers_write: "Create, update and delete customers and their members.",
-    Scope.products_read: "Read products and their prices.",
-    Scope.products_write: "Create, update and archive products; add and archive prices.",
-    Scope.webhooks_read: "Read webhook endpoints, events and delivery attempts.",
-    Scope.webhooks_write: "Create, change, delete webhook endpoints; rotate secrets; redeliver events.",
-    Scope.organizations_write: "Change the organization's settings (billing-status thresholds).",
-    Scope.meters_read: "Read meters, customer meters, billing status and quota checks.",
-    Scope.meters_write: "Create, change and archive meters; grant meter credits; reset customer meters.",
-    Scope.events_read: "Read usage events.",
-    Scope.events_write: "Ingest usage events.",
-    Scope.discounts_read: "Read discounts and tax rates.",
-    Scope.discounts_write: "Create, change and archive discounts; set and remove tax rates.",
-}
+def declare(value: str, description: str) -> Scope:
+    """Declare a scope once (a second declaration of the same name must say the same)."""
+    existing = _DECLARED.get(value)
+    if existing is not None:
+        if existing.description != description:
+            raise ValueError(f"scope {value!r} is declared twice, differently")
+        return existing
+    scope = _DECLARED[value] = Scope(value, description)
+    return scope
+
+
+def all_scopes() -> list[Scope]:
+    """Every declared scope, in declaration order. Empty only if nothing loaded the declarations:
+    an error, not an empty answer (a token would silently get no scope)."""
+    if not _DECLARED:
+        raise RuntimeError("No scope is declared: call app.load_scope_declarations() at start")
+    return list(_DECLARED.values())

@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth import repository
 from app.auth.errors import AuthenticationFailed
-from app.auth.scopes import Scope
+from app.auth.scopes import all_scopes
 from app.auth.subject import Subject
 from app.kit import clock
 from app.kit.errors import FieldIssue, ValidationFailed
@@ -79,7 +79,7 @@ async def issue_token(
     expires_at: datetime | None = None,
 ) -> tuple[AccessToken, str]:
     """Create a token; returns the row and the plain token, which is never stored nor shown again."""
-    known = {s.value for s in Scope}
+    known = {s.value for s in all_scopes()}
     chosen = list(scopes) if scopes is not None else sorted(known)
     unknown = [s for s in chosen if s not in known]
     if unknown:

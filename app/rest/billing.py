@@ -8,7 +8,6 @@ from typing import Any
 
 from litestar import Request, Response, get
 
-from app.auth.scopes import Scope
 from app.customers import service as customers
 from app.kit.db import DATABASE_ERRORS
 from app.kit.decimals import decimal_text
@@ -18,6 +17,7 @@ from app.kit.validation import check_lookup_text
 from app.meters import billing_status as billing
 from app.meters.billing_status import MeterStatus
 from app.rest.common import RestError, error_response, from_domain_error, json_response, refused_by_database, subject_for
+from app.meters import scopes as meters_scopes
 
 
 def _id(value: str | None, name: str) -> uuid.UUID | None:
@@ -65,7 +65,7 @@ async def billing_status(request: Request) -> Response:
     runtime = request.app.state.runtime
     try:
         async with runtime.session_factory() as session:
-            subject = await subject_for(request, session, Scope.meters_read)
+            subject = await subject_for(request, session, meters_scopes.READ)
             try:
                 customer = await _customer(session, subject, request)
                 member_id = _id(request.query_params.get("member_id"), "Member")
@@ -93,7 +93,7 @@ async def quota_check(request: Request) -> Response:
     runtime = request.app.state.runtime
     try:
         async with runtime.session_factory() as session:
-            subject = await subject_for(request, session, Scope.meters_read)
+            subject = await subject_for(request, session, meters_scopes.READ)
             try:
                 customer = await _customer(session, subject, request)
                 decision = await billing.check_quota(

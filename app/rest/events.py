@@ -6,11 +6,11 @@ from typing import Any
 
 from litestar import Request, Response, post
 
-from app.auth.scopes import Scope
 from app.events import service
 from app.kit import jobs
 from app.kit.db import DATABASE_ERRORS
 from app.kit.errors import KassaError
+from app.events import scopes as events_scopes
 from app.rest.common import (
     RestError,
     decode_json,
@@ -32,7 +32,7 @@ async def ingest_events(request: Request) -> Response:
     runtime = request.app.state.runtime
     try:
         async with runtime.session_factory() as session:
-            subject = await subject_for(request, session, Scope.events_write)
+            subject = await subject_for(request, session, events_scopes.WRITE)
             payload = decode_json(await request.body())
             if not isinstance(payload, dict) or "events" not in payload:
                 raise RestError(

@@ -1,6 +1,6 @@
 """GraphQL layer of the product catalog."""
 
-from app.auth.scopes import Scope
+from app.catalog import scopes as catalog_scopes
 
 # The read scope every type of this package belongs to (schema/kit/scopes.py).
-READ_SCOPE = Scope.products_read
+READ_SCOPE = catalog_scopes.READ

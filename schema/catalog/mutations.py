@@ -7,10 +7,10 @@ from typing import Annotated
 
 import strawberry
 
-from app.auth.scopes import Scope
 from app.catalog import service
 from app.kit.ids import parse_global_id
 from app.models import ProductPrice as ProductPriceModel
+from app.catalog import scopes as catalog_scopes
 from schema.catalog.errors import LastActivePriceError, ProductArchivedError
 from schema.catalog.inputs import (
     ArchiveProductInput,
@@ -120,7 +120,7 @@ def _price_success(cls):
 @strawberry.type
 class CatalogMutations:
     @scoped_mutation(
-        Scope.products_write,
+        catalog_scopes.WRITE,
         "Create a product with one or more prices, in one call: recurring (monthly or yearly) or one-time.",
     )
     async def create_product(
@@ -132,7 +132,7 @@ class CatalogMutations:
             lambda row: CreateProductSuccess(product=Product.from_model(row)),
         )
 
-    @scoped_mutation(Scope.products_write, "Change a product's name, description or metadata. The recurring interval cannot change.")
+    @scoped_mutation(catalog_scopes.WRITE, "Change a product's name, description or metadata. The recurring interval cannot change.")
     async def update_product(
         self, info: strawberry.Info, input: Annotated[UpdateProductInput, strawberry.argument(description=INPUT_DESCRIPTION)]
     ) -> UpdateProductResult:
@@ -143,7 +143,7 @@ class CatalogMutations:
             lambda row: UpdateProductSuccess(product=Product.from_model(row)),
         )
 
-    @scoped_mutation(Scope.products_write, "Archive a product: it is no longer sold; it and its prices are kept for history.")
+    @scoped_mutation(catalog_scopes.WRITE, "Archive a product: it is no longer sold; it and its prices are kept for history.")
     async def archive_product(
         self, info: strawberry.Info, input: Annotated[ArchiveProductInput, strawberry.argument(description=INPUT_DESCRIPTION)]
     ) -> ArchiveProductResult:
@@ -153,7 +153,7 @@ class CatalogMutations:
             lambda row: ArchiveProductSuccess(product=Product.from_model(row)),
         )
 
-    @scoped_mutation(Scope.products_write, "Put an archived product back on sale.")
+    @scoped_mutation(catalog_scopes.WRITE, "Put an archived product back on sale.")
     async def unarchive_product(
         self, info: strawberry.Info, input: Annotated[UnarchiveProductInput, strawberry.argument(description=INPUT_DESCRIPTION)]
     ) -> UnarchiveProductResult:
@@ -164,7 +164,7 @@ class CatalogMutations:
         )
 
     @scoped_mutation(
-        Scope.products_write,
+        catalog_scopes.WRITE,
         "Add a price to a product. Prices are never edited: to change one, add its replacement and name the old "
         "one in `archivePriceIds`, which archives it in the same step.",
     )
@@ -178,7 +178,7 @@ class CatalogMutations:
 
         return await run_mutation(info, work, _price_success(CreateProductPriceSuccess))
 
-    @scoped_mutation(Scope.products_write, "Archive a price: it is no longer sold. A product keeps at least one active price.")
+    @scoped_mutation(catalog_scopes.WRITE, "Archive a price: it is no longer sold. A product keeps at least one active price.")
     async def archive_product_price(
         self, info: strawberry.Info, input: Annotated[ArchiveProductPriceInput, strawberry.argument(description=INPUT_DESCRIPTION)]
     ) -> ArchiveProductPriceResult:

@@ -6,10 +6,10 @@ from typing import Annotated
 
 import strawberry
 
-from app.auth.scopes import Scope
 from app.catalog import service
 from app.catalog.repository import ProductFilter as ProductFilterData
 from app.kit.ids import parse_global_id
+from app.catalog import scopes as catalog_scopes
 from schema.catalog.inputs import ProductFilter, ProductOrder
 from schema.catalog.loaders import product_by_id
 from schema.catalog.types import Product, ProductConnection
@@ -31,7 +31,7 @@ def _filter_data(filter: ProductFilter | None) -> ProductFilterData:
 
 @strawberry.type
 class CatalogQueries:
-    @scoped_field(Scope.products_read, "Products of the organization, a page at a time, filtered and sorted.")
+    @scoped_field(catalog_scopes.READ, "Products of the organization, a page at a time, filtered and sorted.")
     async def products(
         self,
         info: strawberry.Info,
@@ -61,7 +61,7 @@ class CatalogQueries:
         count = lambda: run_query(info, lambda session, subject: service.count_products(session, subject, data))  # noqa: E731
         return Connection.from_page(page, Product.from_model, count)
 
-    @scoped_field(Scope.products_read, "One product by id; null if there is none.")
+    @scoped_field(catalog_scopes.READ, "One product by id; null if there is none.")
     async def product(
         self, info: strawberry.Info, id: Annotated[strawberry.ID, strawberry.argument(description="The product's global id.")]
     ) -> Product | None:

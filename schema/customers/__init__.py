@@ -1,6 +1,6 @@
 """GraphQL layer of customers."""
 
-from app.auth.scopes import Scope
+from app.customers import scopes as customers_scopes
 
 # The read scope every type of this package belongs to (schema/kit/scopes.py).
-READ_SCOPE = Scope.customers_read
+READ_SCOPE = customers_scopes.READ

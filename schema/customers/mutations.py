@@ -7,9 +7,9 @@ from typing import Annotated
 
 import strawberry
 
-from app.auth.scopes import Scope
 from app.customers import service
 from app.kit.ids import parse_global_id
+from app.customers import scopes as customers_scopes
 from schema.customers.errors import CustomerAlreadyBusinessError, DuplicateExternalIdError
 from schema.customers.inputs import (
     CreateCustomerInput,
@@ -81,7 +81,7 @@ UpgradeCustomerToBusinessResult = mutation_result(
 @strawberry.type
 class CustomerMutations:
     @scoped_mutation(
-        Scope.customers_write,
+        customers_scopes.WRITE,
         "Create an individual customer (its owner member is created with it) or a business customer "
         "with its owner and optional members, in one call.",
     )
@@ -93,7 +93,7 @@ class CustomerMutations:
             lambda row: CreateCustomerSuccess(customer=customer_from_model(row)),
         )
 
-    @scoped_mutation(Scope.customers_write, "Change a customer's fields. An individual's owner member follows its email, name and external id.")
+    @scoped_mutation(customers_scopes.WRITE, "Change a customer's fields. An individual's owner member follows its email, name and external id.")
     async def update_customer(self, info: strawberry.Info, input: Annotated[UpdateCustomerInput, strawberry.argument(description="What to do; see the input type.")]) -> UpdateCustomerResult:
         changes = input.changes()
         return await run_mutation(
@@ -102,7 +102,7 @@ class CustomerMutations:
             lambda row: UpdateCustomerSuccess(customer=customer_from_model(row)),
         )
 
-    @scoped_mutation(Scope.customers_write, "Delete a customer and its members (soft delete: history is kept, the external id is freed).")
+    @scoped_mutation(customers_scopes.WRITE, "Delete a customer and its members (soft delete: history is kept, the external id is freed).")
     async def delete_customer(self, info: strawberry.Info, input: Annotated[DeleteCustomerInput, strawberry.argument(description="What to do; see the input type.")]) -> DeleteCustomerResult:
         return await run_mutation(
             info,
@@ -110,7 +110,7 @@ class CustomerMutations:
             lambda row: DeleteCustomerSuccess(deleted_customer_id=input.id),
         )
 
-    @scoped_mutation(Scope.customers_write, "Turn an individual customer into a business (one way). Its owner stays the owner.")
+    @scoped_mutation(customers_scopes.WRITE, "Turn an individual customer into a business (one way). Its owner stays the owner.")
     async def upgrade_customer_to_business(
         self, info: strawberry.Info, input: Annotated[UpgradeCustomerToBusinessInput, strawberry.argument(description="What to do; see the input type.")]
     ) -> UpgradeCustomerToBusinessResult:

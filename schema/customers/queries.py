@@ -6,11 +6,11 @@ from typing import Annotated
 
 import strawberry
 
-from app.auth.scopes import Scope
 from app.customers import service
 from app.customers.repository import CustomerFilter as CustomerFilterData
 from app.members import service as members_service
 from app.kit.ids import parse_global_id
+from app.customers import scopes as customers_scopes
 from schema.customers.inputs import CustomerFilter, CustomerOrder
 from schema.customers.loaders import customer_by_id
 from schema.customers.types import Customer, CustomerConnection, customer_from_model
@@ -35,7 +35,7 @@ def _filter_data(filter: CustomerFilter | None) -> CustomerFilterData:
 
 @strawberry.type
 class CustomerQueries:
-    @scoped_field(Scope.customers_read, "Customers of the organization, a page at a time, filtered and sorted.")
+    @scoped_field(customers_scopes.READ, "Customers of the organization, a page at a time, filtered and sorted.")
     async def customers(
         self,
         info: strawberry.Info,
@@ -79,7 +79,7 @@ class CustomerQueries:
         member_rows = {row.id: rows for row, rows in zip(page.items, groups)}
         return Connection.from_page(page, lambda row: customer_from_model(row, member_rows[row.id]), count)
 
-    @scoped_field(Scope.customers_read, "One customer, by `id` or by `externalId` (give exactly one); null if there is none.")
+    @scoped_field(customers_scopes.READ, "One customer, by `id` or by `externalId` (give exactly one); null if there is none.")
     async def customer(
         self,
         info: strawberry.Info,

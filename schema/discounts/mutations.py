@@ -7,9 +7,9 @@ from typing import Annotated
 
 import strawberry
 
-from app.auth.scopes import Scope
 from app.discounts import service, tax_rates
 from app.kit.ids import parse_global_id
+from app.discounts import scopes as discounts_scopes
 from schema.discounts.inputs import ArchiveDiscountInput, CreateDiscountInput, RemoveTaxRateInput, SetTaxRateInput, UpdateDiscountInput
 from schema.discounts.types import Discount, TaxRate
 from schema.kit.errors import NotFoundError, ValidationError, mutation_result, run_mutation
@@ -59,7 +59,7 @@ RemoveTaxRateResult = mutation_result(
 @strawberry.type
 class DiscountMutations:
     @scoped_mutation(
-        Scope.discounts_write,
+        discounts_scopes.WRITE,
         "Create a discount: an amount or a share off, for one order, every order or some months, maybe behind a code, "
         "limited in redemptions and time, and to some products. A code already taken is a `CONFLICT` error.",
     )
@@ -72,7 +72,7 @@ class DiscountMutations:
             lambda row: CreateDiscountSuccess(discount=Discount.from_model(row)),
         )
 
-    @scoped_mutation(Scope.discounts_write, "Change a discount's name, code, limit, validity window or products. Its terms cannot change.")
+    @scoped_mutation(discounts_scopes.WRITE, "Change a discount's name, code, limit, validity window or products. Its terms cannot change.")
     async def update_discount(
         self, info: strawberry.Info, input: Annotated[UpdateDiscountInput, strawberry.argument(description=INPUT_DESCRIPTION)]
     ) -> UpdateDiscountResult:
@@ -82,7 +82,7 @@ class DiscountMutations:
             lambda row: UpdateDiscountSuccess(discount=Discount.from_model(row)),
         )
 
-    @scoped_mutation(Scope.discounts_write, "Archive a discount: it can no longer be redeemed; it is kept for history and its code stays taken.")
+    @scoped_mutation(discounts_scopes.WRITE, "Archive a discount: it can no longer be redeemed; it is kept for history and its code stays taken.")
     async def archive_discount(
         self, info: strawberry.Info, input: Annotated[ArchiveDiscountInput, strawberry.argument(description=INPUT_DESCRIPTION)]
     ) -> ArchiveDiscountResult:
@@ -92,7 +92,7 @@ class DiscountMutations:
             lambda row: ArchiveDiscountSuccess(discount=Discount.from_model(row)),
         )
 
-    @scoped_mutation(Scope.discounts_write, "Set the tax rate for a billing country (and maybe a state), or the default rate.")
+    @scoped_mutation(discounts_scopes.WRITE, "Set the tax rate for a billing country (and maybe a state), or the default rate.")
     async def set_tax_rate(
         self, info: strawberry.Info, input: Annotated[SetTaxRateInput, strawberry.argument(description=INPUT_DESCRIPTION)]
     ) -> SetTaxRateResult:
@@ -102,7 +102,7 @@ class DiscountMutations:
             lambda row: SetTaxRateSuccess(tax_rate=TaxRate.from_model(row)),
         )
 
-    @scoped_mutation(Scope.discounts_write, "Remove the tax rate of a place (or the default rate).")
+    @scoped_mutation(discounts_scopes.WRITE, "Remove the tax rate of a place (or the default rate).")
     async def remove_tax_rate(
         self, info: strawberry.Info, input: Annotated[RemoveTaxRateInput, strawberry.argument(description=INPUT_DESCRIPTION)]
     ) -> RemoveTaxRateResult:

@@ -6,10 +6,10 @@ from typing import Annotated
 
 import strawberry
 
-from app.auth.scopes import Scope
 from app.discounts import service, tax_rates
 from app.discounts.repository import DiscountFilter as DiscountFilterData
 from app.kit.ids import parse_global_id
+from app.discounts import scopes as discounts_scopes
 from schema.discounts.inputs import DiscountFilter, DiscountOrder
 from schema.discounts.loaders import discount_by_id
 from schema.discounts.types import Discount, DiscountConnection, TaxRate
@@ -20,7 +20,7 @@ from schema.kit.scopes import scoped_field
 
 @strawberry.type
 class DiscountQueries:
-    @scoped_field(Scope.discounts_read, "Discounts of the organization, a page at a time, filtered; oldest first by default.")
+    @scoped_field(discounts_scopes.READ, "Discounts of the organization, a page at a time, filtered; oldest first by default.")
     async def discounts(
         self,
         info: strawberry.Info,
@@ -48,7 +48,7 @@ class DiscountQueries:
         count = lambda: run_query(info, lambda session, subject: service.count_discounts(session, subject, data))  # noqa: E731
         return Connection.from_page(page, Discount.from_model, count)
 
-    @scoped_field(Scope.discounts_read, "One discount by id; null if there is none.")
+    @scoped_field(discounts_scopes.READ, "One discount by id; null if there is none.")
     async def discount(
         self, info: strawberry.Info, id: Annotated[strawberry.ID, strawberry.argument(description="The discount's global id.")]
     ) -> Discount | None:
@@ -59,7 +59,7 @@ class DiscountQueries:
         )
         return Discount.from_model(row) if row is not None else None
 
-    @scoped_field(Scope.discounts_read, "The organization's tax rates: the default first, then by country and state.")
+    @scoped_field(discounts_scopes.READ, "The organization's tax rates: the default first, then by country and state.")
     async def tax_rates(self, info: strawberry.Info) -> list[TaxRate]:
         rows = await run_query(info, lambda session, subject: tax_rates.list_tax_rates(session, subject))
         return [TaxRate.from_model(row) for row in rows]

@@ -7,9 +7,9 @@ from typing import Annotated
 
 import strawberry
 
-from app.auth.scopes import Scope
 from app.events import service
 from app.kit.errors import ValidationFailed
+from app.events import scopes as events_scopes
 from schema.events.inputs import GRAPHQL_NAMES, EventBatch, IngestEventsInput
 from schema.kit.errors import ValidationError, mutation_result, run_mutation
 from schema.kit.scopes import scoped_mutation
@@ -40,7 +40,7 @@ async def _ingest(session, subject, batch: EventBatch):
 @strawberry.type
 class EventMutations:
     @scoped_mutation(
-        Scope.events_write,
+        events_scopes.WRITE,
         "Ingest up to 1,000 usage events. Same service as `POST /v1/events/ingest` (Polar-compatible).",
     )
     async def ingest_events(

@@ -6,9 +6,9 @@ from typing import Annotated
 
 import strawberry
 
-from app.auth.scopes import Scope
 from app.events import service
 from app.kit.ids import parse_global_id
+from app.events import scopes as events_scopes
 from schema.events.inputs import EventFilter
 from schema.events.types import Event, EventConnection
 from schema.kit.errors import run_query
@@ -18,7 +18,7 @@ from schema.kit.scopes import scoped_field
 
 @strawberry.type
 class EventQueries:
-    @scoped_field(Scope.events_read, "Usage events, newest first.")
+    @scoped_field(events_scopes.READ, "Usage events, newest first.")
     async def events(
         self,
         info: strawberry.Info,

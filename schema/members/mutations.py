@@ -6,9 +6,9 @@ from typing import Annotated
 
 import strawberry
 
-from app.auth.scopes import Scope
 from app.kit.ids import parse_global_id
 from app.members import service
+from app.customers import scopes as customers_scopes
 from schema.customers.types import Customer, customer_from_model
 from schema.kit.errors import NotFoundError, ValidationError, mutation_result, run_mutation
 from schema.kit.scopes import scoped_mutation
@@ -78,7 +78,7 @@ TransferOwnershipResult = mutation_result(
 
 @strawberry.type
 class MemberMutations:
-    @scoped_mutation(Scope.customers_write, "Add a member to a business customer.")
+    @scoped_mutation(customers_scopes.WRITE, "Add a member to a business customer.")
     async def add_member(self, info: strawberry.Info, input: Annotated[AddMemberInput, strawberry.argument(description="What to do; see the input type.")]) -> AddMemberResult:
         draft = input.to_draft()
         return await run_mutation(
@@ -87,7 +87,7 @@ class MemberMutations:
             lambda row: AddMemberSuccess(member=Member.from_model(row)),
         )
 
-    @scoped_mutation(Scope.customers_write, "Change a business member's fields or role (not to or from owner).")
+    @scoped_mutation(customers_scopes.WRITE, "Change a business member's fields or role (not to or from owner).")
     async def update_member(self, info: strawberry.Info, input: Annotated[UpdateMemberInput, strawberry.argument(description="What to do; see the input type.")]) -> UpdateMemberResult:
         changes = input.changes()
         return await run_mutation(
@@ -96,7 +96,7 @@ class MemberMutations:
             lambda row: UpdateMemberSuccess(member=Member.from_model(row)),
         )
 
-    @scoped_mutation(Scope.customers_write, "Remove a member. The owner cannot be removed; transfer ownership first.")
+    @scoped_mutation(customers_scopes.WRITE, "Remove a member. The owner cannot be removed; transfer ownership first.")
     async def remove_member(self, info: strawberry.Info, input: Annotated[RemoveMemberInput, strawberry.argument(description="What to do; see the input type.")]) -> RemoveMemberResult:
         return await run_mutation(
             info,
@@ -104,7 +104,7 @@ class MemberMutations:
             lambda row: RemoveMemberSuccess(removed_member_id=input.id),
         )
 
-    @scoped_mutation(Scope.customers_write, "Make a member the owner of its customer; the previous owner becomes a billing manager.")
+    @scoped_mutation(customers_scopes.WRITE, "Make a member the owner of its customer; the previous owner becomes a billing manager.")
     async def transfer_ownership(self, info: strawberry.Info, input: Annotated[TransferOwnershipInput, strawberry.argument(description="What to do; see the input type.")]) -> TransferOwnershipResult:
         return await run_mutation(
             info,

@@ -6,9 +6,9 @@ from typing import Annotated
 
 import strawberry
 
-from app.auth.scopes import Scope
 from app.kit.ids import parse_global_id
 from app.members import service
+from app.customers import scopes as customers_scopes
 from schema.kit.errors import run_query
 from schema.kit.scopes import scoped_field
 from schema.members.types import Member
@@ -16,7 +16,7 @@ from schema.members.types import Member
 
 @strawberry.type
 class MemberQueries:
-    @scoped_field(Scope.customers_read, "One member by id; null if there is none.")
+    @scoped_field(customers_scopes.READ, "One member by id; null if there is none.")
     async def member(self, info: strawberry.Info, id: Annotated[strawberry.ID, strawberry.argument(description="The member's global id.")]) -> Member | None:
         row = await run_query(
             info,

@@ -6,10 +6,10 @@ from typing import Annotated
 
 import strawberry
 
-from app.auth.scopes import Scope
 from app.events import service as events
 from app.kit.ids import parse_global_id
 from app.meters import service
+from app.meters import scopes as meters_scopes
 from schema.kit.errors import NotFoundError, ValidationError, mutation_result, run_mutation
 from schema.kit.scopes import scoped_mutation
 from schema.meters.errors import MeterArchivedError
@@ -53,7 +53,7 @@ MeterEventResult = mutation_result(
 )
 @strawberry.type
 class MeterMutations:
-    @scoped_mutation(Scope.meters_write, "Create a meter. It counts every customer's events, past ones included.")
+    @scoped_mutation(meters_scopes.WRITE, "Create a meter. It counts every customer's events, past ones included.")
     async def create_meter(self, info: strawberry.Info, input: Annotated[CreateMeterInput, strawberry.argument(description=_INPUT)]) -> MeterResult:
         filter, aggregation = filter_to_dict(input.filter), input.aggregation.to_dict()
         return await run_mutation(
@@ -62,7 +62,7 @@ class MeterMutations:
             lambda row: MeterSuccess(meter=Meter.from_model(row)),
         )
 
-    @scoped_mutation(Scope.meters_write, "Rename a meter or change what it counts (which recounts every customer).")
+    @scoped_mutation(meters_scopes.WRITE, "Rename a meter or change what it counts (which recounts every customer).")
     async def update_meter(self, info: strawberry.Info, input: Annotated[UpdateMeterInput, strawberry.argument(description=_INPUT)]) -> MeterResult:
         changes = input.changes()
         return await run_mutation(
@@ -71,7 +71,7 @@ class MeterMutations:
             lambda row: MeterSuccess(meter=Meter.from_model(row)),
         )
 
-    @scoped_mutation(Scope.meters_write, "Archive a meter: it stops counting and leaves billing status.")
+    @scoped_mutation(meters_scopes.WRITE, "Archive a meter: it stops counting and leaves billing status.")
     async def archive_meter(self, info: strawberry.Info, input: Annotated[MeterIdInput, strawberry.argument(description=_INPUT)]) -> MeterResult:
         return await run_mutation(
             info,
@@ -79,7 +79,7 @@ class MeterMutations:
             lambda row: MeterSuccess(meter=Meter.from_model(row)),
         )
 
-    @scoped_mutation(Scope.meters_write, "Bring an archived meter back; it counts the events again.")
+    @scoped_mutation(meters_scopes.WRITE, "Bring an archived meter back; it counts the events again.")
     async def unarchive_meter(self, info: strawberry.Info, input: Annotated[MeterIdInput, strawberry.argument(description=_INPUT)]) -> MeterResult:
         return await run_mutation(
             info,
@@ -87,7 +87,7 @@ class MeterMutations:
             lambda row: MeterSuccess(meter=Meter.from_model(row)),
         )
 
-    @scoped_mutation(Scope.meters_write, "Credit units to a customer's meter for the current period (a system event).")
+    @scoped_mutation(meters_scopes.WRITE, "Credit units to a customer's meter for the current period (a system event).")
     async def grant_meter_credit(
         self, info: strawberry.Info, input: Annotated[GrantMeterCreditInput, strawberry.argument(description=_INPUT)]
     ) -> MeterEventResult:
@@ -100,7 +100,7 @@ class MeterMutations:
             lambda result: MeterEventSuccess(recorded=result.inserted == 1),
         )
 
-    @scoped_mutation(Scope.meters_write, "Start a new period of a customer's meter: consumed and credited start again from zero.")
+    @scoped_mutation(meters_scopes.WRITE, "Start a new period of a customer's meter: consumed and credited start again from zero.")
     async def reset_customer_meter(
         self, info: strawberry.Info, input: Annotated[ResetCustomerMeterInput, strawberry.argument(description=_INPUT)]
     ) -> MeterEventResult:

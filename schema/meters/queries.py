@@ -7,12 +7,12 @@ from typing import Annotated
 import strawberry
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.auth.scopes import Scope
 from app.auth.subject import Subject
 from app.customers import service as customers
 from app.kit.ids import parse_global_id
 from app.meters import billing_status as billing
 from app.meters import service
+from app.meters import scopes as meters_scopes
 from schema.kit.errors import BadRequest, run_query
 from schema.kit.relay import Connection
 from schema.kit.scopes import scoped_field
@@ -34,7 +34,7 @@ MemberIdArg = Annotated[strawberry.ID | None, strawberry.argument(description="A
 
 @strawberry.type
 class MeterQueries:
-    @scoped_field(Scope.meters_read, "The organization's meters.")
+    @scoped_field(meters_scopes.READ, "The organization's meters.")
     async def meters(
         self,
         info: strawberry.Info,
@@ -52,7 +52,7 @@ class MeterQueries:
         return Connection.from_page(page, Meter.from_model)
 
     @scoped_field(
-        Scope.meters_read,
+        meters_scopes.READ,
         "A customer's usage against its credits, per meter: consumed, credited, remaining, percent used and status "
         "(thresholds per organization). Read from running totals: constant time however long the history.",
     )
@@ -73,7 +73,7 @@ class MeterQueries:
         return BillingStatus.from_data(data)
 
     @scoped_field(
-        Scope.meters_read,
+        meters_scopes.READ,
         "Call before serving a request: allowed or not, with a reason. Refused when a meter with credits has used "
         "them up or has fewer left than `units`; meters without credits do not limit.",
     )

@@ -6,8 +6,8 @@ from typing import Annotated
 
 import strawberry
 
-from app.auth.scopes import Scope
 from app.meters import billing_status
+from app.organizations import scopes as organizations_scopes
 from schema.kit.errors import ValidationError, mutation_result, run_mutation
 from schema.kit.scopes import scoped_mutation
 from schema.meters.inputs import UpdateOrganizationSettingsInput
@@ -29,7 +29,7 @@ UpdateOrganizationSettingsResult = mutation_result(
 
 @strawberry.type
 class OrganizationMutations:
-    @scoped_mutation(Scope.organizations_write, "Change the billing-status thresholds of the organization.")
+    @scoped_mutation(organizations_scopes.WRITE, "Change the billing-status thresholds of the organization.")
     async def update_organization_settings(
         self,
         info: strawberry.Info,

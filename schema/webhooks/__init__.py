@@ -1,6 +1,6 @@
 """GraphQL layer of webhook endpoints and events."""
 
-from app.auth.scopes import Scope
+from app.webhooks import scopes as webhooks_scopes
 
 # The read scope every type of this package belongs to (schema/kit/scopes.py).
-READ_SCOPE = Scope.webhooks_read
+READ_SCOPE = webhooks_scopes.READ

@@ -6,9 +6,9 @@ from typing import Annotated
 
 import strawberry
 
-from app.auth.scopes import Scope
 from app.kit.ids import parse_global_id
 from app.webhooks import service
+from app.webhooks import scopes as webhooks_scopes
 from schema.kit.errors import NotFoundError, ValidationError, mutation_result, run_mutation
 from schema.kit.scopes import scoped_mutation
 from schema.webhooks.inputs import (
@@ -84,7 +84,7 @@ RedeliverWebhookEventResult = mutation_result(
 
 @strawberry.type
 class WebhookMutations:
-    @scoped_mutation(Scope.webhooks_write, "Create a webhook endpoint. Its signing secret is returned once.")
+    @scoped_mutation(webhooks_scopes.WRITE, "Create a webhook endpoint. Its signing secret is returned once.")
     async def create_webhook_endpoint(
         self, info: strawberry.Info, input: Annotated[CreateWebhookEndpointInput, strawberry.argument(description=_INPUT)]
     ) -> CreateWebhookEndpointResult:
@@ -100,7 +100,7 @@ class WebhookMutations:
             lambda result: CreateWebhookEndpointSuccess(endpoint=WebhookEndpoint.from_model(result[0]), secret=result[1]),
         )
 
-    @scoped_mutation(Scope.webhooks_write, "Change an endpoint's URL, event types, note, or enable or disable it.")
+    @scoped_mutation(webhooks_scopes.WRITE, "Change an endpoint's URL, event types, note, or enable or disable it.")
     async def update_webhook_endpoint(
         self, info: strawberry.Info, input: Annotated[UpdateWebhookEndpointInput, strawberry.argument(description=_INPUT)]
     ) -> UpdateWebhookEndpointResult:
@@ -114,7 +114,7 @@ class WebhookMutations:
             lambda row: UpdateWebhookEndpointSuccess(endpoint=WebhookEndpoint.from_model(row)),
         )
 
-    @scoped_mutation(Scope.webhooks_write, "Give an endpoint a new signing secret, returned once.")
+    @scoped_mutation(webhooks_scopes.WRITE, "Give an endpoint a new signing secret, returned once.")
     async def rotate_webhook_endpoint_secret(
         self, info: strawberry.Info, input: Annotated[WebhookEndpointIdInput, strawberry.argument(description=_INPUT)]
     ) -> RotateWebhookEndpointSecretResult:
@@ -124,7 +124,7 @@ class WebhookMutations:
             lambda result: RotateWebhookEndpointSecretSuccess(endpoint=WebhookEndpoint.from_model(result[0]), secret=result[1]),
         )
 
-    @scoped_mutation(Scope.webhooks_write, "Delete an endpoint. Nothing more is sent to it.")
+    @scoped_mutation(webhooks_scopes.WRITE, "Delete an endpoint. Nothing more is sent to it.")
     async def delete_webhook_endpoint(
         self, info: strawberry.Info, input: Annotated[WebhookEndpointIdInput, strawberry.argument(description=_INPUT)]
     ) -> DeleteWebhookEndpointResult:
@@ -134,7 +134,7 @@ class WebhookMutations:
             lambda row: DeleteWebhookEndpointSuccess(deleted_endpoint_id=input.id),
         )
 
-    @scoped_mutation(Scope.webhooks_write, "Send an event to an endpoint again, with the same `webhook-id`.")
+    @scoped_mutation(webhooks_scopes.WRITE, "Send an event to an endpoint again, with the same `webhook-id`.")
     async def redeliver_webhook_event(
         self, info: strawberry.Info, input: Annotated[RedeliverWebhookEventInput, strawberry.argument(description=_INPUT)]
     ) -> RedeliverWebhookEventResult:

@@ -6,8 +6,8 @@ from typing import Annotated
 
 import strawberry
 
-from app.auth.scopes import Scope
 from app.webhooks import service
+from app.webhooks import scopes as webhooks_scopes
 from schema.kit.errors import run_query
 from schema.kit.relay import Connection
 from schema.kit.scopes import scoped_field
@@ -22,7 +22,7 @@ from schema.webhooks.types import (
 
 @strawberry.type
 class WebhookQueries:
-    @scoped_field(Scope.webhooks_read, "The organization's webhook endpoints, oldest first.")
+    @scoped_field(webhooks_scopes.READ, "The organization's webhook endpoints, oldest first.")
     async def webhook_endpoints(
         self,
         info: strawberry.Info,
@@ -36,7 +36,7 @@ class WebhookQueries:
         )
         return Connection.from_page(page, WebhookEndpoint.from_model)
 
-    @scoped_field(Scope.webhooks_read, "Webhook events, newest first, with their deliveries and attempts.")
+    @scoped_field(webhooks_scopes.READ, "Webhook events, newest first, with their deliveries and attempts.")
     async def webhook_events(
         self,
         info: strawberry.Info,

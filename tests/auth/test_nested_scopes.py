@@ -13,6 +13,12 @@ from graphql import GraphQLInterfaceType, GraphQLObjectType, GraphQLUnionType, g
 
 from app.auth.scopes import Scope
 from app.auth.service import issue_token
+from app.catalog import scopes as catalog_scopes
+from app.customers import scopes as customers_scopes
+from app.events import scopes as events_scopes
+from app.meters import scopes as meters_scopes
+from app.organizations import scopes as organizations_scopes
+from app.webhooks import scopes as webhooks_scopes
 from schema import schema
 from schema.meters.types import Meter
 from schema.kit.scopes import RequireScope, ScopeDeclarationError, guard_nested_scopes
@@ -145,12 +151,12 @@ def test_every_type_belongs_to_a_scope():
             module = graphql_type.extensions["strawberry-definition"].origin.__module__ if "strawberry-definition" in graphql_type.extensions else ""
             assert module.startswith("schema.kit") or name in {"Node", "Error"}, f"{name} ({module}) has no scope"
     expected = {
-        "Customer": Scope.customers_read, "IndividualCustomer": Scope.customers_read, "BusinessCustomer": Scope.customers_read,
-        "Member": Scope.customers_read, "Product": Scope.products_read, "ProductPrice": Scope.products_read,
-        "MeteredUnitPrice": Scope.products_read, "Meter": Scope.meters_read, "CustomerMeter": Scope.meters_read,
-        "BillingStatus": Scope.meters_read, "QuotaCheck": Scope.meters_read, "Event": Scope.events_read,
-        "WebhookEndpoint": Scope.webhooks_read, "WebhookEvent": Scope.webhooks_read, "WebhookDelivery": Scope.webhooks_read,
-        "Organization": Scope.organizations_read, "CustomerConnection": Scope.customers_read, "MeterEdge": Scope.meters_read,
+        "Customer": customers_scopes.READ, "IndividualCustomer": customers_scopes.READ, "BusinessCustomer": customers_scopes.READ,
+        "Member": customers_scopes.READ, "Product": catalog_scopes.READ, "ProductPrice": catalog_scopes.READ,
+        "MeteredUnitPrice": catalog_scopes.READ, "Meter": meters_scopes.READ, "CustomerMeter": meters_scopes.READ,
+        "BillingStatus": meters_scopes.READ, "QuotaCheck": meters_scopes.READ, "Event": events_scopes.READ,
+        "WebhookEndpoint": webhooks_scopes.READ, "WebhookEvent": webhooks_scopes.READ, "WebhookDelivery": webhooks_scopes.READ,
+        "Organization": organizations_scopes.READ, "CustomerConnection": customers_scopes.READ, "MeterEdge": meters_scopes.READ,
     }
     assert {name: scopes[name] for name in expected} == expected
 
@@ -249,7 +255,7 @@ async def test_products_read_cannot_read_a_meter_through_a_price(api, org, sessi
     product = await create_product(api, org.token, prices=[FIXED, {"meteredUnit": {"meterId": meter["id"], "unitAmount": "1"}}])
     query = """query($id: ID!) { product(id: $id) { name prices { __typename
         ... on MeteredUnitPrice { meterId unitAmount meter { name filter { conjunction } aggregation { func } } } } } }"""
-    reader = await _token(session_factory, org.id, {Scope.products_read})
+    reader = await _token(session_factory, org.id, {catalog_scopes.READ})
     body = await api.gql(query, {"id": product["id"]}, token=reader)
     assert [e["extensions"]["code"] for e in body["errors"]] == ["FORBIDDEN"]
     assert "Secret meter" not in str(body)
@@ -259,7 +265,7 @@ async def test_products_read_cannot_read_a_meter_through_a_price(api, org, sessi
     # as `node` says
     node = await api.gql("query($id: ID!) { node(id: $id) { id } }", {"id": meter["id"]}, token=reader)
     assert node["errors"][0]["extensions"]["code"] == "FORBIDDEN"
-    both = await _token(session_factory, org.id, {Scope.products_read, Scope.meters_read})
+    both = await _token(session_factory, org.id, {catalog_scopes.READ, meters_scopes.READ})
     data = await api.data(query, {"id": product["id"]}, token=both)
     assert data["product"]["prices"][1]["meter"]["name"] == "Secret meter"
 
@@ -267,7 +273,7 @@ async def test_products_read_cannot_read_a_meter_through_a_price(api, org, sessi
 async def test_a_write_scope_reads_its_payload_but_not_beyond(api, org, session_factory):
     """`createProduct` with `products:write` alone returns the product, but not the meter of its price."""
     meter = await create_meter(api, org.token, "Secret meter", [{"condition": {"property": "name", "operator": "EQ", "value": "x"}}])
-    writer = await _token(session_factory, org.id, {Scope.products_write})
+    writer = await _token(session_factory, org.id, {catalog_scopes.WRITE})
     mutation = """mutation($input: CreateProductInput!) { createProduct(input: $input) { __typename
         ... on CreateProductSuccess { product { name prices { ... on MeteredUnitPrice { meter { name } } } } } } }"""
     variables = {"input": {"name": "Metered", "recurringInterval": "MONTH", "prices": [{"meteredUnit": {"meterId": meter["id"], "unitAmount": "1"}}]}}
