@@ -234,6 +234,8 @@ def settings(services) -> Settings:
 @pytest.fixture
 async def connection(engine) -> AsyncIterator[AsyncConnection]:
     async with engine.connect() as connection:
+        assert await connection.scalar(text("SELECT current_user")) == APP_ROLE  # no test left it as the owner
+        await connection.rollback()
         transaction = await connection.begin()
         try:
             yield connection
@@ -278,8 +280,10 @@ async def session_factory(connection) -> AsyncIterator[async_sessionmaker[AsyncS
 @asynccontextmanager
 async def as_owner(session: AsyncSession) -> AsyncIterator[AsyncSession]:
     """`session` acting as the database owner (who row-level security does not restrict) for
-    a cross-tenant check, then as the application role again."""
-    await session.execute(text("SET ROLE NONE"))
+    a cross-tenant check, then as the application role again. `SET LOCAL`: a block that commits
+    (or whose RESET is rolled back) ends its transaction as the application role again, so a
+    pooled connection never goes back to the pool as the owner."""
+    await session.execute(text("SET LOCAL ROLE NONE"))
     try:
         yield session
     finally:
