@@ -49,7 +49,7 @@ def app_role_statements(role: str) -> list[str]:
         f"GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO {role}",
         f"REVOKE INSERT, UPDATE, DELETE ON alembic_version FROM {role}",
         f"GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO {role}",
-        f"GRANT EXECUTE ON FUNCTION kassa_authenticate(text), kassa_organization_ids() TO {role}",
+        f"GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA public TO {role}",  # kassa_authenticate, kassa_organization_ids once 0009 ran
     ]
 
 

@@ -166,3 +166,46 @@ def test_an_unmigrated_database_is_one_line_that_says_to_migrate(empty_database,
         assert "Traceback" not in result.stderr and len(lines) == 2, result.stderr
         assert lines[0].startswith(f'kassa: using database "{SCRATCH}"') and lines[0].endswith("(DATABASE_URL)")
         assert lines[1].startswith(f'kassa: database "{SCRATCH}"') and "run `kassa migrate`" in lines[1]
+
+
+def test_a_database_of_the_previous_release_upgrades_with_its_data_and_migrations_go_both_ways(empty_database) -> None:
+    """From 0008 (before row-level security) with a customer in it, up to head: the customer is
+    kept and seen by its organization only; down to 0008 and up again both run (the app role's
+    grants follow every upgrade and downgrade, whatever functions exist then)."""
+    from alembic import command
+    from alembic.script import ScriptDirectory
+
+    from app.platform.migrations import _config
+
+    cfg = _config(empty_database)
+    command.upgrade(cfg, "0008")
+    org = uuid.UUID("11111111-1111-1111-1111-111111111111")
+    _fetch(
+        empty_database,
+        "INSERT INTO organizations (id, name, created_at, modified_at, warning_threshold, critical_threshold, exceeded_threshold) "
+        "VALUES ($1, 'Old', now(), now(), 80, 90, 100)",
+        org,
+    )
+    _fetch(
+        empty_database,
+        "INSERT INTO customers (id, organization_id, type, email, metadata, created_at, modified_at) "
+        "VALUES (gen_random_uuid(), $1, 'individual', 'old@example.com', '{}', now(), now())",
+        org,
+    )
+    command.upgrade(cfg, "head")
+
+    async def seen_by_the_app(organization_id: str) -> int:
+        conn = await asyncpg.connect(empty_database, server_settings={"role": "kassa_app"})
+        try:
+            await conn.execute("SELECT set_config('kassa.organization_id', $1, false)", organization_id)
+            return await conn.fetchval("SELECT count(*) FROM customers")
+        finally:
+            await conn.close()
+
+    assert run_sync(lambda: seen_by_the_app(str(org))) == 1
+    assert run_sync(lambda: seen_by_the_app(str(uuid.uuid4()))) == 0
+    command.downgrade(cfg, "0008")
+    assert [r["email"] for r in _fetch(empty_database, "SELECT email FROM customers")] == ["old@example.com"]
+    command.upgrade(cfg, "head")
+    head = ScriptDirectory.from_config(cfg).get_current_head()
+    assert [r["version_num"] for r in _fetch(empty_database, "SELECT version_num FROM alembic_version")] == [head]
