@@ -127,6 +127,18 @@ async def claim(
     return stored
 
 
+async def claim_as_configured(session: AsyncSession, scope: TenantScope, request: KeyedRequest, settings: Any) -> dict[str, Any] | None:
+    """`claim` with the key lifetime and the wait bound of the settings
+    (`KASSA_IDEMPOTENCY_KEY_TTL_HOURS`, `KASSA_IDEMPOTENCY_KEY_WAIT_SECONDS`): what both doors use."""
+    return await claim(
+        session,
+        scope,
+        request,
+        ttl=timedelta(hours=settings.idempotency_key_ttl_hours),
+        wait_seconds=settings.idempotency_key_wait_seconds,
+    )
+
+
 async def _claim(session: AsyncSession, scope: TenantScope, request: KeyedRequest, ttl: timedelta) -> dict[str, Any] | None:
     where = (
         owned_by(IdempotencyKey, scope),

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
 from typing import Any, Awaitable, Callable
 
 import msgspec
@@ -109,13 +108,7 @@ async def idempotent(
     settings = request.app.state.runtime.settings
     try:
         keyed = idempotency.keyed_request(f"{request.method} {request.url.path}", key, payload, (IDEMPOTENCY_KEY_HEADER,))
-        stored = await idempotency.claim(
-            session,
-            subject.scope,
-            keyed,
-            ttl=timedelta(hours=settings.idempotency_key_ttl_hours),
-            wait_seconds=settings.idempotency_key_wait_seconds,
-        )
+        stored = await idempotency.claim_as_configured(session, subject.scope, keyed, settings)
     except KassaError as exc:
         raise from_domain_error(exc, "header") from None
     if stored is not None:

@@ -21,7 +21,6 @@ from __future__ import annotations
 import enum
 import logging
 from dataclasses import dataclass
-from datetime import timedelta
 from typing import TYPE_CHECKING, Annotated, Any, Awaitable, Callable, Literal, TypeVar, Union, overload
 
 import strawberry
@@ -273,13 +272,7 @@ async def _run_keyed(
     settings = context.settings
     async with context.db.transaction() as session:
         try:
-            stored = await idempotency.claim(
-                session,
-                subject.scope,
-                request,
-                ttl=timedelta(hours=settings.idempotency_key_ttl_hours),
-                wait_seconds=settings.idempotency_key_wait_seconds,
-            )
+            stored = await idempotency.claim_as_configured(session, subject.scope, request, settings)
         except KassaError as exc:
             await session.rollback()
             return to_error_type(exc, members)
