@@ -1,4 +1,5 @@
-"""Stripe jobs: process one stored Stripe event (app/payments/stripe_events.py)."""
+"""Stripe jobs: process one stored Stripe event (app/payments/stripe_events.py) with the handlers
+of checkouts and orders (app/checkouts/stripe_handlers.py)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from app.auth.service import job_scope
 from app.kit import jobs
 from app.kit.tenancy import bind
 from app.payments import stripe_events
+import app.checkouts.stripe_handlers  # noqa: F401  (registers the handlers of checkouts and orders)
 from workers.registry import job
 
 

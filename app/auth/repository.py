@@ -17,6 +17,17 @@ from app.models import AccessToken
 _BY_HASH = select(AccessToken).from_statement(text("SELECT * FROM kassa_authenticate(:token_hash)"))
 
 
+# A checkout's client secret is the customer browser's credential; `kassa_checkout_by_secret`
+# (migration 0013) finds its checkout across organizations and sets the tenant setting.
+_CHECKOUT_BY_SECRET = text("SELECT id, organization_id FROM kassa_checkout_by_secret(:secret)")
+
+
+async def checkout_by_secret(session: AsyncSession, secret: str) -> tuple[uuid.UUID, uuid.UUID] | None:
+    """(checkout id, organization id) of the checkout whose client secret is `secret`."""
+    row = (await session.execute(_CHECKOUT_BY_SECRET, {"secret": secret})).first()
+    return None if row is None else (row.id, row.organization_id)
+
+
 async def get_by_hash(session: AsyncSession, token_hash: str) -> AccessToken | None:
     return await session.scalar(_BY_HASH, {"token_hash": token_hash})
 

@@ -44,3 +44,8 @@ def all_scopes() -> list[Scope]:
     if not _DECLARED:
         raise RuntimeError("No scope is declared: call app.load_scope_declarations() at start")
     return list(_DECLARED.values())
+
+
+# Not declared (no access token can hold it): the one scope of a checkout's client secret, for
+# the customer's browser driving that checkout (app/auth/service.py).
+CHECKOUT_CLIENT = Scope("checkouts:client", "Read and drive one checkout, with its client secret (the customer's browser).")

@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth import repository
 from app.auth.errors import AuthenticationFailed
-from app.auth.scopes import all_scopes
+from app.auth.scopes import CHECKOUT_CLIENT, all_scopes
 from app.auth.subject import Subject
 from app.kit import clock
 from app.kit.errors import FieldIssue, ValidationFailed
@@ -21,6 +21,13 @@ from app.models import AccessToken
 
 TOKEN_PREFIX = "kassa_oat_"
 _TOKEN_PATTERN = re.compile(r"^kassa_oat_[A-Za-z0-9_-]{43}$")
+CHECKOUT_SECRET_PREFIX = "kassa_cs_"
+_CHECKOUT_SECRET_PATTERN = re.compile(r"^kassa_cs_[A-Za-z0-9_-]{43}$")
+
+
+def new_checkout_secret() -> str:
+    """A checkout's client secret: the bearer credential of the customer's browser for it."""
+    return CHECKOUT_SECRET_PREFIX + secrets.token_urlsafe(32)
 
 
 def hash_token(token: str) -> str:
@@ -42,6 +49,8 @@ def parse_authorization(header: str | None) -> str | None:
 
 
 async def authenticate(session: AsyncSession, token: str) -> Subject:
+    if token.startswith(CHECKOUT_SECRET_PREFIX):
+        return await _authenticate_checkout(session, token)
     if not _TOKEN_PATTERN.match(token):
         raise AuthenticationFailed("Malformed access token")
     # One statement: the lookup (across organizations, through a function the database owner
@@ -56,6 +65,19 @@ async def authenticate(session: AsyncSession, token: str) -> Subject:
     scope = _mint(row.organization_id)
     await bind(session, scope, already_set=True)
     return Subject(scope=scope, token_id=row.id, scopes=frozenset(row.scopes))
+
+
+async def _authenticate_checkout(session: AsyncSession, secret: str) -> Subject:
+    """A checkout's client secret: the caller may read and drive that checkout, nothing else."""
+    if not _CHECKOUT_SECRET_PATTERN.match(secret):
+        raise AuthenticationFailed("Malformed checkout client secret")
+    found = await repository.checkout_by_secret(session, secret)
+    if found is None:
+        raise AuthenticationFailed("Unknown checkout client secret")
+    checkout_id, organization_id = found
+    scope = _mint(organization_id)
+    await bind(session, scope, already_set=True)
+    return Subject(scope=scope, token_id=None, scopes=frozenset({CHECKOUT_CLIENT.value}), checkout_id=checkout_id)
 
 
 def job_scope(organization_id: uuid.UUID) -> TenantScope:

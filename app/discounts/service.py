@@ -102,6 +102,14 @@ async def get_discount(session: AsyncSession, subject: Subject, discount_id: uui
     return discount
 
 
+async def get_discount_in(session: AsyncSession, scope: TenantScope, discount_id: uuid.UUID) -> Discount:
+    """The discount, for another domain acting in `scope` (a checkout pricing itself)."""
+    discount = await repository.get(session, scope, discount_id)
+    if discount is None:
+        raise NotFound("Discount not found")
+    return discount
+
+
 async def load_discounts(session: AsyncSession, scope: TenantScope, ids: list[uuid.UUID]) -> list[Discount | None]:
     """For dataloaders: discounts in the order of `ids`, None where not found."""
     return in_order(await repository.get_many(session, scope, ids), ids)

@@ -39,6 +39,8 @@ class Customer(SoftDeleteMixin, TenantModel):
     billing_name: Mapped[str | None] = mapped_column(String(256), nullable=True)
     billing_address: Mapped[dict[str, Any] | None] = mapped_column(JSONB, nullable=True)
     tax_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    # The customer's Stripe customer, created at its first Stripe checkout.
+    stripe_customer_id: Mapped[str | None] = mapped_column(String(255), nullable=True)
     user_metadata: Mapped[dict[str, Any]] = mapped_column("metadata", JSONB, nullable=False, default=dict)
 
     @property

@@ -6,7 +6,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import BigInteger, Boolean, CheckConstraint, DateTime, ForeignKey, Index, Numeric, String, Text, Uuid, false, text
+from sqlalchemy import BigInteger, Boolean, CheckConstraint, DateTime, ForeignKey, Index, Integer, Numeric, String, Text, Uuid, false, text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -39,6 +39,7 @@ class Product(TenantModel):
     __tablename__ = "products"
     __table_args__ = (
         CheckConstraint("recurring_interval IN ('month', 'year')", name="recurring_interval"),
+        CheckConstraint("trial_days IS NULL OR (recurring_interval IS NOT NULL AND trial_days BETWEEN 1 AND 730)", name="trial_days"),
         Index("ix_products_organization_id_created_at", "organization_id", "created_at", "id"),
     )
 
@@ -46,6 +47,8 @@ class Product(TenantModel):
     description: Mapped[str | None] = mapped_column(Text, nullable=True)
     # NULL for a one-time product; fixed at creation.
     recurring_interval: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    # A recurring product may offer a free trial of this many days at checkout.
+    trial_days: Mapped[int | None] = mapped_column(Integer, nullable=True)
     user_metadata: Mapped[dict[str, Any]] = mapped_column("metadata", JSONB, nullable=False, default=dict)
     archived_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True, default=None)
 

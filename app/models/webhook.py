@@ -36,6 +36,14 @@ class WebhookEventType(str, enum.Enum):
     member_updated = "member.updated"
     member_deleted = "member.deleted"
     customer_state_changed = "customer.state_changed"
+    checkout_created = "checkout.created"
+    checkout_updated = "checkout.updated"
+    checkout_expired = "checkout.expired"
+    order_created = "order.created"
+    order_paid = "order.paid"
+    order_updated = "order.updated"
+    order_refunded = "order.refunded"
+    refund_created = "refund.created"
 
 
 class WebhookEndpoint(SoftDeleteMixin, TenantModel):

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any, Awaitable, Callable
 
 import stripe
-from sqlalchemy import select, update
+from sqlalchemy import select, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -93,12 +93,27 @@ async def claim(session: AsyncSession, event_id: str) -> Claimed | None:
     )
     if event is None:
         return None
-    metadata = ((event.payload.get("data") or {}).get("object") or {}).get("metadata") or {}
+    obj = (event.payload.get("data") or {}).get("object") or {}
+    metadata = obj.get("metadata") or {}
     try:
         organization_id = uuid.UUID(str(metadata[ORGANIZATION_KEY]))
     except (KeyError, ValueError):
-        organization_id = None
+        organization_id = await _organization_of_payment(session, obj)
     return Claimed(event, organization_id)
+
+
+async def _organization_of_payment(session: AsyncSession, obj: dict[str, Any]) -> uuid.UUID | None:
+    """The organization of the order a Stripe object without Kassa's metadata (a dispute, a
+    charge refunded in Stripe's dashboard) is about, by its charge or PaymentIntent."""
+    for key in ("charge", "payment_intent", "id"):
+        reference = obj.get(key)
+        if isinstance(reference, dict):
+            reference = reference.get("id")
+        if isinstance(reference, str) and reference:
+            found = await session.scalar(text("SELECT kassa_organization_of_payment(:reference)"), {"reference": reference})
+            if found is not None:
+                return found
+    return None
 
 
 async def dispatch(session: AsyncSession, claimed: Claimed) -> str:

@@ -26,6 +26,14 @@ _TYPE_DESCRIPTIONS = {
     "member.updated": "A member's fields or role changed (also on ownership transfer).",
     "member.deleted": "A member was removed (also each member of a deleted customer).",
     "customer.state_changed": "A customer's meter crossed a billing-status threshold (ok, warning, critical, exceeded), either way.",
+    "checkout.created": "A checkout was created.",
+    "checkout.updated": "A checkout changed: its customer data, amounts or status (confirmed, succeeded, failed).",
+    "checkout.expired": "An open checkout expired unpaid.",
+    "order.created": "An order was created (pending until paid).",
+    "order.paid": "An order was paid (or completed with nothing due).",
+    "order.updated": "An order changed: paid, refunded, disputed.",
+    "order.refunded": "Some or all of an order was refunded.",
+    "refund.created": "A refund was made (through Kassa or at the payment processor).",
 }
 
 WebhookEventType = strawberry.enum(
