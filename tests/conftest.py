@@ -257,15 +257,19 @@ def _clear_scope(session: Session, _transaction, connection) -> None:
 
 async def assert_ledgers_balance(session_factory) -> None:
     """The reusable ledger check (app/kit/ledger.py): every cached balance of every declared
-    ledger equals the sum of its entries, across organizations. Run after every test that used
+    ledger equals the sum of its entries, across organizations; and every order's transactions
+    reconcile with its amounts (app/orders/reconcile.py). Run after every test that used
     the database (the `session_factory` and `live` fixtures), and callable mid-scenario."""
     from app.kit.ledger import LEDGERS, reconcile_report
+    from app.orders.reconcile import discrepancies
 
     if not LEDGERS:
         return
     async with session_factory() as session, as_owner(session):
         report = await reconcile_report(session)
+        orders = await discrepancies(session)
     assert not report, f"cached balances differ from their ledgers:\n{report}"
+    assert not orders, "orders whose transactions do not reconcile with their amounts:\n" + "\n".join(orders)
 
 
 @pytest.fixture
