@@ -15,6 +15,8 @@ from app.kit.request_ids import log_unexpected
 from schema.catalog.mutations import CatalogMutations
 from schema.catalog.queries import CatalogQueries
 from schema.catalog.types import PRICE_TYPES
+from schema.checkouts.mutations import CheckoutMutations
+from schema.checkouts.queries import CheckoutQueries
 from schema.customers.mutations import CustomerMutations
 from schema.customers.queries import CustomerQueries
 from schema.customers.types import BusinessCustomer, IndividualCustomer
@@ -30,6 +32,8 @@ from schema.members.mutations import MemberMutations
 from schema.members.queries import MemberQueries
 from schema.meters.mutations import MeterMutations
 from schema.meters.queries import MeterQueries
+from schema.orders.mutations import OrderMutations
+from schema.orders.queries import OrderQueries
 from schema.organizations.mutations import OrganizationMutations
 from schema.organizations.queries import OrganizationQueries
 from schema.webhooks.mutations import WebhookMutations
@@ -37,12 +41,12 @@ from schema.webhooks.queries import WebhookQueries
 
 
 @strawberry.type(description="Everything a merchant can read.")
-class Query(NodeQueries, OrganizationQueries, CustomerQueries, MemberQueries, WebhookQueries, CatalogQueries, MeterQueries, EventQueries, DiscountQueries):
+class Query(NodeQueries, OrganizationQueries, CustomerQueries, MemberQueries, WebhookQueries, CatalogQueries, MeterQueries, EventQueries, DiscountQueries, CheckoutQueries, OrderQueries):
     pass
 
 
 @strawberry.type(description="Everything a merchant can change. Each mutation takes one `input` and returns a union of its success payload and typed errors.")
-class Mutation(CustomerMutations, MemberMutations, WebhookMutations, CatalogMutations, MeterMutations, OrganizationMutations, EventMutations, DiscountMutations):
+class Mutation(CustomerMutations, MemberMutations, WebhookMutations, CatalogMutations, MeterMutations, OrganizationMutations, EventMutations, DiscountMutations, CheckoutMutations, OrderMutations):
     pass
 
 

@@ -201,6 +201,17 @@ async def redis(services) -> AsyncIterator[Redis]:
 FROZEN_AT = datetime(2024, 2, 29, 12, 0, tzinfo=timezone.utc)
 
 
+@pytest.fixture(scope="session")
+def localstripe():
+    """localstripe (a stateful Stripe-compatible server from PyPI) for the run: the official
+    `stripe` SDK talks to it as to Stripe (tests/localstripe_server.py)."""
+    from tests.localstripe_server import LocalStripe
+
+    server = LocalStripe().start()
+    yield server
+    server.stop()
+
+
 @pytest.fixture
 def clock():
     """The kit's clock (app/kit/clock.py), frozen at FROZEN_AT for this test: move it with

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from app.kit.errors import KassaError
+from app.models.checkout import CheckoutStatus
 
 
 class CheckoutNotOpen(KassaError):
@@ -11,13 +12,13 @@ class CheckoutNotOpen(KassaError):
 
     code = "CHECKOUT_NOT_OPEN"
 
-    def __init__(self, status: str) -> None:
+    def __init__(self, status: CheckoutStatus) -> None:
         super().__init__(
             {
-                "succeeded": "The checkout has succeeded already",
-                "expired": "The checkout has expired: create a new one",
-                "confirmed": "The checkout's payment is being processed; its outcome arrives shortly",
-            }.get(status, f"The checkout is {status}")
+                CheckoutStatus.succeeded: "The checkout has succeeded already",
+                CheckoutStatus.expired: "The checkout has expired: create a new one",
+                CheckoutStatus.confirmed: "The checkout's payment is being processed; its outcome arrives shortly",
+            }.get(status, f"The checkout is {status.value}")
         )
         self.status = status
 

@@ -244,6 +244,11 @@ async def _check_discount(
     if code is not None and discount_id is not None:
         issues.append(FieldIssue(("discountCode",), "give a discount code or a discount id, not both", "not_allowed"))
         return None
+    if code is not None:
+        before = len(issues)
+        code = check_text(issues, ("discountCode",), code, max_length=64, required=True)
+        if len(issues) > before or code is None:
+            return None
     try:
         discount = await discounts.find_by_code(session, scope, code) if code is not None else await discounts.get_discount_in(session, scope, discount_id)
     except NotFound:
@@ -251,8 +256,18 @@ async def _check_discount(
         issues.append(FieldIssue(path, "no such discount", "not_found"))
         return None
     restrictions = (await discounts.load_product_ids_of(session, scope, [discount.id]))[0]
-    discounts.check_applicable(discount, product_ids=restrictions, product_id=product.id, currency=currency)
+    try:
+        discounts.check_applicable(discount, product_ids=restrictions, product_id=product.id, currency=currency)
+    except DiscountNotApplicable as exc:
+        issues.append(_discount_issue(exc, ("discountCode",) if code is not None else ("discountId",)))
+        return None
     return discount.id
+
+
+def _discount_issue(exc: DiscountNotApplicable, path: tuple[str, ...] = ("discountCode",)) -> FieldIssue:
+    """A discount that does not apply is a problem of the checkout's input: the customer can
+    remove the code or type another (`discount_expired`, `discount_exhausted`, ...)."""
+    return FieldIssue(path, exc.message, f"discount_{exc.reason.value}")
 
 
 def _expires_in(issues: list[FieldIssue], seconds: Any) -> timedelta:
@@ -341,9 +356,9 @@ async def create_checkout(session: AsyncSession, subject: Subject, draft: Checko
 
 def _check_changeable(checkout: Checkout) -> None:
     if checkout.status in (CheckoutStatus.open.value, CheckoutStatus.failed.value) and checkout.expires_at <= clock.now():
-        raise CheckoutNotOpen(CheckoutStatus.expired.value)
+        raise CheckoutNotOpen(CheckoutStatus.expired)
     if not checkout.is_payable:
-        raise CheckoutNotOpen(checkout.status)
+        raise CheckoutNotOpen(CheckoutStatus(checkout.status))
 
 
 async def update_checkout(session: AsyncSession, subject: Subject, checkout_id: uuid.UUID, changes: Mapping[str, Any]) -> Checkout:
@@ -540,7 +555,10 @@ async def confirm_checkout(
     attempt = await session.begin_nested()
     try:
         if checkout.discount_id is not None:
-            await discounts.redeem(session, scope, checkout.discount_id, customer.id, product_id=checkout.product_id, currency=checkout.currency)
+            try:
+                await discounts.redeem(session, scope, checkout.discount_id, customer.id, product_id=checkout.product_id, currency=checkout.currency)
+            except DiscountNotApplicable as exc:  # e.g. redeemed to its limit since it was applied
+                raise ValidationFailed([_discount_issue(exc)]) from None
         if due == 0:
             if processor_customer is not None:  # a trial keeps the card for its first charge
                 method = await processor.save_payment_method(customer_id=processor_customer, payment_method=payment_method)

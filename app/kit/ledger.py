@@ -24,7 +24,6 @@ from sqlalchemy import Table, and_, func, literal, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.kit.errors import KassaError
 
 # The trigger function every append-only table shares (created or replaced by each migration
 # that uses it, so the first ledger's migration and any later one work alike).
@@ -53,8 +52,9 @@ def append_only_sql(table: str) -> list[str]:
     ]
 
 
-class LedgerError(KassaError):
-    code = "LEDGER_ERROR"
+class LedgerError(RuntimeError):
+    """A ledger used wrongly (a missing balance row, an amount that is not whole minor units): a
+    bug of the caller, never the customer's input, so not a typed error of the API."""
 
 
 @dataclass(frozen=True)

@@ -256,14 +256,14 @@ def upgrade() -> None:
         LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, public
         AS $$
         DECLARE
-            found checkouts;
+            checkout_row checkouts;
         BEGIN
-            SELECT * INTO found FROM checkouts c WHERE c.client_secret = kassa_checkout_by_secret.secret;
+            SELECT * INTO checkout_row FROM checkouts c WHERE c.client_secret = kassa_checkout_by_secret.secret;
             IF NOT FOUND THEN
                 RETURN;
             END IF;
-            PERFORM set_config('kassa.organization_id', found.organization_id::text, true);
-            RETURN NEXT found;
+            PERFORM set_config('kassa.organization_id', checkout_row.organization_id::text, true);
+            RETURN NEXT checkout_row;
         END
         $$
         """

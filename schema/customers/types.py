@@ -84,6 +84,14 @@ class Customer(Node):
         rows = await loader(info, meters_of_customer).load(self.model.id)
         return [CustomerMeter.from_model(row) for row in rows]
 
+    @strawberry.field(description="The customer's newest orders (up to 10; the `orders` query pages through all of them).")
+    async def orders(self, info: strawberry.Info) -> list[Annotated["Order", strawberry.lazy("schema.orders.types")]] | None:
+        from schema.orders.loaders import orders_of_customer
+        from schema.orders.types import Order
+
+        rows = await loader(info, orders_of_customer).load(self.model.id)
+        return [Order.from_model(row) for row in rows]
+
     @strawberry.field(description="The member who owns the customer; exactly one per customer.")
     def owner(self, info: strawberry.Info) -> Annotated["Member", strawberry.lazy("schema.members.types")] | None:
         if self.member_rows is not None:

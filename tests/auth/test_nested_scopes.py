@@ -27,11 +27,17 @@ from tests.discounts.operations import create_discount
 from tests.meters.helpers import INGEST, create_meter
 from tests.operations import create_business, create_customer
 from tests.conftest import as_owner
+from tests.checkout_flow.operations import paid_order
 
 GRAPHQL = schema._schema
 ROOTS = {"Query", "Mutation"}
 # Root query fields the walk may start from: lists (with `first`) and argument-less fields.
-STARTS = {name: field for name, field in GRAPHQL.query_type.fields.items() if not field.args or "first" in field.args}
+# (`checkoutSession` answers a checkout's client secret only, never an access token.)
+STARTS = {
+    name: field
+    for name, field in GRAPHQL.query_type.fields.items()
+    if (not field.args or "first" in field.args) and name != "checkoutSession"
+}
 
 
 def _object_types():
@@ -126,6 +132,7 @@ async def _seed(api, token: str) -> None:
     await create_customer(api, token, email="solo@example.com", externalId="solo")
     product = await create_product(api, token, prices=[FIXED, {"meteredUnit": {"meterId": meter["id"], "unitAmount": "1"}}])
     await create_discount(api, token, productIds=[product["id"]])
+    await paid_order(api, token, product)
     ingested = await api.data(
         INGEST, {"input": {"events": [{"name": "api_call", "externalCustomerId": "acme", "externalId": "e1"}]}}, token=token
     )

@@ -33,6 +33,8 @@ import app
 import schema.kit.errors as kit_errors
 from app.kit.errors import FieldIssue, KassaError
 from schema import schema as kassa_schema
+from tests.catalog.operations import create_product
+from tests.checkout_flow.operations import create_checkout
 
 GRAPHQL = kassa_schema._schema
 MUTATIONS = sorted(GRAPHQL.mutation_type.fields)
@@ -161,19 +163,33 @@ def raising_work(monkeypatch):
     return Raiser
 
 
+CLIENT_MUTATIONS = {"updateCheckoutSession", "confirmCheckoutSession"}
+
+
+@pytest.fixture
+async def credential(api, org, request) -> str:
+    """The caller's credential: the organization's token, or, for the customer's browser's
+    mutations, a checkout's client secret (made before `raising_work` patches the mutations)."""
+    if request.node.callspec.params.get("field_name") not in CLIENT_MUTATIONS:
+        return org.token
+    product = await create_product(api, org.token)
+    return (await create_checkout(api, org.token, productPriceId=product["prices"][0]["id"], paymentProcessor="MANUAL"))["clientSecret"]
+
+
 @pytest.mark.parametrize("field_name", MUTATIONS)
-async def test_every_domain_error_reaches_the_client_typed(api, org, raising_work, field_name):
+async def test_every_domain_error_reaches_the_client_typed(api, credential, raising_work, field_name):
     input_type, value = _mutation_input(field_name)
     members = {t.name for t in _union(field_name).types}
     query = (
         f"mutation($input: {input_type}) {{ {field_name}(input: $input) "
         "{ __typename ... on Error { code message } } }"
     )
+    token = credential
     for cls in ERRORS:
         error = _instance(cls)
         raising_work.error = error
         calls = raising_work.calls
-        body = await api.gql(query, {"input": value}, token=org.token)
+        body = await api.gql(query, {"input": value}, token=token)
         assert raising_work.calls == calls + 1, f"{field_name} did not reach run_mutation: {body}"
         assert "errors" not in body, (cls.__name__, body)
         result = body["data"][field_name]
