@@ -96,6 +96,23 @@ class ProductDraft:
     description: str | None = None
     metadata: dict[str, Any] = field(default_factory=dict)
     prices: list[PriceDraft] = field(default_factory=list)
+    trial_days: int | None = None
+
+
+MAX_TRIAL_DAYS = 730
+
+
+def _check_trial_days(issues: list[FieldIssue], value: Any, recurring: bool) -> int | None:
+    """A free trial is for subscriptions only, 1 to 730 days (null: none)."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_TRIAL_DAYS:
+        issues.append(FieldIssue(("trialDays",), f"must be 1 to {MAX_TRIAL_DAYS} days, or null for no trial", "out_of_range"))
+        return None
+    if not recurring:
+        issues.append(FieldIssue(("trialDays",), "only a recurring product has a trial", "not_allowed"))
+        return None
+    return value
 
 
 # -- reads ---------------------------------------------------------------------------------
@@ -314,6 +331,7 @@ async def create_product(session: AsyncSession, subject: Subject, draft: Product
     metadata = check_metadata(issues, ("metadata",), draft.metadata)
     if draft.recurring_interval is not None and draft.recurring_interval not in {i.value for i in RecurringInterval}:
         issues.append(FieldIssue(("recurringInterval",), "must be month, year or null (one-time)", "invalid_value"))
+    trial_days = _check_trial_days(issues, draft.trial_days, draft.recurring_interval is not None)
     if not draft.prices:
         issues.append(FieldIssue(("prices",), "a product needs at least one price", "required"))
     added: list[tuple[tuple[str, ...], PriceDraft]] = []
@@ -331,6 +349,7 @@ async def create_product(session: AsyncSession, subject: Subject, draft: Product
         name=name,
         description=description,
         recurring_interval=draft.recurring_interval,
+        trial_days=trial_days,
         user_metadata=metadata,
     )
     session.add(product)
@@ -343,7 +362,8 @@ async def create_product(session: AsyncSession, subject: Subject, draft: Product
 async def update_product(
     session: AsyncSession, subject: Subject, product_id: uuid.UUID, changes: Mapping[str, Any]
 ) -> Product:
-    """Apply the given fields only (name, description, metadata); the recurring interval is fixed."""
+    """Apply the given fields only (name, description, metadata, trial days: checkouts created
+    from now on offer the new trial); the recurring interval is fixed."""
     product = await repository.get(session, subject.scope, product_id, for_update=True)
     if product is None:
         raise NotFound("Product not found")
@@ -356,6 +376,11 @@ async def update_product(
         product.description = check_text(issues, ("description",), changes["description"], max_length=DESCRIPTION_MAX_LENGTH, free_text=True)
     if "metadata" in changes:
         product.user_metadata = check_metadata(issues, ("metadata",), changes["metadata"] or {})
+    if "trial_days" in changes:
+        before = len(issues)
+        trial_days = _check_trial_days(issues, changes["trial_days"], product.is_recurring)
+        if len(issues) == before:
+            product.trial_days = trial_days
     if issues:
         raise ValidationFailed(issues)
     await session.flush()

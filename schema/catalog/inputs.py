@@ -136,6 +136,9 @@ class CreateProductInput:
         default=None, description="Key-value data: at most 50 keys of 1-40 characters; strings up to 500 characters, numbers or booleans."
     )
     prices: list[PriceInput] = strawberry.field(description="One or more prices (at most 20), all in one currency.")
+    trial_days: int | None = strawberry.field(
+        default=None, description="A free trial offered at checkout, 1 to 730 days; recurring products only. Omit for none."
+    )
     idempotency_key: str | None = idempotency_key_field()
 
     def to_draft(self) -> ProductDraft:
@@ -148,6 +151,7 @@ class CreateProductInput:
             recurring_interval=self.recurring_interval.value if self.recurring_interval else None,
             metadata=self.metadata if self.metadata is not None else {},
             prices=[p for p in prices if p is not None],
+            trial_days=self.trial_days,
         )
 
 
@@ -157,9 +161,12 @@ class UpdateProductInput:
     name: str | None = strawberry.field(default=strawberry.UNSET, description="New name; cannot be null.")
     description: str | None = strawberry.field(default=strawberry.UNSET, description="New description; null clears it.")
     metadata: JSON | None = strawberry.field(default=strawberry.UNSET, description="New metadata; replaces the whole object.")
+    trial_days: int | None = strawberry.field(
+        default=strawberry.UNSET, description="New free trial length in days (recurring products); null removes the trial. Checkouts made before keep theirs."
+    )
 
     def changes(self) -> dict[str, Any]:
-        values = {"name": self.name, "description": self.description, "metadata": self.metadata}
+        values = {"name": self.name, "description": self.description, "metadata": self.metadata, "trial_days": self.trial_days}
         return {key: value for key, value in values.items() if value is not strawberry.UNSET}
 
 

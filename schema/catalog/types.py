@@ -166,6 +166,7 @@ class Product(Node):
         description="How often the product bills; null for a one-time product. Fixed at creation."
     )
     is_recurring: bool = strawberry.field(description="Whether the product is a subscription (it has a recurring interval).")
+    trial_days: int | None = strawberry.field(description="The free trial offered at checkout, in days; null for none.")
     metadata: JSON = strawberry.field(description="The merchant's own key-value data (at most 50 keys).")
     is_archived: bool = strawberry.field(description="Whether the product is archived: no longer sold, kept for history.")
     archived_at: datetime | None = strawberry.field(description="When the product was archived; null while it is on sale.")
@@ -192,6 +193,7 @@ class Product(Node):
             description=row.description,
             recurring_interval=RecurringInterval(row.recurring_interval) if row.recurring_interval else None,
             is_recurring=row.recurring_interval is not None,
+            trial_days=row.trial_days,
             metadata=row.user_metadata,
             is_archived=row.archived_at is not None,
             archived_at=row.archived_at,

@@ -21,7 +21,7 @@ PRICE_FIELDS = f"""
   ... on SeatUnitPrice {{ tiers {{ minSeats maxSeats pricePerSeat {MONEY} }} }}
 """
 PRODUCT_FIELDS = f"""
-  id name description recurringInterval isRecurring metadata isArchived archivedAt createdAt
+  id name description recurringInterval isRecurring trialDays metadata isArchived archivedAt createdAt
   prices {{ {PRICE_FIELDS} }}
   allPrices: prices(includeArchived: true) {{ id isArchived }}
 """

@@ -13,6 +13,7 @@ from tests.conftest import as_owner
 from tests.catalog.operations import (
     ARCHIVE_PRICE,
     ARCHIVE_PRODUCT,
+    CREATE_PRODUCT,
     CREATE_PRICE,
     FIXED,
     GET_PRODUCT,
@@ -346,3 +347,16 @@ async def test_statement_count_does_not_grow_with_the_page(api, org, session_fac
     assert counts[5] == counts[40], counts
     # token, page, prices, meters (products come primed), plus the harness's SAVEPOINT and its release
     assert counts[5] <= 6, counts
+
+
+async def test_a_recurring_product_offers_a_trial_that_can_change_and_a_one_time_product_none(api, org):
+    product = await create_product(api, org.token, trialDays=14)
+    assert product["trialDays"] == 14
+    changed = (await api.data(UPDATE_PRODUCT, {"input": {"id": product["id"], "trialDays": None}}, token=org.token))["updateProduct"]
+    assert changed["product"]["trialDays"] is None
+    for values, code in (({"recurringInterval": None, "trialDays": 7}, "not_allowed"), ({"trialDays": 0}, "out_of_range"), ({"trialDays": 731}, "out_of_range")):
+        result = (await api.data(CREATE_PRODUCT, {"input": {"name": "P", "recurringInterval": "MONTH", "prices": [FIXED], **values}}, token=org.token))["createProduct"]
+        assert result["__typename"] == "ValidationError", result
+        assert [(f["path"], f["code"]) for f in result["fields"]] == [(["trialDays"], code)]
+    refused = (await api.data(UPDATE_PRODUCT, {"input": {"id": product["id"], "trialDays": -1}}, token=org.token))["updateProduct"]
+    assert refused["__typename"] == "ValidationError"
