@@ -97,8 +97,7 @@ def _normalized(value):
     return value
 
 
-@pytest.fixture
-def server(live, services):
+def _serve(services, **extra_env: str):
     """`kassa serve` on a free port, on the test database (committed data, as `live` has)."""
     test_services, _ = services
     port = free_port()
@@ -108,6 +107,7 @@ def server(live, services):
         "REDIS_URL": test_services.redis_url,
         "KASSA_PORT": str(port),
         "KASSA_HEALTH_WORKER_STALE": "0",
+        **extra_env,
     }
     process = subprocess.Popen(
         [sys.executable, "-m", "app.cli", "serve"], env=env, cwd=PROJECT_ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
@@ -126,9 +126,24 @@ def server(live, services):
     else:
         process.kill()
         raise AssertionError("kassa serve did not answer /health within 30 s")
-    yield url
-    process.terminate()
-    process.wait(10)
+    try:
+        yield url
+    finally:
+        process.terminate()
+        process.wait(10)
+
+
+@pytest.fixture
+def server(live, services):
+    yield from _serve(services)
+
+
+@pytest.fixture
+def stripe_server(live, services, localstripe):
+    """`kassa serve` with Stripe: the sandbox's key and localstripe's address, as `make run` sets them."""
+    from app.platform.stripe_sandbox import SANDBOX_SECRET_KEY
+
+    yield from _serve(services, STRIPE_SECRET_KEY=SANDBOX_SECRET_KEY, STRIPE_API_BASE=localstripe.url)
 
 
 async def test_the_readmes_first_calls_answer_as_shown(live, server):
@@ -140,3 +155,17 @@ async def test_the_readmes_first_calls_answer_as_shown(live, server):
         done = subprocess.run(["bash", "-c", command], env=env, capture_output=True, text=True, timeout=30)
         assert done.returncode == 0, (command, done.stderr)
         assert _normalized(json.loads(done.stdout)) == _normalized(json.loads(shown)), command
+
+
+async def test_the_readmes_payment_walkthrough_answers_as_shown(live, stripe_server, localstripe):
+    """'Take a payment': the whole script, run as a merchant would paste it, against the server and
+    the Stripe sandbox; its last answer is the one shown."""
+    org = await make_org(live.session_factory, name="My Company")
+    text = (PROJECT_ROOT / "README.md").read_text()
+    section = text[text.index("## Take a payment") :]
+    section = section[: section.index("\n## ", 10)]
+    (script, shown) = re.findall(r"```sh\n(.*?)```\s*```json\n(.*?)```", section, flags=re.S)[0]
+    env = {**os.environ, "KASSA_URL": f"{stripe_server}/graphql", "KASSA_TOKEN": org.token, "STRIPE_API_BASE": localstripe.url}
+    done = subprocess.run(["bash", "-c", "set -e -o pipefail\n" + script], env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert _normalized(json.loads(done.stdout)) == _normalized(json.loads(shown))
