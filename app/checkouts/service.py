@@ -665,12 +665,17 @@ async def complete_from_payment(
 
 
 async def fail_from_payment(session: AsyncSession, scope: TenantScope, checkout_id: uuid.UUID, *, code: str | None, message: str | None) -> str:
-    """The processor says the payment the checkout waited for failed (`payment_intent.payment_failed`)."""
+    """The processor says the payment the checkout waited for failed (`payment_intent.payment_failed`).
+    The confirmation counted the discount's redemption for this payment: it is given back, as a
+    payment declined at once gives it back, so a new attempt redeems it again (and a discount
+    limited to one use stays usable by this customer)."""
     checkout = await repository.lock(session, scope, checkout_id)
     if checkout is None:
         return "ignored: no such checkout"
     if checkout.status != CheckoutStatus.confirmed.value:
         return f"ignored: the checkout is {checkout.status}"
+    if checkout.discount_id is not None and checkout.customer_id is not None:
+        await discounts.release(session, scope, checkout.discount_id, checkout.customer_id)
     _fail(checkout, code, message)
     await session.flush()
     await _emit(session, scope, checkout, WebhookEventType.checkout_updated)

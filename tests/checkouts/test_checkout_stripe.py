@@ -28,6 +28,7 @@ from app.kit.tenancy import tenant_session
 from app.models import Customer
 from app.models.checkout import Checkout, PaymentMethod
 from app.models.order import Order, Refund, Transaction
+from app.orders import service as orders
 from app.payments.processors import processor_for
 from app.payments.stripe_processor import StripeProcessor
 from app.server import create_app
@@ -204,26 +205,38 @@ async def test_a_payment_whose_confirmation_never_committed_is_completed_once_by
 
 
 async def test_a_refund_made_at_stripe_is_recorded_once(live, localstripe):
+    """Kassa refunds 300 through Stripe, the merchant 500 more in Stripe's dashboard; Stripe's
+    charge.refunded (twice) lists both: only the one Kassa did not make is recorded, once."""
     stripe = _stripe(localstripe)
     org = await make_org(live.session_factory)
     subject = merchant(org.id)
     done = await _paid_checkout(live, localstripe, subject)
+    async with tenant_session(live.session_factory, subject.scope) as session:
+        ours = await orders.create_refund(session, subject, done.order_id, amount=300, reason="customer_request", processor=stripe)
+        await session.commit()
+    assert ours.processor_refund_id.startswith("re_")
     refund = await stripe.client.v1.refunds.create_async(params={"payment_intent": done.payment_id, "amount": 500})  # in Stripe's dashboard
     async with live.session_factory() as session:
         [(charge_id,)] = await rows(session, "SELECT charge_id FROM orders")
     charge = (await stripe.client.v1.charges.retrieve_async(charge_id)).to_dict()
+    assert charge["amount_refunded"] == 800
     charge["metadata"] = {}  # found by its charge, as Stripe's own refunds are
-    charge["refunds"] = {"object": "list", "data": [refund.to_dict()]}
+    listed = (await stripe.client.v1.refunds.list_async(params={"charge": charge_id})).to_dict()["data"]
+    assert sorted(r["id"] for r in listed) == sorted([ours.processor_refund_id, refund.id])
+    charge["refunds"] = {"object": "list", "data": listed}
     async with _webhook(live) as deliver:
         await deliver(_event("charge.refunded", charge))
         await deliver(_event("charge.refunded", charge))  # another event about the same refund
     await live.run_worker()
     assert sorted((await _outcomes(live)).values()) == ["handled: 0 refund(s) recorded", "handled: 1 refund(s) recorded"]
     async with tenant_session(live.session_factory, subject.scope) as session:
-        [recorded] = (await session.scalars(select(Refund))).all()
-        assert (recorded.processor_refund_id, recorded.amount, recorded.status, recorded.processor) == (refund.id, 500, "succeeded", "stripe")
+        recorded = (await session.scalars(select(Refund).order_by(Refund.created_at))).all()
+        assert [(r.processor_refund_id, r.amount, r.status, r.processor) for r in recorded] == [
+            (ours.processor_refund_id, 300, "succeeded", "stripe"),
+            (refund.id, 500, "succeeded", "stripe"),
+        ]
         order = await session.get(Order, done.order_id)
-        assert (order.status, order.refunded_amount, order.balance_amount) == ("partially_refunded", 500, 1499)
+        assert (order.status, order.refunded_amount, order.balance_amount) == ("partially_refunded", 800, 1199)
 
 
 async def test_a_dispute_without_kassas_metadata_is_found_by_its_charge_and_recorded_once(live, localstripe):
@@ -258,3 +271,93 @@ async def test_a_dispute_without_kassas_metadata_is_found_by_its_charge_and_reco
     assert kinds == ["dispute", "dispute_reversal", "payment"]
     async with tenant_session(live.session_factory, merchant(other.id).scope) as session:
         assert sorted(t.type for t in (await session.scalars(select(Transaction))).all()) == ["payment"]
+
+
+async def test_ten_confirmations_at_once_charge_once(live, localstripe):
+    """The browser confirms ten times at once: one confirmation charges, the others are told
+    another one is running (or that it succeeded); Stripe holds one payment."""
+    import asyncio
+
+    from app.checkouts.errors import CheckoutBusy, CheckoutNotOpen
+
+    stripe = _stripe(localstripe)
+    org = await make_org(live.session_factory)
+    subject = merchant(org.id)
+    async with tenant_session(live.session_factory, subject.scope) as session:
+        checkout = await _stripe_checkout(session, subject, email="many@example.com")
+        await session.commit()
+    browser = client(org.id, checkout.id)
+
+    async def confirm() -> str:
+        async with tenant_session(live.session_factory, subject.scope) as session:
+            try:
+                done = await checkouts.confirm_checkout(session, browser, checkout.id, payment_method="pm_card_visa", processor=stripe)
+            except (CheckoutBusy, CheckoutNotOpen) as exc:
+                await session.rollback()
+                return exc.code
+            await session.commit()
+            return done.status
+
+    outcomes = await asyncio.gather(*(confirm() for _ in range(10)))
+    assert outcomes.count("succeeded") == 1, outcomes
+    assert set(outcomes) <= {"succeeded", "CHECKOUT_CONFIRMATION_IN_PROGRESS", "CHECKOUT_NOT_OPEN"}
+    async with tenant_session(live.session_factory, subject.scope) as session:
+        [customer] = (await session.scalars(select(Customer))).all()
+        assert await session.scalar(select(Order.id)) is not None
+    everything = (await stripe.client.v1.payment_intents.list_async(params={"limit": 100})).to_dict()["data"]
+    intents = [i for i in everything if i["metadata"].get("kassa_checkout_id") == str(checkout.id)]
+    assert [(i["status"], i["amount"], i["customer"]) for i in intents] == [("succeeded", 1999, customer.stripe_customer_id)]
+
+
+NEEDS_3DS = "4000002500003155"  # the charge waits for the customer's authentication (3-D Secure)
+
+
+async def _authenticate(localstripe, intent_id: str, client_secret: str, *, success: bool) -> None:
+    """The customer passes (or fails) 3-D Secure in Stripe.js: localstripe's own endpoint."""
+    async with httpx.AsyncClient(base_url=localstripe.url, headers={"Authorization": "Bearer sk_test_kassa"}) as http:
+        response = await http.post(f"/v1/payment_intents/{intent_id}/_authenticate", data={"client_secret": client_secret, "success": str(success).lower()})
+    assert response.status_code == 200, response.text
+
+
+@pytest.mark.parametrize("authenticated", [True, False], ids=["authenticated", "not authenticated"])
+async def test_a_payment_that_waits_for_the_customer_is_completed_or_failed_by_its_event(live, localstripe, authenticated):
+    """A card that needs 3-D Secure leaves the checkout confirmed, its discount redeemed; Stripe's
+    event decides. Succeeded: the order, the redemption counted once. Failed: the checkout is
+    failed, the redemption given back, and the customer may confirm again with the discount."""
+    stripe = _stripe(localstripe)
+    org = await make_org(live.session_factory)
+    subject = merchant(org.id)
+    async with tenant_session(live.session_factory, subject.scope) as session:
+        checkout = await _stripe_checkout(session, subject, discount={"basis_points": 1000, "max_redemptions": 1})
+        await session.commit()
+    browser = client(org.id, checkout.id)
+    async with tenant_session(live.session_factory, subject.scope) as session:
+        waiting = await checkouts.confirm_checkout(session, browser, checkout.id, payment_method=await _card(stripe, NEEDS_3DS), processor=stripe)
+        assert (waiting.status, waiting.order_id) == ("confirmed", None)
+        await session.commit()
+    intent = await stripe.client.v1.payment_intents.retrieve_async(waiting.payment_id)
+    assert intent.status == "requires_action"
+    await _authenticate(localstripe, intent.id, intent.client_secret, success=authenticated)
+    intent = (await stripe.client.v1.payment_intents.retrieve_async(intent.id)).to_dict()
+    kind = "payment_intent.succeeded" if authenticated else "payment_intent.payment_failed"
+    async with _webhook(live) as deliver:
+        await deliver(_event(kind, intent))
+    await live.run_worker()
+    assert list((await _outcomes(live)).values()) == ["handled: checkout succeeded" if authenticated else "handled: checkout failed"]
+    async with tenant_session(live.session_factory, subject.scope) as session:
+        after = await session.get(Checkout, checkout.id)
+        discount = await discounts.get_discount(session, subject, checkout.discount_id)
+        if authenticated:
+            order = await session.get(Order, after.order_id)
+            assert (after.status, order.status, order.due_amount, order.payment_id) == ("succeeded", "paid", 1799, intent["id"])
+            assert discount.redemptions_count == 1
+            return
+        assert (after.status, after.order_id) == ("failed", None) and after.failure_code
+        assert discount.redemptions_count == 0
+        assert await count(session, "SELECT count(*) FROM discount_redemptions") == 0
+    async with tenant_session(live.session_factory, subject.scope) as session:
+        done = await checkouts.confirm_checkout(session, browser, checkout.id, payment_method="pm_card_visa", processor=stripe)
+        assert (done.status, done.discount_amount, done.payment_attempts) == ("succeeded", 200, 2)
+        await session.commit()
+    async with tenant_session(live.session_factory, subject.scope) as session:
+        assert (await discounts.get_discount(session, subject, checkout.discount_id)).redemptions_count == 1
