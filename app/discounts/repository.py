@@ -141,7 +141,9 @@ async def add_redemption(session: AsyncSession, row: DiscountRedemption) -> None
 
 async def release_redemption(session: AsyncSession, scope: TenantScope, discount_id: uuid.UUID, customer_id: uuid.UUID, now: datetime) -> bool:
     """Remove the customer's newest redemption of the discount and count one fewer, under the
-    discount's row lock (as take_redemption counts); False when the customer has none."""
+    discount's row lock, taken first (as take_redemption counts), so two releases never both
+    take the same row; False when the customer has none."""
+    await session.execute(scoped(select(Discount.id), Discount, scope).where(Discount.id == discount_id).with_for_update())
     newest = await session.scalar(
         scoped(select(DiscountRedemption.id), DiscountRedemption, scope)
         .where(DiscountRedemption.discount_id == discount_id, DiscountRedemption.customer_id == customer_id)
