@@ -630,17 +630,44 @@ async def _processor_customer(session: AsyncSession, customer: Customer, process
 # -- from the processor and the clock ------------------------------------------------------
 
 
-async def complete_from_payment(session: AsyncSession, scope: TenantScope, checkout_id: uuid.UUID, *, processor: str, payment_id: str, charge_id: str | None, amount: int) -> str:
+async def complete_from_payment(
+    session: AsyncSession,
+    scope: TenantScope,
+    checkout_id: uuid.UUID,
+    *,
+    processor: str,
+    payment_id: str,
+    charge_id: str | None,
+    amount: int,
+    processor_customer_id: str | None = None,
+) -> str:
     """The processor says the checkout's payment succeeded (Stripe's `payment_intent.succeeded`):
     complete it unless it was completed already. Money that moved is always recorded, even on a
-    checkout that expired or failed since (its discount is counted if it still can be)."""
+    checkout that expired or failed since (its discount is counted if it still can be).
+
+    A confirmation that charged and then crashed before its commit left the checkout without
+    its customer (made by that confirmation, rolled back with it) and with the amounts from
+    before it priced them for the customer: the customer is made here from the checkout's data,
+    as the confirmation made it (with its processor customer, `processor_customer_id`), and the
+    checkout priced again, so the payment is compared with what the confirmation charged."""
     checkout = await repository.lock(session, scope, checkout_id)
     if checkout is None:
         return "ignored: no such checkout"
     if checkout.status == CheckoutStatus.succeeded.value:
         return "already recorded"
     if checkout.customer_id is None:
-        return "ignored: the checkout has no customer"
+        # Acting as the checkout's own buyer, whose payment this is (no token made this call).
+        buyer = Subject(scope=scope, token_id=None, scopes=frozenset(), checkout_id=checkout.id)
+        try:
+            customer = await _customer_for(session, buyer, checkout)
+        except ValidationFailed as exc:
+            return f"ignored: the checkout's customer cannot be made ({exc.message})"
+        if processor == PaymentProcessorName.stripe.value and processor_customer_id and not customer.stripe_customer_id:
+            customer.stripe_customer_id = processor_customer_id
+        found = await repository.price_and_product(session, scope, checkout.product_price_id)
+        assert found is not None
+        await _price_checkout(session, scope, checkout, found[0], customer)
+        await session.flush()
     if amount != due_now(checkout):
         return f"ignored: paid {amount}, the checkout is due {due_now(checkout)}"
     if checkout.status != CheckoutStatus.confirmed.value and checkout.discount_id is not None:
@@ -656,12 +683,17 @@ async def complete_from_payment(session: AsyncSession, scope: TenantScope, check
 
 
 async def fail_from_payment(session: AsyncSession, scope: TenantScope, checkout_id: uuid.UUID, *, code: str | None, message: str | None) -> str:
-    """The processor says the payment the checkout waited for failed (`payment_intent.payment_failed`)."""
+    """The processor says the payment the checkout waited for failed (`payment_intent.payment_failed`).
+    The confirmation counted the discount's redemption for this payment: it is given back, as a
+    payment declined at once gives it back, so a new attempt redeems it again (and a discount
+    limited to one use stays usable by this customer)."""
     checkout = await repository.lock(session, scope, checkout_id)
     if checkout is None:
         return "ignored: no such checkout"
     if checkout.status != CheckoutStatus.confirmed.value:
         return f"ignored: the checkout is {checkout.status}"
+    if checkout.discount_id is not None and checkout.customer_id is not None:
+        await discounts.release(session, scope, checkout.discount_id, checkout.customer_id)
     _fail(checkout, code, message)
     await session.flush()
     await _emit(session, scope, checkout, WebhookEventType.checkout_updated)

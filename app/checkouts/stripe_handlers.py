@@ -34,6 +34,13 @@ def _checkout_id(obj: dict[str, Any]) -> uuid.UUID | None:
         return None
 
 
+def _id_of(reference: Any) -> str | None:
+    """The id of a reference Stripe may send as an id or as the expanded object."""
+    if isinstance(reference, dict):
+        return reference.get("id")
+    return str(reference) if reference else None
+
+
 def _charge_id(intent: dict[str, Any]) -> str | None:
     latest = intent.get("latest_charge")
     if isinstance(latest, dict):
@@ -57,6 +64,7 @@ async def payment_succeeded(session: AsyncSession, intent: dict[str, Any]) -> st
         payment_id=str(intent.get("id")),
         charge_id=_charge_id(intent),
         amount=int(intent.get("amount_received") or intent.get("amount") or 0),
+        processor_customer_id=_id_of(intent.get("customer")),
     )
 
 

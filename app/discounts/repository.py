@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Sequence
 
-from sqlalchemy import func, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.kit.pagination import Page, paginate
@@ -137,6 +137,31 @@ async def take_redemption(session: AsyncSession, scope: TenantScope, discount_id
 async def add_redemption(session: AsyncSession, row: DiscountRedemption) -> None:
     session.add(row)
     await session.flush()
+
+
+async def release_redemption(session: AsyncSession, scope: TenantScope, discount_id: uuid.UUID, customer_id: uuid.UUID, now: datetime) -> bool:
+    """Remove the customer's newest redemption of the discount and count one fewer, under the
+    discount's row lock, taken first (as take_redemption counts), so two releases never both
+    take the same row; False when the customer has none."""
+    await session.execute(scoped(select(Discount.id), Discount, scope).where(Discount.id == discount_id).with_for_update())
+    newest = await session.scalar(
+        scoped(select(DiscountRedemption.id), DiscountRedemption, scope)
+        .where(DiscountRedemption.discount_id == discount_id, DiscountRedemption.customer_id == customer_id)
+        .order_by(DiscountRedemption.redeemed_at.desc(), DiscountRedemption.id.desc())
+        .limit(1)
+    )
+    if newest is None:
+        return False
+    await session.execute(
+        update(Discount)
+        .where(owned_by(Discount, scope), Discount.id == discount_id, Discount.redemptions_count > 0)
+        .values(redemptions_count=Discount.redemptions_count - 1, modified_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    await session.execute(
+        delete(DiscountRedemption).where(owned_by(DiscountRedemption, scope), DiscountRedemption.id == newest).execution_options(synchronize_session=False)
+    )
+    return True
 
 
 async def count_redemptions(session: AsyncSession, scope: TenantScope, discount_id: uuid.UUID) -> int:

@@ -45,6 +45,7 @@ __all__ = [
     "get_discount",
     "list_discounts",
     "redeem",
+    "release",
     "update_discount",
 ]
 
@@ -321,6 +322,19 @@ async def find_by_code(session: AsyncSession, scope: TenantScope, code: str) -> 
     if discount is None:
         raise NotFound("No discount has this code")
     return discount
+
+
+async def release(session: AsyncSession, scope: TenantScope, discount_id: uuid.UUID, customer_id: uuid.UUID) -> bool:
+    """Give back a redemption the customer's payment was counted with, when that payment failed
+    after all (a checkout's 3-D Secure not passed: Stripe says so later, after the confirmation
+    committed the redemption), so the customer may use the discount again and the limit counts
+    only what was paid. False when the customer has no redemption of it. Never commits."""
+    released = await repository.release_redemption(session, scope, discount_id, customer_id, clock.now())
+    if released:
+        discount = await repository.get(session, scope, discount_id)
+        if discount is not None:
+            await session.refresh(discount)
+    return released
 
 
 async def redeem(

@@ -15,6 +15,7 @@ import pytest
 from sqlalchemy import select, text
 from stripe._webhook import WebhookSignature
 
+import app.checkouts.stripe_handlers  # noqa: F401  (the real handlers, registered before `handled` replaces one; else the worker registers them onto the replacement and is refused)
 from app.models.stripe_event import StripeEvent
 from app.payments import stripe_events
 from app.server import create_app
