@@ -17,7 +17,6 @@ from app.checkouts import service as checkouts
 from app.checkouts.errors import CheckoutNotOpen
 from app.checkouts.service import CheckoutDraft, CustomerData
 from app.discounts import service as discounts
-from app.discounts.errors import DiscountNotApplicable, NotApplicableReason
 from app.discounts.service import DiscountDraft
 from app.discounts.tax_rates import set_tax_rate
 from app.kit.errors import NotFound, ValidationFailed
@@ -167,13 +166,14 @@ async def test_a_discount_in_another_currency_does_not_apply(session_factory, or
     async with tenant_factory(session_factory, org.id)() as session:
         _, price = await make_product(session, subject, FIXED)
         euros = await _discount(session, subject, amount=500, currency="eur", code="EUROS")
-        with pytest.raises(DiscountNotApplicable) as raised:
+        # a problem of the checkout's input: on the field, with the reason in its code
+        with pytest.raises(ValidationFailed) as raised:
             await _checkout(session, subject, price, discount_id=euros.id)
-        assert raised.value.reason is NotApplicableReason.other_currency
+        assert [(i.path, i.code) for i in raised.value.issues] == [(("discountId",), "discount_other_currency")]
         checkout = await _checkout(session, subject, price)
-        with pytest.raises(DiscountNotApplicable) as raised:
+        with pytest.raises(ValidationFailed) as raised:
             await checkouts.update_checkout(session, subject, checkout.id, {"discount_code": "euros"})
-        assert raised.value.reason is NotApplicableReason.other_currency
+        assert [(i.path, i.code) for i in raised.value.issues] == [(("discountCode",), "discount_other_currency")]
         await session.rollback()
 
 
@@ -327,9 +327,9 @@ async def test_a_discount_is_redeemed_once_on_success(session_factory, org):
         order = await session.get(Order, done.order_id)
         assert (order.discount_id, order.discount_amount, order.total_amount) == (discount.id, 400, 1599)
         # its limit reached, the other checkout cannot be confirmed with it; nothing of it stays
-        with pytest.raises(DiscountNotApplicable) as raised:
+        with pytest.raises(ValidationFailed) as raised:
             await checkouts.confirm_checkout(session, subject, second.id, payment_method=None, processor=None)
-        assert raised.value.reason is NotApplicableReason.exhausted
+        assert [(i.path, i.code) for i in raised.value.issues] == [(("discountCode",), "discount_exhausted")]
         await session.refresh(second)
         assert (second.status, second.order_id) == ("open", None)
         assert await count(session, "SELECT count(*) FROM orders") == 1
