@@ -115,6 +115,11 @@ async def get_customer(session: AsyncSession, scope: TenantScope, customer_id: u
     return await session.scalar(statement)
 
 
+async def customer_by_external_id(session: AsyncSession, scope: TenantScope, external_id: str) -> Customer | None:
+    statement = scoped(select(Customer), Customer, scope).where(Customer.external_id == external_id, Customer.deleted_at.is_(None))
+    return await session.scalar(statement)
+
+
 async def customer_by_email(session: AsyncSession, scope: TenantScope, email: str, type: str) -> Customer | None:
     statement = (
         scoped(select(Customer), Customer, scope)

@@ -42,7 +42,7 @@ from app.discounts.errors import DiscountNotApplicable
 from app.discounts.tax_rates import tax_rate_for
 from app.kit import clock
 from app.kit.batches import in_order
-from app.kit.errors import FieldIssue, NotFound, ValidationFailed
+from app.kit.errors import Conflict, FieldIssue, NotFound, ValidationFailed
 from app.kit.money import Money, check_amount
 from app.kit.pagination import Page, check_page_size
 from app.kit.tenancy import TenantScope
@@ -411,9 +411,17 @@ async def update_checkout(session: AsyncSession, subject: Subject, checkout_id: 
     return checkout
 
 
+async def _create_customer(session: AsyncSession, subject: Subject, draft: CustomerDraft) -> Customer:
+    try:
+        return await customers.create_customer(session, subject, draft)
+    except Conflict as exc:  # its external id was taken since (a race): the checkout's field
+        raise ValidationFailed([FieldIssue(("customer", "externalId"), exc.message, "conflict")]) from None
+
+
 async def _customer_for(session: AsyncSession, subject: Subject, checkout: Checkout) -> Customer:
-    """The checkout's customer: the one it names, an existing one of the same email and type, or
-    a new one from its data (a business with its buyer as owner)."""
+    """The checkout's customer: the one it names, the existing one with the external id it was
+    given, an existing one of the same email and type, or a new one from its data (a business
+    with its buyer as owner)."""
     scope = subject.scope
     if checkout.customer_id is not None:
         customer = await repository.get_customer(session, scope, checkout.customer_id)
@@ -431,10 +439,14 @@ async def _customer_for(session: AsyncSession, subject: Subject, checkout: Check
             issues.append(FieldIssue(("customer", "billingAddress"), "a business needs its billing address", "required"))
     if issues:
         raise ValidationFailed(issues)
-    customer = await repository.customer_by_email(session, scope, checkout.customer_email or "", type)
+    customer = None
+    if checkout.customer_external_id:
+        customer = await repository.customer_by_external_id(session, scope, checkout.customer_external_id)
+    if customer is None:
+        customer = await repository.customer_by_email(session, scope, checkout.customer_email or "", type)
     if customer is None:
         business = type == CustomerType.business.value
-        customer = await customers.create_customer(
+        customer = await _create_customer(
             session,
             subject,
             CustomerDraft(

@@ -385,7 +385,12 @@ async def test_a_new_customer_is_made_on_confirmation_and_an_existing_one_reused
         named = await _checkout(session, subject, price, customer_id=existing.id)
         await checkouts.confirm_checkout(session, subject, named.id, payment_method=None, processor=None)
         assert named.customer_id == existing.id
-        assert await count(session, "SELECT count(*) FROM customers") == 3
+        # the merchant's own id names its customer, whatever email the buyer typed
+        known = await make_customer(session, subject, email="ops@example.com", external_id="user_7")
+        by_id = await _checkout(session, subject, price, customer=_buyer(email="someone.else@example.com", external_id="user_7"))
+        await checkouts.confirm_checkout(session, subject, by_id.id, payment_method=None, processor=None)
+        assert by_id.customer_id == known.id
+        assert await count(session, "SELECT count(*) FROM customers") == 4
         owners = await rows(session, "SELECT customer_id, email FROM members WHERE customer_id = :c", c=business.customer_id)
         assert [email for _, email in owners] == ["ann@example.com"]
         await session.commit()
