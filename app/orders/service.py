@@ -13,6 +13,7 @@ Invoice numbers come from the organization's counter in the order's own transact
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 from dataclasses import dataclass
 from typing import Any, Sequence
@@ -367,13 +368,16 @@ async def create_refund(
     comment: str | None = None,
     revoke_benefits: bool = False,
     processor: PaymentProcessor,
+    idempotency_key: str | None = None,
 ) -> Refund:
     """Refund `amount` (minor units) of a paid order through its processor, never more than was
     paid and not refunded yet (`RefundExceedsRefundable`). The order's row is locked for the
     whole refund, so concurrent refunds queue and cannot together pass what was paid. The
-    processor's idempotency key is derived from the order's refund state, so a retry after a
-    crash between the processor's answer and the commit asks for the same refund again (and the
-    processor answers the one it made). `revoke_benefits` is recorded for the benefits work."""
+    processor's idempotency key is the caller's own key when it sent one (a retry after a crash
+    between the processor's answer and the commit asks for the same refund again, and the
+    processor answers the one it made, even if its `charge.refunded` event was recorded in
+    between), else derived from the order's refund state. `revoke_benefits` is recorded for the
+    benefits work."""
     issues: list[FieldIssue] = []
     comment = _check_refund(issues, amount, reason, comment)
     if issues:
@@ -391,7 +395,11 @@ async def create_refund(
         payment_id=order.payment_id,
         amount=amount,
         currency=order.currency,
-        idempotency_key=f"kassa-refund-{order.id}-{order.refunded_amount}-{amount}",
+        idempotency_key=(
+            f"kassa-refund-{order.id}-key-{hashlib.sha256(idempotency_key.encode()).hexdigest()[:32]}"
+            if idempotency_key
+            else f"kassa-refund-{order.id}-{order.refunded_amount}-{amount}"
+        ),
         metadata={"kassa_organization_id": str(order.organization_id), "kassa_order_id": str(order.id)},
     )
     if result.status == "failed":

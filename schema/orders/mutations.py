@@ -60,6 +60,7 @@ class OrderMutations:
                 comment=input.comment,
                 revoke_benefits=input.revoke_benefits,
                 processor=processor,
+                idempotency_key=input.idempotency_key,
             )
             return refund, await service.get_order(session, subject, order_id)
 

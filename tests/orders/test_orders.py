@@ -290,3 +290,27 @@ async def test_a_dispute_is_recorded_once_and_a_won_one_comes_back_once(session_
         assert order.balance_amount == 1000 and order.status == "paid"
         assert await _transactions(session, order) == [("dispute", -1000, 0), ("dispute_reversal", 1000, 0), ("payment", 1000, 0)]
         await session.commit()
+
+
+async def test_a_refund_retried_with_its_key_after_the_processors_event_recorded_it_refunds_once(session_factory, org):
+    """The crash of the issue: the processor refunded, Kassa's commit was lost, the processor's
+    `charge.refunded` recorded the refund meanwhile, then the merchant retries with its key. The
+    processor's key comes from the merchant's key (not from the refund state, which moved), so the
+    processor answers the refund it made and nothing is refunded twice."""
+    import hashlib
+
+    subject = merchant(org.id)
+    async with tenant_factory(session_factory, org.id)() as session:
+        customer = await make_customer(session, subject)
+        order = await paid_order(session, subject, customer, subtotal=1000)
+        processor_key = f"kassa-refund-{order.id}-key-{hashlib.sha256(b'refund-1').hexdigest()[:32]}"
+        made = await MANUAL.refund(payment_id=order.payment_id, amount=400, currency="usd", idempotency_key=processor_key, metadata={})
+        await orders.record_processor_refund(session, subject.scope, order, processor_refund_id=made.refund_id, amount=400, status="succeeded")
+        retried = await orders.create_refund(session, subject, order.id, amount=400, reason="duplicate", processor=MANUAL, idempotency_key="refund-1")
+        assert retried.processor_refund_id == made.refund_id
+        assert (order.refunded_amount, order.status) == (400, "partially_refunded")
+        assert await count(session, "SELECT count(*) FROM refunds") == 1
+        # without the key, the same call is a new refund
+        again = await orders.create_refund(session, subject, order.id, amount=400, reason="duplicate", processor=MANUAL)
+        assert again.processor_refund_id != made.refund_id and order.refunded_amount == 800
+        await session.rollback()
