@@ -8,6 +8,7 @@ twice.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import stripe
@@ -130,7 +131,20 @@ class StripeProcessor:
             )
         except stripe.StripeError as exc:
             raise _unavailable(exc) from None
-        return _charge_result(intent.to_dict())
+        result = _charge_result(intent.to_dict())
+        if result.status == "succeeded" and result.charge_id:
+            result = replace(result, fee=await self._fee(result.charge_id))
+        return result
+
+    async def _fee(self, charge_id: str) -> int | None:
+        """Stripe's fee for the charge, from its balance transaction (for the ledger's
+        `processor_fee`); None when Stripe does not say yet: the payment stands either way."""
+        try:
+            charge = await self.client.v1.charges.retrieve_async(charge_id, params={"expand": ["balance_transaction"]})
+        except stripe.StripeError:
+            return None
+        balance = charge.to_dict().get("balance_transaction")
+        return int(balance["fee"]) if isinstance(balance, dict) and isinstance(balance.get("fee"), int) else None
 
     async def refund(self, *, payment_id: str, amount: int, currency: str, idempotency_key: str, metadata: dict[str, str]) -> RefundResult:
         try:

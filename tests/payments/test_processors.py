@@ -40,6 +40,7 @@ async def test_a_card_is_saved_charged_off_session_and_refunded_in_part(localstr
     )
     assert (first.status, first.amount, first.currency) == ("succeeded", 1999, "usd")
     assert first.payment_id.startswith("pi_") and first.charge_id.startswith("ch_")
+    assert first.fee == 0  # Stripe's fee, read from the charge's balance transaction (localstripe charges none)
     renewal = await processor.charge(
         customer_id=customer.id, payment_method=saved.id, amount=1999, currency="usd", off_session=True, idempotency_key=uuid.uuid4().hex, metadata={}
     )
