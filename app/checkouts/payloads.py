@@ -6,10 +6,10 @@ from typing import Any
 
 from app.kit.ids import to_global_id
 from app.models.checkout import Checkout
+from app.webhooks.payloads import address_data
 
 
 def checkout_data(checkout: Checkout) -> dict[str, Any]:
-    address = checkout.customer_billing_address
     return {
         "id": to_global_id("Checkout", checkout.id),
         "status": checkout.status.upper(),
@@ -21,16 +21,7 @@ def checkout_data(checkout: Checkout) -> dict[str, Any]:
         "customerName": checkout.customer_name,
         "customerType": checkout.customer_type.upper() if checkout.customer_type else None,
         "customerBillingName": checkout.customer_billing_name,
-        "customerBillingAddress": {
-            "line1": address.get("line1"),
-            "line2": address.get("line2"),
-            "postalCode": address.get("postal_code"),
-            "city": address.get("city"),
-            "state": address.get("state"),
-            "country": address.get("country"),
-        }
-        if address
-        else None,
+        "customerBillingAddress": address_data(checkout.customer_billing_address),
         "currency": checkout.currency,
         "seats": checkout.seats,
         "subtotalAmount": checkout.subtotal_amount,

@@ -6,19 +6,7 @@ from typing import Any, Sequence
 
 from app.kit.ids import to_global_id
 from app.models.order import Order, OrderItem, Refund
-
-
-def _address(address: dict[str, Any] | None) -> dict[str, Any] | None:
-    if not address:
-        return None
-    return {
-        "line1": address.get("line1"),
-        "line2": address.get("line2"),
-        "postalCode": address.get("postal_code"),
-        "city": address.get("city"),
-        "state": address.get("state"),
-        "country": address.get("country"),
-    }
+from app.webhooks.payloads import address_data
 
 
 def item_data(item: OrderItem) -> dict[str, Any]:
@@ -56,7 +44,7 @@ def order_data(order: Order, items: Sequence[OrderItem]) -> dict[str, Any]:
         "taxBasisPoints": order.tax_basis_points,
         "taxCountry": order.tax_country,
         "billingName": order.billing_name,
-        "billingAddress": _address(order.billing_address),
+        "billingAddress": address_data(order.billing_address),
         "processor": order.processor.upper(),
         "paidAt": order.paid_at.isoformat() if order.paid_at else None,
         "items": [item_data(item) for item in items],

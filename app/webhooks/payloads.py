@@ -12,8 +12,21 @@ def _time(value) -> str:
     return value.isoformat()
 
 
+def address_data(address: dict[str, Any] | None) -> dict[str, Any] | None:
+    """A stored address (app/kit/validation.py: check_address) as the API's `Address`."""
+    if not address:
+        return None
+    return {
+        "line1": address.get("line1"),
+        "line2": address.get("line2"),
+        "postalCode": address.get("postal_code"),
+        "city": address.get("city"),
+        "state": address.get("state"),
+        "country": address["country"],
+    }
+
+
 def customer_data(customer: Customer) -> dict[str, Any]:
-    address = customer.billing_address
     return {
         "id": to_global_id("Customer", customer.id),
         "type": customer.type.upper(),
@@ -21,16 +34,7 @@ def customer_data(customer: Customer) -> dict[str, Any]:
         "email": customer.email,
         "name": customer.name,
         "billingName": customer.billing_name,
-        "billingAddress": {
-            "line1": address.get("line1"),
-            "line2": address.get("line2"),
-            "postalCode": address.get("postal_code"),
-            "city": address.get("city"),
-            "state": address.get("state"),
-            "country": address["country"],
-        }
-        if address
-        else None,
+        "billingAddress": address_data(customer.billing_address),
         "taxId": customer.tax_id,
         "metadata": customer.user_metadata,
         "createdAt": _time(customer.created_at),

@@ -13,7 +13,7 @@ from app.checkouts.service import due_now
 from app.kit.ids import to_global_id
 from app.models.checkout import Checkout as CheckoutModel
 from schema.checkouts.errors import CheckoutStatus
-from schema.kit.address import PostalAddress
+from schema.kit.address import Address
 from schema.kit.loaders import loader
 from schema.kit.relay import Connection, Node
 from schema.kit.scalars import BigInt
@@ -63,7 +63,7 @@ class Checkout(Node):
     customer_email: str | None = strawberry.field(description="For a new customer: the email.")
     customer_name: str | None = strawberry.field(description="For a new customer: the name.")
     customer_billing_name: str | None = strawberry.field(description="For a new customer: the name on invoices.")
-    customer_billing_address: PostalAddress | None = strawberry.field(description="For a new customer: the billing address (its country sets the tax rate).")
+    customer_billing_address: Address | None = strawberry.field(description="For a new customer: the billing address (its country sets the tax rate).")
     customer_tax_id: str | None = strawberry.field(description="For a new customer: a tax id.")
     order_id: strawberry.ID | None = strawberry.field(description="The order, once it succeeded.")
     payment_attempts: int = strawberry.field(description="How many times it was confirmed.")
@@ -133,7 +133,7 @@ class Checkout(Node):
             customer_email=row.customer_email,
             customer_name=row.customer_name,
             customer_billing_name=row.customer_billing_name,
-            customer_billing_address=PostalAddress.of(row.customer_billing_address),
+            customer_billing_address=Address.of(row.customer_billing_address),
             customer_tax_id=row.customer_tax_id,
             order_id=gid("Order", row.order_id),
             payment_attempts=row.payment_attempts,

@@ -13,6 +13,7 @@ from app.kit.ids import to_global_id
 from app.models import Customer as CustomerModel
 from app.models import CustomerType as CustomerTypeModel
 from app.models import Member as MemberModel
+from schema.kit.address import Address
 from schema.kit.loaders import loader
 from schema.kit.relay import Connection, Node
 from schema.members.loaders import members_of_customer
@@ -26,16 +27,6 @@ if TYPE_CHECKING:
 class CustomerType(enum.Enum):
     INDIVIDUAL = strawberry.enum_value("individual", description="A person; its only member is itself, the owner.")
     BUSINESS = strawberry.enum_value("business", description="A company; it has an owner and any number of members.")
-
-
-@strawberry.type(description="A postal address.")
-class Address:
-    line1: str | None = strawberry.field(description="Street and number.")
-    line2: str | None = strawberry.field(description="Apartment, suite, floor.")
-    postal_code: str | None = strawberry.field(description="Postal or ZIP code.")
-    city: str | None = strawberry.field(description="City.")
-    state: str | None = strawberry.field(description="State, province or region.")
-    country: str = strawberry.field(description="ISO 3166-1 alpha-2 country code, e.g. `US`.")
 
 
 @strawberry.interface(description="Who pays: an individual or a business. Ids stay the same when an individual becomes a business.")
@@ -130,16 +121,7 @@ def customer_from_model(row: CustomerModel, member_rows: list[MemberModel] | Non
         email=row.email,
         name=row.name,
         billing_name=row.billing_name,
-        billing_address=Address(
-            line1=address.get("line1"),
-            line2=address.get("line2"),
-            postal_code=address.get("postal_code"),
-            city=address.get("city"),
-            state=address.get("state"),
-            country=address["country"],
-        )
-        if address
-        else None,
+        billing_address=Address.of(address),
         tax_id=row.tax_id,
         metadata=row.user_metadata,
         created_at=row.created_at,

@@ -1,4 +1,5 @@
-"""`PostalAddress`: an address as orders and checkouts show it (neutral: no scope of its own)."""
+"""`Address`: a postal address, as customers, checkouts and orders show it (a building block of
+no domain: it needs no scope of its own)."""
 
 from __future__ import annotations
 
@@ -7,8 +8,8 @@ from typing import Any
 import strawberry
 
 
-@strawberry.type(description="A postal address (as stored with an order or a checkout).")
-class PostalAddress:
+@strawberry.type(description="A postal address.")
+class Address:
     line1: str | None = strawberry.field(description="Street and number.")
     line2: str | None = strawberry.field(description="Apartment, suite, floor.")
     postal_code: str | None = strawberry.field(description="Postal or ZIP code.")
@@ -17,7 +18,8 @@ class PostalAddress:
     country: str = strawberry.field(description="ISO 3166-1 alpha-2 country code, e.g. `US`.")
 
     @classmethod
-    def of(cls, address: dict[str, Any] | None) -> "PostalAddress | None":
+    def of(cls, address: dict[str, Any] | None) -> "Address | None":
+        """The stored address (app/kit/validation.py: check_address), or None."""
         if not address:
             return None
         return cls(
@@ -26,5 +28,5 @@ class PostalAddress:
             postal_code=address.get("postal_code"),
             city=address.get("city"),
             state=address.get("state"),
-            country=address.get("country") or "",
+            country=address["country"],
         )

@@ -14,7 +14,7 @@ from app.models.order import Order as OrderModel
 from app.models.order import OrderItem as OrderItemModel
 from app.models.order import Refund as RefundModel
 from app.models.order import Transaction as TransactionModel
-from schema.kit.address import PostalAddress
+from schema.kit.address import Address
 from schema.kit.loaders import loader
 from schema.kit.relay import Connection, Node
 from schema.kit.scalars import BigInt
@@ -199,7 +199,7 @@ class Order(Node):
     tax_basis_points: int = strawberry.field(description="The tax rate applied, in basis points.")
     tax_country: str | None = strawberry.field(description="The billing country the tax rate is for.")
     billing_name: str | None = strawberry.field(description="The name on the invoice.")
-    billing_address: PostalAddress | None = strawberry.field(description="The address on the invoice.")
+    billing_address: Address | None = strawberry.field(description="The address on the invoice.")
     processor: PaymentProcessor = strawberry.field(description="Who took the payment.")
     payment_id: str | None = strawberry.field(description="The processor's payment (Stripe: the PaymentIntent `pi_...`).")
     paid_at: datetime | None = strawberry.field(description="When it was paid.")
@@ -257,7 +257,7 @@ class Order(Node):
             tax_basis_points=row.tax_basis_points,
             tax_country=row.tax_country,
             billing_name=row.billing_name,
-            billing_address=PostalAddress.of(row.billing_address),
+            billing_address=Address.of(row.billing_address),
             processor=PaymentProcessor(row.processor),
             payment_id=row.payment_id,
             paid_at=row.paid_at,
