@@ -144,8 +144,8 @@ NODE = """
 query Node($id: ID!) {
   node(id: $id) {
     __typename id
-    ... on Checkout { status }
-    ... on Order { status }
+    ... on Checkout { checkoutStatus: status }
+    ... on Order { orderStatus: status }
     ... on Refund { amount }
     ... on Transaction { type }
   }
