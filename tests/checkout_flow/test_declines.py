@@ -85,3 +85,28 @@ async def _stripe_customer(session_factory, customer_global_id: str) -> str:
         value = await session.scalar(text("SELECT stripe_customer_id FROM customers WHERE id = :id"), {"id": from_global_id(customer_global_id)[1]})
     assert value, "the customer has a Stripe customer"
     return value
+
+
+
+async def test_an_unreachable_stripe_is_a_typed_error_and_changes_nothing(settings, session_factory, redis, localstripe, org):
+    from types import SimpleNamespace
+
+    from tests.checkout_flow.operations import refund
+
+    async with stripe_api(settings, session_factory, redis, localstripe) as api:
+        product = await one_time_product(api, org.token)
+        paid = await create_checkout(api, org.token, productPriceId=product["prices"][0]["id"], customer={"email": "hal@example.com"})
+        paid = (await confirm_session(api, paid["clientSecret"], paymentMethod=await card(localstripe)))["checkout"]
+        created = await create_checkout(api, org.token, productPriceId=product["prices"][0]["id"], customer={"email": "ivy@example.com"})
+    nowhere = SimpleNamespace(url="http://127.0.0.1:9")  # nothing listens there
+    async with stripe_api(settings, session_factory, redis, nowhere) as api:
+        before = await flow_counts(session_factory)
+        answer = await confirm_session(api, created["clientSecret"], paymentMethod="pm_card_visa")
+        assert (answer["__typename"], answer["code"]) == ("UnexpectedDomainError", "PAYMENT_PROCESSOR_UNAVAILABLE"), answer
+        assert await flow_counts(session_factory) == before  # not even the customer: the whole attempt is undone
+        assert (await api.data(GET_CHECKOUT, {"id": created["id"]}, token=org.token))["checkout"] == created
+        order = await get_order(api, org.token, paid["orderId"])
+        answer = await refund(api, org.token, orderId=paid["orderId"], amount=100)
+        assert (answer["__typename"], answer["code"]) == ("UnexpectedDomainError", "PAYMENT_PROCESSOR_UNAVAILABLE"), answer
+        assert await flow_counts(session_factory) == before
+        assert await get_order(api, org.token, paid["orderId"]) == order

@@ -126,3 +126,19 @@ def _uuid_of(global_id: str) -> str:
 def _charge_of(intent: dict) -> str:
     latest = intent.get("latest_charge")
     return latest["id"] if isinstance(latest, dict) else latest
+
+
+async def test_a_page_of_customers_shows_each_ones_newest_orders(api, org):
+    from tests.checkout_flow.operations import paid_order
+
+    product = await one_time_product(api, org.token)
+    for email in ("ann@example.com", "bob@example.com", "ann@example.com", "ann@example.com"):
+        await paid_order(api, org.token, product, email=email)  # the same email and type: the same customer
+    body = await api.data("{ customers(first: 10) { nodes { email orders { invoiceNumber status } } } }", token=org.token)
+    statements = api.last_statement_count
+    pages = {node["email"]: sorted(order["invoiceNumber"] for order in node["orders"]) for node in body["customers"]["nodes"]}
+    assert pages == {"ann@example.com": [1, 3, 4], "bob@example.com": [2]}
+    for email in ("cat@example.com", "dan@example.com", "eve@example.com"):
+        await paid_order(api, org.token, product, email=email)
+    await api.data("{ customers(first: 10) { nodes { email orders { invoiceNumber status } } } }", token=org.token)
+    assert api.last_statement_count == statements  # one batch for every customer's orders, however many customers
