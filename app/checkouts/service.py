@@ -656,13 +656,18 @@ async def complete_from_payment(session: AsyncSession, scope: TenantScope, check
 
 
 async def fail_from_payment(session: AsyncSession, scope: TenantScope, checkout_id: uuid.UUID, *, code: str | None, message: str | None) -> str:
-    """The processor says the payment the checkout waited for failed (`payment_intent.payment_failed`)."""
+    """The processor says the payment the checkout waited for failed (`payment_intent.payment_failed`):
+    the checkout is failed (it may be confirmed again) and its discount's redemption given back."""
     checkout = await repository.lock(session, scope, checkout_id)
     if checkout is None:
         return "ignored: no such checkout"
     if checkout.status != CheckoutStatus.confirmed.value:
         return f"ignored: the checkout is {checkout.status}"
     _fail(checkout, code, message)
+    if checkout.discount_id is not None and checkout.customer_id is not None:
+        # The confirmation counted the redemption when it submitted the payment; nothing was
+        # bought, so it is given back (a new confirmation counts it again, as after a decline).
+        await discounts.give_back(session, scope, checkout.discount_id, checkout.customer_id)
     await session.flush()
     await _emit(session, scope, checkout, WebhookEventType.checkout_updated)
     return "handled: checkout failed"

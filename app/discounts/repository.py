@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Sequence
 
-from sqlalchemy import func, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.kit.pagination import Page, paginate
@@ -132,6 +132,34 @@ async def take_redemption(session: AsyncSession, scope: TenantScope, discount_id
         .execution_options(synchronize_session=False)
     )
     return await session.scalar(statement)
+
+
+async def give_back_redemption(session: AsyncSession, scope: TenantScope, discount_id: uuid.UUID, customer_id: uuid.UUID, now: datetime) -> bool:
+    """Remove the customer's newest redemption of the discount and count one fewer, in the
+    caller's transaction. False (nothing changed) when the customer has none."""
+    newest = (
+        select(DiscountRedemption.id)
+        .where(owned_by(DiscountRedemption, scope), DiscountRedemption.discount_id == discount_id, DiscountRedemption.customer_id == customer_id)
+        .order_by(DiscountRedemption.redeemed_at.desc(), DiscountRedemption.id.desc())
+        .limit(1)
+        .with_for_update()
+        .scalar_subquery()
+    )
+    removed = await session.scalar(
+        delete(DiscountRedemption)
+        .where(owned_by(DiscountRedemption, scope), DiscountRedemption.id == newest)
+        .returning(DiscountRedemption.id)
+        .execution_options(synchronize_session=False)
+    )
+    if removed is None:
+        return False
+    await session.execute(
+        update(Discount)
+        .where(owned_by(Discount, scope), Discount.id == discount_id, Discount.redemptions_count > 0)
+        .values(redemptions_count=Discount.redemptions_count - 1, modified_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    return True
 
 
 async def add_redemption(session: AsyncSession, row: DiscountRedemption) -> None:

@@ -353,3 +353,11 @@ async def redeem(
     await repository.add_redemption(session, redemption)
     await session.refresh(discount)
     return redemption
+
+
+async def give_back(session: AsyncSession, scope: TenantScope, discount_id: uuid.UUID, customer_id: uuid.UUID) -> bool:
+    """Undo `redeem` for a purchase that did not happen after all (its payment failed after the
+    redemption was counted, e.g. the customer failed 3-D Secure): the customer's newest
+    redemption is removed and the count goes down by one, so a limited discount is not used up
+    by a payment that never succeeded. False if the customer had none. Never commits."""
+    return await repository.give_back_redemption(session, scope, discount_id, customer_id, clock.now())
