@@ -59,3 +59,22 @@ async def test_ten_confirmations_at_once_charge_once(live, localstripe):
         assert sorted(order["invoiceNumber"] for order in orders["nodes"]) == list(range(1, ROUNDS + 1))
         payments = (await api.data(LIST_TRANSACTIONS, {"filter": {"type": "PAYMENT"}}, token=org.token))["transactions"]["nodes"]
         assert len(payments) == ROUNDS
+
+
+async def test_ten_confirmations_at_once_with_one_idempotency_key_all_answer_the_one_charge(live, localstripe):
+    """The key makes the others wait for the first and replay its answer (not CheckoutBusyError)."""
+    org = await make_org(live.session_factory, name="Seller")
+    stripe = stripe_client(localstripe)
+    async with stripe_api(live.settings, live.session_factory, live.redis, localstripe) as api:
+        product = await one_time_product(api, org.token)
+        checkout = await create_checkout(api, org.token, productPriceId=product["prices"][0]["id"], customer={"email": "same-key@example.com"})
+        method = await card(localstripe)
+        answers = await asyncio.gather(
+            *(confirm_session(api, checkout["clientSecret"], paymentMethod=method, idempotencyKey="pay-once") for _ in range(AT_ONCE))
+        )
+        assert all(answer == answers[0] for answer in answers), answers
+        assert answers[0]["__typename"] == "ConfirmCheckoutSuccess" and answers[0]["checkout"]["status"] == "SUCCEEDED", answers[0]
+        order = await get_order(api, org.token, answers[0]["checkout"]["orderId"])
+        intent = await stripe.v1.payment_intents.retrieve_async(order["paymentId"])
+        charges = await stripe.v1.charges.list_async(params={"customer": intent.customer})
+        assert [(charge.amount, charge.status) for charge in charges.data] == [(1999, "succeeded")]
