@@ -53,7 +53,7 @@ async def test_a_business_pays_by_card_and_stripes_own_event_changes_nothing(liv
         checkout = updated["checkout"]
         # 19 % of 49.99: 949.81 cents, rounded half away from zero to 950.
         assert (checkout["subtotalAmount"], checkout["taxAmount"], checkout["totalAmount"], checkout["taxBasisPoints"]) == (4999, 950, 5949, 1900)
-        assert checkout["customerBillingAddress"]["country"] == "DE"
+        assert checkout["customerBillingAddress"] == {"line1": "Unter den Linden 1", "city": "Berlin", "state": None, "postalCode": "10117", "country": "DE"}
 
         confirmed = await confirm_session(api, secret, paymentMethod=await card(localstripe))
         assert confirmed["__typename"] == "ConfirmCheckoutSuccess", confirmed
@@ -115,6 +115,7 @@ async def test_a_business_pays_by_card_and_stripes_own_event_changes_nothing(liv
     last = events[-1][1]["data"]
     assert (last["status"], last["totalAmount"], last["orderId"]) == ("SUCCEEDED", 5949, order["id"])
     assert "clientSecret" not in last
+    assert last["customerBillingAddress"] == {"line1": "Unter den Linden 1", "line2": None, "postalCode": "10117", "city": "Berlin", "state": None, "country": "DE"}
 
 
 def _uuid_of(global_id: str) -> str:

@@ -103,3 +103,25 @@ def _event_id(payload: str) -> str:
     import json
 
     return json.loads(payload)["id"]
+
+
+async def test_money_that_moved_is_recorded_even_on_a_checkout_that_expired_since(live, localstripe, clock):
+    from datetime import timedelta
+
+    org = await make_org(live.session_factory, name="Seller")
+    async with stripe_api(live.settings, live.session_factory, live.redis, localstripe) as api:
+        product = await one_time_product(api, org.token)
+        customer = await create_customer(api, org.token, email="hex@example.com")
+        checkout = await create_checkout(api, org.token, productPriceId=product["prices"][0]["id"], customerId=customer["id"], expiresInSeconds=60)
+        intent = await _charged_behind_kassas_back(localstripe, org, checkout)
+        clock.advance(timedelta(minutes=5))
+        await live.redis.enqueue_job("checkouts.expire")
+        await live.run_worker()
+        assert (await api.data(GET_CHECKOUT, {"id": checkout["id"]}, token=org.token))["checkout"]["status"] == "EXPIRED"
+
+        await post_stripe_event(api, stripe_event("payment_intent.succeeded", intent))
+        await live.run_worker()
+        read = (await api.data(GET_CHECKOUT, {"id": checkout["id"]}, token=org.token))["checkout"]
+        assert read["status"] == "SUCCEEDED"
+        order = await get_order(api, org.token, read["orderId"])
+        assert (order["status"], order["dueAmount"], order["paymentId"]) == ("PAID", 1999, intent["id"])
