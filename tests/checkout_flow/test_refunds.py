@@ -211,3 +211,18 @@ async def test_a_customers_orders_show_refunds(api, org):
     customer = (await api.data(CUSTOMER_ORDERS, {"id": order["customerId"]}, token=org.token))["customer"]
     assert [(o["id"], o["status"]) for o in customer["orders"]] == [(order_id, "REFUNDED")]
     assert [(t["type"], t["amount"], t["processor"]) for t in order["transactions"]] == [("PAYMENT", 1999, "MANUAL"), ("REFUND", -1999, "MANUAL")]
+
+
+async def test_refunds_at_once_never_pass_what_was_paid(live, localstripe):
+    import asyncio
+
+    org = await make_org(live.session_factory, name="Seller")
+    async with stripe_api(live.settings, live.session_factory, live.redis, localstripe) as api:
+        order = await _stripe_paid_order(api, org, localstripe, customer={"email": "sue@example.com"})
+        answers = await asyncio.gather(*(refund(api, org.token, orderId=order["id"], amount=500) for _ in range(5)))
+        kinds = sorted(answer["__typename"] for answer in answers)
+        assert kinds == ["CreateRefundSuccess"] * 3 + ["RefundExceedsRefundableError"] * 2, answers
+        assert {answer["refundable"] for answer in answers if answer["__typename"] == "RefundExceedsRefundableError"} == {499}
+        after = await get_order(api, org.token, order["id"])
+        assert (after["refundedAmount"], after["refundableAmount"], len(after["refunds"])) == (1500, 499, 3)
+        assert (await _charge(localstripe, order["paymentId"])).amount_refunded == 1500
