@@ -26,7 +26,7 @@ from app.kit import clock
 from app.kit import ledger
 from app.kit.batches import grouped, in_order
 from app.kit.errors import FieldIssue, NotFound, ValidationFailed
-from app.kit.money import prorate
+from app.kit.money import check_amount, prorate
 from app.kit.pagination import Page, check_page_size
 from app.kit.tenancy import TenantScope
 from app.kit.validation import check_text
@@ -309,13 +309,13 @@ def _refund_tax(order: Order, amount: int) -> int:
 
 
 def _check_refund(issues: list[FieldIssue], amount: Any, reason: str, comment: str | None) -> str | None:
-    if isinstance(amount, bool) or not isinstance(amount, int):
-        issues.append(FieldIssue(("amount",), "must be an integer of minor units", "invalid_type"))
-    elif amount < 1:
-        issues.append(FieldIssue(("amount",), "must be at least 1", "out_of_range"))
+    """The kit's amount rule (1 to MAX_AMOUNT: a number past any amount Kassa holds is bad input,
+    not a refund "beyond what is refundable" echoing it back); the comment is a note, whose line
+    breaks are kept."""
+    check_amount(issues, ("amount",), amount, minimum=1)
     if reason not in {r.value for r in RefundReason}:
         issues.append(FieldIssue(("reason",), f"must be one of {', '.join(r.value for r in RefundReason)}", "invalid_value"))
-    return check_text(issues, ("comment",), comment, max_length=COMMENT_MAX_LENGTH)
+    return check_text(issues, ("comment",), comment, max_length=COMMENT_MAX_LENGTH, free_text=True)
 
 
 async def _apply_refund(

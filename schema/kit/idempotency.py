@@ -59,7 +59,17 @@ def request_of(info: strawberry.Info) -> KeyedRequest | None:
     if key is None:
         return None
     payload = {name: value for name, value in values.items() if name != KEY_FIELD}
-    return keyed_request(raw.field_name, key, payload, (KEY_FIELD,))
+    return keyed_request(_operation(info, raw.field_name), key, payload, (KEY_FIELD,))
+
+
+def _operation(info: strawberry.Info, field_name: str) -> str:
+    """The operation a key is scoped to (with the organization): the mutation's name, and for a
+    checkout's client secret also its checkout. The browsers of one organization's checkouts
+    cannot know each other's keys, so one browser's key must neither replay another's answer
+    nor be refused as reused because another browser picked it first."""
+    subject = info.context.subject
+    checkout_id = getattr(subject, "checkout_id", None)
+    return f"{field_name}:{checkout_id}" if checkout_id is not None else field_name
 
 
 def describe(value: Any) -> Any:
