@@ -52,3 +52,24 @@ class LocalStripe:
                 self.process.kill()
                 self.process.wait()
         self.process = None
+
+
+STRIPE_KEY = "sk_test_kassa"  # localstripe takes any secret key
+
+
+def stripe_processor(server: LocalStripe):
+    """Kassa's Stripe processor on `server`, through the official SDK (as with Stripe itself)."""
+    from app.payments.processors import processor_for
+    from app.payments.stripe_processor import StripeProcessor
+
+    processor = processor_for("stripe", stripe_secret_key=STRIPE_KEY, stripe_api_base=server.url)
+    assert isinstance(processor, StripeProcessor)
+    return processor
+
+
+async def card(server: LocalStripe, number: str = "4242424242424242") -> str:
+    """What Stripe.js hands the browser for a test card: a payment method id."""
+    method = await stripe_processor(server).client.v1.payment_methods.create_async(
+        params={"type": "card", "card": {"number": number, "exp_month": 12, "exp_year": 2040, "cvc": "123"}}
+    )
+    return method.id

@@ -157,7 +157,7 @@ NODES = "query Nodes($ids: [ID!]!) { nodes(ids: $ids) { __typename id } }"
 
 # -- Stripe (localstripe) ------------------------------------------------------------------
 
-STRIPE_KEY = "sk_test_kassa"
+from tests.localstripe_server import STRIPE_KEY, card  # noqa: F401  (card: what the browser pays with)
 STRIPE_WEBHOOK_SECRET = "whsec_kassa_checkout_flow"
 STRIPE_WEBHOOK = "/v1/integrations/stripe/webhook"
 
@@ -186,14 +186,6 @@ def stripe_client(localstripe):
     from app.payments.stripe_processor import stripe_client as client
 
     return client(STRIPE_KEY, api_base=localstripe.url)
-
-
-async def card(localstripe, number: str = SUCCEEDS) -> str:
-    """What Stripe.js hands the browser for a test card: a payment method id."""
-    method = await stripe_client(localstripe).v1.payment_methods.create_async(
-        params={"type": "card", "card": {"number": number, "exp_month": 12, "exp_year": 2040, "cvc": "123"}}
-    )
-    return method.id
 
 
 def stripe_event(event_type: str, obj: dict, *, event_id: str | None = None) -> str:

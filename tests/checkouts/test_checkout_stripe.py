@@ -30,29 +30,15 @@ from app.models.checkout import Checkout, PaymentMethod
 from app.models.order import Order, Refund, Transaction
 from app.orders import service as orders
 from app.payments.processors import processor_for
-from app.payments.stripe_processor import StripeProcessor
 from app.server import create_app
 from tests.conftest import make_org, tenant_factory
 from tests.orders.factories import client, count, make_customer, make_product, merchant, rows
+from tests.localstripe_server import card, stripe_processor
 
 SECRET = "whsec_kassa_checkout_test"
 WEBHOOK = "/v1/integrations/stripe/webhook"
 DECLINED = "4000000000000002"  # declined when it is saved (attached)
 ATTACHES_THEN_DECLINES = "4000000000000341"  # saved without trouble, every charge declined
-
-
-def _stripe(localstripe) -> StripeProcessor:
-    processor = processor_for("stripe", stripe_secret_key="sk_test_kassa", stripe_api_base=localstripe.url)
-    assert isinstance(processor, StripeProcessor)
-    return processor
-
-
-async def _card(processor: StripeProcessor, number: str) -> str:
-    """What Stripe.js hands the browser: a payment method id for the card."""
-    method = await processor.client.v1.payment_methods.create_async(
-        params={"type": "card", "card": {"number": number, "exp_month": 12, "exp_year": 2040, "cvc": "123"}}
-    )
-    return method.id
 
 
 async def _stripe_checkout(session, subject, *, amount: int = 1999, discount: dict | None = None, email: str = "ann@example.com", customer_id=None):
@@ -69,7 +55,7 @@ async def _stripe_checkout(session, subject, *, amount: int = 1999, discount: di
 
 
 async def test_a_card_pays_the_checkout(session_factory, org, localstripe):
-    stripe = _stripe(localstripe)
+    stripe = stripe_processor(localstripe)
     subject = merchant(org.id)
     async with tenant_factory(session_factory, org.id)() as session:
         await set_tax_rate(session, subject, "DE", None, 1900)
@@ -94,14 +80,14 @@ async def test_a_card_pays_the_checkout(session_factory, org, localstripe):
         await session.commit()
 
 
-@pytest.mark.parametrize("card", [DECLINED, ATTACHES_THEN_DECLINES], ids=["declined when saved", "declined when charged"])
-async def test_a_declined_card_fails_the_attempt_and_another_card_pays(session_factory, org, localstripe, card):
-    stripe = _stripe(localstripe)
+@pytest.mark.parametrize("number", [DECLINED, ATTACHES_THEN_DECLINES], ids=["declined when saved", "declined when charged"])
+async def test_a_declined_card_fails_the_attempt_and_another_card_pays(session_factory, org, localstripe, number):
+    stripe = stripe_processor(localstripe)
     subject = merchant(org.id)
     async with tenant_factory(session_factory, org.id)() as session:
         checkout = await _stripe_checkout(session, subject, discount={"basis_points": 1000, "max_redemptions": 1})
         browser = client(org.id, checkout.id)
-        failed = await checkouts.confirm_checkout(session, browser, checkout.id, payment_method=await _card(stripe, card), processor=stripe)
+        failed = await checkouts.confirm_checkout(session, browser, checkout.id, payment_method=await card(localstripe, number), processor=stripe)
         assert (failed.status, failed.failure_code, failed.order_id, failed.payment_attempts) == ("failed", "card_declined", None, 1)
         assert failed.failure_message
         discount = await discounts.get_discount(session, subject, checkout.discount_id)
@@ -152,7 +138,7 @@ async def _paid_checkout(live, localstripe, subject) -> Checkout:
     """A checkout paid with a card, committed."""
     async with tenant_session(live.session_factory, subject.scope) as session:
         checkout = await _stripe_checkout(session, subject)
-        done = await checkouts.confirm_checkout(session, client(subject.organization_id, checkout.id), checkout.id, payment_method="pm_card_visa", processor=_stripe(localstripe))
+        done = await checkouts.confirm_checkout(session, client(subject.organization_id, checkout.id), checkout.id, payment_method="pm_card_visa", processor=stripe_processor(localstripe))
         assert done.status == "succeeded"
         await session.commit()
     return done
@@ -165,7 +151,7 @@ async def test_a_payment_whose_confirmation_never_committed_is_completed_once_by
     ids for one intent) and one of them is delivered twice. The customer the confirmation made
     is made again; a known customer billed in another place than the checkout's data says (so
     the confirmation priced it again, with California's tax) is charged and recorded alike."""
-    stripe = _stripe(localstripe)
+    stripe = stripe_processor(localstripe)
     org = await make_org(live.session_factory)
     subject = merchant(org.id)
     async with tenant_session(live.session_factory, subject.scope) as session:
@@ -207,7 +193,7 @@ async def test_a_payment_whose_confirmation_never_committed_is_completed_once_by
 async def test_a_refund_made_at_stripe_is_recorded_once(live, localstripe):
     """Kassa refunds 300 through Stripe, the merchant 500 more in Stripe's dashboard; Stripe's
     charge.refunded (twice) lists both: only the one Kassa did not make is recorded, once."""
-    stripe = _stripe(localstripe)
+    stripe = stripe_processor(localstripe)
     org = await make_org(live.session_factory)
     subject = merchant(org.id)
     done = await _paid_checkout(live, localstripe, subject)
@@ -280,7 +266,7 @@ async def test_ten_confirmations_at_once_charge_once(live, localstripe):
 
     from app.checkouts.errors import CheckoutBusy, CheckoutNotOpen
 
-    stripe = _stripe(localstripe)
+    stripe = stripe_processor(localstripe)
     org = await make_org(live.session_factory)
     subject = merchant(org.id)
     async with tenant_session(live.session_factory, subject.scope) as session:
@@ -324,7 +310,7 @@ async def test_a_payment_that_waits_for_the_customer_is_completed_or_failed_by_i
     """A card that needs 3-D Secure leaves the checkout confirmed, its discount redeemed; Stripe's
     event decides. Succeeded: the order, the redemption counted once. Failed: the checkout is
     failed, the redemption given back, and the customer may confirm again with the discount."""
-    stripe = _stripe(localstripe)
+    stripe = stripe_processor(localstripe)
     org = await make_org(live.session_factory)
     subject = merchant(org.id)
     async with tenant_session(live.session_factory, subject.scope) as session:
@@ -332,7 +318,7 @@ async def test_a_payment_that_waits_for_the_customer_is_completed_or_failed_by_i
         await session.commit()
     browser = client(org.id, checkout.id)
     async with tenant_session(live.session_factory, subject.scope) as session:
-        waiting = await checkouts.confirm_checkout(session, browser, checkout.id, payment_method=await _card(stripe, NEEDS_3DS), processor=stripe)
+        waiting = await checkouts.confirm_checkout(session, browser, checkout.id, payment_method=await card(localstripe, NEEDS_3DS), processor=stripe)
         assert (waiting.status, waiting.order_id) == ("confirmed", None)
         await session.commit()
     intent = await stripe.client.v1.payment_intents.retrieve_async(waiting.payment_id)

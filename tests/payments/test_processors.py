@@ -10,30 +10,17 @@ import pytest
 from app.payments.manual import ManualProcessor
 from app.payments.processors import PaymentMethodRefused, ProcessorNotConfigured, ProcessorUnavailable, processor_for
 from app.payments.stripe_processor import StripeProcessor, stripe_client
+from tests.localstripe_server import card, stripe_processor
 
 SUCCEEDS = "4242424242424242"
 DECLINED = "4000000000000002"
 ATTACHES_THEN_DECLINES = "4000000000000341"  # saved without trouble, every charge declined
 
 
-def _processor(localstripe) -> StripeProcessor:
-    processor = processor_for("stripe", stripe_secret_key="sk_test_kassa", stripe_api_base=localstripe.url)
-    assert isinstance(processor, StripeProcessor)
-    return processor
-
-
-async def _card(processor: StripeProcessor, number: str) -> str:
-    """What Stripe.js hands the browser: a payment method id for the card."""
-    method = await processor.client.v1.payment_methods.create_async(
-        params={"type": "card", "card": {"number": number, "exp_month": 12, "exp_year": 2040, "cvc": "123"}}
-    )
-    return method.id
-
-
 async def test_a_card_is_saved_charged_off_session_and_refunded_in_part(localstripe):
-    processor = _processor(localstripe)
+    processor = stripe_processor(localstripe)
     customer = await processor.create_customer(email="ann@example.com", name="Ann", metadata={"kassa_customer": "c1"}, idempotency_key=uuid.uuid4().hex)
-    saved = await processor.save_payment_method(customer_id=customer.id, payment_method=await _card(processor, SUCCEEDS))
+    saved = await processor.save_payment_method(customer_id=customer.id, payment_method=await card(localstripe, SUCCEEDS))
     assert saved.last4 == "4242"
     first = await processor.charge(
         customer_id=customer.id, payment_method=saved.id, amount=1999, currency="usd", off_session=False, idempotency_key=uuid.uuid4().hex, metadata={}
@@ -52,19 +39,19 @@ async def test_a_card_is_saved_charged_off_session_and_refunded_in_part(localstr
 
 
 async def test_a_declined_card_is_refused_when_saved(localstripe):
-    processor = _processor(localstripe)
+    processor = stripe_processor(localstripe)
     customer = await processor.create_customer(email="bob@example.com", name=None, metadata={}, idempotency_key=uuid.uuid4().hex)
     with pytest.raises(PaymentMethodRefused) as refused:
-        await processor.save_payment_method(customer_id=customer.id, payment_method=await _card(processor, DECLINED))
+        await processor.save_payment_method(customer_id=customer.id, payment_method=await card(localstripe, DECLINED))
     assert refused.value.decline_code == "card_declined"
     with pytest.raises(PaymentMethodRefused):
         await processor.save_payment_method(customer_id=customer.id, payment_method="pm_does_not_exist")
 
 
 async def test_a_declined_charge_is_a_failed_result_with_the_reason(localstripe):
-    processor = _processor(localstripe)
+    processor = stripe_processor(localstripe)
     customer = await processor.create_customer(email="dan@example.com", name=None, metadata={}, idempotency_key=uuid.uuid4().hex)
-    saved = await processor.save_payment_method(customer_id=customer.id, payment_method=await _card(processor, ATTACHES_THEN_DECLINES))
+    saved = await processor.save_payment_method(customer_id=customer.id, payment_method=await card(localstripe, ATTACHES_THEN_DECLINES))
     result = await processor.charge(
         customer_id=customer.id, payment_method=saved.id, amount=1200, currency="eur", off_session=True, idempotency_key=uuid.uuid4().hex, metadata={}
     )
