@@ -21,6 +21,7 @@ without payment.
 
 from __future__ import annotations
 
+import logging
 import uuid
 from dataclasses import dataclass, field, fields
 from datetime import timedelta
@@ -59,6 +60,8 @@ from app.payments.processors import PaymentMethodRefused, PaymentProcessor
 from app.webhooks import service as webhooks
 
 __all__ = ["CheckoutDraft", "CheckoutFilter", "CustomerData", "confirm_checkout", "create_checkout", "update_checkout"]
+
+logger = logging.getLogger("kassa.checkouts")
 
 DEFAULT_EXPIRES_IN = timedelta(hours=1)
 MIN_EXPIRES_IN = timedelta(minutes=1)
@@ -148,9 +151,11 @@ def _unit_amount(price: ProductPrice, checkout: Checkout) -> int:
 
 
 def _billing_address(checkout: Checkout, customer: Customer | None) -> dict[str, Any] | None:
-    if customer is not None:
-        return customer.billing_address
-    return checkout.customer_billing_address
+    """The address that sets the tax and goes on the order: the one given on the checkout (what
+    the buyer typed, what the amounts shown were computed with), else its customer's."""
+    if checkout.customer_billing_address:
+        return checkout.customer_billing_address
+    return customer.billing_address if customer is not None else None
 
 
 async def _price_checkout(session: AsyncSession, scope: TenantScope, checkout: Checkout, price: ProductPrice, customer: Customer | None) -> None:
@@ -553,9 +558,8 @@ async def confirm_checkout(
     if (due > 0 or payment_method is not None) and not manual and processor is None:
         raise ValidationFailed([FieldIssue(("paymentProcessor",), "Stripe is not configured on this server (STRIPE_SECRET_KEY)", "not_configured")])
     customer = await _customer_for(session, subject, checkout)
-    found = await repository.price_and_product(session, scope, checkout.product_price_id)
-    assert found is not None
-    await _price_checkout(session, scope, checkout, found[0], customer)  # the customer's own billing country may change the tax
+    # The amounts stay the ones computed when the checkout last changed: what the browser showed
+    # is what is charged (a customer found by email does not bring its own address's tax rate).
     due = due_now(checkout)
 
     processor_customer = None
@@ -658,10 +662,11 @@ async def complete_from_payment(
     checkout that expired or failed since (its discount is counted if it still can be).
 
     A confirmation that charged and then crashed before its commit left the checkout without
-    its customer (made by that confirmation, rolled back with it) and with the amounts from
-    before it priced them for the customer: the customer is made here from the checkout's data,
-    as the confirmation made it (with its processor customer, `processor_customer_id`), and the
-    checkout priced again, so the payment is compared with what the confirmation charged."""
+    its customer (made by that confirmation, rolled back with it): the customer is made here from
+    the checkout's data, as the confirmation made it (with its processor customer,
+    `processor_customer_id`). A payment of another amount than the checkout is due (it changed
+    after a confirmation whose commit was lost) is not recorded against it: it is logged as an
+    error for the operator, and the event's outcome says so."""
     checkout = await repository.lock(session, scope, checkout_id)
     if checkout is None:
         return "ignored: no such checkout"
@@ -676,12 +681,10 @@ async def complete_from_payment(
             return f"ignored: the checkout's customer cannot be made ({exc.message})"
         if processor == PaymentProcessorName.stripe.value and processor_customer_id and not customer.stripe_customer_id:
             customer.stripe_customer_id = processor_customer_id
-        found = await repository.price_and_product(session, scope, checkout.product_price_id)
-        assert found is not None
-        await _price_checkout(session, scope, checkout, found[0], customer)
         await session.flush()
     if amount != due_now(checkout):
-        return f"ignored: paid {amount}, the checkout is due {due_now(checkout)}"
+        logger.error("payment %s of %s for checkout %s, which is due %s: not recorded, see the processor", payment_id, amount, checkout.id, due_now(checkout))
+        return f"needs attention: paid {amount}, the checkout is due {due_now(checkout)}"
     if checkout.status != CheckoutStatus.confirmed.value and checkout.discount_id is not None:
         attempt = await session.begin_nested()
         try:

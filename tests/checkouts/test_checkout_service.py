@@ -349,13 +349,13 @@ async def test_a_business_needs_its_billing_name_and_address(session_factory, or
             await checkouts.confirm_checkout(session, subject, no_email.id, payment_method=None, processor=None)
         assert [(i.path, i.code) for i in raised.value.issues] == [(("customer", "email"), "required")]
         assert await count(session, "SELECT count(*) FROM customers") == 0
+        await set_tax_rate(session, subject, "DE", None, 1900)
         await checkouts.update_checkout(
             session,
             subject,
             checkout.id,
             {"customer": CustomerData(billing_name="Acme GmbH", billing_address={"country": "de", "city": "Berlin"}), "customer_fields": ["billing_name", "billing_address"]},
         )
-        await set_tax_rate(session, subject, "DE", None, 1900)
         done = await checkouts.confirm_checkout(session, subject, checkout.id, payment_method=None, processor=None)
         order = await session.get(Order, done.order_id)
         assert (order.billing_name, order.tax_country, order.tax_basis_points, order.tax_amount) == ("Acme GmbH", "DE", 1900, 380)
