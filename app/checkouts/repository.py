@@ -98,6 +98,19 @@ async def due_to_expire(session: AsyncSession, scope: TenantScope, now: datetime
     return list((await session.scalars(statement)).all())
 
 
+async def confirmed_waiting(session: AsyncSession, scope: TenantScope, confirmed_before: datetime, limit: int) -> list[Checkout]:
+    """CONFIRMED checkouts (a payment submitted, its outcome to come) confirmed before
+    `confirmed_before`, locked; rows another transaction holds are skipped."""
+    statement = (
+        scoped(select(Checkout), Checkout, scope)
+        .where(Checkout.status == CheckoutStatus.confirmed.value, Checkout.confirmed_at <= confirmed_before, Checkout.payment_id.is_not(None))
+        .order_by(Checkout.confirmed_at)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    return list((await session.scalars(statement)).all())
+
+
 async def price_and_product(session: AsyncSession, scope: TenantScope, price_id: uuid.UUID) -> tuple[ProductPrice, Product] | None:
     statement = (
         scoped(select(ProductPrice, Product), ProductPrice, scope)

@@ -69,6 +69,8 @@ MAX_EXPIRES_IN = timedelta(days=7)
 MAX_SEATS = 100_000
 PAYMENT_METHOD_MAX_LENGTH = 255
 EXPIRE_BATCH = 200
+SETTLE_AFTER = timedelta(minutes=10)  # Stripe's events come within seconds; this is for the lost ones
+SETTLE_BATCH = 50
 BASE_TYPES = {PriceType.fixed.value, PriceType.custom.value, PriceType.free.value, PriceType.seat_unit.value}
 
 
@@ -503,6 +505,7 @@ async def _complete(session: AsyncSession, scope: TenantScope, checkout: Checkou
     )
     await orders.mark_paid(session, scope, order, processor=processor, payment_id=payment_id, charge_id=charge_id, amount=amount, fee=fee)
     checkout.status = CheckoutStatus.succeeded.value
+    checkout.payment_client_secret = None
     checkout.order_id = order.id
     checkout.succeeded_at = clock.now()
     checkout.failure_code = checkout.failure_message = None
@@ -528,6 +531,7 @@ async def _save_payment_method(session: AsyncSession, scope: TenantScope, custom
 
 def _fail(checkout: Checkout, code: str | None, message: str | None) -> None:
     checkout.status = CheckoutStatus.failed.value
+    checkout.payment_client_secret = None
     checkout.failure_code = (code or "payment_failed")[:128]
     checkout.failure_message = (message or "The payment was not completed.")[:1000]
 
@@ -611,6 +615,8 @@ async def confirm_checkout(
                 await _complete(session, scope, checkout, processor=processor.name, payment_id=result.payment_id, charge_id=result.charge_id, amount=due, fee=result.fee)
             else:  # requires_action / processing: the webhook completes it
                 checkout.status = CheckoutStatus.confirmed.value
+                if result.status == "requires_action":
+                    checkout.payment_client_secret = result.raw.get("client_secret")
                 await session.flush()
                 await _emit(session, scope, checkout, WebhookEventType.checkout_updated)
         await attempt.commit()
@@ -713,6 +719,31 @@ async def fail_from_payment(session: AsyncSession, scope: TenantScope, checkout_
     await session.flush()
     await _emit(session, scope, checkout, WebhookEventType.checkout_updated)
     return "handled: checkout failed"
+
+
+async def settle_waiting(session: AsyncSession, scope: TenantScope, processor: PaymentProcessor) -> int:
+    """The safety net under Stripe's events: CONFIRMED checkouts whose outcome has not arrived
+    `SETTLE_AFTER` after their confirmation are asked about at the processor, and completed or
+    failed as its events would have done. One still waiting for the customer (3-D Secure never
+    done) after the checkout expired is canceled at the processor, then failed (and the expiry
+    sweep expires it). Returns how many were settled."""
+    settled = 0
+    for checkout in await repository.confirmed_waiting(session, scope, clock.now() - SETTLE_AFTER, SETTLE_BATCH):
+        if checkout.payment_processor != processor.name or checkout.payment_id is None:
+            continue
+        if checkout.expires_at <= clock.now():
+            result = await processor.cancel_payment(payment_id=checkout.payment_id)
+        else:
+            result = await processor.payment_status(payment_id=checkout.payment_id)
+        if result.status == "succeeded":
+            await complete_from_payment(
+                session, scope, checkout.id, processor=processor.name, payment_id=checkout.payment_id, charge_id=result.charge_id, amount=result.amount
+            )
+            settled += 1
+        elif result.status == "failed":
+            await fail_from_payment(session, scope, checkout.id, code=result.failure_code, message=result.failure_message)
+            settled += 1
+    return settled
 
 
 async def expire_due(session: AsyncSession, scope: TenantScope) -> int:

@@ -86,6 +86,9 @@ class Checkout(TenantModel):
     # Payment attempts: each confirmation is one, with its own processor idempotency key.
     payment_attempts: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
     payment_id: Mapped[str | None] = mapped_column(String(255), nullable=True)  # Stripe: the PaymentIntent
+    # While CONFIRMED and the customer must act (3-D Secure): the PaymentIntent's client secret,
+    # for Stripe.js `handleNextAction` in the customer's browser.
+    payment_client_secret: Mapped[str | None] = mapped_column(String(255), nullable=True)
     failure_code: Mapped[str | None] = mapped_column(String(128), nullable=True)
     failure_message: Mapped[str | None] = mapped_column(String(1000), nullable=True)
     order_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, ForeignKey("orders.id", ondelete="RESTRICT"), nullable=True)

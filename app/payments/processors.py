@@ -91,6 +91,15 @@ class PaymentProcessor(Protocol):
 
     async def refund(self, *, payment_id: str, amount: int, currency: str, idempotency_key: str, metadata: dict[str, str]) -> RefundResult: ...
 
+    async def payment_status(self, *, payment_id: str) -> ChargeResult:
+        """Where a payment stands now (for one whose outcome was to arrive later)."""
+        ...
+
+    async def cancel_payment(self, *, payment_id: str) -> ChargeResult:
+        """Give up a payment that is still waiting for the customer (e.g. 3-D Secure never done);
+        the answer says where it stands (it may have succeeded meanwhile)."""
+        ...
+
 
 class ProcessorNotConfigured(KassaError):
     code = "PAYMENT_PROCESSOR_NOT_CONFIGURED"

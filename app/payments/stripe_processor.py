@@ -56,6 +56,8 @@ def _charge_result(intent: dict[str, Any]) -> ChargeResult:
         return ChargeResult(status="processing", **common)
     if status in ("requires_action", "requires_confirmation") and not error:
         return ChargeResult(status="requires_action", **common)
+    if status == "canceled":
+        return ChargeResult(status="failed", failure_code="payment_canceled", failure_message="The payment was canceled before it was completed.", **common)
     return ChargeResult(
         status="failed",
         failure_code=error.get("decline_code") or error.get("code") or "payment_failed",
@@ -135,6 +137,26 @@ class StripeProcessor:
         if result.status == "succeeded" and result.charge_id:
             result = replace(result, fee=await self._fee(result.charge_id))
         return result
+
+    async def payment_status(self, *, payment_id: str) -> ChargeResult:
+        try:
+            intent = await self.client.v1.payment_intents.retrieve_async(payment_id)
+        except stripe.StripeError as exc:
+            raise _unavailable(exc) from None
+        return _charge_result(intent.to_dict())
+
+    async def cancel_payment(self, *, payment_id: str) -> ChargeResult:
+        """Cancel the PaymentIntent if it still waits; one that finished meanwhile is answered as it is."""
+        current = await self.payment_status(payment_id=payment_id)
+        if current.status not in ("requires_action", "processing"):
+            return current
+        try:
+            intent = await self.client.v1.payment_intents.cancel_async(payment_id)
+        except stripe.InvalidRequestError:  # it moved on meanwhile (e.g. succeeded): say where it is now
+            return await self.payment_status(payment_id=payment_id)
+        except stripe.StripeError as exc:
+            raise _unavailable(exc) from None
+        return _charge_result(intent.to_dict())
 
     async def _fee(self, charge_id: str) -> int | None:
         """Stripe's fee for the charge, from its balance transaction (for the ledger's

@@ -132,6 +132,7 @@ def upgrade() -> None:
     sa.Column('customer_external_id', sa.String(length=256), nullable=True),
     sa.Column('payment_attempts', sa.Integer(), nullable=False),
     sa.Column('payment_id', sa.String(length=255), nullable=True),
+    sa.Column('payment_client_secret', sa.String(length=255), nullable=True),
     sa.Column('failure_code', sa.String(length=128), nullable=True),
     sa.Column('failure_message', sa.String(length=1000), nullable=True),
     sa.Column('order_id', sa.Uuid(), nullable=True),

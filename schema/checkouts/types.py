@@ -67,6 +67,10 @@ class Checkout(Node):
     customer_tax_id: str | None = strawberry.field(description="For a new customer: a tax id.")
     order_id: strawberry.ID | None = strawberry.field(description="The order, once it succeeded.")
     payment_attempts: int = strawberry.field(description="How many times it was confirmed.")
+    payment_client_secret: str | None = strawberry.field(
+        description="While `CONFIRMED` and the customer must authenticate the payment (3-D Secure): the Stripe PaymentIntent's client "
+        "secret, for Stripe.js `handleNextAction` in the customer's browser; Stripe's event then completes the checkout. Null otherwise."
+    )
     failure_code: str | None = strawberry.field(description="Why the last payment failed (the processor's decline code).")
     failure_message: str | None = strawberry.field(description="The same, for the customer to read.")
     confirmed_at: datetime | None = strawberry.field(description="When it was last confirmed.")
@@ -137,6 +141,7 @@ class Checkout(Node):
             customer_tax_id=row.customer_tax_id,
             order_id=gid("Order", row.order_id),
             payment_attempts=row.payment_attempts,
+            payment_client_secret=row.payment_client_secret,
             failure_code=row.failure_code,
             failure_message=row.failure_message,
             confirmed_at=row.confirmed_at,

@@ -20,7 +20,7 @@ CHECKOUT_FIELDS = """
   subtotalAmount discountAmount netAmount taxAmount totalAmount dueNow taxBasisPoints discountId trialDays
   customerId customerType customerEmail customerName customerBillingName
   customerBillingAddress { line1 city state postalCode country } customerTaxId orderId paymentAttempts
-  failureCode failureMessage metadata
+  paymentClientSecret failureCode failureMessage metadata
 """
 CHECKOUT_ERRORS = f"""{ERROR_FIELDS} {VALIDATION} {NOT_FOUND}
   ... on CheckoutNotOpenError {{ status }}

@@ -5,6 +5,8 @@ that the customer can confirm again with another card and still have it."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import httpx
 
 from app.kit.ids import from_global_id
@@ -21,6 +23,7 @@ from tests.checkout_flow.operations import (
     stripe_client,
     stripe_event,
     stripe_event_outcomes,
+    stripe_settings,
 )
 from tests.conftest import make_org
 from tests.discounts.operations import GET_DISCOUNT, create_discount
@@ -61,6 +64,9 @@ async def test_authenticated_then_paid_by_stripes_event(live, localstripe):
         answer = await confirm_session(api, checkout["clientSecret"], paymentMethod=await card(localstripe, AUTHENTICATES))
         assert answer["__typename"] == "ConfirmCheckoutSuccess", answer
         assert (answer["checkout"]["status"], answer["checkout"]["orderId"]) == ("CONFIRMED", None)
+        # what the browser hands Stripe.js to run 3-D Secure: the PaymentIntent's client secret
+        pending = await _intent_of(localstripe, checkout["id"])
+        assert answer["checkout"]["paymentClientSecret"] == pending["client_secret"] and pending["client_secret"].startswith(pending["id"])
         again = await confirm_session(api, checkout["clientSecret"], paymentMethod=await card(localstripe))
         assert (again["__typename"], again["status"]) == ("CheckoutNotOpenError", "CONFIRMED"), again
         assert (await flow_counts(live.session_factory))["orders"] == 0
@@ -101,3 +107,47 @@ async def test_failed_authentication_fails_the_checkout_and_gives_its_discount_b
         assert await _redemptions(api, org, discount) == 1
         counts = await flow_counts(live.session_factory)
         assert (counts["orders"], counts["transactions"], counts["discount_redemptions"]) == (1, 1, 1)
+
+
+async def _settle(live, localstripe) -> int:
+    """The worker's `checkouts.settle` sweep, run once (as its cron would)."""
+    from workers.checkouts import settle
+
+    return await settle({"session_factory": live.session_factory, "redis": live.redis, "settings": stripe_settings(live.settings, localstripe)})
+
+
+async def test_a_lost_event_is_made_up_for_by_asking_stripe_and_an_abandoned_authentication_is_canceled(live, localstripe, clock):
+    """Stripe's events never came: ten minutes after the confirmation, the sweep asks Stripe.
+    Authenticated: the order, paid. Never authenticated, and the checkout expired: the payment
+    is canceled at Stripe, the checkout failed, then expired by the expiry sweep; its discount given back."""
+    from workers.checkouts import expire
+
+    org = await make_org(live.session_factory, name="Seller")
+    async with stripe_api(live.settings, live.session_factory, live.redis, localstripe) as api:
+        product = await one_time_product(api, org.token)
+        discount = await create_discount(api, org.token, code="ONE", maxRedemptions=2)
+        paid, abandoned = [
+            await create_checkout(api, org.token, productPriceId=product["prices"][0]["id"], discountCode="ONE", customer={"email": email}, expiresInSeconds=1200)
+            for email in ("pat@example.com", "quinn@example.com")
+        ]
+        for checkout in (paid, abandoned):
+            answer = await confirm_session(api, checkout["clientSecret"], paymentMethod=await card(localstripe, AUTHENTICATES))
+            assert answer["checkout"]["status"] == "CONFIRMED", answer
+        await _authenticate(localstripe, await _intent_of(localstripe, paid["id"]), success=True)
+        assert await _settle(live, localstripe) == 0  # too early: the events may still come
+        clock.advance(timedelta(minutes=11))
+        assert await _settle(live, localstripe) == 1
+        read = (await api.data(GET_CHECKOUT, {"id": paid["id"]}, token=org.token))["checkout"]
+        assert (read["status"], read["paymentClientSecret"]) == ("SUCCEEDED", None)
+        assert (await get_order(api, org.token, read["orderId"]))["status"] == "PAID"
+        assert (await api.data(GET_CHECKOUT, {"id": abandoned["id"]}, token=org.token))["checkout"]["status"] == "CONFIRMED"
+
+        clock.advance(timedelta(minutes=10))  # past the abandoned checkout's expiry: its payment is given up
+        assert await _settle(live, localstripe) == 1
+        assert (await _intent_of(localstripe, abandoned["id"]))["status"] == "canceled"
+        read = (await api.data(GET_CHECKOUT, {"id": abandoned["id"]}, token=org.token))["checkout"]
+        assert (read["status"], read["failureCode"], read["paymentClientSecret"]) == ("FAILED", "payment_canceled", None)
+        await expire({"session_factory": live.session_factory, "redis": live.redis})
+        assert (await api.data(GET_CHECKOUT, {"id": abandoned["id"]}, token=org.token))["checkout"]["status"] == "EXPIRED"
+        assert await _redemptions(api, org, discount) == 1
+        assert (await flow_counts(live.session_factory))["orders"] == 1
