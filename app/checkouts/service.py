@@ -53,9 +53,11 @@ from app.models import Customer, CustomerType, PriceType, Product, ProductPrice
 from app.models.checkout import Checkout, CheckoutStatus, PaymentMethod, PaymentProcessorName
 from app.models.order import BillingReason
 from app.models.webhook import WebhookEventType
+from app.members import repository as members_repository
 from app.orders import service as orders
 from app.orders.service import OrderAmounts, OrderLine
 from app.payments.manual import ManualProcessor
+from app.subscriptions import service as subscriptions
 from app.payments.processors import PaymentMethodRefused, PaymentProcessor
 from app.webhooks import service as webhooks
 
@@ -471,8 +473,20 @@ async def _customer_for(session: AsyncSession, subject: Subject, checkout: Check
     return customer
 
 
-async def _complete(session: AsyncSession, scope: TenantScope, checkout: Checkout, *, processor: str, payment_id: str | None, charge_id: str | None, amount: int, fee: int | None = None) -> None:
-    """The checkout is paid (or nothing was due): its order, paid, and the checkout succeeded."""
+async def _complete(
+    session: AsyncSession,
+    scope: TenantScope,
+    checkout: Checkout,
+    *,
+    processor: str,
+    payment_id: str | None,
+    charge_id: str | None,
+    amount: int,
+    fee: int | None = None,
+    payment_method_id: uuid.UUID | None = None,
+) -> None:
+    """The checkout is paid (or nothing was due): its order, paid, the subscription it starts
+    (a recurring product), and the checkout succeeded."""
     found = await repository.price_and_product(session, scope, checkout.product_price_id)
     assert found is not None
     price, product = found
@@ -503,6 +517,28 @@ async def _complete(session: AsyncSession, scope: TenantScope, checkout: Checkou
         billing_address=address,
         metadata=dict(checkout.user_metadata),
     )
+    if product.is_recurring and customer is not None:
+        owner = await members_repository.get_owner(session, scope, customer.id) if customer.is_business else None
+        subscription = await subscriptions.create_from_checkout(
+            session,
+            scope,
+            checkout_id=checkout.id,
+            customer=customer,
+            product_id=product.id,
+            product_price_id=price.id,
+            recurring_interval=product.recurring_interval,  # type: ignore[arg-type]
+            currency=checkout.currency,
+            amount=unit * (checkout.seats or 1),
+            seats=checkout.seats,
+            discount_id=checkout.discount_id,
+            trial_days=checkout.trial_days,
+            processor=checkout.payment_processor,
+            payment_method_id=payment_method_id,
+            member_id=owner.id if owner is not None else None,
+            metadata=dict(checkout.user_metadata),
+        )
+        order.subscription_id = subscription.id
+        await session.flush()
     await orders.mark_paid(session, scope, order, processor=processor, payment_id=payment_id, charge_id=charge_id, amount=amount, fee=fee)
     checkout.status = CheckoutStatus.succeeded.value
     checkout.payment_client_secret = None
@@ -513,20 +549,23 @@ async def _complete(session: AsyncSession, scope: TenantScope, checkout: Checkou
     await _emit(session, scope, checkout, WebhookEventType.checkout_updated)
 
 
-async def _save_payment_method(session: AsyncSession, scope: TenantScope, customer: Customer, processor: PaymentProcessor, processor_customer_id: str, method) -> None:
-    if await repository.payment_method(session, scope, processor.name, method.id) is None:
-        session.add(
-            PaymentMethod(
-                organization_id=scope.organization_id,
-                customer_id=customer.id,
-                processor=processor.name,
-                processor_id=method.id,
-                processor_customer_id=processor_customer_id,
-                brand=method.brand,
-                last4=method.last4,
-            )
+async def _save_payment_method(
+    session: AsyncSession, scope: TenantScope, customer: Customer, processor: PaymentProcessor, processor_customer_id: str, method
+) -> PaymentMethod:
+    saved = await repository.payment_method(session, scope, processor.name, method.id)
+    if saved is None:
+        saved = PaymentMethod(
+            organization_id=scope.organization_id,
+            customer_id=customer.id,
+            processor=processor.name,
+            processor_id=method.id,
+            processor_customer_id=processor_customer_id,
+            brand=method.brand,
+            last4=method.last4,
         )
+        session.add(saved)
         await session.flush()
+    return saved
 
 
 def _fail(checkout: Checkout, code: str | None, message: str | None) -> None:
@@ -580,10 +619,13 @@ async def confirm_checkout(
             except DiscountNotApplicable as exc:  # e.g. redeemed to its limit since it was applied
                 raise ValidationFailed([_discount_issue(exc)]) from None
         if due == 0:
+            saved = None
             if processor_customer is not None:  # a trial keeps the card for its first charge
                 method = await processor.save_payment_method(customer_id=processor_customer, payment_method=payment_method)
-                await _save_payment_method(session, scope, customer, processor, processor_customer, method)
-            await _complete(session, scope, checkout, processor=checkout.payment_processor, payment_id=None, charge_id=None, amount=0)
+                saved = await _save_payment_method(session, scope, customer, processor, processor_customer, method)
+            await _complete(
+                session, scope, checkout, processor=checkout.payment_processor, payment_id=None, charge_id=None, amount=0, payment_method_id=saved.id if saved else None
+            )
         elif manual:
             result = await ManualProcessor().charge(
                 customer_id=str(customer.id),
@@ -610,9 +652,12 @@ async def confirm_checkout(
             if result.status == "failed":
                 raise PaymentMethodRefused(result.failure_message or "The payment was declined.", decline_code=result.failure_code)
             checkout.payment_id = result.payment_id
-            await _save_payment_method(session, scope, customer, processor, processor_customer, method)
+            saved = await _save_payment_method(session, scope, customer, processor, processor_customer, method)
             if result.status == "succeeded":
-                await _complete(session, scope, checkout, processor=processor.name, payment_id=result.payment_id, charge_id=result.charge_id, amount=due, fee=result.fee)
+                await _complete(
+                    session, scope, checkout, processor=processor.name, payment_id=result.payment_id, charge_id=result.charge_id, amount=due, fee=result.fee,
+                    payment_method_id=saved.id,
+                )
             else:  # requires_action / processing: the webhook completes it
                 checkout.status = CheckoutStatus.confirmed.value
                 if result.status == "requires_action":

@@ -63,11 +63,13 @@ class Order(TenantModel):
         Index("ix_orders_checkout_id", "checkout_id", unique=True, postgresql_where=text("checkout_id IS NOT NULL")),
         Index("ix_orders_payment_id", "organization_id", "payment_id", postgresql_where=text("payment_id IS NOT NULL")),
         Index("ix_orders_charge_id", "charge_id", postgresql_where=text("charge_id IS NOT NULL")),
+        Index("ix_orders_subscription_id_created_at", "subscription_id", "created_at", postgresql_where=text("subscription_id IS NOT NULL")),
     )
 
     customer_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("customers.id", ondelete="RESTRICT"), nullable=False, index=True)
     product_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, ForeignKey("products.id", ondelete="RESTRICT"), nullable=True, index=True)
     checkout_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, nullable=True)
+    subscription_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, ForeignKey("subscriptions.id", ondelete="RESTRICT"), nullable=True)
     discount_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, ForeignKey("discounts.id", ondelete="RESTRICT"), nullable=True)
     billing_reason: Mapped[str] = mapped_column(String(32), nullable=False)
     status: Mapped[str] = mapped_column(String(32), nullable=False)

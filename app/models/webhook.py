@@ -44,6 +44,14 @@ class WebhookEventType(str, enum.Enum):
     order_updated = "order.updated"
     order_refunded = "order.refunded"
     refund_created = "refund.created"
+    subscription_created = "subscription.created"
+    subscription_updated = "subscription.updated"
+    subscription_active = "subscription.active"
+    subscription_canceled = "subscription.canceled"
+    subscription_uncanceled = "subscription.uncanceled"
+    subscription_revoked = "subscription.revoked"
+    subscription_past_due = "subscription.past_due"
+    subscription_cycled = "subscription.cycled"
 
 
 class WebhookEndpoint(SoftDeleteMixin, TenantModel):

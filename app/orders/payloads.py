@@ -30,6 +30,7 @@ def order_data(order: Order, items: Sequence[OrderItem]) -> dict[str, Any]:
         "customerId": to_global_id("Customer", order.customer_id),
         "productId": to_global_id("Product", order.product_id) if order.product_id else None,
         "checkoutId": to_global_id("Checkout", order.checkout_id) if order.checkout_id else None,
+        "subscriptionId": to_global_id("Subscription", order.subscription_id) if order.subscription_id else None,
         "discountId": to_global_id("Discount", order.discount_id) if order.discount_id else None,
         "currency": order.currency,
         "subtotalAmount": order.subtotal_amount,

@@ -34,6 +34,14 @@ _TYPE_DESCRIPTIONS = {
     "order.updated": "An order changed: paid, refunded, disputed.",
     "order.refunded": "Some or all of an order was refunded.",
     "refund.created": "A refund was made (through Kassa or at the payment processor).",
+    "subscription.created": "A subscription was created (a checkout of a recurring product succeeded).",
+    "subscription.updated": "A subscription changed (every change also sends its own event below).",
+    "subscription.active": "A subscription became active: its trial ended into a paid period, or a late payment came.",
+    "subscription.canceled": "A subscription was canceled: at the end of its period (`cancelAtPeriodEnd`), or it ended.",
+    "subscription.uncanceled": "A cancellation at the period's end was taken back.",
+    "subscription.revoked": "A subscription ended at once.",
+    "subscription.past_due": "A renewal's payment failed: the subscription is past due.",
+    "subscription.cycled": "A subscription renewed: a new period, its billing entry and its renewal order.",
 }
 
 WebhookEventType = strawberry.enum(

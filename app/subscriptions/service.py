@@ -1,0 +1,384 @@
+"""Subscriptions: created from a succeeded checkout, renewed exactly once per period, charged
+off-session, canceled, uncanceled and revoked.
+
+**Renewal.** The worker's sweep claims due subscriptions (period ended, trialing or active) with
+`FOR UPDATE SKIP LOCKED` in batches: two workers take different rows, and a subscription is
+renewed in the transaction that holds its lock, which moves its `period_number` by one, writes
+the period's `cycle` billing entry (unique per subscription and period start) and its renewal
+order, and asks for the order's charge (`subscriptions.charge_order`, after commit). A worker
+killed mid-batch rolls the whole batch back; the next sweep renews those subscriptions, once. A
+second run of the same sweep finds them renewed (their period end is in the future).
+
+**Charging** is its own job, on the order's row lock: a pending order is charged off-session with
+the subscription's saved payment method; the processor's idempotency key is the order's, so the
+job run twice, or retried after a crash between the processor's answer and the commit, charges
+once. A failed charge (or no payment method, as after a trial started without one) makes the
+subscription `past_due`; a payment that succeeds makes it `active` again.
+
+**Amounts** come from the kit (app/discounts/amounts.py): the period's price (times the seats),
+less the subscription's discount while it lasts (`once`: the first order only, made at checkout;
+`repeating`: orders of periods starting within its months; `forever`), plus the tax of the
+customer's billing country.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timedelta
+from typing import Any
+
+from dateutil.relativedelta import relativedelta
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.auth.subject import Subject
+from app.discounts import service as discounts
+from app.discounts.amounts import DiscountTerms, compute_amounts
+from app.discounts.tax_rates import tax_rate_for
+from app.kit import clock
+from app.kit.batches import grouped, in_order
+from app.kit.errors import NotFound
+from app.kit.jobs import enqueue_after_commit
+from app.kit.money import Money
+from app.kit.pagination import Page, check_page_size
+from app.kit.periods import period_bounds
+from app.kit.tenancy import TenantScope
+from app.models import Customer
+from app.models.discount import Discount, DiscountDuration
+from app.models.order import BillingReason, Order, OrderStatus
+from app.models.subscription import BillingEntry, BillingEntryType, Subscription, SubscriptionStatus
+from app.models.webhook import WebhookEventType
+from app.orders import repository as orders_repository
+from app.orders import service as orders
+from app.orders.service import OrderAmounts, OrderLine
+from app.payments.manual import ManualProcessor
+from app.payments.processors import PaymentProcessor
+from app.subscriptions import repository
+from app.subscriptions.errors import SubscriptionNotChangeable
+from app.subscriptions.payloads import subscription_data
+from app.subscriptions.repository import SubscriptionFilter
+from app.webhooks import service as webhooks
+
+__all__ = ["SubscriptionFilter", "cancel", "charge_order", "create_from_checkout", "renew_due", "revoke", "uncancel"]
+
+CHARGE_JOB = "subscriptions.charge_order"
+RENEW_BATCH = 200
+
+
+# -- reads ---------------------------------------------------------------------------------
+
+
+async def list_subscriptions(
+    session: AsyncSession, subject: Subject, filter: SubscriptionFilter, *, descending: bool = True, first: int = 50, after: str | None = None, max_page_size: int = 100
+) -> Page[Subscription]:
+    check_page_size(first, max_page_size)
+    return await repository.list_page(session, subject.scope, filter, descending=descending, first=first, after=after)
+
+
+async def count_subscriptions(session: AsyncSession, subject: Subject, filter: SubscriptionFilter) -> int:
+    return await repository.count(session, subject.scope, filter)
+
+
+async def get_subscription(session: AsyncSession, subject: Subject, subscription_id: uuid.UUID) -> Subscription:
+    subscription = await repository.get(session, subject.scope, subscription_id)
+    if subscription is None:
+        raise NotFound("Subscription not found")
+    return subscription
+
+
+async def load_subscriptions(session: AsyncSession, scope: TenantScope, ids: list[uuid.UUID]) -> list[Subscription | None]:
+    return in_order(await repository.get_many(session, scope, ids), ids)
+
+
+async def load_subscriptions_of_customers(session: AsyncSession, scope: TenantScope, customer_ids: list[uuid.UUID]) -> list[list[Subscription]]:
+    return grouped(await repository.of_customers(session, scope, customer_ids), customer_ids, key=lambda row: row.customer_id)
+
+
+async def load_entries_of(session: AsyncSession, scope: TenantScope, subscription_ids: list[uuid.UUID]) -> list[list[BillingEntry]]:
+    return grouped(await repository.entries_of(session, scope, subscription_ids), subscription_ids, key=lambda row: row.subscription_id)
+
+
+async def load_orders_of(session: AsyncSession, scope: TenantScope, subscription_ids: list[uuid.UUID]) -> list[list[Order]]:
+    return grouped(await repository.orders_of(session, scope, subscription_ids), subscription_ids, key=lambda row: row.subscription_id)
+
+
+async def _emit(session: AsyncSession, scope: TenantScope, subscription: Subscription, *types: WebhookEventType) -> None:
+    data = subscription_data(subscription)
+    for type in types:
+        await webhooks.emit(session, scope, type, data)
+
+
+# -- creation ------------------------------------------------------------------------------
+
+
+async def create_from_checkout(
+    session: AsyncSession,
+    scope: TenantScope,
+    *,
+    checkout_id: uuid.UUID,
+    customer: Customer,
+    product_id: uuid.UUID,
+    product_price_id: uuid.UUID,
+    recurring_interval: str,
+    currency: str,
+    amount: int,
+    seats: int | None,
+    discount_id: uuid.UUID | None,
+    trial_days: int | None,
+    processor: str,
+    payment_method_id: uuid.UUID | None,
+    member_id: uuid.UUID | None,
+    metadata: dict[str, Any],
+) -> Subscription:
+    """The subscription a succeeded checkout of a recurring product starts: trialing for
+    `trial_days`, else active with its first period paid by the checkout's order. Emits
+    `subscription.created` (and `subscription.active`). Never commits."""
+    now = clock.now()
+    trial_end = now + timedelta(days=trial_days) if trial_days else None
+    anchor = trial_end or now
+    number = -1 if trial_end else 0
+    start, end = (now, trial_end) if trial_end else period_bounds(anchor, recurring_interval, 0)
+    subscription = Subscription(
+        id=uuid.uuid4(),
+        organization_id=scope.organization_id,
+        customer_id=customer.id,
+        member_id=member_id,
+        product_id=product_id,
+        product_price_id=product_price_id,
+        checkout_id=checkout_id,
+        discount_id=discount_id,
+        payment_method_id=payment_method_id,
+        processor=processor,
+        status=SubscriptionStatus.trialing.value if trial_end else SubscriptionStatus.active.value,
+        currency=currency,
+        amount=amount,
+        seats=seats,
+        recurring_interval=recurring_interval,
+        anchor_at=anchor,
+        period_number=number,
+        current_period_start=start,
+        current_period_end=end,
+        trial_start=now if trial_end else None,
+        trial_end=trial_end,
+        started_at=now,
+        user_metadata=dict(metadata),
+    )
+    session.add(subscription)
+    await session.flush()
+    if not trial_end:
+        session.add(
+            BillingEntry(
+                organization_id=scope.organization_id,
+                subscription_id=subscription.id,
+                product_price_id=product_price_id,
+                type=BillingEntryType.cycle.value,
+                direction="debit",
+                amount=amount,
+                currency=currency,
+                start_at=start,
+                end_at=end,
+            )
+        )
+        await session.flush()
+    types = [WebhookEventType.subscription_created]
+    if subscription.status == SubscriptionStatus.active.value:
+        types.append(WebhookEventType.subscription_active)
+    await _emit(session, scope, subscription, *types)
+    return subscription
+
+
+# -- renewal -------------------------------------------------------------------------------
+
+
+def _discount_applies(discount: Discount | None, subscription: Subscription, number: int, period_start: datetime) -> bool:
+    """Whether the subscription's discount takes part in the order of period `number` starting
+    then: `once`, the first paid period only (the checkout's order, or the first order after a
+    trial); `repeating`, periods starting within its months from the start; `forever`, all."""
+    if discount is None:
+        return False
+    if discount.duration == DiscountDuration.once.value:
+        return number == 0
+    if discount.duration == DiscountDuration.repeating.value:
+        return period_start < subscription.started_at + relativedelta(months=discount.duration_in_months or 0)
+    return True
+
+
+async def _cycle(session: AsyncSession, scope: TenantScope, subscription: Subscription, customer: Customer | None, discount: Discount | None) -> Order | None:
+    """Renew one locked, due subscription into its next period (see the module's docstring)."""
+    if subscription.cancel_at_period_end:
+        subscription.status = SubscriptionStatus.canceled.value
+        subscription.ended_at = subscription.current_period_end
+        await session.flush()
+        await _emit(session, scope, subscription, WebhookEventType.subscription_canceled, WebhookEventType.subscription_updated)
+        return None
+    was_trialing = subscription.status == SubscriptionStatus.trialing.value
+    number = subscription.period_number + 1
+    start, end = period_bounds(subscription.anchor_at, subscription.recurring_interval, number)
+    subscription.period_number = number
+    subscription.current_period_start = start
+    subscription.current_period_end = end
+    if was_trialing:
+        subscription.status = SubscriptionStatus.active.value
+
+    address = (customer.billing_address if customer is not None else None) or {}
+    rate = await tax_rate_for(session, scope, address.get("country"), address.get("state"))
+    terms = DiscountTerms.of(discount) if _discount_applies(discount, subscription, number, start) and discount is not None else None
+    amounts = compute_amounts(Money(subscription.amount, subscription.currency), discount=terms, tax_basis_points=rate)
+    entry = BillingEntry(
+        organization_id=scope.organization_id,
+        subscription_id=subscription.id,
+        product_price_id=subscription.product_price_id,
+        type=BillingEntryType.cycle.value,
+        direction="debit",
+        amount=subscription.amount,
+        currency=subscription.currency,
+        start_at=start,
+        end_at=end,
+    )
+    session.add(entry)
+    order = await orders.create_order(
+        session,
+        scope,
+        customer_id=subscription.customer_id,
+        product_id=subscription.product_id,
+        billing_reason=BillingReason.subscription_cycle,
+        amounts=OrderAmounts(
+            currency=subscription.currency, subtotal=amounts.subtotal.amount, discount=amounts.discount_amount.amount, tax=amounts.tax_amount.amount
+        ),
+        lines=[OrderLine(label=f"Period {start:%Y-%m-%d} to {end:%Y-%m-%d}", unit_amount=subscription.amount, product_price_id=subscription.product_price_id)],
+        processor=subscription.processor,
+        discount_id=discount.id if terms is not None and discount is not None else None,
+        tax_basis_points=rate,
+        tax_country=address.get("country"),
+        billing_name=customer.billing_name if customer is not None else None,
+        billing_address=address or None,
+        subscription_id=subscription.id,
+    )
+    entry.order_id = order.id
+    await session.flush()
+    if order.due_amount == 0:
+        await orders.mark_paid(session, scope, order, processor=subscription.processor, payment_id=None, charge_id=None, amount=0)
+    else:
+        enqueue_after_commit(session, CHARGE_JOB, order.id)
+    types = [WebhookEventType.subscription_cycled, WebhookEventType.subscription_updated]
+    if was_trialing:
+        types.append(WebhookEventType.subscription_active)
+    await _emit(session, scope, subscription, *types)
+    return order
+
+
+async def renew_due(session: AsyncSession, scope: TenantScope, *, limit: int = RENEW_BATCH) -> int:
+    """Renew a batch of the organization's due subscriptions in this transaction (the caller
+    commits); returns how many were claimed (a full batch: call again)."""
+    due = await repository.claim_due(session, scope, clock.now(), limit)
+    if not due:
+        return 0
+    customers = await repository.customers_by_id(session, scope, list({s.customer_id for s in due}))
+    discount_ids = list({s.discount_id for s in due if s.discount_id is not None})
+    found = await discounts.load_discounts(session, scope, discount_ids) if discount_ids else []
+    by_id = {d.id: d for d in found if d is not None}
+    for subscription in due:
+        await _cycle(session, scope, subscription, customers.get(subscription.customer_id), by_id.get(subscription.discount_id))  # type: ignore[arg-type]
+    return len(due)
+
+
+# -- charging ------------------------------------------------------------------------------
+
+
+async def _past_due(session: AsyncSession, scope: TenantScope, subscription: Subscription) -> None:
+    if subscription.status in (SubscriptionStatus.active.value, SubscriptionStatus.trialing.value):
+        subscription.status = SubscriptionStatus.past_due.value
+        subscription.past_due_at = clock.now()
+        await session.flush()
+        await _emit(session, scope, subscription, WebhookEventType.subscription_past_due, WebhookEventType.subscription_updated)
+
+
+async def charge_order(session: AsyncSession, scope: TenantScope, order_id: uuid.UUID, *, stripe: PaymentProcessor | None) -> str:
+    """Charge a subscription's pending order off-session (see the module's docstring). Returns
+    what happened. Never commits."""
+    order = await orders_repository.get(session, scope, order_id, for_update=True)
+    if order is None or order.subscription_id is None:
+        return "ignored: no such subscription order"
+    if order.status != OrderStatus.pending.value:
+        return f"already {order.status}"
+    subscription = await repository.get(session, scope, order.subscription_id, for_update=True)
+    assert subscription is not None
+    method = await repository.payment_method(session, scope, subscription.payment_method_id) if subscription.payment_method_id else None
+    if subscription.processor == "manual":
+        result = await ManualProcessor().charge(
+            customer_id=str(subscription.customer_id), payment_method="offline", amount=order.due_amount, currency=order.currency,
+            off_session=True, idempotency_key=f"kassa-order-{order.id}", metadata={},
+        )
+    elif method is None or stripe is None:
+        await _past_due(session, scope, subscription)
+        return "past due: no payment method" if method is None else "past due: the processor is not configured"
+    else:
+        result = await stripe.charge(
+            customer_id=method.processor_customer_id,
+            payment_method=method.processor_id,
+            amount=order.due_amount,
+            currency=order.currency,
+            off_session=True,
+            idempotency_key=f"kassa-order-{order.id}",
+            metadata={"kassa_organization_id": str(scope.organization_id), "kassa_order_id": str(order.id)},
+        )
+    if result.status == "succeeded":
+        await orders.mark_paid(session, scope, order, processor=subscription.processor, payment_id=result.payment_id, charge_id=result.charge_id, amount=order.due_amount, fee=result.fee)
+        if subscription.status == SubscriptionStatus.past_due.value:
+            subscription.status = SubscriptionStatus.active.value
+            subscription.past_due_at = None
+            await session.flush()
+            await _emit(session, scope, subscription, WebhookEventType.subscription_active, WebhookEventType.subscription_updated)
+        return "paid"
+    if result.status == "failed":
+        await _past_due(session, scope, subscription)
+        return f"past due: {result.failure_code}"
+    order.payment_id = result.payment_id  # the processor's event decides
+    await session.flush()
+    return f"waiting: {result.status}"
+
+
+# -- changes -------------------------------------------------------------------------------
+
+
+async def _locked(session: AsyncSession, subject: Subject, subscription_id: uuid.UUID) -> Subscription:
+    subscription = await repository.get(session, subject.scope, subscription_id, for_update=True)
+    if subscription is None:
+        raise NotFound("Subscription not found")
+    if subscription.status in (SubscriptionStatus.canceled.value, SubscriptionStatus.unpaid.value) or subscription.ended_at is not None:
+        raise SubscriptionNotChangeable(f"The subscription is {subscription.status}: it has ended")
+    return subscription
+
+
+async def cancel(session: AsyncSession, subject: Subject, subscription_id: uuid.UUID) -> Subscription:
+    """Cancel at the end of the current period (it stays usable until then). Twice is a no-op."""
+    subscription = await _locked(session, subject, subscription_id)
+    if not subscription.cancel_at_period_end:
+        subscription.cancel_at_period_end = True
+        subscription.canceled_at = clock.now()
+        await session.flush()
+        await _emit(session, subject.scope, subscription, WebhookEventType.subscription_canceled, WebhookEventType.subscription_updated)
+    return subscription
+
+
+async def uncancel(session: AsyncSession, subject: Subject, subscription_id: uuid.UUID) -> Subscription:
+    """Take back a cancellation at the period's end. Not canceled: a no-op."""
+    subscription = await _locked(session, subject, subscription_id)
+    if subscription.cancel_at_period_end:
+        subscription.cancel_at_period_end = False
+        subscription.canceled_at = None
+        await session.flush()
+        await _emit(session, subject.scope, subscription, WebhookEventType.subscription_uncanceled, WebhookEventType.subscription_updated)
+    return subscription
+
+
+async def revoke(session: AsyncSession, subject: Subject, subscription_id: uuid.UUID) -> Subscription:
+    """End the subscription now: no more renewals (what was paid for is not refunded here)."""
+    subscription = await _locked(session, subject, subscription_id)
+    now = clock.now()
+    subscription.status = SubscriptionStatus.canceled.value
+    subscription.canceled_at = subscription.canceled_at or now
+    subscription.ended_at = now
+    subscription.cancel_at_period_end = False
+    await session.flush()
+    await _emit(session, subject.scope, subscription, WebhookEventType.subscription_revoked, WebhookEventType.subscription_updated)
+    return subscription

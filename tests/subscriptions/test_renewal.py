@@ -1,0 +1,88 @@
+"""Subscriptions through their services: created by a checkout, renewed once per period on the
+test clock (anchored to their first day), charged off-session, trials ending into their first
+charge, cancellation at the period's end."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+from sqlalchemy import select
+
+from app.catalog.service import PriceDraft
+from app.checkouts import service as checkouts
+from app.checkouts.service import CheckoutDraft, CustomerData
+from app.models.order import Order
+from app.models.subscription import BillingEntry, Subscription
+from app.subscriptions import service as subscriptions
+from tests.conftest import tenant_factory
+from tests.orders.factories import count, make_product, merchant
+
+MONTHLY = PriceDraft(type="fixed", amount=1000)
+
+
+async def _subscribe(session, subject, *, trial_days=None, amount=1000):
+    _, price = await make_product(session, subject, PriceDraft(type="fixed", amount=amount), recurring_interval="month", trial_days=trial_days)
+    checkout = await checkouts.create_checkout(
+        session, subject, CheckoutDraft(product_price_id=price.id, customer=CustomerData(email="sub@example.com"), payment_processor="manual"), stripe_configured=False
+    )
+    done = await checkouts.confirm_checkout(session, subject, checkout.id, payment_method=None, processor=None)
+    assert done.status == "succeeded"
+    return await session.scalar(select(Subscription).where(Subscription.checkout_id == checkout.id))
+
+
+async def test_a_monthly_subscription_renews_once_per_period_anchored_to_its_first_day(session_factory, org, clock):
+    clock.set(datetime(2027, 1, 31, 9, 30, tzinfo=timezone.utc))
+    subject = merchant(org.id)
+    async with tenant_factory(session_factory, org.id)() as session:
+        subscription = await _subscribe(session, subject)
+        assert (subscription.status, subscription.period_number) == ("active", 0)
+        assert (subscription.current_period_start, subscription.current_period_end) == (
+            datetime(2027, 1, 31, 9, 30, tzinfo=timezone.utc),
+            datetime(2027, 2, 28, 9, 30, tzinfo=timezone.utc),
+        )
+        assert await subscriptions.renew_due(session, subject.scope) == 0  # not due yet
+        ends = []
+        for _ in range(14):
+            clock.set(subscription.current_period_end + timedelta(seconds=1))
+            assert await subscriptions.renew_due(session, subject.scope) == 1
+            assert await subscriptions.renew_due(session, subject.scope) == 0  # once per period
+            ends.append(subscription.current_period_end.date().isoformat())
+        assert ends[:4] == ["2027-03-31", "2027-04-30", "2027-05-31", "2027-06-30"]
+        assert ends[-2:] == ["2028-03-31", "2028-04-30"]  # 2028-02-29 on the way
+        assert "2028-02-29" in ends
+        orders = (await session.scalars(select(Order).where(Order.subscription_id == subscription.id).order_by(Order.invoice_number))).all()
+        assert [o.billing_reason for o in orders] == ["subscription_create"] + ["subscription_cycle"] * 14
+        assert await count(session, "SELECT count(*) FROM billing_entries WHERE type = 'cycle'") == 15
+        # the renewal orders are charged by their job
+        for order in orders[1:]:
+            assert order.status == "pending"
+            assert await subscriptions.charge_order(session, subject.scope, order.id, stripe=None) == "paid"
+            assert await subscriptions.charge_order(session, subject.scope, order.id, stripe=None) == "already paid"
+        assert await count(session, "SELECT count(*) FROM transactions WHERE type = 'payment'") == 15
+        await session.rollback()
+
+
+async def test_a_trial_ends_into_its_first_charge_and_a_cancellation_ends_at_the_period_end(session_factory, org, clock):
+    clock.set(datetime(2027, 3, 1, tzinfo=timezone.utc))
+    subject = merchant(org.id)
+    async with tenant_factory(session_factory, org.id)() as session:
+        subscription = await _subscribe(session, subject, trial_days=14)
+        assert (subscription.status, subscription.period_number, subscription.current_period_end) == ("trialing", -1, datetime(2027, 3, 15, tzinfo=timezone.utc))
+        clock.set(datetime(2027, 3, 15, 0, 0, 1, tzinfo=timezone.utc))
+        assert await subscriptions.renew_due(session, subject.scope) == 1
+        assert (subscription.status, subscription.period_number) == ("active", 0)
+        assert (subscription.current_period_start, subscription.current_period_end) == (
+            datetime(2027, 3, 15, tzinfo=timezone.utc),
+            datetime(2027, 4, 15, tzinfo=timezone.utc),
+        )
+        [first] = (await session.scalars(select(Order).where(Order.subscription_id == subscription.id, Order.billing_reason == "subscription_cycle"))).all()
+        assert (first.subtotal_amount, first.status) == (1000, "pending")
+        await subscriptions.cancel(session, subject, subscription.id)
+        assert (subscription.status, subscription.cancel_at_period_end) == ("active", True)
+        clock.set(datetime(2027, 4, 15, 0, 0, 1, tzinfo=timezone.utc))
+        assert await subscriptions.renew_due(session, subject.scope) == 1
+        assert (subscription.status, subscription.ended_at) == ("canceled", datetime(2027, 4, 15, tzinfo=timezone.utc))
+        assert await count(session, "SELECT count(*) FROM orders WHERE billing_reason = 'subscription_cycle'") == 1
+        entries = (await session.scalars(select(BillingEntry).where(BillingEntry.subscription_id == subscription.id))).all()
+        assert [(e.type, e.amount) for e in entries] == [("cycle", 1000)]
+        await session.rollback()

@@ -1,0 +1,65 @@
+"""Subscriptions: the renewal sweep and the charge of renewal orders (app/subscriptions/service.py)."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from app.auth.service import job_scope
+from app.config import get_settings
+from app.kit import jobs
+from app.kit.jobs import enqueue_after_commit
+from app.kit.tenancy import TenantScope, scoped_factory
+from app.organizations import repository as organizations
+from app.payments.processors import processor_for
+from app.subscriptions import service
+from workers.registry import job
+
+RENEWERS_PER_ORGANIZATION = 2  # renewal jobs that share an organization's due subscriptions (SKIP LOCKED)
+
+
+@job("subscriptions.renew", every_minute_at=5)
+async def renew(ctx: dict[str, Any]) -> int:
+    """Every minute: for each organization, ask for `subscriptions.renew_batch` jobs, which
+    renew its due subscriptions; several workers share them, each row renewed once. Returns
+    how many jobs were asked for."""
+    asked = 0
+    async with ctx["session_factory"]() as session:
+        organization_ids = await organizations.all_ids(session)
+    for organization_id in organization_ids:
+        scope = job_scope(organization_id)
+        async with scoped_factory(ctx["session_factory"], scope)() as session:
+            for _ in range(RENEWERS_PER_ORGANIZATION):
+                enqueue_after_commit(session, "subscriptions.renew_batch")
+            await jobs.commit(session, ctx["redis"])
+        asked += RENEWERS_PER_ORGANIZATION
+    return asked
+
+
+@job("subscriptions.renew_batch", tenant=True)
+async def renew_batch(ctx: dict[str, Any], scope: TenantScope) -> int:
+    """Renew the organization's due subscriptions, a batch per transaction, until none is left;
+    returns how many this job renewed."""
+    renewed = 0
+    while True:
+        async with scoped_factory(ctx["session_factory"], scope)() as session:
+            count = await service.renew_due(session, scope)
+            await jobs.commit(session, ctx["redis"])
+        renewed += count
+        if count < service.RENEW_BATCH:
+            return renewed
+
+
+@job("subscriptions.charge_order", tenant=True)
+async def charge_order(ctx: dict[str, Any], scope: TenantScope, order_id: str) -> str:
+    """Charge one renewal order off-session, once (the order's row lock and status)."""
+    settings = ctx.get("settings") or get_settings()
+    stripe = (
+        processor_for("stripe", stripe_secret_key=settings.stripe_secret_key, stripe_api_base=settings.stripe_api_base)
+        if settings.stripe_secret_key
+        else None
+    )
+    async with scoped_factory(ctx["session_factory"], scope)() as session:
+        outcome = await service.charge_order(session, scope, uuid.UUID(order_id), stripe=stripe)
+        await jobs.commit(session, ctx["redis"])
+    return outcome
