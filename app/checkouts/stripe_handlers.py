@@ -18,6 +18,7 @@ from app.models.order import RefundStatus
 from app.orders import repository as orders_repository
 from app.orders import service as orders
 from app.payments.stripe_events import handles
+from app.subscriptions import service as subscriptions
 
 
 def bound_scope_of(session: AsyncSession) -> TenantScope:
@@ -51,11 +52,29 @@ def _charge_id(intent: dict[str, Any]) -> str | None:
     return charges[0].get("id") if charges else None
 
 
+def _order_id(obj: dict[str, Any]) -> uuid.UUID | None:
+    try:
+        return uuid.UUID(str((obj.get("metadata") or {})["kassa_order_id"]))
+    except (KeyError, ValueError):
+        return None
+
+
 @handles("payment_intent.succeeded")
 async def payment_succeeded(session: AsyncSession, intent: dict[str, Any]) -> str:
     checkout_id = _checkout_id(intent)
     if checkout_id is None:
-        return "ignored: not a checkout's payment"
+        order_id = _order_id(intent)
+        if order_id is None:
+            return "ignored: not a checkout's or a renewal's payment"
+        return await subscriptions.settle_order_payment(
+            session,
+            bound_scope_of(session),
+            order_id,
+            succeeded=True,
+            payment_id=str(intent.get("id")),
+            charge_id=_charge_id(intent),
+            amount=int(intent.get("amount_received") or intent.get("amount") or 0),
+        )
     return await service.complete_from_payment(
         session,
         bound_scope_of(session),
@@ -72,7 +91,20 @@ async def payment_succeeded(session: AsyncSession, intent: dict[str, Any]) -> st
 async def payment_failed(session: AsyncSession, intent: dict[str, Any]) -> str:
     checkout_id = _checkout_id(intent)
     if checkout_id is None:
-        return "ignored: not a checkout's payment"
+        order_id = _order_id(intent)
+        if order_id is None:
+            return "ignored: not a checkout's or a renewal's payment"
+        error = intent.get("last_payment_error") or {}
+        return await subscriptions.settle_order_payment(
+            session,
+            bound_scope_of(session),
+            order_id,
+            succeeded=False,
+            payment_id=str(intent.get("id")),
+            charge_id=None,
+            amount=0,
+            failure_code=error.get("decline_code") or error.get("code"),
+        )
     error = intent.get("last_payment_error") or {}
     return await service.fail_from_payment(
         session, bound_scope_of(session), checkout_id, code=error.get("decline_code") or error.get("code"), message=error.get("message")

@@ -23,6 +23,7 @@ customer's billing country.
 
 from __future__ import annotations
 
+import logging
 import uuid
 from datetime import datetime, timedelta
 from typing import Any
@@ -59,6 +60,8 @@ from app.subscriptions.repository import SubscriptionFilter
 from app.webhooks import service as webhooks
 
 __all__ = ["SubscriptionFilter", "cancel", "charge_order", "create_from_checkout", "renew_due", "revoke", "uncancel"]
+
+logger = logging.getLogger("kassa.subscriptions")
 
 CHARGE_JOB = "subscriptions.charge_order"
 RENEW_BATCH = 200
@@ -382,3 +385,42 @@ async def revoke(session: AsyncSession, subject: Subject, subscription_id: uuid.
     await session.flush()
     await _emit(session, subject.scope, subscription, WebhookEventType.subscription_revoked, WebhookEventType.subscription_updated)
     return subscription
+
+
+# -- the processor's word on a renewal order --------------------------------------------------
+
+
+async def settle_order_payment(
+    session: AsyncSession,
+    scope: TenantScope,
+    order_id: uuid.UUID,
+    *,
+    succeeded: bool,
+    payment_id: str,
+    charge_id: str | None,
+    amount: int,
+    failure_code: str | None = None,
+) -> str:
+    """Stripe's event on a renewal order's payment that was still processing (or waiting for the
+    customer) when its charge job ran: paid, or the subscription past due. Once: the order's row
+    lock and status."""
+    order = await orders_repository.get(session, scope, order_id, for_update=True)
+    if order is None or order.subscription_id is None:
+        return "ignored: no such subscription order"
+    if order.status != OrderStatus.pending.value:
+        return "already recorded"
+    subscription = await repository.get(session, scope, order.subscription_id, for_update=True)
+    assert subscription is not None
+    if not succeeded:
+        await _past_due(session, scope, subscription)
+        return f"handled: past due ({failure_code or 'payment_failed'})"
+    if amount != order.due_amount:
+        logger.error("payment %s of %s for order %s, which is due %s: not recorded, see the processor", payment_id, amount, order.id, order.due_amount)
+        return f"needs attention: paid {amount}, the order is due {order.due_amount}"
+    await orders.mark_paid(session, scope, order, processor=subscription.processor, payment_id=payment_id, charge_id=charge_id, amount=amount)
+    if subscription.status == SubscriptionStatus.past_due.value:
+        subscription.status = SubscriptionStatus.active.value
+        subscription.past_due_at = None
+        await session.flush()
+        await _emit(session, scope, subscription, WebhookEventType.subscription_active, WebhookEventType.subscription_updated)
+    return "handled: order paid"

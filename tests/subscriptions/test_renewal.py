@@ -15,7 +15,7 @@ from app.models.order import Order
 from app.models.subscription import BillingEntry, Subscription
 from app.subscriptions import service as subscriptions
 from tests.conftest import tenant_factory
-from tests.orders.factories import count, make_product, merchant
+from tests.orders.factories import count, make_product, merchant, rows
 
 MONTHLY = PriceDraft(type="fixed", amount=1000)
 
@@ -85,4 +85,29 @@ async def test_a_trial_ends_into_its_first_charge_and_a_cancellation_ends_at_the
         assert await count(session, "SELECT count(*) FROM orders WHERE billing_reason = 'subscription_cycle'") == 1
         entries = (await session.scalars(select(BillingEntry).where(BillingEntry.subscription_id == subscription.id))).all()
         assert [(e.type, e.amount) for e in entries] == [("cycle", 1000)]
+        await session.rollback()
+
+
+async def test_the_processors_event_settles_a_renewal_order_once_and_a_failure_makes_it_past_due(session_factory, org, clock):
+    """A renewal charge still processing when its job ran is settled by Stripe's event
+    (app/checkouts/stripe_handlers.py routes `kassa_order_id` payments here)."""
+    clock.set(datetime(2027, 5, 10, tzinfo=timezone.utc))
+    subject = merchant(org.id)
+    async with tenant_factory(session_factory, org.id)() as session:
+        subscription = await _subscribe(session, subject)
+        clock.set(subscription.current_period_end + timedelta(seconds=1))
+        await subscriptions.renew_due(session, subject.scope)
+        order = await session.scalar(select(Order).where(Order.subscription_id == subscription.id, Order.billing_reason == "subscription_cycle"))
+        failed = await subscriptions.settle_order_payment(session, subject.scope, order.id, succeeded=False, payment_id="pi_1", charge_id=None, amount=0, failure_code="card_declined")
+        assert failed == "handled: past due (card_declined)"
+        assert (subscription.status, order.status) == ("past_due", "pending")
+        wrong = await subscriptions.settle_order_payment(session, subject.scope, order.id, succeeded=True, payment_id="pi_2", charge_id="ch_2", amount=1)
+        assert wrong.startswith("needs attention") and order.status == "pending"
+        paid = await subscriptions.settle_order_payment(session, subject.scope, order.id, succeeded=True, payment_id="pi_2", charge_id="ch_2", amount=1000)
+        assert paid == "handled: order paid"
+        assert (subscription.status, subscription.past_due_at, order.status, order.charge_id) == ("active", None, "paid", "ch_2")
+        again = await subscriptions.settle_order_payment(session, subject.scope, order.id, succeeded=True, payment_id="pi_2", charge_id="ch_2", amount=1000)
+        assert again == "already recorded"
+        events = [row[0] for row in await rows(session, "SELECT type FROM webhook_events WHERE type LIKE 'subscription.%' ORDER BY sequence")]
+        assert events[-4:] == ["subscription.past_due", "subscription.updated", "subscription.active", "subscription.updated"]
         await session.rollback()
