@@ -63,6 +63,12 @@ class Order(TenantModel):
         Index("ix_orders_checkout_id", "checkout_id", unique=True, postgresql_where=text("checkout_id IS NOT NULL")),
         Index("ix_orders_payment_id", "organization_id", "payment_id", postgresql_where=text("payment_id IS NOT NULL")),
         Index("ix_orders_charge_id", "charge_id", postgresql_where=text("charge_id IS NOT NULL")),
+        Index(
+            "ix_orders_organization_id_next_payment_attempt_at",
+            "organization_id",
+            "next_payment_attempt_at",
+            postgresql_where=text("next_payment_attempt_at IS NOT NULL"),
+        ),
         Index("ix_orders_subscription_id_created_at", "subscription_id", "created_at", postgresql_where=text("subscription_id IS NOT NULL")),
     )
 
@@ -93,6 +99,10 @@ class Order(TenantModel):
     payment_id: Mapped[str | None] = mapped_column(String(255), nullable=True)
     charge_id: Mapped[str | None] = mapped_column(String(255), nullable=True)
     paid_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    # dunning (app/subscriptions/dunning.py): charges tried, and when the next one is due
+    payment_attempts: Mapped[int] = mapped_column(Integer, nullable=False, default=0, server_default="0")
+    next_payment_attempt_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    last_payment_failure: Mapped[str | None] = mapped_column(String(128), nullable=True)
     user_metadata: Mapped[dict[str, Any]] = mapped_column("metadata", JSONB, nullable=False, default=dict)
 
     @property

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
-from sqlalchemy import CheckConstraint, Integer, String
+from sqlalchemy import CheckConstraint, Integer, String, text
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.kit.models import RecordModel
@@ -15,6 +16,12 @@ class Organization(RecordModel):
             "0 < warning_threshold AND warning_threshold <= critical_threshold AND critical_threshold <= exceeded_threshold",
             name="thresholds",
         ),
+        CheckConstraint(
+            "cardinality(dunning_retry_days) BETWEEN 0 AND 10 AND 1 <= ALL(dunning_retry_days) AND 60 >= ALL(dunning_retry_days)",
+            name="dunning_retry_days",
+        ),
+        CheckConstraint("dunning_final_status IN ('canceled', 'unpaid')", name="dunning_final_status"),
+        CheckConstraint("dunning_grace_days BETWEEN 0 AND 60", name="dunning_grace_days"),
     )
 
     name: Mapped[str] = mapped_column(String(200), nullable=False)
@@ -22,3 +29,10 @@ class Organization(RecordModel):
     warning_threshold: Mapped[int] = mapped_column(Integer, nullable=False, default=80, server_default="80")
     critical_threshold: Mapped[int] = mapped_column(Integer, nullable=False, default=95, server_default="95")
     exceeded_threshold: Mapped[int] = mapped_column(Integer, nullable=False, default=100, server_default="100")
+    # dunning (app/subscriptions/dunning.py): the days between a failed renewal charge and each
+    # retry; what a subscription becomes when they run out; how long its benefits stay meanwhile
+    dunning_retry_days: Mapped[list[int]] = mapped_column(
+        ARRAY(Integer), nullable=False, default=lambda: [2, 5, 7, 7], server_default=text("'{2,5,7,7}'")
+    )
+    dunning_final_status: Mapped[str] = mapped_column(String(16), nullable=False, default="canceled", server_default="canceled")
+    dunning_grace_days: Mapped[int] = mapped_column(Integer, nullable=False, default=7, server_default="7")

@@ -290,6 +290,11 @@ async def mark_paid(
     return True
 
 
+async def emit_updated(session: AsyncSession, scope: TenantScope, order: Order) -> None:
+    """`order.updated` for a change made by another domain (a renewal order voided by dunning)."""
+    await _emit(session, scope, order, WebhookEventType.order_updated)
+
+
 async def locked_order(session: AsyncSession, scope: TenantScope, order_id: uuid.UUID) -> Order:
     order = await repository.get(session, scope, order_id, for_update=True)
     if order is None:

@@ -53,7 +53,7 @@ from app.orders import service as orders
 from app.orders.service import OrderAmounts, OrderLine
 from app.payments.manual import ManualProcessor
 from app.payments.processors import PaymentProcessor
-from app.subscriptions import repository
+from app.subscriptions import dunning, repository
 from app.subscriptions.errors import SubscriptionNotChangeable
 from app.subscriptions.payloads import subscription_data
 from app.subscriptions.repository import SubscriptionFilter
@@ -287,12 +287,22 @@ async def renew_due(session: AsyncSession, scope: TenantScope, *, limit: int = R
 # -- charging ------------------------------------------------------------------------------
 
 
-async def _past_due(session: AsyncSession, scope: TenantScope, subscription: Subscription) -> None:
-    if subscription.status in (SubscriptionStatus.active.value, SubscriptionStatus.trialing.value):
+async def _failed(session: AsyncSession, scope: TenantScope, order: Order, subscription: Subscription, failure_code: str | None) -> str:
+    """A renewal charge failed: dunning decides (app/subscriptions/dunning.py); the subscription
+    is past due until a retry succeeds, or ends as the organization chose."""
+    outcome = await dunning.charge_failed(session, scope, order, subscription, failure_code=failure_code)
+    if outcome.final_status is not None:
+        types = [WebhookEventType.subscription_updated]
+        if outcome.final_status == SubscriptionStatus.canceled.value:
+            types.insert(0, WebhookEventType.subscription_canceled)
+        await _emit(session, scope, subscription, *types)
+        await orders.emit_updated(session, scope, order)
+    elif subscription.status in (SubscriptionStatus.active.value, SubscriptionStatus.trialing.value):
         subscription.status = SubscriptionStatus.past_due.value
         subscription.past_due_at = clock.now()
         await session.flush()
         await _emit(session, scope, subscription, WebhookEventType.subscription_past_due, WebhookEventType.subscription_updated)
+    return outcome.describe(failure_code or "payment_failed")
 
 
 async def charge_order(session: AsyncSession, scope: TenantScope, order_id: uuid.UUID, *, stripe: PaymentProcessor | None) -> str:
@@ -305,15 +315,22 @@ async def charge_order(session: AsyncSession, scope: TenantScope, order_id: uuid
         return f"already {order.status}"
     subscription = await repository.get(session, scope, order.subscription_id, for_update=True)
     assert subscription is not None
+    order.payment_attempts += 1  # each attempt its own processor key: a retry is a new charge, a rerun the same
+    order.next_payment_attempt_at = None
+    key = f"kassa-order-{order.id}-{order.payment_attempts}"
     method = await repository.payment_method(session, scope, subscription.payment_method_id) if subscription.payment_method_id else None
     if subscription.processor == "manual":
         result = await ManualProcessor().charge(
             customer_id=str(subscription.customer_id), payment_method="offline", amount=order.due_amount, currency=order.currency,
-            off_session=True, idempotency_key=f"kassa-order-{order.id}", metadata={},
+            off_session=True, idempotency_key=key, metadata={},
         )
-    elif method is None or stripe is None:
-        await _past_due(session, scope, subscription)
-        return "past due: no payment method" if method is None else "past due: the processor is not configured"
+    elif method is None:
+        return await _failed(session, scope, order, subscription, "no_payment_method")
+    elif stripe is None:
+        order.payment_attempts -= 1  # not an attempt: tried again by the dunning sweep once Stripe is configured
+        order.next_payment_attempt_at = clock.now() + timedelta(hours=1)
+        await session.flush()
+        return "waiting: Stripe is not configured (STRIPE_SECRET_KEY)"
     else:
         result = await stripe.charge(
             customer_id=method.processor_customer_id,
@@ -321,7 +338,7 @@ async def charge_order(session: AsyncSession, scope: TenantScope, order_id: uuid
             amount=order.due_amount,
             currency=order.currency,
             off_session=True,
-            idempotency_key=f"kassa-order-{order.id}",
+            idempotency_key=key,
             metadata={"kassa_organization_id": str(scope.organization_id), "kassa_order_id": str(order.id)},
         )
     if result.status == "succeeded":
@@ -333,8 +350,7 @@ async def charge_order(session: AsyncSession, scope: TenantScope, order_id: uuid
             await _emit(session, scope, subscription, WebhookEventType.subscription_active, WebhookEventType.subscription_updated)
         return "paid"
     if result.status == "failed":
-        await _past_due(session, scope, subscription)
-        return f"past due: {result.failure_code}"
+        return await _failed(session, scope, order, subscription, result.failure_code)
     order.payment_id = result.payment_id  # the processor's event decides
     await session.flush()
     return f"waiting: {result.status}"
@@ -412,8 +428,7 @@ async def settle_order_payment(
     subscription = await repository.get(session, scope, order.subscription_id, for_update=True)
     assert subscription is not None
     if not succeeded:
-        await _past_due(session, scope, subscription)
-        return f"handled: past due ({failure_code or 'payment_failed'})"
+        return "handled: " + await _failed(session, scope, order, subscription, failure_code)
     if amount != order.due_amount:
         logger.error("payment %s of %s for order %s, which is due %s: not recorded, see the processor", payment_id, amount, order.id, order.due_amount)
         return f"needs attention: paid {amount}, the order is due {order.due_amount}"

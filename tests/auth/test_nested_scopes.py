@@ -182,7 +182,7 @@ class LeakyPrice:
         raise AssertionError
 
 
-Stray.__module__ = "schema.subscriptions.types"
+Stray.__module__ = "schema.stray_domain.types"
 LeakyPrice.__module__ = "schema.catalog.types"
 
 

@@ -99,7 +99,7 @@ async def test_the_processors_event_settles_a_renewal_order_once_and_a_failure_m
         await subscriptions.renew_due(session, subject.scope)
         order = await session.scalar(select(Order).where(Order.subscription_id == subscription.id, Order.billing_reason == "subscription_cycle"))
         failed = await subscriptions.settle_order_payment(session, subject.scope, order.id, succeeded=False, payment_id="pi_1", charge_id=None, amount=0, failure_code="card_declined")
-        assert failed == "handled: past due (card_declined)"
+        assert failed == "handled: declined (card_declined): past due, next attempt 2027-06-12T00:00:01+00:00"  # the first wait: 2 days
         assert (subscription.status, order.status) == ("past_due", "pending")
         wrong = await subscriptions.settle_order_payment(session, subject.scope, order.id, succeeded=True, payment_id="pi_2", charge_id="ch_2", amount=1)
         assert wrong.startswith("needs attention") and order.status == "pending"
