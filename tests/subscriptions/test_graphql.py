@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime, timedelta, timezone
-from typing import Any
 
 from app.auth.service import issue_token, operator_scope
 from app.kit.ids import from_global_id, to_global_id
@@ -58,11 +57,6 @@ mutation {title}($input: {title}Input!) {{
 
 CANCEL, UNCANCEL, REVOKE = _mutation("cancelSubscription"), _mutation("uncancelSubscription"), _mutation("revokeSubscription")
 T0 = datetime(2027, 1, 31, 9, 30, tzinfo=timezone.utc)
-
-
-def to_scope(organization_id):
-    """The organization's scope, as a worker's job acts for it."""
-    return operator_scope(organization_id)
 
 
 async def change(api, token: str, operation: str, id: str) -> dict:
@@ -218,13 +212,13 @@ async def test_a_renewal_on_the_test_clock_shows_its_order_and_billing_entry(api
     sessions = tenant_factory(session_factory, org.id)
 
     async with sessions() as session:  # not due yet
-        assert await subscriptions.renew_due(session, to_scope(org.id)) == 0
+        assert await subscriptions.renew_due(session, operator_scope(org.id)) == 0
     clock.set(datetime(2027, 2, 28, 9, 30, 1, tzinfo=timezone.utc))
     async with sessions() as session:  # what the worker's sweep does
-        assert await subscriptions.renew_due(session, to_scope(org.id)) == 1
+        assert await subscriptions.renew_due(session, operator_scope(org.id)) == 1
         await session.commit()
     async with sessions() as session:
-        assert await subscriptions.renew_due(session, to_scope(org.id)) == 0  # once per period
+        assert await subscriptions.renew_due(session, operator_scope(org.id)) == 0  # once per period
 
     renewed = (await api.data(GET, {"id": subscription["id"]}, token=org.token))["subscription"]
     assert (renewed["status"], renewed["currentPeriodStart"], renewed["currentPeriodEnd"]) == (
@@ -239,7 +233,7 @@ async def test_a_renewal_on_the_test_clock_shows_its_order_and_billing_entry(api
     ]
     # the renewal order's charge (its job's work): paid, once
     async with sessions() as session:
-        assert await subscriptions.charge_order(session, to_scope(org.id), from_global_id(second["id"])[1], stripe=None) == "paid"
+        assert await subscriptions.charge_order(session, operator_scope(org.id), from_global_id(second["id"])[1], stripe=None) == "paid"
         await session.commit()
     paid = (await api.data(GET, {"id": subscription["id"]}, token=org.token))["subscription"]
     assert [o["status"] for o in paid["orders"]] == ["PAID", "PAID"]
