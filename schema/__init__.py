@@ -36,17 +36,19 @@ from schema.orders.mutations import OrderMutations
 from schema.orders.queries import OrderQueries
 from schema.organizations.mutations import OrganizationMutations
 from schema.organizations.queries import OrganizationQueries
+from schema.subscriptions.mutations import SubscriptionMutations
+from schema.subscriptions.queries import SubscriptionQueries
 from schema.webhooks.mutations import WebhookMutations
 from schema.webhooks.queries import WebhookQueries
 
 
 @strawberry.type(description="Everything a merchant can read.")
-class Query(NodeQueries, OrganizationQueries, CustomerQueries, MemberQueries, WebhookQueries, CatalogQueries, MeterQueries, EventQueries, DiscountQueries, CheckoutQueries, OrderQueries):
+class Query(NodeQueries, OrganizationQueries, CustomerQueries, MemberQueries, WebhookQueries, CatalogQueries, MeterQueries, EventQueries, DiscountQueries, CheckoutQueries, OrderQueries, SubscriptionQueries):
     pass
 
 
 @strawberry.type(description="Everything a merchant can change. Each mutation takes one `input` and returns a union of its success payload and typed errors.")
-class Mutation(CustomerMutations, MemberMutations, WebhookMutations, CatalogMutations, MeterMutations, OrganizationMutations, EventMutations, DiscountMutations, CheckoutMutations, OrderMutations):
+class Mutation(CustomerMutations, MemberMutations, WebhookMutations, CatalogMutations, MeterMutations, OrganizationMutations, EventMutations, DiscountMutations, CheckoutMutations, OrderMutations, SubscriptionMutations):
     pass
 
 

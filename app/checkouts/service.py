@@ -536,6 +536,7 @@ async def _complete(
             payment_method_id=payment_method_id,
             member_id=owner.id if owner is not None else None,
             metadata=dict(checkout.user_metadata),
+            order_id=order.id,
         )
         order.subscription_id = subscription.id
         await session.flush()

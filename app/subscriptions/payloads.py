@@ -20,6 +20,8 @@ def subscription_data(subscription: Subscription) -> dict[str, Any]:
         "memberId": to_global_id("Member", subscription.member_id) if subscription.member_id else None,
         "productId": to_global_id("Product", subscription.product_id),
         "productPriceId": to_global_id("ProductPrice", subscription.product_price_id),
+        "checkoutId": to_global_id("Checkout", subscription.checkout_id) if subscription.checkout_id else None,
+        "discountId": to_global_id("Discount", subscription.discount_id) if subscription.discount_id else None,
         "currency": subscription.currency,
         "amount": subscription.amount,
         "seats": subscription.seats,
@@ -32,5 +34,6 @@ def subscription_data(subscription: Subscription) -> dict[str, Any]:
         "canceledAt": _time(subscription.canceled_at),
         "endedAt": _time(subscription.ended_at),
         "startedAt": _time(subscription.started_at),
+        "pastDueAt": _time(subscription.past_due_at),
         "metadata": subscription.user_metadata,
     }

@@ -131,9 +131,11 @@ async def create_from_checkout(
     payment_method_id: uuid.UUID | None,
     member_id: uuid.UUID | None,
     metadata: dict[str, Any],
+    order_id: uuid.UUID,
 ) -> Subscription:
     """The subscription a succeeded checkout of a recurring product starts: trialing for
-    `trial_days`, else active with its first period paid by the checkout's order. Emits
+    `trial_days`, else active with its first period paid by the checkout's order (`order_id`:
+    the first period's billing entry points at it). Emits
     `subscription.created` (and `subscription.active`). Never commits."""
     now = clock.now()
     trial_end = now + timedelta(days=trial_days) if trial_days else None
@@ -172,6 +174,7 @@ async def create_from_checkout(
             BillingEntry(
                 organization_id=scope.organization_id,
                 subscription_id=subscription.id,
+                order_id=order_id,
                 product_price_id=product_price_id,
                 type=BillingEntryType.cycle.value,
                 direction="debit",
@@ -364,7 +367,7 @@ async def _locked(session: AsyncSession, subject: Subject, subscription_id: uuid
     if subscription is None:
         raise NotFound("Subscription not found")
     if subscription.status in (SubscriptionStatus.canceled.value, SubscriptionStatus.unpaid.value) or subscription.ended_at is not None:
-        raise SubscriptionNotChangeable(f"The subscription is {subscription.status}: it has ended")
+        raise SubscriptionNotChangeable(SubscriptionStatus(subscription.status))
     return subscription
 
 

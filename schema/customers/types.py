@@ -83,6 +83,14 @@ class Customer(Node):
         rows = await loader(info, orders_of_customer).load(self.model.id)
         return [Order.from_model(row) for row in rows]
 
+    @strawberry.field(description="The customer's subscriptions, newest first, whatever their status.")
+    async def subscriptions(self, info: strawberry.Info) -> list[Annotated["Subscription", strawberry.lazy("schema.subscriptions.types")]] | None:
+        from schema.subscriptions.loaders import subscriptions_of_customer
+        from schema.subscriptions.types import Subscription
+
+        rows = await loader(info, subscriptions_of_customer).load(self.model.id)
+        return [Subscription.from_model(row) for row in rows]
+
     @strawberry.field(description="The member who owns the customer; exactly one per customer.")
     def owner(self, info: strawberry.Info) -> Annotated["Member", strawberry.lazy("schema.members.types")] | None:
         if self.member_rows is not None:

@@ -183,6 +183,7 @@ class Order(Node):
     customer_id: strawberry.ID = strawberry.field(description="The customer's id.")
     product_id: strawberry.ID | None = strawberry.field(description="The product's id.")
     checkout_id: strawberry.ID | None = strawberry.field(description="The checkout it came from.")
+    subscription_id: strawberry.ID | None = strawberry.field(description="The subscription it bills (its first period, a renewal); null for a one-time purchase.")
     discount_id: strawberry.ID | None = strawberry.field(description="The discount applied.")
     currency: str = strawberry.field(description="The currency, lowercase ISO 4217.")
     subtotal_amount: BigInt = strawberry.field(description="The items' sum.")
@@ -227,6 +228,16 @@ class Order(Node):
         row = await loader(info, customer_by_id).load(self.model.customer_id)
         return customer_from_model(row) if row is not None else None
 
+    @strawberry.field(description="The subscription it bills; null for a one-time purchase.")
+    async def subscription(self, info: strawberry.Info) -> Annotated["Subscription", strawberry.lazy("schema.subscriptions.types")] | None:
+        from schema.subscriptions.loaders import subscription_by_id
+        from schema.subscriptions.types import Subscription
+
+        if self.model.subscription_id is None:
+            return None
+        row = await loader(info, subscription_by_id).load(self.model.subscription_id)
+        return Subscription.from_model(row) if row is not None else None
+
     @classmethod
     def from_model(cls, row: OrderModel) -> "Order":
         def gid(type_name: str, value) -> strawberry.ID | None:
@@ -241,6 +252,7 @@ class Order(Node):
             customer_id=strawberry.ID(to_global_id("Customer", row.customer_id)),
             product_id=gid("Product", row.product_id),
             checkout_id=gid("Checkout", row.checkout_id),
+            subscription_id=gid("Subscription", row.subscription_id),
             discount_id=gid("Discount", row.discount_id),
             currency=row.currency,
             subtotal_amount=BigInt(row.subtotal_amount),

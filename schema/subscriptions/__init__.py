@@ -1,4 +1,4 @@
-"""GraphQL layer of subscriptions."""
+"""GraphQL layer of subscriptions and their billing entries."""
 
 from app.subscriptions import scopes as subscriptions_scopes
 

@@ -18,6 +18,7 @@ from app.customers import scopes as customers_scopes
 from app.events import scopes as events_scopes
 from app.meters import scopes as meters_scopes
 from app.organizations import scopes as organizations_scopes
+from app.subscriptions import scopes as subscriptions_scopes
 from app.webhooks import scopes as webhooks_scopes
 from schema import schema
 from schema.meters.types import Meter
@@ -132,7 +133,11 @@ async def _seed(api, token: str) -> None:
     await create_customer(api, token, email="solo@example.com", externalId="solo")
     product = await create_product(api, token, prices=[FIXED, {"meteredUnit": {"meterId": meter["id"], "unitAmount": "1"}}])
     await create_discount(api, token, productIds=[product["id"]])
-    await paid_order(api, token, product)
+    # The product is monthly (create_product's default): its paid order starts a subscription, so
+    # every order has one (Order.subscription) and the subscription its order, customer and product.
+    checkout = await paid_order(api, token, product)
+    subscriptions = await api.data("{ subscriptions(first: 10) { nodes { checkoutId } } }", token=token)
+    assert subscriptions["subscriptions"]["nodes"] == [{"checkoutId": checkout["id"]}], subscriptions
     ingested = await api.data(
         INGEST, {"input": {"events": [{"name": "api_call", "externalCustomerId": "acme", "externalId": "e1"}]}}, token=token
     )
@@ -164,6 +169,7 @@ def test_every_type_belongs_to_a_scope():
         "BillingStatus": meters_scopes.READ, "QuotaCheck": meters_scopes.READ, "Event": events_scopes.READ,
         "WebhookEndpoint": webhooks_scopes.READ, "WebhookEvent": webhooks_scopes.READ, "WebhookDelivery": webhooks_scopes.READ,
         "Organization": organizations_scopes.READ, "CustomerConnection": customers_scopes.READ, "MeterEdge": meters_scopes.READ,
+        "Subscription": subscriptions_scopes.READ, "BillingEntry": subscriptions_scopes.READ, "SubscriptionConnection": subscriptions_scopes.READ,
     }
     assert {name: scopes[name] for name in expected} == expected
 
@@ -182,7 +188,7 @@ class LeakyPrice:
         raise AssertionError
 
 
-Stray.__module__ = "schema.stray_domain.types"
+Stray.__module__ = "schema.nowhere.types"  # a package that declares no READ_SCOPE
 LeakyPrice.__module__ = "schema.catalog.types"
 
 
