@@ -204,6 +204,9 @@ class Order(Node):
     processor: PaymentProcessor = strawberry.field(description="Who took the payment.")
     payment_id: str | None = strawberry.field(description="The processor's payment (Stripe: the PaymentIntent `pi_...`).")
     paid_at: datetime | None = strawberry.field(description="When it was paid.")
+    payment_attempts: int = strawberry.field(description="How many times its payment was tried (a renewal's retries count).")
+    next_payment_attempt_at: datetime | None = strawberry.field(description="When dunning tries its payment again; null when no retry is planned.")
+    last_payment_failure: str | None = strawberry.field(description="Why its last payment failed (the processor's code; `hard:` when no retry with that card can succeed).")
     metadata: JSON = strawberry.field(description="The merchant's key-value data (from the checkout).")
     created_at: datetime = strawberry.field(description="When it was created.")
     modified_at: datetime = strawberry.field(description="When it last changed.")
@@ -273,6 +276,9 @@ class Order(Node):
             processor=PaymentProcessor(row.processor),
             payment_id=row.payment_id,
             paid_at=row.paid_at,
+            payment_attempts=row.payment_attempts,
+            next_payment_attempt_at=row.next_payment_attempt_at,
+            last_payment_failure=row.last_payment_failure,
             metadata=row.user_metadata,
             created_at=row.created_at,
             modified_at=row.modified_at,
