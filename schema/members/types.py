@@ -42,6 +42,13 @@ class Member(Node):
     def customer_id(self) -> strawberry.ID:
         return strawberry.ID(to_global_id("Customer", self.model.customer_id))
 
+    @strawberry.field(description="The subscriptions this member holds a seat of (per-seat subscriptions of its customer).")
+    async def subscriptions(self, info: strawberry.Info) -> list[Annotated["Subscription", strawberry.lazy("schema.subscriptions.types")]] | None:
+        from schema.subscriptions.loaders import subscriptions_of_member
+        from schema.subscriptions.types import Subscription
+
+        return [Subscription.from_model(row) for row in await loader(info, subscriptions_of_member).load(self.model.id)]
+
     @strawberry.field(description="The customer this member belongs to.")
     def customer(self, info: strawberry.Info) -> Annotated["Customer", strawberry.lazy("schema.customers.types")]:
         # Not a coroutine function: graphql-core awaits the load only when there is one.

@@ -6,7 +6,7 @@ import enum
 
 import strawberry
 
-from app.subscriptions.errors import SubscriptionNotChangeable
+from app.subscriptions.errors import SeatLimitReached, SeatsBelowHeld, SubscriptionNotChangeable
 from schema.kit.errors import Error, register_error
 
 
@@ -31,3 +31,17 @@ register_error(
     SubscriptionNotChangeableError,
     lambda e: SubscriptionNotChangeableError(message=e.message, code=e.code, status=SubscriptionStatus(e.status.value)),
 )
+
+
+@strawberry.type(description="Every seat of the subscription is given or offered; nothing was changed (revoke one, or buy more).")
+class SeatLimitReachedError(Error):
+    seats: int = strawberry.field(description="The subscription's seats.")
+
+
+register_error(
+    SeatLimitReached,
+    "Every seat of the subscription is given or offered.",
+    SeatLimitReachedError,
+    lambda e: SeatLimitReachedError(message=e.message, code=e.code, seats=e.seats),
+)
+register_error(SeatsBelowHeld, "A seat count below the seats given or offered now; revoke some first.")

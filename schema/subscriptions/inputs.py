@@ -44,3 +44,21 @@ class UncancelSubscriptionInput:
 @strawberry.input(description="End a subscription now.")
 class RevokeSubscriptionInput:
     id: strawberry.ID = strawberry.field(description="The subscription's id.")
+
+
+@strawberry.input(description="Give a seat of a per-seat subscription to a member of its customer, or offer it by email. Give one of `memberId` and `email`.")
+class AssignSeatInput:
+    subscription_id: strawberry.ID = strawberry.field(description="The subscription.")
+    member_id: strawberry.ID | None = strawberry.field(default=None, description="A member of the subscription's customer: the seat is theirs at once.")
+    email: str | None = strawberry.field(default=None, description="Whom to invite: the seat is pending until claimed with the claim token.")
+
+
+@strawberry.input(description="Take the seat an invitation offers.")
+class ClaimSeatInput:
+    token: str = strawberry.field(description="The claim token `assignSeat` returned (`kassa_seat_...`).")
+    name: str | None = strawberry.field(default=None, description="The new member's name, when the invited email is not a member yet.")
+
+
+@strawberry.input(description="Which seat to take back.")
+class RevokeSeatInput:
+    id: strawberry.ID = strawberry.field(description="The seat's id.")

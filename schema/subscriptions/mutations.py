@@ -10,12 +10,12 @@ import strawberry
 
 from app.kit.ids import parse_global_id
 from app.subscriptions import scopes as subscriptions_scopes
-from app.subscriptions import service
+from app.subscriptions import seats, service
 from schema.kit.errors import NotFoundError, ValidationError, mutation_result, run_mutation
 from schema.kit.scopes import scoped_mutation
-from schema.subscriptions.errors import SubscriptionNotChangeableError
-from schema.subscriptions.inputs import CancelSubscriptionInput, RevokeSubscriptionInput, UncancelSubscriptionInput
-from schema.subscriptions.types import Subscription
+from schema.subscriptions.errors import SeatLimitReachedError, SubscriptionNotChangeableError
+from schema.subscriptions.inputs import AssignSeatInput, CancelSubscriptionInput, ClaimSeatInput, RevokeSeatInput, RevokeSubscriptionInput, UncancelSubscriptionInput
+from schema.subscriptions.types import CustomerSeat, Subscription
 
 
 @strawberry.type(description="The subscription will end at the end of its current period.")
@@ -31,6 +31,29 @@ class UncancelSubscriptionSuccess:
 @strawberry.type(description="The subscription has ended.")
 class RevokeSubscriptionSuccess:
     subscription: Subscription = strawberry.field(description="The subscription as it is now.")
+
+
+@strawberry.type(description="The seat was given (claimed) or offered (pending).")
+class AssignSeatSuccess:
+    seat: CustomerSeat = strawberry.field(description="The seat.")
+    claim_token: str | None = strawberry.field(description="For an invitation by email: the token the invited person claims it with, shown only now.")
+
+
+@strawberry.type(description="The seat is the member's.")
+class ClaimSeatSuccess:
+    seat: CustomerSeat = strawberry.field(description="The seat.")
+
+
+@strawberry.type(description="The seat was taken back.")
+class RevokeSeatSuccess:
+    seat: CustomerSeat = strawberry.field(description="The seat.")
+
+
+AssignSeatResult = mutation_result(
+    "AssignSeatResult", "The seat, or why none was given.", AssignSeatSuccess, ValidationError, NotFoundError, SubscriptionNotChangeableError, SeatLimitReachedError
+)
+ClaimSeatResult = mutation_result("ClaimSeatResult", "The claimed seat, or why not.", ClaimSeatSuccess, ValidationError, NotFoundError, SubscriptionNotChangeableError)
+RevokeSeatResult = mutation_result("RevokeSeatResult", "The revoked seat, or why not.", RevokeSeatSuccess, NotFoundError)
 
 
 def _result(name: str, description: str, success: type):
@@ -83,4 +106,38 @@ class SubscriptionMutations:
             info,
             lambda session, subject: service.revoke(session, subject, parse_global_id(input.id, "Subscription")),
             lambda row: RevokeSubscriptionSuccess(subscription=Subscription.from_model(row)),
+        )
+
+    @scoped_mutation(
+        subscriptions_scopes.WRITE,
+        "Give a seat of a per-seat subscription to a member of its customer, or offer it by email (send the claim token in your "
+        "invitation). Never more seats given or offered than bought: `SeatLimitReachedError`.",
+    )
+    async def assign_seat(self, info: strawberry.Info, input: Annotated[AssignSeatInput, strawberry.argument(description="Which seat to whom.")]) -> AssignSeatResult:
+        return await run_mutation(
+            info,
+            lambda session, subject: seats.assign_seat(
+                session,
+                subject,
+                parse_global_id(input.subscription_id, "Subscription"),
+                member_id=parse_global_id(input.member_id, "Member") if input.member_id else None,
+                email=input.email,
+            ),
+            lambda result: AssignSeatSuccess(seat=CustomerSeat.from_model(result[0]), claim_token=result[1]),
+        )
+
+    @scoped_mutation(subscriptions_scopes.WRITE, "Claim the seat an invitation offers, for the invited person: they become a member of the business.")
+    async def claim_seat(self, info: strawberry.Info, input: Annotated[ClaimSeatInput, strawberry.argument(description="The invitation's token.")]) -> ClaimSeatResult:
+        return await run_mutation(
+            info,
+            lambda session, subject: seats.claim_seat(session, subject, input.token, name=input.name),
+            lambda row: ClaimSeatSuccess(seat=CustomerSeat.from_model(row)),
+        )
+
+    @scoped_mutation(subscriptions_scopes.WRITE, "Take a seat back (pending or claimed): it no longer counts against the subscription's seats.")
+    async def revoke_seat(self, info: strawberry.Info, input: Annotated[RevokeSeatInput, strawberry.argument(description="Which seat.")]) -> RevokeSeatResult:
+        return await run_mutation(
+            info,
+            lambda session, subject: seats.revoke_seat(session, subject, parse_global_id(input.id, "CustomerSeat")),
+            lambda row: RevokeSeatSuccess(seat=CustomerSeat.from_model(row)),
         )

@@ -17,7 +17,41 @@ from schema.kit.loaders import loader
 from schema.kit.relay import Connection, Node
 from schema.kit.scalars import BigInt
 from schema.subscriptions.errors import SubscriptionStatus
-from schema.subscriptions.loaders import entries_of_subscription, orders_of_subscription
+from app.models.seat import CustomerSeat as CustomerSeatModel
+from schema.subscriptions.loaders import entries_of_subscription, orders_of_subscription, seats_of_subscription
+
+
+@strawberry.enum(description="Where a seat stands.")
+class SeatStatus(enum.Enum):
+    PENDING = strawberry.enum_value("pending", description="Offered by email; taken with its claim token.")
+    CLAIMED = strawberry.enum_value("claimed", description="Held by a member.")
+    REVOKED = strawberry.enum_value("revoked", description="Taken back; it no longer counts.")
+
+
+@strawberry.type(description="One seat of a per-seat subscription: held by a member of its customer, or offered by email.")
+class CustomerSeat(Node):
+    model: strawberry.Private[CustomerSeatModel]
+    status: SeatStatus = strawberry.field(description="Where it stands.")
+    email: str = strawberry.field(description="Who it is for: the invited email, or the member's.")
+    subscription_id: strawberry.ID = strawberry.field(description="The subscription.")
+    member_id: strawberry.ID | None = strawberry.field(description="The member holding it; null while pending.")
+    invited_at: datetime | None = strawberry.field(description="When it was offered by email.")
+    claimed_at: datetime | None = strawberry.field(description="When a member took it.")
+    revoked_at: datetime | None = strawberry.field(description="When it was taken back.")
+
+    @classmethod
+    def from_model(cls, row: CustomerSeatModel) -> "CustomerSeat":
+        return cls(
+            model=row,
+            id=strawberry.ID(to_global_id("CustomerSeat", row.id)),
+            status=SeatStatus(row.status),
+            email=row.email,
+            subscription_id=strawberry.ID(to_global_id("Subscription", row.subscription_id)),
+            member_id=strawberry.ID(to_global_id("Member", row.member_id)) if row.member_id else None,
+            invited_at=row.invited_at,
+            claimed_at=row.claimed_at,
+            revoked_at=row.revoked_at,
+        )
 
 
 @strawberry.enum(description="What a billing entry bills or credits.")
@@ -111,6 +145,10 @@ class Subscription(Node):
     @strawberry.field(description="Its billing entries, oldest first: one `CYCLE` per paid period.")
     async def billing_entries(self, info: strawberry.Info) -> list[BillingEntry]:
         return [BillingEntry.from_model(row) for row in await loader(info, entries_of_subscription).load(self.model.id)]
+
+    @strawberry.field(description="Its seats (per-seat subscriptions), oldest first, revoked ones included.")
+    async def customer_seats(self, info: strawberry.Info) -> list["CustomerSeat"]:
+        return [CustomerSeat.from_model(row) for row in await loader(info, seats_of_subscription).load(self.model.id)]
 
     @strawberry.field(description="The customer who pays.")
     async def customer(self, info: strawberry.Info) -> Annotated["Customer", strawberry.lazy("schema.customers.types")] | None:

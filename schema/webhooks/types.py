@@ -41,6 +41,9 @@ _TYPE_DESCRIPTIONS = {
     "subscription.uncanceled": "A cancellation at the period's end was taken back.",
     "subscription.revoked": "A subscription ended at once.",
     "subscription.past_due": "A renewal's payment failed: the subscription is past due.",
+    "customer_seat.assigned": "A seat of a per-seat subscription was given to a member, or offered by email.",
+    "customer_seat.claimed": "A seat was taken: given to a member directly, or its invitation claimed.",
+    "customer_seat.revoked": "A seat was taken back (it no longer counts against the subscription's seats).",
     "subscription.cycled": "A subscription renewed: a new period, its billing entry and its renewal order.",
 }
 
