@@ -359,8 +359,7 @@ async def test_a_card_that_declines_at_renewal_makes_the_subscription_past_due(l
     assert (subscription.status, subscription.payment_method_id is not None) == ("trialing", True)
 
     order, outcome = await _renew_and_charge(live, localstripe, clock, subject, subscription)
-    assert outcome.startswith("past due: "), outcome
-    assert "declined" in outcome or outcome.endswith("insufficient_funds"), outcome
+    assert outcome.startswith("declined (card_declined): past due, next attempt "), outcome  # dunning retries it
     assert (order.status, order.balance_amount) == ("pending", 0)
     async with tenant_session(live.session_factory, subject.scope) as session:
         renewed = await session.get(Subscription, subscription.id)
@@ -378,7 +377,8 @@ async def test_a_trial_started_without_a_payment_method_is_past_due_at_its_end(l
     assert (subscription.status, subscription.payment_method_id, subscription.processor) == ("trialing", None, "stripe")
 
     order, outcome = await _renew_and_charge(live, localstripe, clock, subject, subscription)
-    assert outcome == "past due: no payment method"
+    # no card to retry with: a hard decline, tried once more when the dunning schedule would end
+    assert outcome == f"hard decline (no_payment_method): past due, next attempt {(clock.now() + timedelta(days=21)).isoformat()}"
     assert order.status == "pending"
     async with tenant_session(live.session_factory, subject.scope) as session:
         renewed = await session.get(Subscription, subscription.id)
