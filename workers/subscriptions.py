@@ -50,16 +50,27 @@ async def renew_batch(ctx: dict[str, Any], scope: TenantScope) -> int:
             return renewed
 
 
+def _stripe(ctx: dict[str, Any]):
+    settings = ctx.get("settings") or get_settings()
+    if not settings.stripe_secret_key:
+        return None
+    return processor_for("stripe", stripe_secret_key=settings.stripe_secret_key, stripe_api_base=settings.stripe_api_base)
+
+
 @job("subscriptions.charge_order", tenant=True)
 async def charge_order(ctx: dict[str, Any], scope: TenantScope, order_id: str) -> str:
     """Charge one renewal order off-session, once (the order's row lock and status)."""
-    settings = ctx.get("settings") or get_settings()
-    stripe = (
-        processor_for("stripe", stripe_secret_key=settings.stripe_secret_key, stripe_api_base=settings.stripe_api_base)
-        if settings.stripe_secret_key
-        else None
-    )
     async with scoped_factory(ctx["session_factory"], scope)() as session:
-        outcome = await service.charge_order(session, scope, uuid.UUID(order_id), stripe=stripe)
+        outcome = await service.charge_order(session, scope, uuid.UUID(order_id), stripe=_stripe(ctx))
         await jobs.commit(session, ctx["redis"])
     return outcome
+
+
+@job("subscriptions.charge_orders", tenant=True)
+async def charge_orders(ctx: dict[str, Any], scope: TenantScope, order_ids: list[str]) -> dict[str, str]:
+    """Charge a batch of renewal orders off-session in one transaction (the manual processor's:
+    no network call to wait for), each once. Returns what happened to each."""
+    async with scoped_factory(ctx["session_factory"], scope)() as session:
+        outcomes = await service.charge_orders(session, scope, [uuid.UUID(order_id) for order_id in order_ids], stripe=_stripe(ctx))
+        await jobs.commit(session, ctx["redis"])
+    return {str(order_id): outcome for order_id, outcome in outcomes.items()}

@@ -190,11 +190,12 @@ async def get_tax_rate(session: AsyncSession, scope: TenantScope, country: str |
     return await session.scalar(statement)
 
 
-async def candidate_tax_rates(session: AsyncSession, scope: TenantScope, country: str, state: str | None) -> list[TaxRate]:
-    """The rates that could apply to (country, state): that state's, the country's, the default."""
-    places = (TaxRate.country.is_(None)) | ((TaxRate.country == country) & (TaxRate.state.is_(None)))
-    if state is not None:
-        places = places | ((TaxRate.country == country) & (TaxRate.state == state))
+async def candidate_tax_rates(session: AsyncSession, scope: TenantScope, countries: Sequence[str]) -> list[TaxRate]:
+    """The rates that could apply to places in `countries`: theirs (the countries' own and their
+    states'), and the default."""
+    places = TaxRate.country.is_(None)
+    if countries:
+        places = places | TaxRate.country.in_(list(countries))
     statement = scoped(select(TaxRate), TaxRate, scope).where(places)
     return list((await session.scalars(statement)).all())
 

@@ -8,6 +8,8 @@ is computed after.
 
 from __future__ import annotations
 
+from typing import Iterable
+
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth.subject import Subject
@@ -80,17 +82,28 @@ async def remove_tax_rate(session: AsyncSession, subject: Subject, country: str 
     return row
 
 
+def _place(country: str | None, state: str | None) -> tuple[str | None, str | None]:
+    country = country.strip().upper() if country else None
+    state = state.strip().upper() if state else None
+    return (country, state) if country is not None else (None, None)
+
+
 async def tax_rate_for(session: AsyncSession, scope: TenantScope, country: str | None, state: str | None = None) -> int:
     """The rate in basis points for a customer billed in (country, state): the state's, else the
     country's, else the organization's default, else 0."""
-    country = country.strip().upper() if country else None
-    state = state.strip().upper() if state else None
-    if country is None:
-        row = await repository.get_tax_rate(session, scope, None, None)
-        return row.basis_points if row is not None else 0
-    rates = await repository.candidate_tax_rates(session, scope, country, state)
+    return (await tax_rates_for(session, scope, [(country, state)]))[(country, state)]
+
+
+async def tax_rates_for(session: AsyncSession, scope: TenantScope, places: Iterable[tuple[str | None, str | None]]) -> dict[tuple[str | None, str | None], int]:
+    """`tax_rate_for` of many places at once (a batch of renewals), in one query: each (country,
+    state) given -> its rate."""
+    places = set(places)
+    normalized = {place: _place(*place) for place in places}
+    countries = sorted({country for country, _state in normalized.values() if country is not None})
+    rates = await repository.candidate_tax_rates(session, scope, countries)
     by_place = {(r.country, r.state): r.basis_points for r in rates}
-    for place in ((country, state), (country, None), (None, None)):
-        if place in by_place:
-            return by_place[place]
-    return 0
+    found: dict[tuple[str | None, str | None], int] = {}
+    for place, (country, state) in normalized.items():
+        candidates = ((country, state), (country, None), (None, None)) if country is not None else ((None, None),)
+        found[place] = next((by_place[c] for c in candidates if c in by_place), 0)
+    return found

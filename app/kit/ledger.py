@@ -20,7 +20,8 @@ import re
 from dataclasses import dataclass
 from typing import Any, Iterable, Mapping, Sequence
 
-from sqlalchemy import Table, and_, func, literal, select, update
+from sqlalchemy import BigInteger, Table, and_, bindparam, column, func, literal, select, tuple_, update
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -72,12 +73,6 @@ class Ledger:
     amount: str = "amount"
     balance: str = "balance"
 
-    def _owner_filter(self, key: Mapping[str, Any]):
-        missing = set(self.owner) - set(key)
-        if missing:
-            raise LedgerError(f"ledger {self.name}: the balance key lacks {sorted(missing)}")
-        return and_(*(self.balances.c[self.owner[column]] == key[column] for column in self.owner))
-
 
 LEDGERS: dict[str, Ledger] = {}
 
@@ -96,28 +91,60 @@ async def post(session: AsyncSession, ledger: Ledger, key: Mapping[str, Any], en
     (so concurrent posts to one balance queue up and none is lost), and a database check on the
     balance table (e.g. `balance >= 0`) refuses the whole post. Returns the new balance. The
     balance row must exist (created with the thing it belongs to)."""
-    if not entries:
-        raise LedgerError(f"ledger {ledger.name}: nothing to post")
-    rows = []
-    for entry in entries:
-        amount = entry.get(ledger.amount)
-        if isinstance(amount, bool) or not isinstance(amount, int):
-            raise LedgerError(f"ledger {ledger.name}: an entry's {ledger.amount} must be an integer of minor units, got {amount!r}")
-        rows.append({**entry, **{column: key[column] for column in ledger.owner}})
-    owner = ledger._owner_filter(key)
-    locked = await session.scalar(select(ledger.balances.c[ledger.balance]).where(owner).with_for_update())
-    if locked is None:
-        raise LedgerError(f"ledger {ledger.name}: no balance row for {dict(key)}")
+    [balance] = await post_many(session, ledger, [(key, entries)])
+    return balance
+
+
+async def post_many(session: AsyncSession, ledger: Ledger, postings: Sequence[tuple[Mapping[str, Any], Sequence[Mapping[str, Any]]]]) -> list[int]:
+    """`post` for many balances at once, in three statements whatever their number (a batch of
+    renewal payments): every balance row locked first, in the order of their keys (two batches
+    sharing balances queue up instead of deadlocking), then all the entries, then every balance
+    moved by its entries' sum. Returns the new balances, in the order of `postings`. A balance
+    key may come more than once (its sums add up)."""
+    if not postings:
+        return []
+    columns = list(ledger.owner)
+    targets = [ledger.balances.c[ledger.owner[column]] for column in columns]
+    rows: list[dict[str, Any]] = []
+    totals: dict[tuple, int] = {}
+    for key, entries in postings:
+        if not entries:
+            raise LedgerError(f"ledger {ledger.name}: nothing to post")
+        missing = set(columns) - set(key)
+        if missing:
+            raise LedgerError(f"ledger {ledger.name}: the balance key lacks {sorted(missing)}")
+        owner = tuple(key[column] for column in columns)
+        for entry in entries:
+            amount = entry.get(ledger.amount)
+            if isinstance(amount, bool) or not isinstance(amount, int):
+                raise LedgerError(f"ledger {ledger.name}: an entry's {ledger.amount} must be an integer of minor units, got {amount!r}")
+            rows.append({**entry, **dict(zip(columns, owner))})
+            totals[owner] = totals.get(owner, 0) + amount
+    owners = sorted(totals)
+    locked = (await session.execute(select(*targets).where(tuple_(*targets).in_(owners)).order_by(*targets).with_for_update())).all()
+    if len(locked) != len(owners):
+        absent = sorted(set(owners) - {tuple(row) for row in locked})
+        raise LedgerError(f"ledger {ledger.name}: no balance row for {[dict(zip(columns, o)) for o in absent]}")
     await session.execute(insert(ledger.entries), rows)
-    total = sum(row[ledger.amount] for row in rows)
-    return int(
-        await session.scalar(
-            update(ledger.balances)
-            .where(owner)
-            .values({ledger.balance: ledger.balances.c[ledger.balance] + literal(total)})
-            .returning(ledger.balances.c[ledger.balance])
+    # the moves as arrays, one per column (`unnest`): one statement text whatever their number,
+    # so it is compiled and prepared once
+    moves = (
+        func.unnest(
+            *[bindparam(f"owner_{i}", [o[i] for o in owners], type_=ARRAY(target.type)) for i, target in enumerate(targets)],
+            bindparam("deltas", [totals[o] for o in owners], type_=ARRAY(BigInteger)),
         )
+        .table_valued(*[column(f"owner_{i}", target.type) for i, target in enumerate(targets)], column("delta", BigInteger))
+        .render_derived(name="moves")
     )
+    balance = ledger.balances.c[ledger.balance]
+    moved = await session.execute(
+        update(ledger.balances)
+        .where(*[target == moves.c[f"owner_{i}"] for i, target in enumerate(targets)])
+        .values({ledger.balance: balance + moves.c.delta})
+        .returning(*targets, balance)
+    )
+    after = {tuple(row[:-1]): int(row[-1]) for row in moved}
+    return [after[tuple(key[column] for column in columns)] for key, _entries in postings]
 
 
 @dataclass(frozen=True)

@@ -168,17 +168,32 @@ async def get_many_transactions(session: AsyncSession, scope: TenantScope, ids: 
     return list((await session.scalars(scoped(select(Transaction), Transaction, scope).where(Transaction.id.in_(list(ids))))).all())
 
 
-async def next_invoice_number(session: AsyncSession, scope: TenantScope) -> int:
-    """The organization's next invoice number, taken in the caller's transaction: the counter's
-    row stays locked until it commits (a rollback gives the number back), so numbers have no
-    gaps and no repeats."""
+async def next_invoice_numbers(session: AsyncSession, scope: TenantScope, count: int = 1) -> int:
+    """The first of the organization's next `count` invoice numbers (the others follow it), taken
+    in the caller's transaction, in one statement: the counter's row stays locked until it
+    commits (a rollback gives the numbers back), so numbers have no gaps and no repeats."""
+    if count < 1:
+        raise ValueError("take at least one invoice number")
     statement = (
         insert(InvoiceCounter)
-        .values(organization_id=scope.organization_id, last_number=1)
-        .on_conflict_do_update(index_elements=[InvoiceCounter.organization_id], set_={"last_number": InvoiceCounter.last_number + 1})
+        .values(organization_id=scope.organization_id, last_number=count)
+        .on_conflict_do_update(index_elements=[InvoiceCounter.organization_id], set_={"last_number": InvoiceCounter.last_number + count})
         .returning(InvoiceCounter.last_number)
     )
-    return int(await session.scalar(statement))
+    return int(await session.scalar(statement)) - count + 1
+
+
+async def lock_many(session: AsyncSession, scope: TenantScope, order_ids: Sequence[uuid.UUID]) -> list[Order]:
+    """The orders, each row locked for the caller's transaction, in the order of their ids (two
+    transactions locking overlapping sets queue up instead of deadlocking)."""
+    statement = (
+        scoped(select(Order), Order, scope)
+        .where(Order.id.in_(list(order_ids)))
+        .order_by(Order.id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    return list((await session.scalars(statement)).all())
 
 
 async def add(session: AsyncSession, *rows: Any) -> None:

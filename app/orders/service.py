@@ -8,7 +8,10 @@ The ledger reconciles with the order's amounts to the cent (app/orders/reconcile
 payments = what was paid (`due_amount` once paid), refunds = -`refunded_amount`.
 
 Invoice numbers come from the organization's counter in the order's own transaction
-(repository.next_invoice_number): no gaps, no repeats.
+(repository.next_invoice_numbers): no gaps, no repeats. Orders are made one at a time
+(`create_order`) or many at once (`create_orders`, a batch of renewals: one statement per kind
+of row, whatever their number), both the same way; payments likewise (`mark_paid`,
+`mark_paid_many`).
 """
 
 from __future__ import annotations
@@ -50,7 +53,7 @@ from app.orders.repository import OrderFilter, TransactionFilter
 from app.payments.processors import PaymentProcessor
 from app.webhooks import service as webhooks
 
-__all__ = ["OrderFilter", "OrderLine", "TransactionFilter", "create_order", "create_refund", "mark_paid"]
+__all__ = ["OrderDraft", "OrderFilter", "OrderLine", "Payment", "TransactionFilter", "create_order", "create_orders", "create_refund", "mark_paid", "mark_paid_many"]
 
 COMMENT_MAX_LENGTH = 1000
 
@@ -153,10 +156,35 @@ async def load_orders_of_customers(session: AsyncSession, scope: TenantScope, cu
 
 
 async def _emit(session: AsyncSession, scope: TenantScope, order: Order, *types: WebhookEventType) -> None:
-    items = await repository.items_of(session, scope, [order.id])
-    data = order_data(order, items)
-    for type in types:
-        await webhooks.emit(session, scope, type, data)
+    await _emit_many(session, scope, [order], *types)
+
+
+async def _emit_many(session: AsyncSession, scope: TenantScope, orders: Sequence[Order], *types: WebhookEventType, items: Sequence[OrderItem] | None = None) -> None:
+    """Each order's events, in one statement (its items read in one, unless given)."""
+    if items is None:
+        items = await repository.items_of(session, scope, [order.id for order in orders])
+    by_order = grouped(list(items), [order.id for order in orders], key=lambda item: item.order_id)
+    await webhooks.emit_many(session, scope, [(type, data) for order, its_items in zip(orders, by_order) for data in [order_data(order, its_items)] for type in types])
+
+
+@dataclass(frozen=True)
+class OrderDraft:
+    """An order to create (`create_orders`): who owes what for what, and its lines."""
+
+    customer_id: uuid.UUID
+    product_id: uuid.UUID | None
+    billing_reason: BillingReason
+    amounts: OrderAmounts
+    lines: Sequence[OrderLine]
+    processor: str
+    checkout_id: uuid.UUID | None = None
+    subscription_id: uuid.UUID | None = None
+    discount_id: uuid.UUID | None = None
+    tax_basis_points: int = 0
+    tax_country: str | None = None
+    billing_name: str | None = None
+    billing_address: dict[str, Any] | None = None
+    metadata: dict[str, Any] | None = None
 
 
 async def create_order(
@@ -180,55 +208,93 @@ async def create_order(
 ) -> Order:
     """A pending order with its next invoice number and its lines (whose amounts add up to the
     subtotal). Emits `order.created`. Never commits."""
-    if sum(line.unit_amount * line.quantity for line in lines) != amounts.subtotal:
-        raise ValueError("an order's lines must add up to its subtotal")
-    order = Order(
-        id=uuid.uuid4(),
-        organization_id=scope.organization_id,
+    draft = OrderDraft(
         customer_id=customer_id,
         product_id=product_id,
+        billing_reason=billing_reason,
+        amounts=amounts,
+        lines=lines,
+        processor=processor,
         checkout_id=checkout_id,
         subscription_id=subscription_id,
         discount_id=discount_id,
-        billing_reason=billing_reason.value,
-        status=OrderStatus.pending.value,
-        invoice_number=await repository.next_invoice_number(session, scope),
-        currency=amounts.currency,
-        subtotal_amount=amounts.subtotal,
-        discount_amount=amounts.discount,
-        net_amount=amounts.net,
-        tax_amount=amounts.tax,
-        total_amount=amounts.total,
-        applied_balance_amount=amounts.applied_balance,
-        due_amount=amounts.due,
-        refunded_amount=0,
-        refunded_tax_amount=0,
-        balance_amount=0,
         tax_basis_points=tax_basis_points,
         tax_country=tax_country,
         billing_name=billing_name,
         billing_address=billing_address,
-        processor=processor,
-        user_metadata=metadata or {},
+        metadata=metadata,
     )
-    items = [
-        OrderItem(
+    [order] = await create_orders(session, scope, [draft])
+    return order
+
+
+async def create_orders(session: AsyncSession, scope: TenantScope, drafts: Sequence[OrderDraft]) -> list[Order]:
+    """`create_order` for many orders at once (a batch of renewals), in the order given: their
+    invoice numbers are taken together, in one statement, consecutive and in that order; then
+    the orders, their items and their `order.created` events are written, a statement each.
+
+    The organization's invoice counter stays locked from here until the caller's transaction
+    ends: a caller making many orders calls this last (after its other writes), so concurrent
+    transactions of the organization wait for each other as little as possible."""
+    if not drafts:
+        return []
+    for draft in drafts:
+        if sum(line.unit_amount * line.quantity for line in draft.lines) != draft.amounts.subtotal:
+            raise ValueError("an order's lines must add up to its subtotal")
+    first_number = await repository.next_invoice_numbers(session, scope, len(drafts))
+    orders: list[Order] = []
+    items: list[OrderItem] = []
+    for number, draft in enumerate(drafts, start=first_number):
+        amounts = draft.amounts
+        order = Order(
+            id=uuid.uuid4(),
             organization_id=scope.organization_id,
-            order_id=order.id,
-            product_price_id=line.product_price_id,
-            label=line.label,
-            quantity=line.quantity,
-            unit_amount=line.unit_amount,
-            amount=line.unit_amount * line.quantity,
-            proration=line.proration,
+            customer_id=draft.customer_id,
+            product_id=draft.product_id,
+            checkout_id=draft.checkout_id,
+            subscription_id=draft.subscription_id,
+            discount_id=draft.discount_id,
+            billing_reason=draft.billing_reason.value,
+            status=OrderStatus.pending.value,
+            invoice_number=number,
+            currency=amounts.currency,
+            subtotal_amount=amounts.subtotal,
+            discount_amount=amounts.discount,
+            net_amount=amounts.net,
+            tax_amount=amounts.tax,
+            total_amount=amounts.total,
+            applied_balance_amount=amounts.applied_balance,
+            due_amount=amounts.due,
+            refunded_amount=0,
+            refunded_tax_amount=0,
+            balance_amount=0,
+            tax_basis_points=draft.tax_basis_points,
+            tax_country=draft.tax_country,
+            billing_name=draft.billing_name,
+            billing_address=draft.billing_address,
+            processor=draft.processor,
+            user_metadata=draft.metadata or {},
         )
-        for line in lines
-    ]
-    session.add(order)
+        orders.append(order)
+        items += [
+            OrderItem(
+                id=uuid.uuid4(),
+                organization_id=scope.organization_id,
+                order_id=order.id,
+                product_price_id=line.product_price_id,
+                label=line.label,
+                quantity=line.quantity,
+                unit_amount=line.unit_amount,
+                amount=line.unit_amount * line.quantity,
+                proration=line.proration,
+            )
+            for line in draft.lines
+        ]
+    session.add_all(orders)
     await session.flush()
     await repository.add(session, *items)
-    await _emit(session, scope, order, WebhookEventType.order_created)
-    return order
+    await _emit_many(session, scope, orders, WebhookEventType.order_created, items=items)
+    return orders
 
 
 def _entry(order: Order, type: TransactionType, processor: str, processor_id: str, amount: int, *, tax: int = 0, refund_id=None, description=None) -> dict[str, Any]:
@@ -253,6 +319,18 @@ async def _post(session: AsyncSession, order: Order, entries: list[dict[str, Any
     set_committed_value(order, "balance_amount", balance)
 
 
+@dataclass(frozen=True)
+class Payment:
+    """A payment of an order's due amount, as its processor reported it (`mark_paid_many`)."""
+
+    order: Order
+    processor: str
+    payment_id: str | None
+    charge_id: str | None
+    amount: int
+    fee: int | None = None
+
+
 async def mark_paid(
     session: AsyncSession,
     scope: TenantScope,
@@ -268,26 +346,51 @@ async def mark_paid(
     processor's fee, when known) enter the ledger, the order becomes paid, `order.paid` and
     `order.updated` are emitted. False, and nothing written, when it was recorded before (a
     repeated event, a retried job). The order's row must be locked by the caller."""
-    if order.status != OrderStatus.pending.value:
-        return False
-    if amount != order.due_amount:
-        raise ValueError(f"order {order.id} is due {order.due_amount}, not {amount}")
-    payment_ref = charge_id or payment_id or f"order_{order.id}"
-    entries = []
-    if amount > 0:
-        entries.append(_entry(order, TransactionType.payment, processor, payment_ref, amount, tax=order.tax_amount, description="Payment"))
-    if fee:
-        entries.append(_entry(order, TransactionType.processor_fee, processor, payment_ref, -fee, description="Processor fee"))
-    if entries:
-        await _post(session, order, entries)
-    order.status = OrderStatus.paid.value
-    order.processor = processor
-    order.payment_id = payment_id
-    order.charge_id = charge_id
-    order.paid_at = clock.now()
+    paid = await mark_paid_many(session, scope, [Payment(order, processor, payment_id, charge_id, amount, fee)])
+    return bool(paid)
+
+
+async def mark_paid_many(session: AsyncSession, scope: TenantScope, payments: Sequence[Payment]) -> list[Order]:
+    """`mark_paid` for many orders at once (a batch of renewal charges): the ledger entries of
+    all in one post (app/kit/ledger.py `post_many`), the orders' changes in one flush, their
+    events in one statement. Returns the orders marked paid now (those recorded before are left
+    out, untouched). Every order's row must be locked by the caller."""
+    for payment in payments:
+        if payment.order.status == OrderStatus.pending.value and payment.amount != payment.order.due_amount:
+            raise ValueError(f"order {payment.order.id} is due {payment.order.due_amount}, not {payment.amount}")
+    paying: list[Payment] = []
+    seen: set[uuid.UUID] = set()
+    for payment in payments:
+        if payment.order.status == OrderStatus.pending.value and payment.order.id not in seen:
+            seen.add(payment.order.id)
+            paying.append(payment)
+    postings = []
+    for payment in paying:
+        order = payment.order
+        payment_ref = payment.charge_id or payment.payment_id or f"order_{order.id}"
+        entries = []
+        if payment.amount > 0:
+            entries.append(_entry(order, TransactionType.payment, payment.processor, payment_ref, payment.amount, tax=order.tax_amount, description="Payment"))
+        if payment.fee:
+            entries.append(_entry(order, TransactionType.processor_fee, payment.processor, payment_ref, -payment.fee, description="Processor fee"))
+        if entries:
+            postings.append((order, entries))
+    balances = await ledger.post_many(session, TRANSACTIONS, [({"order_id": order.id}, entries) for order, entries in postings])
+    for (order, _entries), balance in zip(postings, balances):
+        set_committed_value(order, "balance_amount", balance)
+    now = clock.now()
+    for payment in paying:
+        order = payment.order
+        order.status = OrderStatus.paid.value
+        order.processor = payment.processor
+        order.payment_id = payment.payment_id
+        order.charge_id = payment.charge_id
+        order.paid_at = now
     await session.flush()
-    await _emit(session, scope, order, WebhookEventType.order_paid, WebhookEventType.order_updated)
-    return True
+    orders = [payment.order for payment in paying]
+    if orders:
+        await _emit_many(session, scope, orders, WebhookEventType.order_paid, WebhookEventType.order_updated)
+    return orders
 
 
 async def emit_updated(session: AsyncSession, scope: TenantScope, order: Order) -> None:

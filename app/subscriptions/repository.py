@@ -101,8 +101,21 @@ async def customers_by_id(session: AsyncSession, scope: TenantScope, ids: Sequen
     return {row.id: row for row in rows}
 
 
-async def payment_method(session: AsyncSession, scope: TenantScope, payment_method_id: uuid.UUID) -> PaymentMethod | None:
-    return await session.scalar(scoped(select(PaymentMethod), PaymentMethod, scope).where(PaymentMethod.id == payment_method_id))
+async def lock_many(session: AsyncSession, scope: TenantScope, ids: Sequence[uuid.UUID]) -> list[Subscription]:
+    """The subscriptions, each row locked for the caller's transaction, in the order of their ids."""
+    statement = (
+        scoped(select(Subscription), Subscription, scope)
+        .where(Subscription.id.in_(list(ids)))
+        .order_by(Subscription.id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    return list((await session.scalars(statement)).all())
+
+
+async def payment_methods(session: AsyncSession, scope: TenantScope, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, PaymentMethod]:
+    rows = await session.scalars(scoped(select(PaymentMethod), PaymentMethod, scope).where(PaymentMethod.id.in_(list(ids))))
+    return {row.id: row for row in rows}
 
 
 async def entries_of(session: AsyncSession, scope: TenantScope, subscription_ids: Sequence[uuid.UUID]) -> list[BillingEntry]:

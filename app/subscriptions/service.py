@@ -5,15 +5,19 @@ off-session, canceled, uncanceled and revoked.
 `FOR UPDATE SKIP LOCKED` in batches: two workers take different rows, and a subscription is
 renewed in the transaction that holds its lock, which moves its `period_number` by one, writes
 the period's `cycle` billing entry (unique per subscription and period start) and its renewal
-order, and asks for the order's charge (`subscriptions.charge_order`, after commit). A worker
-killed mid-batch rolls the whole batch back; the next sweep renews those subscriptions, once. A
-second run of the same sweep finds them renewed (their period end is in the future).
+order, and asks for the order's charge (after commit). A worker killed mid-batch rolls the whole
+batch back; the next sweep renews those subscriptions, once. A second run of the same sweep
+finds them renewed (their period end is in the future). A batch is written in a fixed number of
+statements whatever its size (`renew_due`), its invoice numbers taken together at its end.
 
-**Charging** is its own job, on the order's row lock: a pending order is charged off-session with
-the subscription's saved payment method; the processor's idempotency key is the order's, so the
-job run twice, or retried after a crash between the processor's answer and the commit, charges
-once. A failed charge (or no payment method, as after a trial started without one) makes the
-subscription `past_due`; a payment that succeeds makes it `active` again.
+**Charging** is its own job, on the orders' row locks: a pending order is charged off-session
+with the subscription's saved payment method; the processor's idempotency key is the order's, so
+the job run twice, or retried after a crash between the processor's answer and the commit,
+charges once. The manual processor's orders of a renewal batch are charged by one job, in one
+transaction (`subscriptions.charge_orders`); a processor's (Stripe) each by a job of its own
+(`subscriptions.charge_order`), a network call each, run in parallel by the workers. A failed
+charge (or no payment method, as after a trial started without one) makes the subscription
+`past_due`; a payment that succeeds makes it `active` again.
 
 **Amounts** come from the kit (app/discounts/amounts.py): the period's price (times the seats),
 less the subscription's discount while it lasts (`once`: the first order only, made at checkout;
@@ -26,7 +30,7 @@ from __future__ import annotations
 import logging
 import uuid
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Sequence
 
 from dateutil.relativedelta import relativedelta
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -34,7 +38,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.auth.subject import Subject
 from app.discounts import service as discounts
 from app.discounts.amounts import DiscountTerms, compute_amounts
-from app.discounts.tax_rates import tax_rate_for
+from app.discounts.tax_rates import tax_rates_for
 from app.kit import clock
 from app.kit.batches import grouped, in_order
 from app.kit.errors import NotFound
@@ -50,7 +54,7 @@ from app.models.subscription import BillingEntry, BillingEntryType, Subscription
 from app.models.webhook import WebhookEventType
 from app.orders import repository as orders_repository
 from app.orders import service as orders
-from app.orders.service import OrderAmounts, OrderLine
+from app.orders.service import OrderAmounts, OrderDraft, OrderLine, Payment
 from app.payments.manual import ManualProcessor
 from app.payments.processors import PaymentProcessor
 from app.subscriptions import dunning, repository
@@ -59,11 +63,12 @@ from app.subscriptions.payloads import subscription_data
 from app.subscriptions.repository import SubscriptionFilter
 from app.webhooks import service as webhooks
 
-__all__ = ["SubscriptionFilter", "cancel", "charge_order", "create_from_checkout", "renew_due", "revoke", "uncancel"]
+__all__ = ["SubscriptionFilter", "cancel", "charge_order", "charge_orders", "create_from_checkout", "renew_due", "revoke", "uncancel"]
 
 logger = logging.getLogger("kassa.subscriptions")
 
 CHARGE_JOB = "subscriptions.charge_order"
+CHARGE_MANY_JOB = "subscriptions.charge_orders"
 RENEW_BATCH = 200
 
 
@@ -104,10 +109,14 @@ async def load_orders_of(session: AsyncSession, scope: TenantScope, subscription
     return grouped(await repository.orders_of(session, scope, subscription_ids), subscription_ids, key=lambda row: row.subscription_id)
 
 
-async def _emit(session: AsyncSession, scope: TenantScope, subscription: Subscription, *types: WebhookEventType) -> None:
+def _events(subscription: Subscription, *types: WebhookEventType) -> list[tuple[WebhookEventType, dict[str, Any]]]:
+    """The events `types` about the subscription as it is now (for `webhooks.emit_many`)."""
     data = subscription_data(subscription)
-    for type in types:
-        await webhooks.emit(session, scope, type, data)
+    return [(type, data) for type in types]
+
+
+async def _emit(session: AsyncSession, scope: TenantScope, subscription: Subscription, *types: WebhookEventType) -> None:
+    await webhooks.emit_many(session, scope, _events(subscription, *types))
 
 
 # -- creation ------------------------------------------------------------------------------
@@ -208,14 +217,10 @@ def _discount_applies(discount: Discount | None, subscription: Subscription, num
     return True
 
 
-async def _cycle(session: AsyncSession, scope: TenantScope, subscription: Subscription, customer: Customer | None, discount: Discount | None) -> Order | None:
-    """Renew one locked, due subscription into its next period (see the module's docstring)."""
-    if subscription.cancel_at_period_end:
-        subscription.status = SubscriptionStatus.canceled.value
-        subscription.ended_at = subscription.current_period_end
-        await session.flush()
-        await _emit(session, scope, subscription, WebhookEventType.subscription_canceled, WebhookEventType.subscription_updated)
-        return None
+def _cycle(subscription: Subscription, customer: Customer | None, discount: Discount | None, rate: int) -> tuple[OrderDraft, BillingEntry, list[WebhookEventType]]:
+    """Move one locked, due subscription into its next period (in memory: the caller writes the
+    batch): its renewal order to create, its cycle entry (its order set once the order exists)
+    and the events to emit."""
     was_trialing = subscription.status == SubscriptionStatus.trialing.value
     number = subscription.period_number + 1
     start, end = period_bounds(subscription.anchor_at, subscription.recurring_interval, number)
@@ -226,11 +231,11 @@ async def _cycle(session: AsyncSession, scope: TenantScope, subscription: Subscr
         subscription.status = SubscriptionStatus.active.value
 
     address = (customer.billing_address if customer is not None else None) or {}
-    rate = await tax_rate_for(session, scope, address.get("country"), address.get("state"))
     terms = DiscountTerms.of(discount) if _discount_applies(discount, subscription, number, start) and discount is not None else None
     amounts = compute_amounts(Money(subscription.amount, subscription.currency), discount=terms, tax_basis_points=rate)
     entry = BillingEntry(
-        organization_id=scope.organization_id,
+        id=uuid.uuid4(),
+        organization_id=subscription.organization_id,
         subscription_id=subscription.id,
         product_price_id=subscription.product_price_id,
         type=BillingEntryType.cycle.value,
@@ -240,10 +245,7 @@ async def _cycle(session: AsyncSession, scope: TenantScope, subscription: Subscr
         start_at=start,
         end_at=end,
     )
-    session.add(entry)
-    order = await orders.create_order(
-        session,
-        scope,
+    draft = OrderDraft(
         customer_id=subscription.customer_id,
         product_id=subscription.product_id,
         billing_reason=BillingReason.subscription_cycle,
@@ -259,22 +261,26 @@ async def _cycle(session: AsyncSession, scope: TenantScope, subscription: Subscr
         billing_address=address or None,
         subscription_id=subscription.id,
     )
-    entry.order_id = order.id
-    await session.flush()
-    if order.due_amount == 0:
-        await orders.mark_paid(session, scope, order, processor=subscription.processor, payment_id=None, charge_id=None, amount=0)
-    else:
-        enqueue_after_commit(session, CHARGE_JOB, order.id)
     types = [WebhookEventType.subscription_cycled, WebhookEventType.subscription_updated]
     if was_trialing:
         types.append(WebhookEventType.subscription_active)
-    await _emit(session, scope, subscription, *types)
-    return order
+    return draft, entry, types
+
+
+def _place(customer: Customer | None) -> tuple[str | None, str | None]:
+    address = (customer.billing_address if customer is not None else None) or {}
+    return address.get("country"), address.get("state")
 
 
 async def renew_due(session: AsyncSession, scope: TenantScope, *, limit: int = RENEW_BATCH) -> int:
     """Renew a batch of the organization's due subscriptions in this transaction (the caller
-    commits); returns how many were claimed (a full batch: call again)."""
+    commits); returns how many were claimed (a full batch: call again).
+
+    The batch is written in a fixed number of statements, whatever its size: the subscriptions'
+    new periods (one flush), then their renewal orders (`orders.create_orders`, which takes the
+    batch's invoice numbers together: last, so that the organization's counter is locked only
+    while the batch finishes and a second worker's batch waits as little as possible), their
+    cycle entries, their events, and the charges asked for (see `_ask_charges`)."""
     due = await repository.claim_due(session, scope, clock.now(), limit)
     if not due:
         return 0
@@ -282,81 +288,150 @@ async def renew_due(session: AsyncSession, scope: TenantScope, *, limit: int = R
     discount_ids = list({s.discount_id for s in due if s.discount_id is not None})
     found = await discounts.load_discounts(session, scope, discount_ids) if discount_ids else []
     by_id = {d.id: d for d in found if d is not None}
+    renewing = [s for s in due if not s.cancel_at_period_end]
+    rates = await tax_rates_for(session, scope, {_place(customers.get(s.customer_id)) for s in renewing}) if renewing else {}
+
+    events: list[tuple[WebhookEventType, dict[str, Any]]] = []
+    drafts: list[OrderDraft] = []
+    entries: list[BillingEntry] = []
+    cycled: list[tuple[Subscription, list[WebhookEventType]]] = []
     for subscription in due:
-        await _cycle(session, scope, subscription, customers.get(subscription.customer_id), by_id.get(subscription.discount_id))  # type: ignore[arg-type]
+        if subscription.cancel_at_period_end:  # canceled at the end of this period: it ends now
+            subscription.status = SubscriptionStatus.canceled.value
+            subscription.ended_at = subscription.current_period_end
+            events += _events(subscription, WebhookEventType.subscription_canceled, WebhookEventType.subscription_updated)
+            continue
+        customer = customers.get(subscription.customer_id)
+        draft, entry, types = _cycle(subscription, customer, by_id.get(subscription.discount_id) if subscription.discount_id else None, rates[_place(customer)])  # type: ignore[arg-type]
+        drafts.append(draft)
+        entries.append(entry)
+        cycled.append((subscription, types))
+    await session.flush()  # the new periods and statuses
+
+    made = await orders.create_orders(session, scope, drafts)
+    for entry, order in zip(entries, made):
+        entry.order_id = order.id
+    session.add_all(entries)
+    await session.flush()
+    free = [order for order in made if order.due_amount == 0]  # nothing to charge: paid now
+    await orders.mark_paid_many(session, scope, [Payment(order, order.processor, None, None, 0) for order in free])
+    for subscription, types in cycled:
+        events += _events(subscription, *types)
+    await webhooks.emit_many(session, scope, events)
+    _ask_charges(session, [order for order in made if order.due_amount > 0])
     return len(due)
+
+
+def _ask_charges(session: AsyncSession, pending: list[Order]) -> None:
+    """After commit, charge the batch's pending orders: the manual processor's all in one job
+    (nothing to wait for: one transaction records them all), a processor's each in a job of its
+    own (a network call each, which the workers make in parallel)."""
+    manual = [str(order.id) for order in pending if order.processor == ManualProcessor.name]
+    if manual:
+        enqueue_after_commit(session, CHARGE_MANY_JOB, manual)
+    for order in pending:
+        if order.processor != ManualProcessor.name:
+            enqueue_after_commit(session, CHARGE_JOB, order.id)
 
 
 # -- charging ------------------------------------------------------------------------------
 
 
-async def _failed(session: AsyncSession, scope: TenantScope, order: Order, subscription: Subscription, failure_code: str | None) -> str:
+def _past_due(subscription: Subscription) -> list[tuple[WebhookEventType, dict[str, Any]]]:
+    if subscription.status not in (SubscriptionStatus.active.value, SubscriptionStatus.trialing.value):
+        return []
+    subscription.status = SubscriptionStatus.past_due.value
+    subscription.past_due_at = clock.now()
+    return _events(subscription, WebhookEventType.subscription_past_due, WebhookEventType.subscription_updated)
+
+
+async def _failed(
+    session: AsyncSession, scope: TenantScope, order: Order, subscription: Subscription, failure_code: str | None
+) -> tuple[str, list[tuple[WebhookEventType, dict[str, Any]]]]:
     """A renewal charge failed: dunning decides (app/subscriptions/dunning.py); the subscription
-    is past due until a retry succeeds, or ends as the organization chose."""
+    is past due until a retry succeeds, or ends as the organization chose. Returns what happened
+    and the subscription's events (the caller emits them with the batch's)."""
     outcome = await dunning.charge_failed(session, scope, order, subscription, failure_code=failure_code)
     if outcome.final_status is not None:
         types = [WebhookEventType.subscription_updated]
         if outcome.final_status == SubscriptionStatus.canceled.value:
             types.insert(0, WebhookEventType.subscription_canceled)
-        await _emit(session, scope, subscription, *types)
         await orders.emit_updated(session, scope, order)
-    elif subscription.status in (SubscriptionStatus.active.value, SubscriptionStatus.trialing.value):
-        subscription.status = SubscriptionStatus.past_due.value
-        subscription.past_due_at = clock.now()
-        await session.flush()
-        await _emit(session, scope, subscription, WebhookEventType.subscription_past_due, WebhookEventType.subscription_updated)
-    return outcome.describe(failure_code or "payment_failed")
+        return outcome.describe(failure_code or "payment_failed"), _events(subscription, *types)
+    return outcome.describe(failure_code or "payment_failed"), _past_due(subscription)
 
 
 async def charge_order(session: AsyncSession, scope: TenantScope, order_id: uuid.UUID, *, stripe: PaymentProcessor | None) -> str:
     """Charge a subscription's pending order off-session (see the module's docstring). Returns
     what happened. Never commits."""
-    order = await orders_repository.get(session, scope, order_id, for_update=True)
-    if order is None or order.subscription_id is None:
-        return "ignored: no such subscription order"
-    if order.status != OrderStatus.pending.value:
-        return f"already {order.status}"
-    subscription = await repository.get(session, scope, order.subscription_id, for_update=True)
-    assert subscription is not None
-    order.payment_attempts += 1  # each attempt its own processor key: a retry is a new charge, a rerun the same
-    order.next_payment_attempt_at = None
-    key = f"kassa-order-{order.id}-{order.payment_attempts}"
-    method = await repository.payment_method(session, scope, subscription.payment_method_id) if subscription.payment_method_id else None
-    if subscription.processor == "manual":
-        result = await ManualProcessor().charge(
-            customer_id=str(subscription.customer_id), payment_method="offline", amount=order.due_amount, currency=order.currency,
-            off_session=True, idempotency_key=key, metadata={},
-        )
-    elif method is None:
-        return await _failed(session, scope, order, subscription, "no_payment_method")
-    elif stripe is None:
-        order.payment_attempts -= 1  # not an attempt: tried again by the dunning sweep once Stripe is configured
-        order.next_payment_attempt_at = clock.now() + timedelta(hours=1)
-        await session.flush()
-        return "waiting: Stripe is not configured (STRIPE_SECRET_KEY)"
-    else:
-        result = await stripe.charge(
-            customer_id=method.processor_customer_id,
-            payment_method=method.processor_id,
-            amount=order.due_amount,
-            currency=order.currency,
-            off_session=True,
-            idempotency_key=key,
-            metadata={"kassa_organization_id": str(scope.organization_id), "kassa_order_id": str(order.id)},
-        )
-    if result.status == "succeeded":
-        await orders.mark_paid(session, scope, order, processor=subscription.processor, payment_id=result.payment_id, charge_id=result.charge_id, amount=order.due_amount, fee=result.fee)
-        if subscription.status == SubscriptionStatus.past_due.value:
-            subscription.status = SubscriptionStatus.active.value
-            subscription.past_due_at = None
-            await session.flush()
-            await _emit(session, scope, subscription, WebhookEventType.subscription_active, WebhookEventType.subscription_updated)
-        return "paid"
-    if result.status == "failed":
-        return await _failed(session, scope, order, subscription, result.failure_code)
-    order.payment_id = result.payment_id  # the processor's event decides
+    return (await charge_orders(session, scope, [order_id], stripe=stripe))[order_id]
+
+
+async def charge_orders(session: AsyncSession, scope: TenantScope, order_ids: Sequence[uuid.UUID], *, stripe: PaymentProcessor | None) -> dict[uuid.UUID, str]:
+    """`charge_order` for many orders (a batch of renewals) in one transaction: every order's row
+    locked, then every subscription's (each in the order of their ids: two jobs never deadlock),
+    each order charged (the processor asked one order at a time), then the payments recorded
+    together (`orders.mark_paid_many`). Returns what happened to each order. Never commits."""
+    outcomes = {order_id: "ignored: no such subscription order" for order_id in order_ids}
+    locked = {order.id: order for order in await orders_repository.lock_many(session, scope, list(outcomes)) if order.subscription_id is not None}
+    subscriptions = {s.id: s for s in await repository.lock_many(session, scope, list({o.subscription_id for o in locked.values()}))}  # type: ignore[misc]
+    method_ids = list({s.payment_method_id for s in subscriptions.values() if s.payment_method_id is not None})
+    methods = await repository.payment_methods(session, scope, method_ids) if method_ids else {}
+    payments: list[Payment] = []
+    events: list[tuple[WebhookEventType, dict[str, Any]]] = []
+    for order_id in outcomes:
+        order = locked.get(order_id)
+        if order is None:
+            continue
+        if order.status != OrderStatus.pending.value:
+            outcomes[order_id] = f"already {order.status}"
+            continue
+        subscription = subscriptions[order.subscription_id]  # type: ignore[index]
+        method = methods.get(subscription.payment_method_id) if subscription.payment_method_id else None
+        order.payment_attempts += 1  # each attempt its own processor key: a retry is a new charge, a rerun the same
+        order.next_payment_attempt_at = None
+        key = f"kassa-order-{order.id}-{order.payment_attempts}"
+        if subscription.processor == ManualProcessor.name:
+            result = await ManualProcessor().charge(
+                customer_id=str(subscription.customer_id), payment_method="offline", amount=order.due_amount, currency=order.currency,
+                off_session=True, idempotency_key=key, metadata={},
+            )
+        elif method is None:
+            outcomes[order_id], failed_events = await _failed(session, scope, order, subscription, "no_payment_method")
+            events += failed_events
+            continue
+        elif stripe is None:
+            order.payment_attempts -= 1  # not an attempt: the dunning sweep asks again once Stripe is configured
+            order.next_payment_attempt_at = clock.now() + timedelta(hours=1)
+            outcomes[order_id] = "waiting: Stripe is not configured (STRIPE_SECRET_KEY)"
+            continue
+        else:
+            result = await stripe.charge(
+                customer_id=method.processor_customer_id,
+                payment_method=method.processor_id,
+                amount=order.due_amount,
+                currency=order.currency,
+                off_session=True,
+                idempotency_key=key,
+                metadata={"kassa_organization_id": str(scope.organization_id), "kassa_order_id": str(order.id)},
+            )
+        if result.status == "succeeded":
+            payments.append(Payment(order, subscription.processor, result.payment_id, result.charge_id, order.due_amount, result.fee))
+            if subscription.status == SubscriptionStatus.past_due.value:
+                subscription.status = SubscriptionStatus.active.value
+                subscription.past_due_at = None
+                events += _events(subscription, WebhookEventType.subscription_active, WebhookEventType.subscription_updated)
+            outcomes[order_id] = "paid"
+        elif result.status == "failed":
+            outcomes[order_id], failed_events = await _failed(session, scope, order, subscription, result.failure_code)
+            events += failed_events
+        else:
+            order.payment_id = result.payment_id  # the processor's event decides
+            outcomes[order_id] = f"waiting: {result.status}"
+    await orders.mark_paid_many(session, scope, payments)
     await session.flush()
-    return f"waiting: {result.status}"
+    await webhooks.emit_many(session, scope, events)
+    return outcomes
 
 
 # -- changes -------------------------------------------------------------------------------
@@ -421,8 +496,7 @@ async def settle_order_payment(
     failure_code: str | None = None,
 ) -> str:
     """Stripe's event on a renewal order's payment that was still processing (or waiting for the
-    customer) when its charge job ran: paid, or the subscription past due. Once: the order's row
-    lock and status."""
+    customer) when its charge job ran: paid, or dunning. Once: the order's row lock and status."""
     order = await orders_repository.get(session, scope, order_id, for_update=True)
     if order is None or order.subscription_id is None:
         return "ignored: no such subscription order"
@@ -431,7 +505,10 @@ async def settle_order_payment(
     subscription = await repository.get(session, scope, order.subscription_id, for_update=True)
     assert subscription is not None
     if not succeeded:
-        return "handled: " + await _failed(session, scope, order, subscription, failure_code)
+        outcome, events = await _failed(session, scope, order, subscription, failure_code)
+        await session.flush()
+        await webhooks.emit_many(session, scope, events)
+        return "handled: " + outcome
     if amount != order.due_amount:
         logger.error("payment %s of %s for order %s, which is due %s: not recorded, see the processor", payment_id, amount, order.id, order.due_amount)
         return f"needs attention: paid {amount}, the order is due {order.due_amount}"

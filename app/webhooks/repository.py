@@ -14,14 +14,17 @@ from app.kit.repository import owned_by, scoped
 from app.kit.tenancy import TenantScope
 from app.models import WebhookDelivery, WebhookDeliveryAttempt, WebhookEndpoint, WebhookEvent
 
-# The outbox write: the event and one pending delivery per subscribed, enabled endpoint, in one
-# statement. Returns the endpoints that got a delivery.
+# The outbox write: the events (in the order given: their `sequence` follows it) and one pending
+# delivery per subscribed, enabled endpoint of each, in one statement whatever their number.
+# Returns the endpoints that got a delivery.
 _EMIT = text(
     """
     WITH event AS (
         INSERT INTO webhook_events (id, organization_id, type, payload, created_at, modified_at)
-        VALUES (:id, :organization_id, :type, CAST(:payload AS jsonb), :now, :now)
-        RETURNING id, sequence, organization_id
+        SELECT given.id, :organization_id, given.type, CAST(given.payload AS jsonb), :now, :now
+        FROM unnest(CAST(:ids AS uuid[]), CAST(:types AS varchar[]), CAST(:payloads AS text[])) WITH ORDINALITY AS given (id, type, payload, position)
+        ORDER BY given.position
+        RETURNING id, sequence, organization_id, type
     )
     INSERT INTO webhook_deliveries
         (id, organization_id, event_id, endpoint_id, sequence, status, attempt_count, next_attempt_at, created_at, modified_at)
@@ -31,19 +34,27 @@ _EMIT = text(
       ON endpoint.organization_id = event.organization_id
      AND endpoint.enabled
      AND endpoint.deleted_at IS NULL
-     AND CAST(:type AS varchar) = ANY (endpoint.event_types)
+     AND event.type = ANY (endpoint.event_types)
     RETURNING endpoint_id
     """
 )
 
 
-async def insert_event_with_deliveries(
-    session: AsyncSession, *, id: uuid.UUID, scope: TenantScope, type: str, payload_json: str, now: datetime
-) -> list[uuid.UUID]:
+async def insert_events_with_deliveries(
+    session: AsyncSession, *, scope: TenantScope, events: Sequence[tuple[uuid.UUID, str, str]], now: datetime
+) -> set[uuid.UUID]:
+    """`events`: (id, type, payload as JSON text) each."""
     result = await session.execute(
-        _EMIT, {"id": id, "organization_id": scope.organization_id, "type": type, "payload": payload_json, "now": now}
+        _EMIT,
+        {
+            "organization_id": scope.organization_id,
+            "ids": [event[0] for event in events],
+            "types": [event[1] for event in events],
+            "payloads": [event[2] for event in events],
+            "now": now,
+        },
     )
-    return [row[0] for row in result]
+    return {row[0] for row in result}
 
 
 async def get_endpoint(

@@ -11,7 +11,7 @@ import json
 import secrets
 import uuid
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -48,20 +48,25 @@ async def emit(session: AsyncSession, scope: TenantScope, type: WebhookEventType
 
     The payload is `{type, timestamp, data}`; `data` is the object as the API shows it.
     """
-    now = clock.now()
-    event_id = uuid.uuid4()
-    payload = {"type": type.value, "timestamp": now.isoformat(), "data": data}
-    endpoint_ids = await repository.insert_event_with_deliveries(
-        session,
-        id=event_id,
-        scope=scope,
-        type=type.value,
-        payload_json=json.dumps(payload, default=_json_default, separators=(",", ":")),
-        now=now,
-    )
-    for endpoint_id in endpoint_ids:
-        enqueue_coalesced_after_commit(session, DELIVER_JOB, endpoint_id, window=DELIVER_WINDOW)
+    [event_id] = await emit_many(session, scope, [(type, data)])
     return event_id
+
+
+async def emit_many(session: AsyncSession, scope: TenantScope, events: Sequence[tuple[WebhookEventType, dict[str, Any]]]) -> list[uuid.UUID]:
+    """`emit` for many events at once (a batch of renewals), in one statement: they are sequenced
+    in the order given, so each endpoint receives them in that order."""
+    if not events:
+        return []
+    now = clock.now()
+    timestamp = now.isoformat()
+    rows = [
+        (uuid.uuid4(), type.value, json.dumps({"type": type.value, "timestamp": timestamp, "data": data}, default=_json_default, separators=(",", ":")))
+        for type, data in events
+    ]
+    endpoint_ids = await repository.insert_events_with_deliveries(session, scope=scope, events=rows, now=now)
+    for endpoint_id in sorted(endpoint_ids):
+        enqueue_coalesced_after_commit(session, DELIVER_JOB, endpoint_id, window=DELIVER_WINDOW)
+    return [row[0] for row in rows]
 
 
 @dataclass

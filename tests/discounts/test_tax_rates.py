@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from app.auth.service import operator_scope
-from app.discounts.tax_rates import tax_rate_for
+from app.discounts.tax_rates import tax_rate_for, tax_rates_for
 from tests.conftest import tenant_factory
 from tests.discounts.operations import REMOVE_TAX_RATE, SET_TAX_RATE, TAX_RATES, set_tax_rate
 
@@ -29,6 +29,11 @@ async def test_the_most_specific_rate_applies(api, org, other_org, session_facto
     assert await _rate(session_factory, org, "DE") == 1600
     assert await _rate(session_factory, org, "FR") == 1000
     assert await _rate(session_factory, org, None) == 1000
+    places = [("US", "CA"), ("us", "ny"), ("US", None), ("DE", None), ("FR", None), (None, None), (None, "CA"), ("de", "by")]
+    async with tenant_factory(session_factory, org.id)() as session:  # many places in one query (a renewal batch): the same answers
+        assert await tax_rates_for(session, operator_scope(org.id), places) == {
+            ("US", "CA"): 725, ("us", "ny"): 0, ("US", None): 0, ("DE", None): 1600, ("FR", None): 1000, (None, None): 1000, (None, "CA"): 1000, ("de", "by"): 1600,
+        }
     listed = (await api.data(TAX_RATES, {}, token=org.token))["taxRates"]
     assert listed == [
         {"country": None, "state": None, "basisPoints": 1000},

@@ -12,7 +12,7 @@ from sqlalchemy import BigInteger, CheckConstraint, Column, Identity, MetaData, 
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from app.kit import ledger as kit
-from app.kit.ledger import Ledger, LedgerError, append_only_sql, mismatches, post
+from app.kit.ledger import Ledger, LedgerError, append_only_sql, mismatches, post, post_many
 from tests.conftest import APP_ROLE, assert_ledgers_balance
 
 metadata = MetaData()
@@ -69,6 +69,34 @@ async def test_post_appends_and_moves_the_balance_in_one_transaction(session_fac
         assert await mismatches(session, [declared]) == []
         assert await session.scalar(text("SELECT count(*) FROM test_ledger_entries WHERE account_id = :a"), {"a": account}) == 3
     await assert_ledgers_balance(session_factory)
+
+
+async def test_post_many_moves_every_balance_by_its_own_entries_in_three_statements(session_factory, declared):
+    """A batch of postings (a renewal batch's payments): each balance moves by the sum of its own
+    entries, a key given twice adds up, the balances come back in the order given; the
+    statement count does not grow with the batch."""
+    from app.kit.db import statement_counter
+
+    async with session_factory() as session:
+        accounts = [await _account(session, balance=n) for n in range(50)]
+        postings = [({"account_id": a}, [{"amount": 10 * n}, {"amount": -n}]) for n, a in enumerate(accounts)]
+        postings.append(({"account_id": accounts[3]}, [{"amount": 1000}]))  # the same balance again
+        counter = [0]
+        token = statement_counter.set(counter)
+        try:
+            balances = await post_many(session, declared, postings)
+        finally:
+            statement_counter.reset(token)
+        assert counter[0] == 3
+        expected = [n + 9 * n for n in range(50)]
+        expected[3] += 1000
+        assert balances == expected + [expected[3]]
+        assert await post_many(session, declared, []) == []
+        with pytest.raises(LedgerError, match="no balance row"):
+            await post_many(session, declared, [({"account_id": accounts[0]}, [{"amount": 1}]), ({"account_id": uuid.uuid4()}, [{"amount": 1}])])
+        await session.rollback()
+    async with session_factory() as session:
+        assert await mismatches(session, [declared]) == []
 
 
 @pytest.mark.parametrize("statement", ["UPDATE test_ledger_entries SET amount = amount + 1", "DELETE FROM test_ledger_entries"])

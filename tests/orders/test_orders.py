@@ -6,13 +6,14 @@ reports, each recorded once. The ledger check (tests/conftest.py) runs after eve
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 
 import pytest
 from sqlalchemy import select
 
 from app.kit.errors import ValidationFailed
 from app.kit.tenancy import tenant_session
-from app.models.order import Order, Refund, Transaction
+from app.models.order import BillingReason, Order, Refund, Transaction
 from app.orders import service as orders
 from app.orders.errors import RefundExceedsRefundable, RefundNotAllowed
 from app.payments.manual import ManualProcessor
@@ -82,6 +83,106 @@ async def test_concurrent_orders_get_exactly_1_to_n_even_when_some_roll_back(liv
     async with tenant_session(live.session_factory, subject.scope) as session:
         stored = (await session.scalars(select(Order.invoice_number).order_by(Order.invoice_number))).all()
     assert stored == list(range(1, 17))
+
+
+def _drafts(customer, count: int, subtotal: int = 1000) -> list[orders.OrderDraft]:
+    return [
+        orders.OrderDraft(
+            customer_id=customer.id, product_id=None, billing_reason=BillingReason.purchase,
+            amounts=orders.OrderAmounts(currency="usd", subtotal=subtotal + n, discount=0, tax=0),
+            lines=[orders.OrderLine(label=f"Thing {n}", unit_amount=subtotal + n)], processor="manual",
+        )
+        for n in range(count)
+    ]
+
+
+async def test_a_batch_of_orders_takes_consecutive_numbers_in_its_order_in_a_fixed_number_of_statements(session_factory, org):
+    """`create_orders` (a renewal batch): the numbers follow the organization's last one, in the
+    order of the drafts; the statements do not grow with the batch; a rollback gives them all
+    back; an order whose lines do not add up stops the batch before anything is written."""
+    from app.kit.db import statement_counter
+
+    subject = merchant(org.id)
+    async with tenant_factory(session_factory, org.id)() as session:
+        customer = await make_customer(session, subject)
+        assert (await pending_order(session, subject, customer)).invoice_number == 1
+        await session.commit()
+    statements = []
+    for size in (3, 60):
+        async with tenant_factory(session_factory, org.id)() as session:
+            counter = [0]
+            token = statement_counter.set(counter)
+            try:
+                made = await orders.create_orders(session, subject.scope, _drafts(customer, size))
+            finally:
+                statement_counter.reset(token)
+            statements.append(counter[0])
+            assert [(o.invoice_number, o.subtotal_amount) for o in made] == [(2 + n, 1000 + n) for n in range(size)]
+            await session.rollback()  # all given back
+    assert statements[0] == statements[1]
+    bad = _drafts(customer, 2)
+    bad[1] = replace(bad[1], lines=[orders.OrderLine(label="Wrong", unit_amount=1)])
+    async with tenant_factory(session_factory, org.id)() as session:
+        with pytest.raises(ValueError, match="add up"):
+            await orders.create_orders(session, subject.scope, bad)
+        made = await orders.create_orders(session, subject.scope, _drafts(customer, 4))
+        assert [o.invoice_number for o in made] == [2, 3, 4, 5]
+        assert await orders.create_orders(session, subject.scope, []) == []
+        await session.commit()
+        items = await rows(session, "SELECT o.invoice_number, i.label, i.amount FROM order_items i JOIN orders o ON o.id = i.order_id ORDER BY 1")
+        assert items[1:] == [(2 + n, f"Thing {n}", 1000 + n) for n in range(4)]
+        assert (await _events(session, org.id)).count("order.created") == 5
+
+
+async def test_concurrent_batches_and_single_orders_share_one_gapless_sequence(live):
+    """Batches of orders (renewals) and single orders (checkouts) at once, some rolled back after
+    taking their numbers: what is committed holds exactly 1..N, each batch's numbers consecutive."""
+    org = await make_org(live.session_factory)
+    subject = merchant(org.id)
+    async with tenant_session(live.session_factory, subject.scope) as session:
+        customer = await make_customer(session, subject)
+        await session.commit()
+
+    async def one(index: int) -> list[int]:
+        async with tenant_session(live.session_factory, subject.scope) as session:
+            made = await orders.create_orders(session, subject.scope, _drafts(customer, 1 + (index % 4) * 10))
+            await asyncio.sleep(0)  # let the others queue on the counter
+            if index % 5 == 4:
+                await session.rollback()
+                return []
+            await session.commit()
+            numbers = [o.invoice_number for o in made]
+            assert numbers == list(range(numbers[0], numbers[0] + len(numbers)))
+            return numbers
+
+    taken = [n for numbers in await asyncio.gather(*(one(i) for i in range(15))) for n in numbers]
+    assert sorted(taken) == list(range(1, len(taken) + 1))
+    async with tenant_session(live.session_factory, subject.scope) as session:
+        stored = (await session.scalars(select(Order.invoice_number).order_by(Order.invoice_number))).all()
+    assert stored == list(range(1, len(taken) + 1))
+
+
+async def test_a_batch_of_payments_records_each_once(session_factory, org):
+    """`mark_paid_many` (a renewal batch's charges): each pending order paid with its entries,
+    an order paid before (or given twice) left as it is; an amount other than the due one is
+    refused before anything is written."""
+    subject = merchant(org.id)
+    async with tenant_factory(session_factory, org.id)() as session:
+        customer = await make_customer(session, subject)
+        made = await orders.create_orders(session, subject.scope, _drafts(customer, 4))
+        first = made[0]
+        assert await orders.mark_paid(session, subject.scope, first, processor="manual", payment_id=None, charge_id="pay_0", amount=first.due_amount)
+        with pytest.raises(ValueError, match="is due"):
+            await orders.mark_paid_many(session, subject.scope, [orders.Payment(made[1], "manual", None, "pay_1", made[1].due_amount + 1)])
+        payments = [orders.Payment(o, "manual", None, f"pay_{n}", o.due_amount, fee=n) for n, o in enumerate(made)]
+        paid = await orders.mark_paid_many(session, subject.scope, payments + payments[1:2])
+        assert paid == made[1:]
+        assert [(o.status, o.balance_amount) for o in made] == [("paid", o.due_amount - (n if n else 0)) for n, o in enumerate(made)]
+        for n, order in enumerate(made):
+            expected = [("payment", order.due_amount, 0)] + ([("processor_fee", -n, 0)] if n else [])
+            assert await _transactions(session, order) == sorted(expected)
+        assert (await _events(session, org.id)).count("order.paid") == 4
+        await session.commit()
 
 
 # -- paying --------------------------------------------------------------------------------

@@ -4,6 +4,7 @@ charge, cancellation at the period's end."""
 
 from __future__ import annotations
 
+import uuid
 from datetime import datetime, timedelta, timezone
 
 from sqlalchemy import select
@@ -11,7 +12,9 @@ from sqlalchemy import select
 from app.catalog.service import PriceDraft
 from app.checkouts import service as checkouts
 from app.checkouts.service import CheckoutDraft, CustomerData
-from app.models.order import Order
+from app.models.order import BillingReason, Order
+from app.orders import service as orders
+from app.orders.service import OrderAmounts, OrderLine
 from app.models.subscription import BillingEntry, Subscription
 from app.subscriptions import service as subscriptions
 from tests.conftest import tenant_factory
@@ -110,4 +113,57 @@ async def test_the_processors_event_settles_a_renewal_order_once_and_a_failure_m
         assert again == "already recorded"
         events = [row[0] for row in await rows(session, "SELECT type FROM webhook_events WHERE type LIKE 'subscription.%' ORDER BY sequence")]
         assert events[-4:] == ["subscription.past_due", "subscription.updated", "subscription.active", "subscription.updated"]
+        await session.rollback()
+
+
+async def test_one_batch_mixes_renewals_free_renewals_and_endings_each_written_once(session_factory, org, clock):
+    """In one batch: a paying subscription (its order left for the charge job), one fully
+    discounted forever (its order paid at once, nothing to charge) and one canceled at the
+    period's end (it ends; no order). The charge job's outcome for each order it is handed."""
+    from app.discounts import service as discounts
+    from app.discounts.service import DiscountDraft
+    from app.kit.jobs import _PENDING
+    from tests.orders.factories import make_customer
+
+    clock.set(datetime(2027, 3, 1, tzinfo=timezone.utc))
+    subject = merchant(org.id)
+    async with tenant_factory(session_factory, org.id)() as session:
+        paying = await _subscribe(session, subject)
+        free_discount = await discounts.create_discount(session, subject, DiscountDraft(name="Free", type="percentage", duration="forever", basis_points=10_000))
+        _, price = await make_product(session, subject, MONTHLY, recurring_interval="month")
+        checkout = await checkouts.create_checkout(
+            session, subject, CheckoutDraft(product_price_id=price.id, customer=CustomerData(email="free@example.com"), discount_id=free_discount.id, payment_processor="manual"), stripe_configured=False
+        )
+        await checkouts.confirm_checkout(session, subject, checkout.id, payment_method=None, processor=None)
+        free = await session.scalar(select(Subscription).where(Subscription.checkout_id == checkout.id))
+        ending = await _subscribe(session, subject)
+        await subscriptions.cancel(session, subject, ending.id)
+        session.sync_session.info.pop(_PENDING, None)  # the jobs asked so far are not this test's
+
+        clock.set(datetime(2027, 4, 1, 0, 0, 1, tzinfo=timezone.utc))
+        assert await subscriptions.renew_due(session, subject.scope) == 3
+        assert [(s.status, s.period_number) for s in (paying, free, ending)] == [("active", 1), ("active", 1), ("canceled", 0)]
+        cycle_orders = {o.subscription_id: o for o in (await session.scalars(select(Order).where(Order.billing_reason == "subscription_cycle"))).all()}
+        assert set(cycle_orders) == {paying.id, free.id}
+        assert (cycle_orders[free.id].status, cycle_orders[free.id].due_amount, cycle_orders[free.id].discount_amount) == ("paid", 0, 1000)
+        assert (cycle_orders[paying.id].status, cycle_orders[paying.id].due_amount) == ("pending", 1000)
+        asked = session.sync_session.info[_PENDING]
+        assert [(r.name, r.args[1:]) for r in asked if r.name.startswith("subscriptions.")] == [("subscriptions.charge_orders", ([str(cycle_orders[paying.id].id)],))]
+        events = [r[0] for r in await rows(session, "SELECT type FROM webhook_events WHERE created_at = :t ORDER BY sequence", t=clock.now())]
+        assert sorted(events) == sorted(["order.created", "order.created", "order.paid", "order.updated", "subscription.canceled", "subscription.updated"] + ["subscription.cycled", "subscription.updated"] * 2)
+
+        not_a_subscriptions = await orders.create_order(
+            session, subject.scope, customer_id=(await make_customer(session, subject, email="one@example.com")).id, product_id=None,
+            billing_reason=BillingReason.purchase, amounts=OrderAmounts(currency="usd", subtotal=500, discount=0, tax=0),
+            lines=[OrderLine(label="Once", unit_amount=500)], processor="manual",
+        )
+        unknown = uuid.uuid4()
+        handed = [cycle_orders[paying.id].id, cycle_orders[free.id].id, not_a_subscriptions.id, unknown, cycle_orders[paying.id].id]
+        assert await subscriptions.charge_orders(session, subject.scope, handed, stripe=None) == {
+            cycle_orders[paying.id].id: "paid",
+            cycle_orders[free.id].id: "already paid",
+            not_a_subscriptions.id: "ignored: no such subscription order",
+            unknown: "ignored: no such subscription order",
+        }
+        assert await count(session, "SELECT count(*) FROM transactions WHERE order_id = :id", id=cycle_orders[paying.id].id) == 1
         await session.rollback()
