@@ -42,7 +42,9 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # bench/ is not 
 import harness  # noqa: E402  (puts the project root on sys.path too)
 
 import asyncio  # noqa: E402
+import re  # noqa: E402
 import time  # noqa: E402
+from collections import Counter  # noqa: E402
 import uuid  # noqa: E402
 from dataclasses import dataclass, field  # noqa: E402
 from datetime import datetime, timedelta, timezone  # noqa: E402
@@ -285,6 +287,9 @@ async def _check(database_url: str, catalog: Catalog, period_end: datetime) -> C
         numbers = await conn.fetchrow("SELECT count(*) AS n, count(DISTINCT invoice_number) AS distinct_n, min(invoice_number) AS lo, max(invoice_number) AS hi FROM orders")
         payments = await conn.fetch("SELECT order_id, sum(amount) AS amount, count(*) AS n FROM transactions WHERE type = 'payment' GROUP BY order_id")
         failures = await conn.fetchval("SELECT count(*) FROM job_failures")
+        metered = await conn.fetchval(
+            "SELECT count(*) FROM subscriptions s WHERE EXISTS (SELECT 1 FROM product_prices p WHERE p.product_id = s.product_id AND p.type = 'metered_unit')"
+        )
     finally:
         await conn.close()
     paid_by_order = {r["order_id"]: (r["amount"], r["n"]) for r in payments}
@@ -301,7 +306,7 @@ async def _check(database_url: str, catalog: Catalog, period_end: datetime) -> C
         invoice_numbers_ok=numbers["n"] == numbers["distinct_n"] == (numbers["hi"] or 0) and (numbers["lo"] or 1) == 1,
         payments=sum(n for _, n in paid_by_order.values()),
         payments_match=all(paid_by_order.get(o["id"], (None, 0)) == (o["due_amount"], 1) and o["balance_amount"] == o["due_amount"] for o in orders),
-        metered_subscriptions=sum(1 for _ in range(SUBSCRIPTIONS) if _ % 2),
+        metered_subscriptions=int(metered),
         lags_cycled=[c - t for c in created],
         lags_paid=[p - t for p in paid_at],
         first_cycled=min(created) - t if created else float("nan"),
@@ -311,7 +316,25 @@ async def _check(database_url: str, catalog: Catalog, period_end: datetime) -> C
     )
 
 
-def _run(database_url: str, redis_url: str, procs: Processes) -> tuple[Catalog, datetime, float, Progress, dict[str, int]]:
+def _job_runs(log_path: str) -> dict[str, int]:
+    """From a worker's log (arq's `← job_id:name ● result` lines): its renewal and charge job runs,
+    and the subscriptions its renewal jobs renewed."""
+    runs: Counter = Counter()
+    try:
+        with open(log_path, encoding="utf-8", errors="replace") as handle:
+            for line in handle:
+                match = re.search(r"← \S+:(subscriptions\.\w+) ● (.*)$", line)
+                if not match:
+                    continue
+                runs[match.group(1)] += 1
+                if match.group(1) == "subscriptions.renew_batch" and match.group(2).strip().isdigit():
+                    runs["renewed"] += int(match.group(2))
+    except OSError:
+        pass
+    return dict(runs)
+
+
+def _run(database_url: str, redis_url: str, procs: Processes) -> tuple[Catalog, datetime, float, Progress, dict[str, int], dict[str, dict[str, int]]]:
     env = harness.server_env(database_url, redis_url)
     organization_id, _token = harness.create_org(env, "Bench renewals")
     catalog = asyncio.run(_catalog(database_url, organization_id))
@@ -334,7 +357,8 @@ def _run(database_url: str, redis_url: str, procs: Processes) -> tuple[Catalog, 
     after = asyncio.run(_database_counters(database_url))
     for proc in workers:
         procs.stop(proc)
-    return catalog, period_end, load_seconds, progress, {k: after[k] - before[k] for k in before}
+    runs = {proc.name: _job_runs(proc.log) for proc in workers}
+    return catalog, period_end, load_seconds, progress, {k: after[k] - before[k] for k in before}, runs
 
 
 def main() -> int:
@@ -343,7 +367,7 @@ def main() -> int:
     harness.flush_redis(redis_url)
     procs = Processes()
     try:
-        catalog, period_end, load_seconds, progress, counters = _run(database_url, redis_url, procs)
+        catalog, period_end, load_seconds, progress, counters, runs = _run(database_url, redis_url, procs)
     except BaseException:
         procs.print_logs()
         raise
@@ -368,6 +392,11 @@ def main() -> int:
         reached = next((s for s in progress.samples if s[2] >= fraction * SUBSCRIPTIONS), None)
         if reached is not None:
             print(f"progress: {fraction:.0%} paid {reached[0]:.1f} s after T ({reached[1]} cycled then)")
+    for name, counts in runs.items():
+        print(
+            f"{name}: {counts.get('subscriptions.renew_batch', 0)} renewal jobs (renewed {counts.get('renewed', 0)}), "
+            f"{counts.get('subscriptions.charge_orders', 0)} batch charge jobs, {counts.get('subscriptions.charge_order', 0)} single charge jobs"
+        )
     print(
         f"database work per renewal (renewal and charge together, pg_stat_database, about): {counters['xact_commit'] / max(1, checks.paid):.2f} commits, "
         f"{counters['xact_rollback']} rollbacks in all, {counters['tup_inserted'] / max(1, checks.paid):.1f} rows inserted, "

@@ -16,6 +16,7 @@ from app.subscriptions import service
 from workers.registry import job
 
 RENEWERS_PER_ORGANIZATION = 2  # renewal jobs that share an organization's due subscriptions (SKIP LOCKED)
+RENEW_JOB_BATCHES = 5  # batches (of service.RENEW_BATCH) one renewal job renews before it hands over to the next
 
 
 @job("subscriptions.renew", every_minute_at=5)
@@ -38,16 +39,22 @@ async def renew(ctx: dict[str, Any]) -> int:
 
 @job("subscriptions.renew_batch", tenant=True)
 async def renew_batch(ctx: dict[str, Any], scope: TenantScope) -> int:
-    """Renew the organization's due subscriptions, a batch per transaction, until none is left;
-    returns how many this job renewed."""
+    """Renew the organization's due subscriptions, a batch per transaction, until none is left
+    or RENEW_JOB_BATCHES batches are done: then the last batch's transaction asks for the next
+    job (after its commit, like every job), so a job stays short, far below arq's timeout, and
+    a long backlog goes to whichever worker is free. Returns how many this job renewed."""
     renewed = 0
-    while True:
+    for done in range(1, RENEW_JOB_BATCHES + 1):
         async with scoped_factory(ctx["session_factory"], scope)() as session:
             count = await service.renew_due(session, scope)
+            more = count == service.RENEW_BATCH
+            if more and done == RENEW_JOB_BATCHES:
+                enqueue_after_commit(session, "subscriptions.renew_batch")
             await jobs.commit(session, ctx["redis"])
         renewed += count
-        if count < service.RENEW_BATCH:
-            return renewed
+        if not more:
+            break
+    return renewed
 
 
 def _stripe(ctx: dict[str, Any]):

@@ -163,8 +163,11 @@ async def _emit_many(session: AsyncSession, scope: TenantScope, orders: Sequence
     """Each order's events, in one statement (its items read in one, unless given)."""
     if items is None:
         items = await repository.items_of(session, scope, [order.id for order in orders])
-    by_order = grouped(list(items), [order.id for order in orders], key=lambda item: item.order_id)
-    await webhooks.emit_many(session, scope, [(type, data) for order, its_items in zip(orders, by_order) for data in [order_data(order, its_items)] for type in types])
+    events = []
+    for order, its_items in zip(orders, grouped(list(items), [order.id for order in orders], key=lambda item: item.order_id)):
+        data = order_data(order, its_items)
+        events += [(type, data) for type in types]
+    await webhooks.emit_many(session, scope, events)
 
 
 @dataclass(frozen=True)

@@ -369,9 +369,10 @@ async def charge_order(session: AsyncSession, scope: TenantScope, order_id: uuid
 
 async def charge_orders(session: AsyncSession, scope: TenantScope, order_ids: Sequence[uuid.UUID], *, stripe: PaymentProcessor | None) -> dict[uuid.UUID, str]:
     """`charge_order` for many orders (a batch of renewals) in one transaction: every order's row
-    locked, then every subscription's (each in the order of their ids: two jobs never deadlock),
-    each order charged (the processor asked one order at a time), then the payments recorded
-    together (`orders.mark_paid_many`). Returns what happened to each order. Never commits."""
+    locked, then every subscription's (each in the order of their ids: two jobs over the same
+    orders queue up instead of deadlocking), each order charged (the processor asked one order
+    at a time), then the payments recorded together (`orders.mark_paid_many`). Returns what
+    happened to each order. Never commits."""
     outcomes = {order_id: "ignored: no such subscription order" for order_id in order_ids}
     locked = {order.id: order for order in await orders_repository.lock_many(session, scope, list(outcomes)) if order.subscription_id is not None}
     subscriptions = {s.id: s for s in await repository.lock_many(session, scope, list({o.subscription_id for o in locked.values()}))}  # type: ignore[misc]

@@ -81,10 +81,11 @@ class RenewalState:
     def cycled(self) -> int:
         return sum(1 for n in self.periods.values() if n >= 1)
 
-    def assert_consistent(self) -> None:
+    def assert_consistent(self, *, outbox: bool = True) -> None:
         """Each subscription in period 0 (not cycled) or 1 (cycled once), and its entries and
         orders say the same; invoice numbers 1..N with no gap or repeat, the counter at N; one
-        `subscription.cycled` and one `order.created` per cycle."""
+        `subscription.cycled` and one `order.created` per cycle; and (`outbox`: while the
+        relay has not emptied the job outbox) each renewal order's charge asked for once."""
         for subscription_id, number in self.periods.items():
             assert number in (0, 1), (subscription_id, number)
             assert self.cycle_entries[subscription_id] == number, (subscription_id, number, self.cycle_entries[subscription_id])
@@ -93,7 +94,8 @@ class RenewalState:
         assert self.invoice_counter == len(self.invoice_numbers)
         assert self.events.get("subscription.cycled", 0) == self.cycled
         assert self.events.get("order.created", 0) == self.cycled
-        assert sorted(self.charges_asked) == sorted(self.order_ids), "each renewal order's charge asked for once, and no other"
+        if outbox:
+            assert sorted(self.charges_asked) == sorted(self.order_ids), "each renewal order's charge asked for once, and no other"
 
 
 async def renewal_state(session_factory, organization_id: uuid.UUID, subscription_ids: list[uuid.UUID]) -> RenewalState:

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import select, text
+from sqlalchemy import select
 
 from app.auth.service import job_scope
 from app.catalog.service import PriceDraft
@@ -38,6 +38,7 @@ from tests.localstripe_server import STRIPE_KEY, card, stripe_processor
 from tests.orders.factories import client, make_product, merchant, rows
 from tests.subscriptions.factories import due_subscriptions, renewal_state
 from workers import subscriptions as subscription_jobs
+from workers.outbox_relay import relay_outbox
 
 NOW = datetime(2027, 5, 10, 12, 0, tzinfo=timezone.utc)
 PERIOD_END = NOW - timedelta(minutes=1)  # every subscription of these tests is due by a minute
@@ -168,6 +169,24 @@ async def test_the_same_jobs_run_twice_have_one_effect(live, clock):
     assert await _job_failures(live) == []
 
 
+async def test_a_long_backlog_is_handed_from_job_to_job(live, clock, monkeypatch):
+    """A renewal job stops after RENEW_JOB_BATCHES batches and its last batch asks for the next
+    job (here after one batch of 200): the 500 are renewed by a chain of short jobs, once each."""
+    clock.set(NOW)
+    monkeypatch.setattr(subscription_jobs, "RENEW_JOB_BATCHES", 1)
+    org, subject, ids = await _due(live)
+    assert await subscription_jobs.renew_batch(_job_context(live), subject.scope) == subscriptions.RENEW_BATCH
+    async with live.session_factory() as session:
+        asked = [args for (requests,) in await rows(session, "SELECT jobs FROM job_outbox") for name, args, _id, _defer in requests if name == "subscriptions.renew_batch"]
+    assert asked == [[str(org.id)]]  # with the first batch, in its transaction
+    await _run_workers(live)
+    state = await renewal_state(live.session_factory, org.id, ids)
+    assert state.cycled == COUNT
+    state.assert_consistent()
+    assert (state.paid_orders, state.payments) == (COUNT, COUNT)
+    assert await _job_failures(live) == []
+
+
 # -- a worker killed mid-batch ---------------------------------------------------------------
 
 
@@ -177,13 +196,19 @@ class Crash(Exception):
 
 async def _finish_and_check(live, org, ids, before_kill) -> None:
     """What every kill scenario ends with: the state is consistent, the next run cycles the rest,
-    each exactly once, and the charges pay every renewal order."""
+    each exactly once, and the charges pay every renewal order. A worker killed between a
+    batch's COMMIT and handing its jobs to arq leaves them in the job outbox: the relay every
+    worker runs beside its jobs sends them (here run by hand, as the burst worker does not)."""
     before_kill.assert_consistent()
     assert await subscription_jobs.renew_batch(_job_context(live), job_scope(org.id)) == COUNT - before_kill.cycled
+    renewed = await renewal_state(live.session_factory, org.id, ids)
+    assert renewed.cycled == COUNT
+    renewed.assert_consistent()
+    while await relay_outbox(live.session_factory, live.redis, older_than=0):
+        pass
     await live.run_worker()
     final = await renewal_state(live.session_factory, org.id, ids)
-    assert final.cycled == COUNT
-    final.assert_consistent()
+    final.assert_consistent(outbox=False)  # the relay has emptied the outbox
     assert (final.paid_orders, final.payments) == (COUNT, COUNT)
     assert await _job_failures(live) == []
 
