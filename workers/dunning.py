@@ -5,12 +5,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from app.auth.service import job_scope
 from app.kit import jobs
 from app.kit.tenancy import scoped_factory
-from app.organizations import repository as organizations
 from app.subscriptions import dunning
-from workers.registry import job
+from workers.registry import job, organization_scopes
 
 
 @job("subscriptions.dunning", every_minute_at=20)
@@ -18,10 +16,7 @@ async def retry(ctx: dict[str, Any]) -> int:
     """Every minute, one organization at a time: the renewal orders whose retry is due get a
     `subscriptions.charge_order` job (the charge decides what follows). Returns how many."""
     asked = 0
-    async with ctx["session_factory"]() as session:
-        organization_ids = await organizations.all_ids(session)
-    for organization_id in organization_ids:
-        scope = job_scope(organization_id)
+    for scope in await organization_scopes(ctx):
         while True:
             async with scoped_factory(ctx["session_factory"], scope)() as session:
                 count = await dunning.retry_due(session, scope)

@@ -4,11 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from app.auth.service import job_scope
 from app.kit.idempotency import delete_expired
 from app.kit.tenancy import scoped_factory
-from app.organizations import repository as organizations
-from workers.registry import job
+from workers.registry import job, organization_scopes
 
 
 @job("idempotency.sweep", every_minute_at=45)
@@ -16,10 +14,7 @@ async def sweep(ctx: dict[str, Any]) -> int:
     """Delete the expired idempotency keys (they already count as absent), one organization at
     a time, each in a session acting for it; returns how many."""
     deleted = 0
-    async with ctx["session_factory"]() as session:
-        organization_ids = await organizations.all_ids(session)
-    for organization_id in organization_ids:
-        scope = job_scope(organization_id)
+    for scope in await organization_scopes(ctx):
         async with scoped_factory(ctx["session_factory"], scope)() as session:
             deleted += await delete_expired(session, scope)
             await session.commit()

@@ -24,6 +24,7 @@ from app.config import get_settings
 from app.kit.backoff import backoff_delay
 from app.kit.tenancy import TenantScope, scoped_factory
 from app.models import JobFailure
+from app.organizations import repository as organizations
 
 logger = logging.getLogger("kassa.workers")
 
@@ -111,3 +112,10 @@ def job(
         return fn
 
     return decorate
+
+
+async def organization_scopes(ctx: dict[str, Any]) -> list[TenantScope]:
+    """The scope of every organization, for a sweep that works one organization at a time (each
+    in sessions acting for it: row-level security shows a session one organization only)."""
+    async with ctx["session_factory"]() as session:
+        return [job_scope(organization_id) for organization_id in await organizations.all_ids(session)]

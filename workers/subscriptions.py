@@ -5,15 +5,13 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from app.auth.service import job_scope
 from app.config import get_settings
 from app.kit import jobs
 from app.kit.jobs import enqueue_after_commit
 from app.kit.tenancy import TenantScope, scoped_factory
-from app.organizations import repository as organizations
-from app.payments.processors import processor_for
+from app.payments.processors import configured_stripe
 from app.subscriptions import service
-from workers.registry import job
+from workers.registry import job, organization_scopes
 
 RENEWERS_PER_ORGANIZATION = 2  # renewal jobs that share an organization's due subscriptions (SKIP LOCKED)
 RENEW_JOB_BATCHES = 5  # batches (of service.RENEW_BATCH) one renewal job renews before it hands over to the next
@@ -25,10 +23,7 @@ async def renew(ctx: dict[str, Any]) -> int:
     renew its due subscriptions; several workers share them, each row renewed once. Returns
     how many jobs were asked for."""
     asked = 0
-    async with ctx["session_factory"]() as session:
-        organization_ids = await organizations.all_ids(session)
-    for organization_id in organization_ids:
-        scope = job_scope(organization_id)
+    for scope in await organization_scopes(ctx):
         async with scoped_factory(ctx["session_factory"], scope)() as session:
             for _ in range(RENEWERS_PER_ORGANIZATION):
                 enqueue_after_commit(session, "subscriptions.renew_batch")
@@ -58,10 +53,7 @@ async def renew_batch(ctx: dict[str, Any], scope: TenantScope) -> int:
 
 
 def _stripe(ctx: dict[str, Any]):
-    settings = ctx.get("settings") or get_settings()
-    if not settings.stripe_secret_key:
-        return None
-    return processor_for("stripe", stripe_secret_key=settings.stripe_secret_key, stripe_api_base=settings.stripe_api_base)
+    return configured_stripe(ctx.get("settings") or get_settings())
 
 
 @job("subscriptions.charge_order", tenant=True)

@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.kit.pagination import Page, paginate
-from app.kit.repository import scoped
+from app.kit.repository import escape_like, scoped
 from app.kit.tenancy import TenantScope
 from app.models import Meter, Product, ProductPrice
 
@@ -29,9 +29,6 @@ ORDER_KEYS = {
 }
 
 
-def _escape_like(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-
 
 def _filtered(scope: TenantScope, filter: ProductFilter):
     statement = scoped(select(Product), Product, scope)
@@ -44,7 +41,7 @@ def _filtered(scope: TenantScope, filter: ProductFilter):
     if filter.recurring_interval is not None:
         statement = statement.where(Product.recurring_interval == filter.recurring_interval)
     if filter.search:
-        statement = statement.where(Product.name.ilike(f"%{_escape_like(filter.search)}%"))
+        statement = statement.where(Product.name.ilike(f"%{escape_like(filter.search)}%"))
     return statement
 
 

@@ -121,10 +121,9 @@ async def price_and_product(session: AsyncSession, scope: TenantScope, price_id:
     return None if row is None else (row[0], row[1])
 
 
-async def get_customer(session: AsyncSession, scope: TenantScope, customer_id: uuid.UUID, *, for_update: bool = False) -> Customer | None:
+async def get_customer(session: AsyncSession, scope: TenantScope, customer_id: uuid.UUID) -> Customer | None:
+    """The customer, unless deleted (a checkout never sells to a deleted customer)."""
     statement = scoped(select(Customer), Customer, scope).where(Customer.id == customer_id, Customer.deleted_at.is_(None))
-    if for_update:
-        statement = statement.with_for_update()
     return await session.scalar(statement)
 
 

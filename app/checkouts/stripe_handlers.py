@@ -18,6 +18,7 @@ from app.models.order import RefundStatus
 from app.orders import repository as orders_repository
 from app.orders import service as orders
 from app.payments.stripe_events import handles
+from app.payments.stripe_processor import charge_id_of, id_of
 from app.subscriptions import service as subscriptions
 
 
@@ -28,42 +29,19 @@ def bound_scope_of(session: AsyncSession) -> TenantScope:
     return scope
 
 
-def _checkout_id(obj: dict[str, Any]) -> uuid.UUID | None:
+def _metadata_id(obj: dict[str, Any], key: str) -> uuid.UUID | None:
+    """The Kassa id Kassa put in the object's metadata under `key` (None: not one of ours)."""
     try:
-        return uuid.UUID(str((obj.get("metadata") or {})["kassa_checkout_id"]))
-    except (KeyError, ValueError):
-        return None
-
-
-def _id_of(reference: Any) -> str | None:
-    """The id of a reference Stripe may send as an id or as the expanded object."""
-    if isinstance(reference, dict):
-        return reference.get("id")
-    return str(reference) if reference else None
-
-
-def _charge_id(intent: dict[str, Any]) -> str | None:
-    latest = intent.get("latest_charge")
-    if isinstance(latest, dict):
-        return latest.get("id")
-    if latest:
-        return str(latest)
-    charges = (intent.get("charges") or {}).get("data") or []
-    return charges[0].get("id") if charges else None
-
-
-def _order_id(obj: dict[str, Any]) -> uuid.UUID | None:
-    try:
-        return uuid.UUID(str((obj.get("metadata") or {})["kassa_order_id"]))
+        return uuid.UUID(str((obj.get("metadata") or {})[key]))
     except (KeyError, ValueError):
         return None
 
 
 @handles("payment_intent.succeeded")
 async def payment_succeeded(session: AsyncSession, intent: dict[str, Any]) -> str:
-    checkout_id = _checkout_id(intent)
+    checkout_id = _metadata_id(intent, "kassa_checkout_id")
     if checkout_id is None:
-        order_id = _order_id(intent)
+        order_id = _metadata_id(intent, "kassa_order_id")
         if order_id is None:
             return "ignored: not a checkout's or a renewal's payment"
         return await subscriptions.settle_order_payment(
@@ -72,7 +50,7 @@ async def payment_succeeded(session: AsyncSession, intent: dict[str, Any]) -> st
             order_id,
             succeeded=True,
             payment_id=str(intent.get("id")),
-            charge_id=_charge_id(intent),
+            charge_id=charge_id_of(intent),
             amount=int(intent.get("amount_received") or intent.get("amount") or 0),
         )
     return await service.complete_from_payment(
@@ -81,17 +59,17 @@ async def payment_succeeded(session: AsyncSession, intent: dict[str, Any]) -> st
         checkout_id,
         processor="stripe",
         payment_id=str(intent.get("id")),
-        charge_id=_charge_id(intent),
+        charge_id=charge_id_of(intent),
         amount=int(intent.get("amount_received") or intent.get("amount") or 0),
-        processor_customer_id=_id_of(intent.get("customer")),
+        processor_customer_id=id_of(intent.get("customer")),
     )
 
 
 @handles("payment_intent.payment_failed")
 async def payment_failed(session: AsyncSession, intent: dict[str, Any]) -> str:
-    checkout_id = _checkout_id(intent)
+    checkout_id = _metadata_id(intent, "kassa_checkout_id")
     if checkout_id is None:
-        order_id = _order_id(intent)
+        order_id = _metadata_id(intent, "kassa_order_id")
         if order_id is None:
             return "ignored: not a checkout's or a renewal's payment"
         error = intent.get("last_payment_error") or {}

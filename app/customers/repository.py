@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.kit import clock
 from app.kit.pagination import Page, paginate
-from app.kit.repository import scoped
+from app.kit.repository import escape_like, scoped
 from app.kit.tenancy import TenantScope
 from app.models import Customer, Member
 
@@ -34,9 +34,6 @@ ORDER_KEYS = {
 }
 
 
-def _escape_like(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-
 
 def _filtered(scope: TenantScope, filter: CustomerFilter):
     statement = scoped(select(Customer), Customer, scope)
@@ -47,7 +44,7 @@ def _filtered(scope: TenantScope, filter: CustomerFilter):
     if filter.external_id is not None:
         statement = statement.where(Customer.external_id == filter.external_id)
     if filter.search:
-        pattern = f"%{_escape_like(filter.search)}%"
+        pattern = f"%{escape_like(filter.search)}%"
         statement = statement.where(
             or_(Customer.email.ilike(pattern), Customer.name.ilike(pattern), Customer.external_id.ilike(pattern))
         )

@@ -11,7 +11,7 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.kit.pagination import Page, paginate
-from app.kit.repository import owned_by, scoped
+from app.kit.repository import escape_like, owned_by, scoped
 from app.kit.tenancy import TenantScope
 from app.models import Customer, Product
 from app.models.discount import Discount, DiscountProduct, DiscountRedemption, TaxRate
@@ -28,9 +28,6 @@ class DiscountFilter:
     search: str | None = None
 
 
-def _escape_like(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-
 
 def _filtered(scope: TenantScope, filter: DiscountFilter):
     statement = scoped(select(Discount), Discount, scope)
@@ -41,7 +38,7 @@ def _filtered(scope: TenantScope, filter: DiscountFilter):
     if filter.code is not None:
         statement = statement.where(func.lower(Discount.code) == filter.code.lower())
     if filter.search:
-        pattern = f"%{_escape_like(filter.search)}%"
+        pattern = f"%{escape_like(filter.search)}%"
         statement = statement.where(Discount.name.ilike(pattern) | Discount.code.ilike(pattern))
     return statement
 

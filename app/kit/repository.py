@@ -30,6 +30,11 @@ def scoped(statement: T, model, scope: TenantScope) -> T:
     return statement
 
 
+def escape_like(text: str) -> str:
+    """`text` for a LIKE/ILIKE pattern, its wildcards taken literally (search filters)."""
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
 def violated_constraint(exc: IntegrityError) -> str | None:
     """The name of the constraint or unique index an IntegrityError broke (asyncpg reports it)."""
     cause = getattr(exc.orig, "__cause__", None)

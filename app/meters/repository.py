@@ -31,7 +31,7 @@ from sqlalchemy.dialects.postgresql import JSONB, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.kit.pagination import Page, paginate
-from app.kit.repository import owned_by, scoped
+from app.kit.repository import escape_like, owned_by, scoped
 from app.kit.tenancy import TenantScope
 from app.meters.definitions import property_key
 from app.models import (
@@ -88,9 +88,6 @@ async def list_page(
 # -- compiling a meter into SQL ------------------------------------------------------------------
 
 
-def _escape_like(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-
 
 def _condition(clause: dict[str, Any]) -> ColumnElement[bool]:
     key = property_key(clause["property"])
@@ -101,7 +98,7 @@ def _condition(clause: dict[str, Any]) -> ColumnElement[bool]:
             return target == value
         if operator == "ne":
             return target != value
-        pattern = f"%{_escape_like(value)}%"
+        pattern = f"%{escape_like(value)}%"
         return target.like(pattern, escape="\\") if operator == "like" else target.not_like(pattern, escape="\\")
     element = Event.user_metadata[key]
     kind = func.jsonb_typeof(element)
@@ -114,7 +111,7 @@ def _condition(clause: dict[str, Any]) -> ColumnElement[bool]:
         bound = literal(Decimal(str(value)), Numeric)
         compare = {"gt": number > bound, "gte": number >= bound, "lt": number < bound, "lte": number <= bound}[operator]
         return case((kind == "number", compare), else_=false())  # CASE: never casts a non-number
-    pattern = f"%{_escape_like(value)}%"
+    pattern = f"%{escape_like(value)}%"
     like = text_value.like(pattern, escape="\\")
     return and_(kind == "string", like if operator == "like" else not_(like))
 

@@ -9,7 +9,7 @@ the processor passes on (Stripe's `Idempotency-Key`), so a retried call charges 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal, Protocol
+from typing import Any, Literal, Protocol
 
 from app.kit.errors import KassaError
 
@@ -103,6 +103,17 @@ class PaymentProcessor(Protocol):
 
 class ProcessorNotConfigured(KassaError):
     code = "PAYMENT_PROCESSOR_NOT_CONFIGURED"
+
+
+def configured(name: ProcessorName, settings: Any) -> PaymentProcessor:
+    """The processor called `name`, as the settings configure it (`ProcessorNotConfigured`
+    for Stripe without `STRIPE_SECRET_KEY`)."""
+    return processor_for(name, stripe_secret_key=settings.stripe_secret_key, stripe_api_base=settings.stripe_api_base)
+
+
+def configured_stripe(settings: Any) -> PaymentProcessor | None:
+    """Stripe as the settings configure it, or None without `STRIPE_SECRET_KEY`."""
+    return configured("stripe", settings) if settings.stripe_secret_key else None
 
 
 def processor_for(name: ProcessorName, *, stripe_secret_key: str | None, stripe_api_base: str | None = None) -> PaymentProcessor:

@@ -24,6 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.kit.errors import KassaError
 from app.kit import clock
 from app.models.stripe_event import StripeEvent
+from app.payments.stripe_processor import id_of
 
 PROCESS_JOB = "stripe.process_event"
 SIGNATURE_TOLERANCE_SECONDS = 300  # Stripe's own default: older deliveries are refused (replays)
@@ -106,10 +107,8 @@ async def _organization_of_payment(session: AsyncSession, obj: dict[str, Any]) -
     """The organization of the order a Stripe object without Kassa's metadata (a dispute, a
     charge refunded in Stripe's dashboard) is about, by its charge or PaymentIntent."""
     for key in ("charge", "payment_intent", "id"):
-        reference = obj.get(key)
-        if isinstance(reference, dict):
-            reference = reference.get("id")
-        if isinstance(reference, str) and reference:
+        reference = id_of(obj.get(key))
+        if reference:
             found = await session.scalar(text("SELECT kassa_organization_of_payment(:reference)"), {"reference": reference})
             if found is not None:
                 return found

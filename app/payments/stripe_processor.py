@@ -36,10 +36,16 @@ def _unavailable(exc: stripe.StripeError) -> ProcessorUnavailable:
     return ProcessorUnavailable(f"Stripe did not complete the call ({type(exc).__name__}: {exc.user_message or exc})")
 
 
-def _charge_id(intent: dict[str, Any]) -> str | None:
-    latest = intent.get("latest_charge")
-    if isinstance(latest, dict):
-        return latest.get("id")
+def id_of(reference: Any) -> str | None:
+    """The id of a reference Stripe sends as an id or as the expanded object."""
+    if isinstance(reference, dict):
+        return reference.get("id")
+    return str(reference) if reference else None
+
+
+def charge_id_of(intent: dict[str, Any]) -> str | None:
+    """The charge of a PaymentIntent (`latest_charge`, or the older `charges` list)."""
+    latest = id_of(intent.get("latest_charge"))
     if latest:
         return latest
     charges = (intent.get("charges") or {}).get("data") or []
@@ -51,7 +57,7 @@ def _charge_result(intent: dict[str, Any]) -> ChargeResult:
     error = intent.get("last_payment_error") or {}
     common = {"payment_id": intent.get("id"), "amount": int(intent.get("amount") or 0), "currency": intent.get("currency") or "", "raw": intent}
     if status == "succeeded":
-        return ChargeResult(status="succeeded", charge_id=_charge_id(intent), **common)
+        return ChargeResult(status="succeeded", charge_id=charge_id_of(intent), **common)
     if status == "processing":
         return ChargeResult(status="processing", **common)
     if status in ("requires_action", "requires_confirmation") and not error:

@@ -13,7 +13,7 @@ from app.auth.scopes import CHECKOUT_CLIENT
 from app.checkouts import scopes as checkouts_scopes
 from app.checkouts import service
 from app.kit.ids import parse_global_id
-from app.payments.processors import PaymentProcessor, processor_for
+from app.payments.processors import PaymentProcessor, configured_stripe
 from schema.checkouts.errors import CheckoutBusyError, CheckoutNotOpenError
 from schema.checkouts.inputs import ConfirmCheckoutInput, ConfirmCheckoutSessionInput, CreateCheckoutInput, UpdateCheckoutInput, UpdateCheckoutSessionInput
 from schema.checkouts.types import Checkout
@@ -22,10 +22,7 @@ from schema.kit.scopes import scoped_mutation
 
 
 def _stripe(info: strawberry.Info) -> PaymentProcessor | None:
-    settings = info.context.settings
-    if not settings.stripe_secret_key:
-        return None
-    return processor_for("stripe", stripe_secret_key=settings.stripe_secret_key, stripe_api_base=settings.stripe_api_base)
+    return configured_stripe(info.context.settings)
 
 
 @strawberry.type(description="The checkout was created: hand its `clientSecret` to the customer's browser.")

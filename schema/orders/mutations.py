@@ -10,7 +10,7 @@ import strawberry
 from app.kit.ids import parse_global_id
 from app.orders import scopes as orders_scopes
 from app.orders import service
-from app.payments.processors import processor_for
+from app.payments.processors import configured
 from schema.kit.errors import NotFoundError, ValidationError, mutation_result, run_mutation
 from schema.kit.scopes import scoped_mutation
 from schema.orders.errors import RefundExceedsRefundableError, RefundNotAllowedError
@@ -50,7 +50,7 @@ class OrderMutations:
         async def work(session, subject):
             order_id = parse_global_id(input.order_id, "Order")
             order = await service.get_order(session, subject, order_id)
-            processor = processor_for(order.processor, stripe_secret_key=settings.stripe_secret_key, stripe_api_base=settings.stripe_api_base)  # type: ignore[arg-type]
+            processor = configured(order.processor, settings)  # type: ignore[arg-type]
             refund = await service.create_refund(
                 session,
                 subject,
