@@ -169,3 +169,23 @@ async def test_the_readmes_payment_walkthrough_answers_as_shown(live, stripe_ser
     done = subprocess.run(["bash", "-c", "set -e -o pipefail\n" + script], env=env, capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     assert _normalized(json.loads(done.stdout)) == _normalized(json.loads(shown))
+
+
+async def test_the_readmes_subscription_script_answers_as_shown(live, stripe_server, localstripe):
+    """'Subscriptions': its script continues the payment script (its `kassa` and `get`), so both
+    run in one shell, the first one's answer set aside; the last answer is the one shown."""
+    org = await make_org(live.session_factory, name="My Company")
+    text = (PROJECT_ROOT / "README.md").read_text()
+
+    def script_of(title: str) -> tuple[str, str]:
+        section = text[text.index(title) :]
+        section = section[: section.index("\n## ", 10)]
+        return re.findall(r"```sh\n(.*?)```\s*```json\n(.*?)```", section, flags=re.S)[0]
+
+    payment, _ = script_of("## Take a payment")
+    subscription, shown = script_of("## Subscriptions")
+    env = {**os.environ, "KASSA_URL": f"{stripe_server}/graphql", "KASSA_TOKEN": org.token, "STRIPE_API_BASE": localstripe.url}
+    script = "set -e -o pipefail\n{\n" + payment + "} >/dev/null\n" + subscription
+    done = subprocess.run(["bash", "-c", script], env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert _normalized(json.loads(done.stdout)) == _normalized(json.loads(shown)), done.stdout
