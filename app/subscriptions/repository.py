@@ -113,6 +113,22 @@ async def lock_many(session: AsyncSession, scope: TenantScope, ids: Sequence[uui
     return list((await session.scalars(statement)).all())
 
 
+async def pending_order_ids(session: AsyncSession, scope: TenantScope, subscription_ids: Sequence[uuid.UUID]) -> list[uuid.UUID]:
+    """The subscriptions' orders still waiting for their payment (not locked: the caller locks them)."""
+    statement = scoped(select(Order.id), Order, scope).where(Order.subscription_id.in_(list(subscription_ids)), Order.status == "pending")
+    return list((await session.scalars(statement)).all())
+
+
+async def live_of_customer(session: AsyncSession, scope: TenantScope, customer_id: uuid.UUID) -> list[uuid.UUID]:
+    """The customer's subscriptions that have not ended."""
+    statement = scoped(select(Subscription.id), Subscription, scope).where(
+        Subscription.customer_id == customer_id,
+        Subscription.ended_at.is_(None),
+        Subscription.status.not_in((SubscriptionStatus.canceled.value, SubscriptionStatus.unpaid.value)),
+    )
+    return list((await session.scalars(statement.order_by(Subscription.id))).all())
+
+
 async def payment_methods(session: AsyncSession, scope: TenantScope, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, PaymentMethod]:
     rows = await session.scalars(scoped(select(PaymentMethod), PaymentMethod, scope).where(PaymentMethod.id.in_(list(ids))))
     return {row.id: row for row in rows}

@@ -388,6 +388,10 @@ async def charge_orders(session: AsyncSession, scope: TenantScope, order_ids: Se
             outcomes[order_id] = f"already {order.status}"
             continue
         subscription = subscriptions[order.subscription_id]  # type: ignore[index]
+        if subscription.ended_at is not None or subscription.status in (SubscriptionStatus.canceled.value, SubscriptionStatus.unpaid.value):
+            await _void(session, scope, order)  # ended meanwhile (revoked, its customer deleted): nothing more is owed
+            outcomes[order_id] = f"void: the subscription has ended ({subscription.status})"
+            continue
         method = methods.get(subscription.payment_method_id) if subscription.payment_method_id else None
         order.payment_attempts += 1  # each attempt its own processor key: a retry is a new charge, a rerun the same
         order.next_payment_attempt_at = None
@@ -470,16 +474,45 @@ async def uncancel(session: AsyncSession, subject: Subject, subscription_id: uui
 
 
 async def revoke(session: AsyncSession, subject: Subject, subscription_id: uuid.UUID) -> Subscription:
-    """End the subscription now: no more renewals (what was paid for is not refunded here)."""
+    """End the subscription now: no more renewals, and its renewal orders still waiting for their
+    payment (a past-due one's) are voided, so no retry charges them afterwards (what was paid for
+    is not refunded here). The orders are locked before the subscription, as the charge job does."""
+    await orders_repository.lock_many(session, subject.scope, await repository.pending_order_ids(session, subject.scope, [subscription_id]))
     subscription = await _locked(session, subject, subscription_id)
+    await _end_now(session, subject.scope, subscription)
+    return subscription
+
+
+async def _end_now(session: AsyncSession, scope: TenantScope, subscription: Subscription) -> None:
     now = clock.now()
     subscription.status = SubscriptionStatus.canceled.value
     subscription.canceled_at = subscription.canceled_at or now
     subscription.ended_at = now
     subscription.cancel_at_period_end = False
     await session.flush()
-    await _emit(session, subject.scope, subscription, WebhookEventType.subscription_revoked, WebhookEventType.subscription_updated)
-    return subscription
+    for order in await orders_repository.lock_many(session, scope, await repository.pending_order_ids(session, scope, [subscription.id])):
+        await _void(session, scope, order)
+    await _emit(session, scope, subscription, WebhookEventType.subscription_revoked, WebhookEventType.subscription_updated)
+
+
+async def _void(session: AsyncSession, scope: TenantScope, order: Order) -> None:
+    order.status = OrderStatus.void.value
+    order.next_payment_attempt_at = None
+    await session.flush()
+    await orders.emit_updated(session, scope, order)
+
+
+async def end_for_deleted_customer(session: AsyncSession, scope: TenantScope, customer_id: uuid.UUID) -> int:
+    """A deleted customer's subscriptions end now (revoked, as `revoke` does): nobody is billed
+    for a customer that is gone. Called in the deletion's transaction. Returns how many."""
+    ids = await repository.live_of_customer(session, scope, customer_id)
+    if not ids:
+        return 0
+    await orders_repository.lock_many(session, scope, await repository.pending_order_ids(session, scope, ids))
+    for subscription in await repository.lock_many(session, scope, ids):
+        if subscription.ended_at is None and subscription.status not in (SubscriptionStatus.canceled.value, SubscriptionStatus.unpaid.value):
+            await _end_now(session, scope, subscription)
+    return len(ids)
 
 
 # -- the processor's word on a renewal order --------------------------------------------------

@@ -150,3 +150,60 @@ async def test_dunning_settings_are_checked(session_factory, org):
             organization = await session.scalar(select(Organization).where(Organization.id == org.id))
         assert (organization.dunning_retry_days, organization.dunning_final_status, organization.dunning_grace_days) == ([2, 5, 7, 7], "canceled", 7)
         await session.rollback()
+
+
+async def test_a_revoked_past_due_subscription_is_never_charged_again(session_factory, org, clock):
+    """Revoking voids the renewal order waiting for its retry (`order.updated`): the sweep has
+    nothing to retry, and a charge job already queued voids instead of charging."""
+    clock.set(datetime(2027, 1, 10, tzinfo=timezone.utc))
+    subject = merchant(org.id)
+    async with tenant_factory(session_factory, org.id)() as session:
+        subscription = await _stripe_subscription(session, subject)
+        processor = ScriptedProcessor(["card_declined"])
+        clock.set(subscription.current_period_end)
+        await subscriptions.renew_due(session, subject.scope)
+        order = await _renewal_order(session, subscription)
+        await subscriptions.charge_order(session, subject.scope, order.id, stripe=processor)
+        assert (subscription.status, order.status) == ("past_due", "pending")
+        await subscriptions.revoke(session, subject, subscription.id)
+        assert (subscription.status, order.status, order.next_payment_attempt_at) == ("canceled", "void", None)
+        clock.advance(timedelta(days=30))
+        assert await _run_due_retries(session, subject.scope, processor) == []
+        assert await subscriptions.charge_order(session, subject.scope, order.id, stripe=processor) == "already void"
+        assert processor.keys == [f"kassa-order-{order.id}-1"]
+        events = await rows(session, "SELECT type FROM webhook_events ORDER BY sequence DESC LIMIT 3")
+    assert [e.type for e in events] == ["subscription.updated", "subscription.revoked", "order.updated"]
+
+
+async def test_a_charge_job_for_a_subscription_that_ended_voids_its_order(session_factory, org, clock):
+    """A job queued before the subscription ended (its order not yet voided) charges nothing."""
+    clock.set(datetime(2027, 1, 10, tzinfo=timezone.utc))
+    subject = merchant(org.id)
+    async with tenant_factory(session_factory, org.id)() as session:
+        subscription = await _stripe_subscription(session, subject)
+        clock.set(subscription.current_period_end)
+        await subscriptions.renew_due(session, subject.scope)
+        order = await _renewal_order(session, subscription)
+        subscription.status, subscription.ended_at = "canceled", clock.now()  # ended by a path that left the order pending
+        await session.flush()
+        processor = ScriptedProcessor([None])
+        outcome = await subscriptions.charge_order(session, subject.scope, order.id, stripe=processor)
+        assert outcome == "void: the subscription has ended (canceled)"
+        assert (order.status, processor.keys) == ("void", [])
+
+
+async def test_deleting_a_customer_ends_its_subscriptions(session_factory, org, clock):
+    """Nobody is billed for a customer that is gone: its subscriptions are revoked in the
+    deletion's transaction, and the renewal sweep finds nothing due."""
+    from app.customers import service as customers
+
+    clock.set(datetime(2027, 1, 10, tzinfo=timezone.utc))
+    subject = merchant(org.id)
+    async with tenant_factory(session_factory, org.id)() as session:
+        subscription = await _subscribe(session, subject)
+        await customers.delete_customer(session, subject, subscription.customer_id)
+        assert (subscription.status, subscription.ended_at) == ("canceled", clock.now())
+        clock.set(subscription.current_period_end + timedelta(days=1))
+        assert await subscriptions.renew_due(session, subject.scope) == 0
+        events = await rows(session, "SELECT type FROM webhook_events ORDER BY sequence")
+    assert "subscription.revoked" in [e.type for e in events]
