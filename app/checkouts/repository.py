@@ -15,7 +15,7 @@ from app.kit.pagination import Page, paginate
 from app.kit.repository import scoped
 from app.kit.tenancy import TenantScope
 from app.models import Customer, Product, ProductPrice
-from app.models.checkout import Checkout, CheckoutStatus, PaymentMethod
+from app.models.checkout import Checkout, CheckoutStatus
 
 _LOCK_NOT_AVAILABLE = "55P03"
 
@@ -142,6 +142,3 @@ async def customer_by_email(session: AsyncSession, scope: TenantScope, email: st
     return await session.scalar(statement)
 
 
-async def payment_method(session: AsyncSession, scope: TenantScope, processor: str, processor_id: str) -> PaymentMethod | None:
-    statement = scoped(select(PaymentMethod), PaymentMethod, scope).where(PaymentMethod.processor == processor, PaymentMethod.processor_id == processor_id)
-    return await session.scalar(statement)

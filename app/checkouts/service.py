@@ -50,12 +50,13 @@ from app.kit.tenancy import TenantScope
 from app.kit.validation import check_address, check_email, check_metadata, check_text
 from app.members.service import MemberDraft
 from app.models import Customer, CustomerType, PriceType, Product, ProductPrice
-from app.models.checkout import Checkout, CheckoutStatus, PaymentMethod, PaymentProcessorName
+from app.models.checkout import Checkout, CheckoutStatus, PaymentProcessorName
 from app.models.order import BillingReason
 from app.models.webhook import WebhookEventType
 from app.members import repository as members_repository
 from app.orders import service as orders
 from app.orders.service import OrderAmounts, OrderLine
+from app.payments import methods
 from app.payments.manual import ManualProcessor
 from app.subscriptions import service as subscriptions
 from app.payments.processors import PaymentMethodRefused, PaymentProcessor
@@ -550,25 +551,6 @@ async def _complete(
     await _emit(session, scope, checkout, WebhookEventType.checkout_updated)
 
 
-async def _save_payment_method(
-    session: AsyncSession, scope: TenantScope, customer: Customer, processor: PaymentProcessor, processor_customer_id: str, method
-) -> PaymentMethod:
-    saved = await repository.payment_method(session, scope, processor.name, method.id)
-    if saved is None:
-        saved = PaymentMethod(
-            organization_id=scope.organization_id,
-            customer_id=customer.id,
-            processor=processor.name,
-            processor_id=method.id,
-            processor_customer_id=processor_customer_id,
-            brand=method.brand,
-            last4=method.last4,
-        )
-        session.add(saved)
-        await session.flush()
-    return saved
-
-
 def _fail(checkout: Checkout, code: str | None, message: str | None) -> None:
     checkout.status = CheckoutStatus.failed.value
     checkout.payment_client_secret = None
@@ -608,7 +590,7 @@ async def confirm_checkout(
 
     processor_customer = None
     if not manual and processor is not None and payment_method is not None:
-        processor_customer = await _processor_customer(session, customer, processor)
+        processor_customer = await methods.processor_customer(session, customer, processor)
     checkout.payment_attempts += 1
     checkout.confirmed_at = clock.now()
     await session.flush()
@@ -623,7 +605,7 @@ async def confirm_checkout(
             saved = None
             if processor_customer is not None:  # a trial keeps the card for its first charge
                 method = await processor.save_payment_method(customer_id=processor_customer, payment_method=payment_method)
-                saved = await _save_payment_method(session, scope, customer, processor, processor_customer, method)
+                saved = await methods.record_saved(session, scope, customer, processor, processor_customer, method)
             await _complete(
                 session, scope, checkout, processor=checkout.payment_processor, payment_id=None, charge_id=None, amount=0, payment_method_id=saved.id if saved else None
             )
@@ -653,7 +635,7 @@ async def confirm_checkout(
             if result.status == "failed":
                 raise PaymentMethodRefused(result.failure_message or "The payment was declined.", decline_code=result.failure_code)
             checkout.payment_id = result.payment_id
-            saved = await _save_payment_method(session, scope, customer, processor, processor_customer, method)
+            saved = await methods.record_saved(session, scope, customer, processor, processor_customer, method)
             if result.status == "succeeded":
                 await _complete(
                     session, scope, checkout, processor=processor.name, payment_id=result.payment_id, charge_id=result.charge_id, amount=due, fee=result.fee,
@@ -677,22 +659,6 @@ async def confirm_checkout(
             await attempt.rollback()
         raise
     return checkout
-
-
-async def _processor_customer(session: AsyncSession, customer: Customer, processor: PaymentProcessor) -> str:
-    """The customer's id at the processor, created once (the idempotency key is the customer's)."""
-    if processor.name == "stripe" and customer.stripe_customer_id:
-        return customer.stripe_customer_id
-    created = await processor.create_customer(
-        email=customer.email,
-        name=customer.name,
-        metadata={"kassa_organization_id": str(customer.organization_id), "kassa_customer_id": str(customer.id)},
-        idempotency_key=f"kassa-customer-{customer.id}",
-    )
-    if processor.name == "stripe":
-        customer.stripe_customer_id = created.id
-        await session.flush()
-    return created.id
 
 
 # -- from the processor and the clock ------------------------------------------------------

@@ -41,12 +41,13 @@ from app.discounts.amounts import DiscountTerms, compute_amounts
 from app.discounts.tax_rates import tax_rates_for
 from app.kit import clock
 from app.kit.batches import grouped, in_order
-from app.kit.errors import NotFound
+from app.kit.errors import FieldIssue, NotFound, ValidationFailed
 from app.kit.jobs import enqueue_after_commit
 from app.kit.money import Money
 from app.kit.pagination import Page, check_page_size
 from app.kit.periods import period_bounds
 from app.kit.tenancy import TenantScope
+from app.kit.validation import check_text
 from app.models import Customer
 from app.models.discount import Discount, DiscountDuration
 from app.models.order import BillingReason, Order, OrderStatus
@@ -55,15 +56,16 @@ from app.models.webhook import WebhookEventType
 from app.orders import repository as orders_repository
 from app.orders import service as orders
 from app.orders.service import OrderAmounts, OrderDraft, OrderLine, Payment
+from app.payments import methods
 from app.payments.manual import ManualProcessor
-from app.payments.processors import PaymentProcessor
+from app.payments.processors import PaymentProcessor, ProcessorNotConfigured
 from app.subscriptions import dunning, repository
 from app.subscriptions.errors import SubscriptionNotChangeable
 from app.subscriptions.payloads import subscription_data
 from app.subscriptions.repository import SubscriptionFilter
 from app.webhooks import service as webhooks
 
-__all__ = ["SubscriptionFilter", "cancel", "charge_order", "charge_orders", "create_from_checkout", "renew_due", "revoke", "uncancel"]
+__all__ = ["SubscriptionFilter", "cancel", "charge_order", "charge_orders", "create_from_checkout", "renew_due", "revoke", "set_payment_method", "uncancel"]
 
 logger = logging.getLogger("kassa.subscriptions")
 
@@ -513,6 +515,42 @@ async def end_for_deleted_customer(session: AsyncSession, scope: TenantScope, cu
         if subscription.ended_at is None and subscription.status not in (SubscriptionStatus.canceled.value, SubscriptionStatus.unpaid.value):
             await _end_now(session, scope, subscription)
     return len(ids)
+
+
+async def set_payment_method(
+    session: AsyncSession, subject: Subject, subscription_id: uuid.UUID, *, payment_method: str, processor: PaymentProcessor | None
+) -> Subscription:
+    """Save a payment method (a Stripe `pm_...` from Stripe.js) at the processor for the
+    subscription's customer and charge the subscription's renewals with it from now on: a trial
+    started without a card needs one, and a card that expired is replaced. A past-due
+    subscription's renewal order is charged again with it at once (a job after commit, the order's
+    next attempt, with its own processor key), so the customer does not wait for the next retry.
+    The subscription's row is locked while the processor saves the method: one change at a time."""
+    issues: list[FieldIssue] = []
+    payment_method = check_text(issues, ("paymentMethod",), payment_method, max_length=255, required=True) or ""
+    if issues:
+        raise ValidationFailed(issues)
+    pending = await orders_repository.lock_many(session, subject.scope, await repository.pending_order_ids(session, subject.scope, [subscription_id]))
+    subscription = await _locked(session, subject, subscription_id)
+    if subscription.processor == ManualProcessor.name:
+        raise ValidationFailed([FieldIssue(("paymentMethod",), "this subscription is paid offline (MANUAL): it has no payment method", "manual_processor")])
+    if processor is None:
+        raise ProcessorNotConfigured("Stripe is not configured on this Kassa (STRIPE_SECRET_KEY)")
+    customers = await repository.customers_by_id(session, subject.scope, [subscription.customer_id])
+    customer = customers[subscription.customer_id]
+    processor_customer = await methods.processor_customer(session, customer, processor)
+    saved = await methods.record_saved(
+        session, subject.scope, customer, processor, processor_customer, await processor.save_payment_method(customer_id=processor_customer, payment_method=payment_method)
+    )
+    changed = subscription.payment_method_id != saved.id
+    subscription.payment_method_id = saved.id
+    for order in pending:
+        order.next_payment_attempt_at = None
+        enqueue_after_commit(session, CHARGE_JOB, order.id)
+    await session.flush()
+    if changed:
+        await _emit(session, subject.scope, subscription, WebhookEventType.subscription_updated)
+    return subscription
 
 
 # -- the processor's word on a renewal order --------------------------------------------------

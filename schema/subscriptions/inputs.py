@@ -46,6 +46,12 @@ class RevokeSubscriptionInput:
     id: strawberry.ID = strawberry.field(description="The subscription's id.")
 
 
+@strawberry.input(description="The payment method a subscription's renewals are charged with from now on.")
+class UpdateSubscriptionPaymentMethodInput:
+    id: strawberry.ID = strawberry.field(description="The subscription's id.")
+    payment_method: str = strawberry.field(description="A Stripe payment method id (`pm_...`), from Stripe.js in the customer's browser.")
+
+
 @strawberry.input(description="Give a seat of a per-seat subscription to a member of its customer, or offer it by email. Give one of `memberId` and `email`.")
 class AssignSeatInput:
     subscription_id: strawberry.ID = strawberry.field(description="The subscription.")

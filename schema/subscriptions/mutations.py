@@ -9,12 +9,13 @@ from typing import Annotated
 import strawberry
 
 from app.kit.ids import parse_global_id
+from app.payments.processors import configured_stripe
 from app.subscriptions import scopes as subscriptions_scopes
 from app.subscriptions import seats, service
 from schema.kit.errors import NotFoundError, ValidationError, mutation_result, run_mutation
 from schema.kit.scopes import scoped_mutation
 from schema.subscriptions.errors import SeatLimitReachedError, SubscriptionNotChangeableError
-from schema.subscriptions.inputs import AssignSeatInput, CancelSubscriptionInput, ClaimSeatInput, RevokeSeatInput, RevokeSubscriptionInput, UncancelSubscriptionInput
+from schema.subscriptions.inputs import AssignSeatInput, CancelSubscriptionInput, ClaimSeatInput, RevokeSeatInput, RevokeSubscriptionInput, UncancelSubscriptionInput, UpdateSubscriptionPaymentMethodInput
 from schema.subscriptions.types import CustomerSeat, Subscription
 
 
@@ -30,6 +31,11 @@ class UncancelSubscriptionSuccess:
 
 @strawberry.type(description="The subscription has ended.")
 class RevokeSubscriptionSuccess:
+    subscription: Subscription = strawberry.field(description="The subscription as it is now.")
+
+
+@strawberry.type(description="The subscription's renewals are charged with the new payment method.")
+class UpdateSubscriptionPaymentMethodSuccess:
     subscription: Subscription = strawberry.field(description="The subscription as it is now.")
 
 
@@ -62,6 +68,9 @@ def _result(name: str, description: str, success: type):
 
 CancelSubscriptionResult = _result("CancelSubscriptionResult", "The canceled subscription, or why nothing changed.", CancelSubscriptionSuccess)
 UncancelSubscriptionResult = _result("UncancelSubscriptionResult", "The subscription renewing again, or why nothing changed.", UncancelSubscriptionSuccess)
+UpdateSubscriptionPaymentMethodResult = _result(
+    "UpdateSubscriptionPaymentMethodResult", "The subscription with its new payment method, or why nothing changed.", UpdateSubscriptionPaymentMethodSuccess
+)
 RevokeSubscriptionResult = _result("RevokeSubscriptionResult", "The ended subscription, or why nothing changed.", RevokeSubscriptionSuccess)
 
 
@@ -106,6 +115,24 @@ class SubscriptionMutations:
             info,
             lambda session, subject: service.revoke(session, subject, parse_global_id(input.id, "Subscription")),
             lambda row: RevokeSubscriptionSuccess(subscription=Subscription.from_model(row)),
+        )
+
+    @scoped_mutation(
+        subscriptions_scopes.WRITE,
+        "Charge a subscription's renewals with another payment method from now on: a trial started without a card needs one, "
+        "an expired card is replaced. The method is saved at Stripe for the customer; a past-due renewal order is charged "
+        "with it at once (its next attempt). A declined or unknown method answers `PAYMENT_METHOD_REFUSED` and changes nothing.",
+    )
+    async def update_subscription_payment_method(
+        self, info: strawberry.Info, input: Annotated[UpdateSubscriptionPaymentMethodInput, strawberry.argument(description="Which subscription, which method.")]
+    ) -> UpdateSubscriptionPaymentMethodResult:
+        processor = configured_stripe(info.context.settings)
+        return await run_mutation(
+            info,
+            lambda session, subject: service.set_payment_method(
+                session, subject, parse_global_id(input.id, "Subscription"), payment_method=input.payment_method, processor=processor
+            ),
+            lambda row: UpdateSubscriptionPaymentMethodSuccess(subscription=Subscription.from_model(row)),
         )
 
     @scoped_mutation(

@@ -313,3 +313,34 @@ async def test_a_page_of_customers_with_their_subscriptions_costs_the_same_state
         assert all(s["orders"][0]["subscription"]["id"] == s["id"] for n in nodes for s in n["subscriptions"])
         counts[len(nodes)] = api.last_statement_count
     assert counts[2] == counts[10], counts
+
+
+SET_METHOD = f"""
+mutation($input: UpdateSubscriptionPaymentMethodInput!) {{
+  updateSubscriptionPaymentMethod(input: $input) {{ {CHANGED} ... on UpdateSubscriptionPaymentMethodSuccess {{ subscription {{ id }} }} }}
+}}
+"""
+
+
+async def test_update_subscription_payment_method_refuses_what_it_cannot_do(api, org, session_factory, clock):
+    """Through GraphQL: a manual subscription has no card (a ValidationError on `paymentMethod`), an
+    empty method is invalid, another organization's subscription is not found; nothing changes.
+    (A card given to a Stripe subscription, paid at once: tests/subscriptions/test_workers.py.)"""
+    clock.set(T0)
+    other = await make_org(session_factory, name="Other")
+    mine = await subscribe(api, org.token, await create_product(api, org.token), email="mine@example.com")
+    theirs = await subscribe(api, other.token, await create_product(api, other.token), email="theirs@example.com")
+    events = len(await webhook_events(session_factory, prefixes=("subscription.",)))
+
+    async def answer(id: str, method: str) -> dict:
+        return (await api.data(SET_METHOD, {"input": {"id": id, "paymentMethod": method}}, token=org.token))["updateSubscriptionPaymentMethod"]
+
+    manual = await answer(mine["id"], "pm_card_visa")
+    assert (manual["__typename"], [(f["path"], f["code"]) for f in manual["fields"]]) == ("ValidationError", [(["paymentMethod"], "manual_processor")])
+    empty = await answer(mine["id"], "")
+    assert (empty["__typename"], [f["path"] for f in empty["fields"]]) == ("ValidationError", [["paymentMethod"]])
+    for id in (theirs["id"], to_global_id("Subscription", uuid.uuid4()), "not an id"):
+        result = await answer(id, "pm_card_visa")
+        assert (result["__typename"], result["code"]) == ("NotFoundError", "NOT_FOUND"), (id, result)
+    assert len(await webhook_events(session_factory, prefixes=("subscription.",))) == events
+    assert (await api.data(GET, {"id": mine["id"]}, token=org.token))["subscription"] == mine

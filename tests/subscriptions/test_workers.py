@@ -409,3 +409,60 @@ async def test_a_trial_started_without_a_payment_method_is_past_due_at_its_end(l
         renewed = await session.get(Subscription, subscription.id)
     assert (renewed.status, renewed.current_period_start) == ("past_due", subscription.trial_end)
     assert len(await _events(live, subject, "subscription.past_due")) == 1
+
+
+async def test_a_card_given_after_the_trial_pays_the_past_due_renewal_at_once(live, localstripe, clock):
+    """A trial started without a card is past due at its end; `set_payment_method` saves a card
+    at Stripe and the renewal order's charge job runs at once with it: paid, active again. A
+    declined card is refused and changes nothing; a manual subscription has no card to set."""
+    from app.payments.processors import PaymentMethodRefused
+
+    clock.set(NOW)
+    subject = merchant((await make_org(live.session_factory)).id)
+    subscription = await _stripe_subscription(live, localstripe, subject, trial_days=7, payment_method=None)
+    order, _ = await _renew_and_charge(live, localstripe, clock, subject, subscription)
+    assert order.status == "pending"
+    stripe = stripe_processor(localstripe)
+
+    async with tenant_session(live.session_factory, subject.scope) as session:
+        with pytest.raises(PaymentMethodRefused):
+            await subscriptions.set_payment_method(session, subject, subscription.id, payment_method=await card(localstripe, "4000000000000002"), processor=stripe)
+    async with tenant_session(live.session_factory, subject.scope) as session:
+        assert (await session.get(Subscription, subscription.id)).payment_method_id is None
+
+    async with tenant_session(live.session_factory, subject.scope) as session:
+        changed = await subscriptions.set_payment_method(session, subject, subscription.id, payment_method=await card(localstripe), processor=stripe)
+        method_id = changed.payment_method_id
+        await session.commit()
+    assert method_id is not None
+    await live.run_worker(stripe_secret_key=STRIPE_KEY, stripe_api_base=localstripe.url)
+    async with tenant_session(live.session_factory, subject.scope) as session:
+        paid = await session.get(Order, order.id)
+        renewed = await session.get(Subscription, subscription.id)
+        payments = await rows(session, "SELECT amount FROM transactions WHERE order_id = :id AND type = 'payment'", id=order.id)
+    assert (paid.status, paid.payment_attempts, payments) == ("paid", order.payment_attempts + 1, [(order.due_amount,)])
+    assert (renewed.status, renewed.past_due_at, renewed.payment_method_id) == ("active", None, method_id)
+    assert len(await _events(live, subject, "subscription.active")) == 2  # at the trial's end, and now it is paid
+    assert [e["data"]["status"] for e in await _events(live, subject, "subscription.updated")][-1] == "ACTIVE"
+    assert await _job_failures(live) == []
+
+
+async def test_a_payment_method_is_refused_for_a_manual_or_ended_subscription(live, clock):
+    from app.kit.errors import NotFound, ValidationFailed
+    from app.subscriptions.errors import SubscriptionNotChangeable
+
+    clock.set(NOW)
+    org, subject, [manual, ended] = await _due(live, 2)
+    other = merchant((await make_org(live.session_factory, name="Other")).id)
+    async with tenant_session(live.session_factory, subject.scope) as session:
+        with pytest.raises(ValidationFailed) as refused:
+            await subscriptions.set_payment_method(session, subject, manual, payment_method="pm_card_visa", processor=None)
+        assert [(i.path, i.code) for i in refused.value.issues] == [(("paymentMethod",), "manual_processor")]
+        with pytest.raises(ValidationFailed):
+            await subscriptions.set_payment_method(session, subject, manual, payment_method="  ", processor=None)
+        await subscriptions.revoke(session, subject, ended)
+        with pytest.raises(SubscriptionNotChangeable):
+            await subscriptions.set_payment_method(session, subject, ended, payment_method="pm_card_visa", processor=None)
+    async with tenant_session(live.session_factory, other.scope) as session:
+        with pytest.raises(NotFound):
+            await subscriptions.set_payment_method(session, other, manual, payment_method="pm_card_visa", processor=None)
