@@ -15,7 +15,7 @@ from app.subscriptions import scopes as subscriptions_scopes
 from app.subscriptions import changes, seats, service
 from schema.kit.errors import NotFoundError, ValidationError, mutation_result, run_mutation
 from schema.kit.scopes import scoped_mutation
-from schema.orders.types import Order
+from app.kit.ids import to_global_id
 from schema.subscriptions.errors import SeatLimitReachedError, SubscriptionChangeNotAllowedError, SubscriptionNotChangeableError
 from schema.subscriptions.inputs import (
     AssignSeatInput,
@@ -54,13 +54,17 @@ class PauseSubscriptionSuccess:
 @strawberry.type(description="The pause was taken back, or the paused subscription started a new period.")
 class ResumeSubscriptionSuccess:
     subscription: Subscription = strawberry.field(description="The subscription as it is now.")
-    order: Order | None = strawberry.field(description="The new period's order (charged off-session); null when only a scheduled pause was taken back.")
+    order_id: strawberry.ID | None = strawberry.field(
+        description="The new period's order (charged off-session; read it in `subscription { orders }` or `order(id:)`); null when only a scheduled pause was taken back."
+    )
 
 
 @strawberry.type(description="The subscription's product and/or seats changed now.")
 class UpdateSubscriptionSuccess:
     subscription: Subscription = strawberry.field(description="The subscription as it is now.")
-    order: Order | None = strawberry.field(description="The order made now (`INVOICE` netting a debit), charged off-session; null otherwise.")
+    order_id: strawberry.ID | None = strawberry.field(
+        description="The order made now (`INVOICE` netting a debit), charged off-session (read it in `subscription { orders }` or `order(id:)`); null otherwise."
+    )
     change: SubscriptionUpdatePreview = strawberry.field(description="What the change did: the same numbers `previewSubscriptionUpdate` gives at that moment.")
 
 
@@ -85,6 +89,10 @@ AssignSeatResult = mutation_result(
 )
 ClaimSeatResult = mutation_result("ClaimSeatResult", "The claimed seat, or why not.", ClaimSeatSuccess, ValidationError, NotFoundError, SubscriptionNotChangeableError)
 RevokeSeatResult = mutation_result("RevokeSeatResult", "The revoked seat, or why not.", RevokeSeatSuccess, NotFoundError)
+
+
+def _order_id(order) -> strawberry.ID | None:
+    return strawberry.ID(to_global_id("Order", order.id)) if order is not None else None
 
 
 def _result(name: str, description: str, success: type):
@@ -176,7 +184,7 @@ class SubscriptionMutations:
         return await run_mutation(
             info,
             lambda session, subject: changes.resume(session, subject, parse_global_id(input.id, "Subscription")),
-            lambda result: ResumeSubscriptionSuccess(subscription=Subscription.from_model(result[0]), order=Order.from_model(result[1]) if result[1] else None),
+            lambda result: ResumeSubscriptionSuccess(subscription=Subscription.from_model(result[0]), order_id=_order_id(result[1])),
         )
 
     @scoped_mutation(
@@ -196,7 +204,7 @@ class SubscriptionMutations:
             work,
             lambda result: UpdateSubscriptionSuccess(
                 subscription=Subscription.from_model(result[0]),
-                order=Order.from_model(result[1]) if result[1] else None,
+                order_id=_order_id(result[1]),
                 change=SubscriptionUpdatePreview.from_plan(result[2]),
             ),
         )

@@ -34,7 +34,7 @@ UPDATE = f"""
 mutation Update($input: UpdateSubscriptionInput!) {{
   updateSubscription(input: $input) {{
     {ERRORS}
-    ... on UpdateSubscriptionSuccess {{ subscription {{ {STATE} }} order {{ {ORDER} }} change {{ {CHANGE} }} }}
+    ... on UpdateSubscriptionSuccess {{ subscription {{ {STATE} orders {{ {ORDER} }} }} orderId change {{ {CHANGE} }} }}
   }}
 }}
 """
@@ -45,7 +45,7 @@ mutation Pause($input: PauseSubscriptionInput!) {{
 """
 RESUME = f"""
 mutation Resume($input: ResumeSubscriptionInput!) {{
-  resumeSubscription(input: $input) {{ {BASE_ERRORS} ... on ResumeSubscriptionSuccess {{ subscription {{ {STATE} }} order {{ {ORDER} }} }} }}
+  resumeSubscription(input: $input) {{ {BASE_ERRORS} ... on ResumeSubscriptionSuccess {{ subscription {{ {STATE} orders {{ {ORDER} }} }} orderId }} }}
 }}
 """
 GET = f"""query Get($id: ID!) {{ subscription(id: $id) {{ {STATE}
@@ -53,8 +53,13 @@ GET = f"""query Get($id: ID!) {{ subscription(id: $id) {{ {STATE}
 
 
 async def answer(api, token: str, operation: str, input: dict) -> dict:
+    """The operation's answer; for a success with an `orderId`, that order as `order` (or None)."""
     data = await api.data(operation, {"input": input}, token=token)
-    return next(iter(data.values()))
+    result = next(iter(data.values()))
+    if "orderId" in result:
+        result["order"] = next((o for o in result["subscription"].pop("orders") if o["id"] == result["orderId"]), None)
+        assert (result["order"] is None) == (result["orderId"] is None)
+    return result
 
 
 @dataclass
