@@ -13,10 +13,11 @@ from datetime import datetime, timedelta, timezone
 
 from app.auth.service import operator_scope
 from app.kit.ids import from_global_id, to_global_id
+from app.subscriptions import seats
 from app.subscriptions import service as subscriptions
 from tests.checkout_flow.operations import webhook_events
 from tests.conftest import make_org, tenant_factory
-from tests.orders.factories import rows
+from tests.orders.factories import merchant, rows
 from tests.subscriptions.changes_operations import GET, PAUSE, PREVIEW, RESUME, UPDATE, answer, plan, subscribed
 
 START = datetime(2027, 3, 1, tzinfo=timezone.utc)
@@ -157,6 +158,16 @@ async def test_bad_input_and_other_organizations_ids_are_typed_errors_that_chang
             result = await answer(api, org.token, operation, input | extra)
             got = (result["__typename"], [f["path"][0] for f in result["fields"]] if result["__typename"] == "ValidationError" else result.get("reason"))
             assert got == expected, (input, operation, result)
+    # seats below the seats held (two given): the existing SEATS_BELOW_HELD
+    async with tenant_factory(session_factory, org.id)() as session:
+        for n in range(2):
+            await seats.assign_seat(session, merchant(org.id), from_global_id(seated)[1], email=f"p{n}@example.com")
+        await session.commit()
+    before = before[0], (await api.data(GET, {"id": seated}, token=org.token))["subscription"]
+    events = await _types(session_factory)
+    for operation, extra in ((PREVIEW, {}), (UPDATE, {"idempotencyKey": "below"})):
+        result = await answer(api, org.token, operation, change(seated, seats=1) | extra)
+        assert (result["__typename"], result["code"]) == ("UnexpectedDomainError", "SEATS_BELOW_HELD"), result
     # `at` outside the current period
     for at in (START - timedelta(seconds=1), END):
         result = await answer(api, org.token, PREVIEW, change(seated, seats=4, at=at.isoformat()))
