@@ -37,7 +37,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth.subject import Subject
 from app.catalog import repository as catalog
-from app.checkouts.service import BASE_TYPES, seat_price
 from app.discounts import service as discounts
 from app.discounts.amounts import DiscountTerms, compute_amounts
 from app.discounts.tax_rates import tax_rates_for
@@ -48,7 +47,7 @@ from app.kit.tenancy import TenantScope
 from app.models import Customer
 from app.models.discount import Discount, DiscountDuration
 from app.models.order import BillingReason, Order
-from app.models.product import PriceType, Product, ProductPrice
+from app.models.product import BASE_PRICE_TYPES, PriceType, Product, ProductPrice, seat_price
 from app.models.subscription import BillingEntry, Subscription, SubscriptionStatus
 from app.models.webhook import WebhookEventType
 from app.orders import service as orders
@@ -214,7 +213,7 @@ async def _target(session: AsyncSession, scope: TenantScope, subscription: Subsc
             raise _refuse(ChangeNotAllowedReason.not_recurring, "The product is not a subscription")
         if product.recurring_interval != subscription.recurring_interval:
             raise _refuse(ChangeNotAllowedReason.other_interval, f"The product renews each {product.recurring_interval}, the subscription each {subscription.recurring_interval}")
-        prices = [p for p in await catalog.list_prices_for_products(session, scope, [product.id], active_only=True) if p.type in BASE_TYPES]
+        prices = [p for p in await catalog.list_prices_for_products(session, scope, [product.id], active_only=True) if p.type in BASE_PRICE_TYPES]
         if not prices:
             raise _refuse(ChangeNotAllowedReason.no_base_price, "The product has no active base price")
         in_currency = [p for p in prices if p.currency == subscription.currency]
