@@ -58,6 +58,7 @@ from app.orders import service as orders
 from app.orders.service import OrderAmounts, OrderLine
 from app.payments import methods
 from app.payments.manual import ManualProcessor
+from app.models.product import seat_price
 from app.subscriptions import service as subscriptions
 from app.payments.processors import PaymentMethodRefused, PaymentProcessor
 from app.webhooks import service as webhooks
@@ -135,14 +136,6 @@ async def load_checkouts(session: AsyncSession, scope: TenantScope, ids: list[uu
 
 
 # -- pricing -------------------------------------------------------------------------------
-
-
-def seat_price(price: ProductPrice, seats: int) -> int | None:
-    """The per-seat amount of the volume tier holding `seats`; None when no tier does."""
-    for tier in price.seat_tiers or []:
-        if tier["min_seats"] <= seats and (tier.get("max_seats") is None or seats <= tier["max_seats"]):
-            return int(tier["price_per_seat"])
-    return None
 
 
 def _unit_amount(price: ProductPrice, checkout: Checkout) -> int:

@@ -142,3 +142,12 @@ class ProductPrice(TenantModel):
     @property
     def is_archived(self) -> bool:
         return self.archived_at is not None
+
+
+def seat_price(price: ProductPrice, seats: int) -> int | None:
+    """The per-seat amount of `price`'s volume tier holding `seats`; None when no tier does
+    (checkouts and subscription changes price seats by it)."""
+    for tier in price.seat_tiers or []:
+        if tier["min_seats"] <= seats and (tier.get("max_seats") is None or seats <= tier["max_seats"]):
+            return int(tier["price_per_seat"])
+    return None

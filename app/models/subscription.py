@@ -21,9 +21,11 @@ class SubscriptionStatus(str, enum.Enum):
     past_due = "past_due"  # a renewal's payment failed; retried (dunning)
     canceled = "canceled"
     unpaid = "unpaid"  # dunning gave up, the subscription is kept (organization's choice)
+    paused = "paused"  # paused at a period's end: not usable, not billed, until resumed
 
 
-# The statuses a subscription renews in: its period end makes it due.
+# The statuses a subscription renews in: its period end makes it due. Not `paused`: a paused
+# subscription has no running period; `resumeSubscription` starts one.
 RENEWING = (SubscriptionStatus.trialing.value, SubscriptionStatus.active.value, SubscriptionStatus.past_due.value)
 
 
@@ -39,7 +41,7 @@ class Subscription(TenantModel):
 
     __tablename__ = "subscriptions"
     __table_args__ = (
-        CheckConstraint("status IN ('incomplete', 'trialing', 'active', 'past_due', 'canceled', 'unpaid')", name="status"),
+        CheckConstraint("status IN ('incomplete', 'trialing', 'active', 'past_due', 'canceled', 'unpaid', 'paused')", name="status"),
         CheckConstraint("recurring_interval IN ('month', 'year')", name="recurring_interval"),
         CheckConstraint("seats IS NULL OR seats >= 1", name="seats"),
         CheckConstraint("amount >= 0", name="amount"),
@@ -78,6 +80,9 @@ class Subscription(TenantModel):
     trial_end: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
     cancel_at_period_end: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False, server_default=false())
+    # Paused at the end of the current period instead of renewing (`pauseSubscription`).
+    pause_at_period_end: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False, server_default=false())
+    paused_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     canceled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     ended_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     past_due_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
@@ -106,6 +111,8 @@ class BillingEntry(TenantModel):
         # A period's cycle entry is written once, whatever runs the renewal twice.
         Index("ix_billing_entries_cycle_once", "subscription_id", "start_at", unique=True, postgresql_where=text("type = 'cycle'")),
         Index("ix_billing_entries_order_id", "order_id"),
+        # The entries the next order of a subscription bills (prorations written with no order).
+        Index("ix_billing_entries_pending", "subscription_id", postgresql_where=text("order_id IS NULL")),
     )
 
     subscription_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("subscriptions.id", ondelete="CASCADE"), nullable=False)

@@ -52,6 +52,8 @@ class WebhookEventType(str, enum.Enum):
     subscription_revoked = "subscription.revoked"
     subscription_past_due = "subscription.past_due"
     subscription_cycled = "subscription.cycled"
+    subscription_paused = "subscription.paused"
+    subscription_resumed = "subscription.resumed"
     customer_seat_assigned = "customer_seat.assigned"
     customer_seat_claimed = "customer_seat.claimed"
     customer_seat_revoked = "customer_seat.revoked"

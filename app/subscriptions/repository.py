@@ -36,6 +36,7 @@ def _filtered(scope: TenantScope, filter: SubscriptionFilter):
         statement = statement.where(
             Subscription.status.in_((SubscriptionStatus.trialing.value, SubscriptionStatus.active.value)),
             Subscription.cancel_at_period_end.is_(False),
+            Subscription.pause_at_period_end.is_(False),
             Subscription.current_period_end < filter.renewing_before,
         )
     return statement
@@ -149,4 +150,16 @@ async def orders_of(session: AsyncSession, scope: TenantScope, subscription_ids:
         .where(Order.subscription_id.in_(list(subscription_ids)))
         .order_by(Order.created_at, Order.id)
     )
+    return list((await session.scalars(statement)).all())
+
+
+async def pending_entries(session: AsyncSession, scope: TenantScope, subscription_ids: Sequence[uuid.UUID], *, for_update: bool = False) -> list[BillingEntry]:
+    """The subscriptions' billing entries no order has billed yet, oldest first."""
+    statement = (
+        scoped(select(BillingEntry), BillingEntry, scope)
+        .where(BillingEntry.subscription_id.in_(list(subscription_ids)), BillingEntry.order_id.is_(None))
+        .order_by(BillingEntry.subscription_id, BillingEntry.created_at, BillingEntry.id)
+    )
+    if for_update:
+        statement = statement.with_for_update()
     return list((await session.scalars(statement)).all())

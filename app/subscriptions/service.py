@@ -59,7 +59,7 @@ from app.orders.service import OrderAmounts, OrderDraft, OrderLine, Payment
 from app.payments import methods
 from app.payments.manual import ManualProcessor
 from app.payments.processors import PaymentProcessor, ProcessorNotConfigured
-from app.subscriptions import dunning, repository
+from app.subscriptions import dunning, proration, repository
 from app.subscriptions.errors import SubscriptionNotChangeable
 from app.subscriptions.payloads import subscription_data
 from app.subscriptions.repository import SubscriptionFilter
@@ -219,10 +219,13 @@ def _discount_applies(discount: Discount | None, subscription: Subscription, num
     return True
 
 
-def _cycle(subscription: Subscription, customer: Customer | None, discount: Discount | None, rate: int) -> tuple[OrderDraft, BillingEntry, list[WebhookEventType]]:
+def _cycle(
+    subscription: Subscription, customer: Customer | None, discount: Discount | None, rate: int, pending: Sequence[OrderLine] = ()
+) -> tuple[OrderDraft, BillingEntry, list[WebhookEventType]]:
     """Move one locked, due subscription into its next period (in memory: the caller writes the
     batch): its renewal order to create, its cycle entry (its order set once the order exists)
-    and the events to emit."""
+    and the events to emit. `pending`: lines of earlier changes the order bills too (prorations:
+    app/subscriptions/proration.py `bill_pending`), within the order's amounts."""
     was_trialing = subscription.status == SubscriptionStatus.trialing.value
     number = subscription.period_number + 1
     start, end = period_bounds(subscription.anchor_at, subscription.recurring_interval, number)
@@ -234,7 +237,8 @@ def _cycle(subscription: Subscription, customer: Customer | None, discount: Disc
 
     address = (customer.billing_address if customer is not None else None) or {}
     terms = DiscountTerms.of(discount) if _discount_applies(discount, subscription, number, start) and discount is not None else None
-    amounts = compute_amounts(Money(subscription.amount, subscription.currency), discount=terms, tax_basis_points=rate)
+    prices = [Money(subscription.amount, subscription.currency)] + [Money(line.unit_amount * line.quantity, subscription.currency) for line in pending]
+    amounts = compute_amounts(prices, discount=terms, tax_basis_points=rate)
     entry = BillingEntry(
         id=uuid.uuid4(),
         organization_id=subscription.organization_id,
@@ -254,7 +258,10 @@ def _cycle(subscription: Subscription, customer: Customer | None, discount: Disc
         amounts=OrderAmounts(
             currency=subscription.currency, subtotal=amounts.subtotal.amount, discount=amounts.discount_amount.amount, tax=amounts.tax_amount.amount
         ),
-        lines=[OrderLine(label=f"Period {start:%Y-%m-%d} to {end:%Y-%m-%d}", unit_amount=subscription.amount, product_price_id=subscription.product_price_id)],
+        lines=[
+            OrderLine(label=f"Period {start:%Y-%m-%d} to {end:%Y-%m-%d}", unit_amount=subscription.amount, product_price_id=subscription.product_price_id),
+            *pending,
+        ],
         processor=subscription.processor,
         discount_id=discount.id if terms is not None and discount is not None else None,
         tax_basis_points=rate,
@@ -290,29 +297,39 @@ async def renew_due(session: AsyncSession, scope: TenantScope, *, limit: int = R
     discount_ids = list({s.discount_id for s in due if s.discount_id is not None})
     found = await discounts.load_discounts(session, scope, discount_ids) if discount_ids else []
     by_id = {d.id: d for d in found if d is not None}
-    renewing = [s for s in due if not s.cancel_at_period_end]
+    renewing = [s for s in due if not s.cancel_at_period_end and not s.pause_at_period_end]
+    pending = await _pending_of(session, scope, renewing)
     rates = await tax_rates_for(session, scope, {_place(customers.get(s.customer_id)) for s in renewing}) if renewing else {}
 
     events: list[tuple[WebhookEventType, dict[str, Any]]] = []
     drafts: list[OrderDraft] = []
     entries: list[BillingEntry] = []
     cycled: list[tuple[Subscription, list[WebhookEventType]]] = []
+    prorations: list[proration.PendingBilled] = []
     for subscription in due:
         if subscription.cancel_at_period_end:  # canceled at the end of this period: it ends now
             subscription.status = SubscriptionStatus.canceled.value
             subscription.ended_at = subscription.current_period_end
             events += _events(subscription, WebhookEventType.subscription_canceled, WebhookEventType.subscription_updated)
             continue
+        if subscription.pause_at_period_end:  # paused at the end of this period: no renewal, no order
+            events += _pause_now(subscription)
+            continue
         customer = customers.get(subscription.customer_id)
-        draft, entry, types = _cycle(subscription, customer, by_id.get(subscription.discount_id) if subscription.discount_id else None, rates[_place(customer)])  # type: ignore[arg-type]
+        billed = proration.bill_pending(pending.get(subscription.id, []), subscription.amount)
+        draft, entry, types = _cycle(subscription, customer, by_id.get(subscription.discount_id) if subscription.discount_id else None, rates[_place(customer)], billed.lines)  # type: ignore[arg-type]
         drafts.append(draft)
         entries.append(entry)
+        prorations.append(billed)
         cycled.append((subscription, types))
     await session.flush()  # the new periods and statuses
 
     made = await orders.create_orders(session, scope, drafts)
-    for entry, order in zip(entries, made):
+    for entry, order, billed in zip(entries, made, prorations):
         entry.order_id = order.id
+        for pending_entry in billed.billed:
+            pending_entry.order_id = order.id
+        entries += billed.carried
     session.add_all(entries)
     await session.flush()
     free = [order for order in made if order.due_amount == 0]  # nothing to charge: paid now
@@ -322,6 +339,26 @@ async def renew_due(session: AsyncSession, scope: TenantScope, *, limit: int = R
     await webhooks.emit_many(session, scope, events)
     _ask_charges(session, [order for order in made if order.due_amount > 0])
     return len(due)
+
+
+async def _pending_of(session: AsyncSession, scope: TenantScope, subscriptions: Sequence[Subscription]) -> dict[uuid.UUID, list[BillingEntry]]:
+    """The billing entries no order has billed yet (prorations), of each subscription, oldest
+    first: the next order bills them. One statement for a batch."""
+    if not subscriptions:
+        return {}
+    rows = await repository.pending_entries(session, scope, [s.id for s in subscriptions])
+    by_subscription: dict[uuid.UUID, list[BillingEntry]] = {}
+    for row in rows:
+        by_subscription.setdefault(row.subscription_id, []).append(row)
+    return by_subscription
+
+
+def _pause_now(subscription: Subscription) -> list[tuple[WebhookEventType, dict[str, Any]]]:
+    """A subscription to be paused reached its period's end: paused from then, unbilled."""
+    subscription.status = SubscriptionStatus.paused.value
+    subscription.paused_at = subscription.current_period_end
+    subscription.pause_at_period_end = False
+    return _events(subscription, WebhookEventType.subscription_paused, WebhookEventType.subscription_updated)
 
 
 def _ask_charges(session: AsyncSession, pending: list[Order]) -> None:
@@ -454,9 +491,17 @@ async def _locked(session: AsyncSession, subject: Subject, subscription_id: uuid
 
 
 async def cancel(session: AsyncSession, subject: Subject, subscription_id: uuid.UUID) -> Subscription:
-    """Cancel at the end of the current period (it stays usable until then). Twice is a no-op."""
+    """Cancel at the end of the current period (it stays usable until then); a paused one ends
+    now (no period runs). Twice is a no-op."""
     subscription = await _locked(session, subject, subscription_id)
-    if not subscription.cancel_at_period_end:
+    if subscription.status == SubscriptionStatus.paused.value:  # no period runs: it ends now
+        now = clock.now()
+        subscription.status = SubscriptionStatus.canceled.value
+        subscription.canceled_at = now
+        subscription.ended_at = now
+        await session.flush()
+        await _emit(session, subject.scope, subscription, WebhookEventType.subscription_canceled, WebhookEventType.subscription_updated)
+    elif not subscription.cancel_at_period_end:
         subscription.cancel_at_period_end = True
         subscription.canceled_at = clock.now()
         await session.flush()

@@ -76,6 +76,8 @@ def describe(value: Any) -> Any:
     """What a payload or typed error is built from, as JSON (see the module's docstring)."""
     if isinstance(value, Node):
         return {"$node": value.id}
+    if isinstance(value, enum.Enum):  # before the definition: a strawberry enum's members carry its definition too
+        return value.value
     definition = getattr(value, "__strawberry_definition__", None)
     if definition is not None:
         fields = {f.python_name: describe(getattr(value, f.python_name)) for f in definition.fields if f.base_resolver is None}

@@ -1,6 +1,8 @@
-"""Mutations on subscriptions: cancel at the period's end, uncancel, revoke now. Each returns its
-success payload or a typed error; nothing is changed when an error is returned. None moves money
-(a revoked subscription's paid period is not refunded here: `createRefund` does that)."""
+"""Mutations on subscriptions: cancel at the period's end, uncancel, revoke now, pause and resume,
+product and seat changes; seats. Each returns its success payload or a typed error; nothing is
+changed when an error is returned. `resumeSubscription` and `updateSubscription` can move money
+and require an idempotency key (a revoked subscription's paid period is not refunded here:
+`createRefund` does that)."""
 
 from __future__ import annotations
 
@@ -8,15 +10,26 @@ from typing import Annotated
 
 import strawberry
 
-from app.kit.ids import parse_global_id
+from app.kit.ids import parse_global_id, to_global_id
 from app.payments.processors import configured_stripe
 from app.subscriptions import scopes as subscriptions_scopes
-from app.subscriptions import seats, service
+from app.subscriptions import changes, seats, service
 from schema.kit.errors import NotFoundError, ValidationError, mutation_result, run_mutation
 from schema.kit.scopes import scoped_mutation
-from schema.subscriptions.errors import SeatLimitReachedError, SubscriptionNotChangeableError
-from schema.subscriptions.inputs import AssignSeatInput, CancelSubscriptionInput, ClaimSeatInput, RevokeSeatInput, RevokeSubscriptionInput, UncancelSubscriptionInput, UpdateSubscriptionPaymentMethodInput
-from schema.subscriptions.types import CustomerSeat, Subscription
+from schema.subscriptions.errors import SeatLimitReachedError, SubscriptionChangeNotAllowedError, SubscriptionNotChangeableError
+from schema.subscriptions.inputs import (
+    AssignSeatInput,
+    CancelSubscriptionInput,
+    ClaimSeatInput,
+    PauseSubscriptionInput,
+    ResumeSubscriptionInput,
+    RevokeSeatInput,
+    RevokeSubscriptionInput,
+    UncancelSubscriptionInput,
+    UpdateSubscriptionInput,
+    UpdateSubscriptionPaymentMethodInput,
+)
+from schema.subscriptions.types import CustomerSeat, Subscription, SubscriptionUpdatePreview
 
 
 @strawberry.type(description="The subscription will end at the end of its current period.")
@@ -37,6 +50,28 @@ class RevokeSubscriptionSuccess:
 @strawberry.type(description="The subscription's renewals are charged with the new payment method.")
 class UpdateSubscriptionPaymentMethodSuccess:
     subscription: Subscription = strawberry.field(description="The subscription as it is now.")
+
+
+@strawberry.type(description="The subscription pauses at the end of its current period.")
+class PauseSubscriptionSuccess:
+    subscription: Subscription = strawberry.field(description="The subscription as it is now.")
+
+
+@strawberry.type(description="The pause was taken back, or the paused subscription started a new period.")
+class ResumeSubscriptionSuccess:
+    subscription: Subscription = strawberry.field(description="The subscription as it is now.")
+    order_id: strawberry.ID | None = strawberry.field(
+        description="The new period's order (charged off-session; read it in `subscription { orders }` or `order(id:)`); null when only a scheduled pause was taken back."
+    )
+
+
+@strawberry.type(description="The subscription's product and/or seats changed now.")
+class UpdateSubscriptionSuccess:
+    subscription: Subscription = strawberry.field(description="The subscription as it is now.")
+    order_id: strawberry.ID | None = strawberry.field(
+        description="The order made now (`INVOICE` netting a debit), charged off-session (read it in `subscription { orders }` or `order(id:)`); null otherwise."
+    )
+    change: SubscriptionUpdatePreview = strawberry.field(description="What the change did: the same numbers `previewSubscriptionUpdate` gives at that moment.")
 
 
 @strawberry.type(description="The seat was given (claimed) or offered (pending).")
@@ -62,6 +97,10 @@ ClaimSeatResult = mutation_result("ClaimSeatResult", "The claimed seat, or why n
 RevokeSeatResult = mutation_result("RevokeSeatResult", "The revoked seat, or why not.", RevokeSeatSuccess, NotFoundError)
 
 
+def _order_id(order) -> strawberry.ID | None:
+    return strawberry.ID(to_global_id("Order", order.id)) if order is not None else None
+
+
 def _result(name: str, description: str, success: type):
     return mutation_result(name, description, success, ValidationError, NotFoundError, SubscriptionNotChangeableError)
 
@@ -72,6 +111,17 @@ UpdateSubscriptionPaymentMethodResult = _result(
     "UpdateSubscriptionPaymentMethodResult", "The subscription with its new payment method, or why nothing changed.", UpdateSubscriptionPaymentMethodSuccess
 )
 RevokeSubscriptionResult = _result("RevokeSubscriptionResult", "The ended subscription, or why nothing changed.", RevokeSubscriptionSuccess)
+PauseSubscriptionResult = _result("PauseSubscriptionResult", "The subscription to be paused, or why nothing changed.", PauseSubscriptionSuccess)
+ResumeSubscriptionResult = _result("ResumeSubscriptionResult", "The resumed subscription, or why nothing changed.", ResumeSubscriptionSuccess)
+UpdateSubscriptionResult = mutation_result(
+    "UpdateSubscriptionResult",
+    "The changed subscription, or why nothing changed.",
+    UpdateSubscriptionSuccess,
+    ValidationError,
+    NotFoundError,
+    SubscriptionNotChangeableError,
+    SubscriptionChangeNotAllowedError,
+)
 
 
 @strawberry.type
@@ -133,6 +183,53 @@ class SubscriptionMutations:
                 session, subject, parse_global_id(input.id, "Subscription"), payment_method=input.payment_method, processor=processor
             ),
             lambda row: UpdateSubscriptionPaymentMethodSuccess(subscription=Subscription.from_model(row)),
+        "Pause a subscription at the end of its current period (trialing or active only): it stays usable until then, then becomes `PAUSED` "
+        "instead of renewing, with no order (`subscription.paused`). Pausing it again changes nothing; `resumeSubscription` takes it back.",
+    )
+    async def pause_subscription(
+        self, info: strawberry.Info, input: Annotated[PauseSubscriptionInput, strawberry.argument(description="What to pause.")]
+    ) -> PauseSubscriptionResult:
+        return await run_mutation(
+            info,
+            lambda session, subject: changes.pause(session, subject, parse_global_id(input.id, "Subscription")),
+            lambda row: PauseSubscriptionSuccess(subscription=Subscription.from_model(row)),
+        )
+
+    @scoped_mutation(
+        subscriptions_scopes.WRITE,
+        "Resume a subscription (`subscription.resumed`): a pause still to come is taken back; a `PAUSED` subscription starts a new period now "
+        "(anchored there), its order made as a renewal's and charged off-session (a failed charge makes it `PAST_DUE`). On one neither paused "
+        "nor to be paused, nothing changes.",
+    )
+    async def resume_subscription(
+        self, info: strawberry.Info, input: Annotated[ResumeSubscriptionInput, strawberry.argument(description="What to resume.")]
+    ) -> ResumeSubscriptionResult:
+        return await run_mutation(
+            info,
+            lambda session, subject: changes.resume(session, subject, parse_global_id(input.id, "Subscription")),
+            lambda result: ResumeSubscriptionSuccess(subscription=Subscription.from_model(result[0]), order_id=_order_id(result[1])),
+        )
+
+    @scoped_mutation(
+        subscriptions_scopes.WRITE,
+        "Change a subscription's product and/or seats now, prorated to the second (see `SubscriptionProrationBehavior`); "
+        "`previewSubscriptionUpdate` gives the same numbers beforehand. `subscription.updated`.",
+    )
+    async def update_subscription(
+        self, info: strawberry.Info, input: Annotated[UpdateSubscriptionInput, strawberry.argument(description="What to change.")]
+    ) -> UpdateSubscriptionResult:
+        async def work(session, subject):
+            subscription_id, request = input.to_change()
+            return await changes.update(session, subject, subscription_id, request)
+
+        return await run_mutation(
+            info,
+            work,
+            lambda result: UpdateSubscriptionSuccess(
+                subscription=Subscription.from_model(result[0]),
+                order_id=_order_id(result[1]),
+                change=SubscriptionUpdatePreview.from_plan(result[2]),
+            ),
         )
 
     @scoped_mutation(

@@ -10,13 +10,26 @@ from app.kit.ids import parse_global_id
 from app.subscriptions import scopes as subscriptions_scopes
 from app.subscriptions import service
 from app.subscriptions.repository import SubscriptionFilter as SubscriptionFilterData
-from schema.kit.errors import run_query
+from app.kit.errors import KassaError
+from app.subscriptions import changes
+from schema.kit.errors import NotFoundError, ValidationError, mutation_result, run_query, to_error_type
 from schema.kit.relay import Connection
 from schema.kit.scopes import scoped_field
 from schema.orders.inputs import CreatedOrder
-from schema.subscriptions.inputs import SubscriptionFilter
+from schema.subscriptions.errors import SubscriptionChangeNotAllowedError, SubscriptionNotChangeableError
+from schema.subscriptions.inputs import PreviewSubscriptionUpdateInput, SubscriptionFilter
 from schema.subscriptions.loaders import subscription_by_id
-from schema.subscriptions.types import Subscription, SubscriptionConnection
+from schema.subscriptions.types import Subscription, SubscriptionConnection, SubscriptionUpdatePreview
+
+PreviewSubscriptionUpdateResult = mutation_result(
+    "PreviewSubscriptionUpdateResult",
+    "What the change would do, or why it cannot be made (the errors `updateSubscription` would return).",
+    SubscriptionUpdatePreview,
+    ValidationError,
+    NotFoundError,
+    SubscriptionNotChangeableError,
+    SubscriptionChangeNotAllowedError,
+)
 
 
 @strawberry.type
@@ -51,3 +64,23 @@ class SubscriptionQueries:
             info, lambda session, subject: service.get_subscription(session, subject, parse_global_id(id, "Subscription")), null_if_not_found=True
         )
         return Subscription.from_model(row) if row is not None else None
+
+    @scoped_field(
+        subscriptions_scopes.READ,
+        "What `updateSubscription` would do at a moment of the current period (now by default): its lines, amounts and where they go. "
+        "Applied at that same moment, the change bills exactly these cents. Answers the same typed errors as the change.",
+    )
+    async def preview_subscription_update(
+        self, info: strawberry.Info, input: Annotated[PreviewSubscriptionUpdateInput, strawberry.argument(description="The change and its moment.")]
+    ) -> PreviewSubscriptionUpdateResult:
+        context = info.context
+
+        async def work(session):
+            subscription_id, request = input.to_change()
+            return await changes.preview_update(session, context.subject, subscription_id, request, input.at)
+
+        try:
+            plan = await context.db.run(work)
+        except KassaError as exc:
+            return to_error_type(exc)
+        return SubscriptionUpdatePreview.from_plan(plan)

@@ -16,7 +16,10 @@ from schema.catalog.types import RecurringInterval
 from schema.kit.loaders import loader
 from schema.kit.relay import Connection, Node
 from schema.kit.scalars import BigInt
+from schema.kit.money import Money
 from schema.subscriptions.errors import SubscriptionStatus
+from schema.subscriptions.inputs import SubscriptionProrationBehavior
+from app.subscriptions.changes import ChangePlan
 from app.models.seat import CustomerSeat as CustomerSeatModel
 from schema.subscriptions.loaders import entries_of_subscription, orders_of_subscription, seats_of_subscription
 
@@ -132,6 +135,8 @@ class Subscription(Node):
     ended_at: datetime | None = strawberry.field(description="When it ended; null while it runs.")
     started_at: datetime = strawberry.field(description="When it started (its checkout succeeded).")
     past_due_at: datetime | None = strawberry.field(description="Since when a renewal's payment is missing; null unless `PAST_DUE`.")
+    pause_at_period_end: bool = strawberry.field(description="Whether it pauses at `currentPeriodEnd` instead of renewing (`pauseSubscription`).")
+    paused_at: datetime | None = strawberry.field(description="Since when it is paused (the end of its last period); null unless `PAUSED`.")
     metadata: JSON = strawberry.field(description="The merchant's key-value data (from the checkout).")
     created_at: datetime = strawberry.field(description="When it was created.")
     modified_at: datetime = strawberry.field(description="When it last changed.")
@@ -142,7 +147,7 @@ class Subscription(Node):
 
         return [Order.from_model(row) for row in await loader(info, orders_of_subscription).load(self.model.id)]
 
-    @strawberry.field(description="Its billing entries, oldest first: one `CYCLE` per paid period.")
+    @strawberry.field(description="Its billing entries, oldest first: one `CYCLE` per paid period, and the prorations of its changes.")
     async def billing_entries(self, info: strawberry.Info) -> list[BillingEntry]:
         return [BillingEntry.from_model(row) for row in await loader(info, entries_of_subscription).load(self.model.id)]
 
@@ -191,6 +196,8 @@ class Subscription(Node):
             ended_at=row.ended_at,
             started_at=row.started_at,
             past_due_at=row.past_due_at,
+            pause_at_period_end=row.pause_at_period_end,
+            paused_at=row.paused_at,
             metadata=row.user_metadata,
             created_at=row.created_at,
             modified_at=row.modified_at,
@@ -198,3 +205,64 @@ class Subscription(Node):
 
 
 SubscriptionConnection = Connection[Subscription]
+
+
+@strawberry.type(description="One billing entry a product or seat change writes (or would write): its line on an order, negative for a credit.")
+class SubscriptionChangeLine:
+    type: BillingEntryType = strawberry.field(description="`PRORATION` for a change of product, `SEATS_INCREASE` or `SEATS_DECREASE` for seats alone.")
+    direction: BillingEntryDirection = strawberry.field(description="Owed (`DEBIT`) or credited (`CREDIT`).")
+    amount: Money = strawberry.field(description="The entry's amount (never negative; `direction` gives the sign), before discount and tax.")
+    start_at: datetime = strawberry.field(description="The moment of the change.")
+    end_at: datetime = strawberry.field(description="The end of the current period.")
+    label: str = strawberry.field(description="The line's label on the order.")
+
+
+@strawberry.type(
+    description="What a product or seat change does at a moment: the same numbers a preview shows and the change applies. "
+    "For `INVOICE` with lines that net to a debit, the amounts are the order's, made now (`dueNow`); otherwise `subtotal` and `total` are "
+    "the lines' net (negative for a credit) and `addedToNextOrder` says what the next order's subtotal takes (its discount and tax apply there)."
+)
+class SubscriptionUpdatePreview:
+    at: datetime = strawberry.field(description="The moment of the change.")
+    proration_behavior: SubscriptionProrationBehavior = strawberry.field(description="How the rest of the period is billed.")
+    product_id: strawberry.ID = strawberry.field(description="The product after the change.")
+    product_price_id: strawberry.ID = strawberry.field(description="The price after the change.")
+    seats: int | None = strawberry.field(description="The seats after the change (per-seat prices).")
+    lines: list[SubscriptionChangeLine] = strawberry.field(description="The billing entries, credit for the old price first; none for `NEXT_PERIOD` or a trial.")
+    subtotal: Money = strawberry.field(description="The lines' sum.")
+    discount: Money = strawberry.field(description="The discount of the order made now (`INVOICE`); 0 otherwise.")
+    tax: Money = strawberry.field(description="The tax of the order made now (`INVOICE`); 0 otherwise.")
+    total: Money = strawberry.field(description="subtotal - discount + tax.")
+    due_now: Money = strawberry.field(description="What is charged now (`INVOICE` netting a debit); 0 otherwise.")
+    added_to_next_order: Money = strawberry.field(description="What the next order's subtotal takes (`PRORATE`, or `INVOICE` netting a credit); 0 otherwise.")
+    new_period_amount: Money = strawberry.field(description="One period of the new price (times the seats): what the next renewals bill.")
+
+    @classmethod
+    def from_plan(cls, plan: ChangePlan) -> "SubscriptionUpdatePreview":
+        currency = plan.currency
+
+        def money(amount: int) -> Money:
+            return Money(amount=BigInt(amount), currency=currency)
+
+        amounts = plan.amounts
+        return cls(
+            at=plan.at,
+            proration_behavior=SubscriptionProrationBehavior(plan.behavior.value),
+            product_id=strawberry.ID(to_global_id("Product", plan.product.id)),
+            product_price_id=strawberry.ID(to_global_id("ProductPrice", plan.price.id)),
+            seats=plan.seats,
+            lines=[
+                SubscriptionChangeLine(
+                    type=BillingEntryType(e.type.value), direction=BillingEntryDirection(e.direction), amount=money(e.amount),
+                    start_at=e.start_at, end_at=e.end_at, label=e.label,
+                )
+                for e in plan.entries
+            ],
+            subtotal=money(amounts.subtotal),
+            discount=money(amounts.discount),
+            tax=money(amounts.tax),
+            total=money(amounts.total),
+            due_now=money(plan.due_now),
+            added_to_next_order=money(plan.added_to_next_order),
+            new_period_amount=money(plan.new_amount),
+        )

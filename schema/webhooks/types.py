@@ -45,6 +45,8 @@ _TYPE_DESCRIPTIONS = {
     "customer_seat.claimed": "A seat was taken: given to a member directly, or its invitation claimed.",
     "customer_seat.revoked": "A seat was taken back (it no longer counts against the subscription's seats).",
     "subscription.cycled": "A subscription renewed: a new period, its billing entry and its renewal order.",
+    "subscription.paused": "A subscription reached the end of its period with a pause asked for: it is paused, not renewed (no order).",
+    "subscription.resumed": "A pause was taken back, or a paused subscription started a new period (its order charged).",
 }
 
 WebhookEventType = strawberry.enum(
