@@ -183,6 +183,10 @@ class SubscriptionMutations:
                 session, subject, parse_global_id(input.id, "Subscription"), payment_method=input.payment_method, processor=processor
             ),
             lambda row: UpdateSubscriptionPaymentMethodSuccess(subscription=Subscription.from_model(row)),
+        )
+
+    @scoped_mutation(
+        subscriptions_scopes.WRITE,
         "Pause a subscription at the end of its current period (trialing or active only): it stays usable until then, then becomes `PAUSED` "
         "instead of renewing, with no order (`subscription.paused`). Pausing it again changes nothing; `resumeSubscription` takes it back.",
     )
