@@ -50,7 +50,18 @@ register_error(
     SeatLimitReachedError,
     lambda e: SeatLimitReachedError(message=e.message, code=e.code, seats=e.seats),
 )
-register_error(SeatsBelowHeld, "A seat count below the seats given or offered now; revoke some first.")
+@strawberry.type(description="The seat count asked for is below the seats given or offered now; nothing was changed (revoke some seats first).")
+class SeatsBelowHeldError(Error):
+    requested_seats: int = strawberry.field(description="The seat count asked for.")
+    seats_held: int = strawberry.field(description="The seats given or offered now (pending or claimed).")
+
+
+register_error(
+    SeatsBelowHeld,
+    "A seat count below the seats given or offered now; revoke some first.",
+    SeatsBelowHeldError,
+    lambda e: SeatsBelowHeldError(message=e.message, code=e.code, requested_seats=e.seats, seats_held=e.held),
+)
 
 
 @strawberry.enum(description="Why a product or seat change of a subscription is refused.")

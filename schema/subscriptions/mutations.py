@@ -16,7 +16,7 @@ from app.subscriptions import scopes as subscriptions_scopes
 from app.subscriptions import changes, seats, service
 from schema.kit.errors import NotFoundError, ValidationError, mutation_result, run_mutation
 from schema.kit.scopes import scoped_mutation
-from schema.subscriptions.errors import SeatLimitReachedError, SubscriptionChangeNotAllowedError, SubscriptionNotChangeableError
+from schema.subscriptions.errors import SeatLimitReachedError, SeatsBelowHeldError, SubscriptionChangeNotAllowedError, SubscriptionNotChangeableError
 from schema.subscriptions.inputs import (
     AssignSeatInput,
     CancelSubscriptionInput,
@@ -121,6 +121,7 @@ UpdateSubscriptionResult = mutation_result(
     NotFoundError,
     SubscriptionNotChangeableError,
     SubscriptionChangeNotAllowedError,
+    SeatsBelowHeldError,
 )
 
 

@@ -16,7 +16,7 @@ from schema.kit.errors import NotFoundError, ValidationError, mutation_result, r
 from schema.kit.relay import Connection
 from schema.kit.scopes import scoped_field
 from schema.orders.inputs import CreatedOrder
-from schema.subscriptions.errors import SubscriptionChangeNotAllowedError, SubscriptionNotChangeableError
+from schema.subscriptions.errors import SeatsBelowHeldError, SubscriptionChangeNotAllowedError, SubscriptionNotChangeableError
 from schema.subscriptions.inputs import PreviewSubscriptionUpdateInput, SubscriptionFilter
 from schema.subscriptions.loaders import subscription_by_id
 from schema.subscriptions.types import Subscription, SubscriptionConnection, SubscriptionUpdatePreview
@@ -29,6 +29,7 @@ PreviewSubscriptionUpdateResult = mutation_result(
     NotFoundError,
     SubscriptionNotChangeableError,
     SubscriptionChangeNotAllowedError,
+    SeatsBelowHeldError,
 )
 
 

@@ -16,7 +16,7 @@ from tests.operations import ERROR_FIELDS, NOT_FOUND, VALIDATION
 from tests.orders.factories import make_product, merchant
 
 BASE_ERRORS = f"""{ERROR_FIELDS} {VALIDATION} {NOT_FOUND} ... on SubscriptionNotChangeableError {{ status }}"""
-ERRORS = f"""{BASE_ERRORS} ... on SubscriptionChangeNotAllowedError {{ reason }}"""
+ERRORS = f"""{BASE_ERRORS} ... on SubscriptionChangeNotAllowedError {{ reason }} ... on SeatsBelowHeldError {{ requestedSeats seatsHeld }}"""
 MONEY = "{ amount currency }"
 CHANGE = f"""
   at prorationBehavior productId productPriceId seats

@@ -158,7 +158,7 @@ async def test_bad_input_and_other_organizations_ids_are_typed_errors_that_chang
             result = await answer(api, org.token, operation, input | extra)
             got = (result["__typename"], [f["path"][0] for f in result["fields"]] if result["__typename"] == "ValidationError" else result.get("reason"))
             assert got == expected, (input, operation, result)
-    # seats below the seats held (two given): the existing SEATS_BELOW_HELD
+    # seats below the seats held (two given): SeatsBelowHeldError, with both counts
     async with tenant_factory(session_factory, org.id)() as session:
         for n in range(2):
             await seats.assign_seat(session, merchant(org.id), from_global_id(seated)[1], email=f"p{n}@example.com")
@@ -167,7 +167,7 @@ async def test_bad_input_and_other_organizations_ids_are_typed_errors_that_chang
     events = await _types(session_factory)
     for operation, extra in ((PREVIEW, {}), (UPDATE, {"idempotencyKey": "below"})):
         result = await answer(api, org.token, operation, change(seated, seats=1) | extra)
-        assert (result["__typename"], result["code"]) == ("UnexpectedDomainError", "SEATS_BELOW_HELD"), result
+        assert (result["__typename"], result["code"], result["requestedSeats"], result["seatsHeld"]) == ("SeatsBelowHeldError", "SEATS_BELOW_HELD", 1, 2), result
     # `at` outside the current period
     for at in (START - timedelta(seconds=1), END):
         result = await answer(api, org.token, PREVIEW, change(seated, seats=4, at=at.isoformat()))
