@@ -466,3 +466,44 @@ async def test_a_payment_method_is_refused_for_a_manual_or_ended_subscription(li
     async with tenant_session(live.session_factory, other.scope) as session:
         with pytest.raises(NotFound):
             await subscriptions.set_payment_method(session, other, manual, payment_method="pm_card_visa", processor=None)
+
+
+async def test_an_invoiced_upgrade_is_charged_at_stripe_exactly_the_previewed_amount(live, localstripe, clock):
+    """A Stripe subscription upgraded mid-period with `invoice`: the preview's `due_now` is the
+    order's due amount, and the worker's charge job takes exactly that off-session with the saved
+    card (one PaymentIntent of that amount); the job run again charges nothing more."""
+    from app.subscriptions import changes
+    from app.subscriptions.changes import ChangeRequest, ProrationBehavior
+
+    clock.set(NOW)
+    subject = merchant((await make_org(live.session_factory)).id)
+    subscription = await _stripe_subscription(live, localstripe, subject)
+    async with tenant_session(live.session_factory, subject.scope) as session:
+        pro, _ = await make_product(session, subject, PriceDraft(type="fixed", amount=2900), recurring_interval="month")
+        await session.commit()
+    clock.set(subscription.current_period_start + (subscription.current_period_end - subscription.current_period_start) / 3)
+    request = ChangeRequest(behavior=ProrationBehavior.invoice, product_id=pro.id)
+    async with tenant_session(live.session_factory, subject.scope) as session:
+        preview = await changes.preview_update(session, subject, subscription.id, request)
+    remaining = (subscription.current_period_end - clock.now()).total_seconds()
+    length = (subscription.current_period_end - subscription.current_period_start).total_seconds()
+    from app.kit.money import prorate
+
+    assert preview.due_now == prorate(2900, int(remaining), int(length)) - prorate(1000, int(remaining), int(length)) > 0
+    async with tenant_session(live.session_factory, subject.scope) as session:
+        _, order, plan = await changes.update(session, subject, subscription.id, request)
+        assert order is not None and (order.due_amount, plan.due_now) == (preview.due_now, preview.due_now)
+        order_id = order.id
+        await session.commit()
+    while await relay_outbox(live.session_factory, live.redis, older_than=0):  # the charge job asked for at commit
+        pass
+    await live.run_worker(stripe_secret_key=STRIPE_KEY, stripe_api_base=localstripe.url)
+    await subscription_jobs.charge_order(_job_context(live, stripe_secret_key=STRIPE_KEY, stripe_api_base=localstripe.url), subject.scope, str(order_id))  # again
+    await live.run_worker(stripe_secret_key=STRIPE_KEY, stripe_api_base=localstripe.url)
+    async with tenant_session(live.session_factory, subject.scope) as session:
+        paid = await session.get(Order, order_id)
+        payments = await rows(session, "SELECT amount FROM transactions WHERE order_id = :id AND type = 'payment'", id=order_id)
+    assert (paid.status, paid.billing_reason, payments) == ("paid", "subscription_update", [(preview.due_now,)])
+    everything = (await stripe_processor(localstripe).client.v1.payment_intents.list_async(params={"limit": 100})).to_dict()["data"]
+    assert [i["amount"] for i in everything if i["metadata"].get("kassa_order_id") == str(order_id)] == [preview.due_now]
+    assert await _job_failures(live) == []
