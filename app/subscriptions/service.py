@@ -58,6 +58,8 @@ from app.orders.service import OrderAmounts, OrderDraft, OrderLine, Payment
 from app.payments.manual import ManualProcessor
 from app.payments.processors import PaymentProcessor
 from app.subscriptions import dunning, repository
+from app.subscriptions import metered as metered_billing
+from app.subscriptions.metered import MeteredBill
 from app.subscriptions.errors import SubscriptionNotChangeable
 from app.subscriptions.payloads import subscription_data
 from app.subscriptions.repository import SubscriptionFilter
@@ -217,10 +219,12 @@ def _discount_applies(discount: Discount | None, subscription: Subscription, num
     return True
 
 
-def _cycle(subscription: Subscription, customer: Customer | None, discount: Discount | None, rate: int) -> tuple[OrderDraft, BillingEntry, list[WebhookEventType]]:
+def _cycle(
+    subscription: Subscription, customer: Customer | None, discount: Discount | None, rate: int, metered: MeteredBill | None = None
+) -> tuple[OrderDraft, BillingEntry, list[WebhookEventType]]:
     """Move one locked, due subscription into its next period (in memory: the caller writes the
-    batch): its renewal order to create, its cycle entry (its order set once the order exists)
-    and the events to emit."""
+    batch): its renewal order to create (with the closed period's `metered` lines after the
+    period's), its cycle entry (its order set once the order exists) and the events to emit."""
     was_trialing = subscription.status == SubscriptionStatus.trialing.value
     number = subscription.period_number + 1
     start, end = period_bounds(subscription.anchor_at, subscription.recurring_interval, number)
@@ -232,7 +236,9 @@ def _cycle(subscription: Subscription, customer: Customer | None, discount: Disc
 
     address = (customer.billing_address if customer is not None else None) or {}
     terms = DiscountTerms.of(discount) if _discount_applies(discount, subscription, number, start) and discount is not None else None
-    amounts = compute_amounts(Money(subscription.amount, subscription.currency), discount=terms, tax_basis_points=rate)
+    extra = metered.lines if metered is not None else []
+    lines = [Money(subscription.amount, subscription.currency), *(Money(line.unit_amount, subscription.currency) for line in extra)]
+    amounts = compute_amounts(lines, discount=terms, tax_basis_points=rate)
     entry = BillingEntry(
         id=uuid.uuid4(),
         organization_id=subscription.organization_id,
@@ -252,7 +258,7 @@ def _cycle(subscription: Subscription, customer: Customer | None, discount: Disc
         amounts=OrderAmounts(
             currency=subscription.currency, subtotal=amounts.subtotal.amount, discount=amounts.discount_amount.amount, tax=amounts.tax_amount.amount
         ),
-        lines=[OrderLine(label=f"Period {start:%Y-%m-%d} to {end:%Y-%m-%d}", unit_amount=subscription.amount, product_price_id=subscription.product_price_id)],
+        lines=[OrderLine(label=f"Period {start:%Y-%m-%d} to {end:%Y-%m-%d}", unit_amount=subscription.amount, product_price_id=subscription.product_price_id), *extra],
         processor=subscription.processor,
         discount_id=discount.id if terms is not None and discount is not None else None,
         tax_basis_points=rate,
@@ -267,6 +273,32 @@ def _cycle(subscription: Subscription, customer: Customer | None, discount: Disc
     return draft, entry, types
 
 
+def _final_usage(subscription: Subscription, customer: Customer | None, discount: Discount | None, rate: int, metered: MeteredBill) -> OrderDraft:
+    """The last order of a subscription that ends at its period's end: its usage (metered lines
+    only), discounted as the renewal order it replaces would have been."""
+    number = subscription.period_number + 1
+    applies = _discount_applies(discount, subscription, number, subscription.current_period_end) and discount is not None
+    terms = DiscountTerms.of(discount) if applies else None  # type: ignore[arg-type]
+    amounts = compute_amounts([Money(line.unit_amount, subscription.currency) for line in metered.lines], discount=terms, tax_basis_points=rate)
+    address = (customer.billing_address if customer is not None else None) or {}
+    return OrderDraft(
+        customer_id=subscription.customer_id,
+        product_id=subscription.product_id,
+        billing_reason=BillingReason.subscription_cycle,
+        amounts=OrderAmounts(
+            currency=subscription.currency, subtotal=amounts.subtotal.amount, discount=amounts.discount_amount.amount, tax=amounts.tax_amount.amount
+        ),
+        lines=list(metered.lines),
+        processor=subscription.processor,
+        discount_id=discount.id if terms is not None and discount is not None else None,
+        tax_basis_points=rate,
+        tax_country=address.get("country"),
+        billing_name=customer.billing_name if customer is not None else None,
+        billing_address=address or None,
+        subscription_id=subscription.id,
+    )
+
+
 def _place(customer: Customer | None) -> tuple[str | None, str | None]:
     address = (customer.billing_address if customer is not None else None) or {}
     return address.get("country"), address.get("state")
@@ -276,8 +308,10 @@ async def renew_due(session: AsyncSession, scope: TenantScope, *, limit: int = R
     """Renew a batch of the organization's due subscriptions in this transaction (the caller
     commits); returns how many were claimed (a full batch: call again).
 
-    The batch is written in a fixed number of statements, whatever its size: the subscriptions'
-    new periods (one flush), then their renewal orders (`orders.create_orders`, which takes the
+    The batch is written in a fixed number of statements, whatever its size: the closed periods'
+    usage (app/subscriptions/metered.py: a few statements per meter, before the periods move;
+    its lines join the renewal orders, and a subscription ending now gets a last order for its
+    usage), the subscriptions' new periods (one flush), then their renewal orders (`orders.create_orders`, which takes the
     batch's invoice numbers together: last, so that the organization's counter is locked only
     while the batch finishes and a second worker's batch waits as little as possible), their
     cycle entries, their events, and the charges asked for (see `_ask_charges`)."""
@@ -288,30 +322,37 @@ async def renew_due(session: AsyncSession, scope: TenantScope, *, limit: int = R
     discount_ids = list({s.discount_id for s in due if s.discount_id is not None})
     found = await discounts.load_discounts(session, scope, discount_ids) if discount_ids else []
     by_id = {d.id: d for d in found if d is not None}
-    renewing = [s for s in due if not s.cancel_at_period_end]
-    rates = await tax_rates_for(session, scope, {_place(customers.get(s.customer_id)) for s in renewing}) if renewing else {}
+    metered = await metered_billing.bill_batch(session, scope, due, customers)  # before the periods move
+    ordering = [s for s in due if not s.cancel_at_period_end or metered.get(s.id)]
+    rates = await tax_rates_for(session, scope, {_place(customers.get(s.customer_id)) for s in ordering}) if ordering else {}
 
     events: list[tuple[WebhookEventType, dict[str, Any]]] = []
     drafts: list[OrderDraft] = []
-    entries: list[BillingEntry] = []
+    entries: list[list[BillingEntry]] = []  # each draft's
     cycled: list[tuple[Subscription, list[WebhookEventType]]] = []
     for subscription in due:
+        customer = customers.get(subscription.customer_id)
+        discount = by_id.get(subscription.discount_id) if subscription.discount_id else None
+        usage = metered.get(subscription.id)
         if subscription.cancel_at_period_end:  # canceled at the end of this period: it ends now
+            if usage is not None and usage.amount > 0:  # with its last period's usage to pay
+                drafts.append(_final_usage(subscription, customer, discount, rates[_place(customer)], usage))
+                entries.append(usage.entries)
             subscription.status = SubscriptionStatus.canceled.value
             subscription.ended_at = subscription.current_period_end
             events += _events(subscription, WebhookEventType.subscription_canceled, WebhookEventType.subscription_updated)
             continue
-        customer = customers.get(subscription.customer_id)
-        draft, entry, types = _cycle(subscription, customer, by_id.get(subscription.discount_id) if subscription.discount_id else None, rates[_place(customer)])  # type: ignore[arg-type]
+        draft, entry, types = _cycle(subscription, customer, discount, rates[_place(customer)], usage)
         drafts.append(draft)
-        entries.append(entry)
+        entries.append([entry, *(usage.entries if usage is not None else [])])
         cycled.append((subscription, types))
     await session.flush()  # the new periods and statuses
 
     made = await orders.create_orders(session, scope, drafts)
-    for entry, order in zip(entries, made):
-        entry.order_id = order.id
-    session.add_all(entries)
+    for drafted, order in zip(entries, made):
+        for entry in drafted:
+            entry.order_id = order.id
+        session.add_all(drafted)
     await session.flush()
     free = [order for order in made if order.due_amount == 0]  # nothing to charge: paid now
     await orders.mark_paid_many(session, scope, [Payment(order, order.processor, None, None, 0) for order in free])
