@@ -107,6 +107,7 @@ class Setup:
     customer_id: uuid.UUID
     subscription_id: uuid.UUID
     members: dict[str, uuid.UUID]
+    token: str = ""
 
 
 async def _setup(
@@ -144,7 +145,7 @@ async def _setup(
             )
         )
         await session.commit()
-    return Setup(org.id, subject, meter.id, metered_price.id, customer.id, subscription_id, {n.lower(): i for n, i in member_rows if n})
+    return Setup(org.id, subject, meter.id, metered_price.id, customer.id, subscription_id, {n.lower(): i for n, i in member_rows if n}, org.token)
 
 
 async def _ingest(live, s: Setup, *stamps: datetime, member: str | None = None, value: int | None = None, **more) -> None:
@@ -437,3 +438,24 @@ async def test_the_reset_does_not_hide_late_events_from_billing_and_the_customer
     clock.set(NEXT_END + timedelta(minutes=1))
     await _renew(live, s)
     assert sorted((e.start_at, e.amount) for e in await _metered(live, s)) == [(ANCHOR, 1), (ANCHOR, 1), (END, 1)]
+
+
+ENTRIES = "query($id: ID!) { subscription(id: $id) { id billingEntries { type amount quantity meterId memberId startAt endAt } } }"
+
+
+async def test_metered_entries_on_graphql_with_their_meter_member_and_quantity_and_not_for_another_organization(live, clock):
+    s = await _setup(live, metered=PriceDraft(type="metered_unit", unit_amount=Decimal("2")), customer_type="business", members=["ann"])
+    other = await make_org(live.session_factory, name="Other")
+    clock.set(_in_period(60))
+    await _ingest(live, s, _in_period(1), _in_period(2), member="ann")
+    clock.set(END + timedelta(minutes=1))
+    await _renew(live, s)
+    subscription_id = to_global_id("Subscription", s.subscription_id)
+    org_token = s.token
+    data = await live.api.data(ENTRIES, {"id": subscription_id}, token=org_token)
+    metered = [e for e in data["subscription"]["billingEntries"] if e["type"] == "METERED"]
+    assert metered == [
+        {"type": "METERED", "amount": 4, "quantity": "2", "meterId": to_global_id("Meter", s.meter_id),
+         "memberId": to_global_id("Member", s.members["ann"]), "startAt": ANCHOR.isoformat(), "endAt": END.isoformat()}
+    ]
+    assert (await live.api.data(ENTRIES, {"id": subscription_id}, token=other.token))["subscription"] is None
