@@ -297,16 +297,23 @@ async def _system_event(
     return IngestResult(inserted=inserted, duplicates=1 - inserted)
 
 
+RESET_UPDATE_WINDOW = 60.0  # seconds: a renewal burst's meter updates run after it, a job per customer
+
+
 async def reset_meters_at(session: AsyncSession, scope: TenantScope, resets: Sequence[tuple[uuid.UUID, uuid.UUID, datetime]]) -> None:
     """Start new periods of customer meters, each (customer, meter, at) at its own time: the
-    renewal's, each billed meter at the end of the period it billed. One statement for all."""
+    renewal's, each billed meter at the end of the period it billed. One statement for all.
+    The customers' meter updates start at the end of the current minute (RESET_UPDATE_WINDOW),
+    not at once: thousands of renewals at a period's end are charged first, the customer
+    meters show their new period within a minute."""
     await _write_system_events(
-        session, scope, [(customer_id, meters_repository.RESET_EVENT, {"meter_id": str(meter_id)}, None, at) for customer_id, meter_id, at in resets]
+        session, scope, [(customer_id, meters_repository.RESET_EVENT, {"meter_id": str(meter_id)}, None, at) for customer_id, meter_id, at in resets],
+        update_window=RESET_UPDATE_WINDOW,
     )
 
 
 async def _write_system_events(
-    session: AsyncSession, scope: TenantScope, rows: Sequence[tuple[uuid.UUID, str, dict, str | None, datetime]]
+    session: AsyncSession, scope: TenantScope, rows: Sequence[tuple[uuid.UUID, str, dict, str | None, datetime]], *, update_window: float | None = None
 ) -> int:
     """Write system events (customer, name, metadata, external id, timestamp) in one statement
     and ask for their customers' meters to be brought up to date."""
@@ -318,7 +325,10 @@ async def _write_system_events(
     ]
     inserted = await repository.insert_batch(session, scope, EventSource.system.value, columns, now=clock.now())
     for customer_id in dict.fromkeys(r[0] for r in rows):
-        request_update(session, customer_id)
+        if update_window is None:
+            request_update(session, customer_id)
+        else:
+            request_update(session, customer_id, window=update_window)
     return inserted
 
 
