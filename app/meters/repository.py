@@ -231,12 +231,13 @@ def _member_key(customer: Customer) -> ColumnElement:
     return member_key(customer.id)
 
 
-def member_key(customer_id: uuid.UUID | ColumnElement) -> ColumnElement:
+def member_key(customer: uuid.UUID | ColumnElement) -> ColumnElement:
     """The member an event's usage is of: named by id, or by the merchant's external id within
-    the customer (`customer_id`: an id, or a column of the statement), resolved now."""
+    the customer (`customer`: the id of a customer read in scope, or a column of the statement
+    holding such ids), resolved now."""
     resolved = (
         select(Member.id)
-        .where(Member.customer_id == customer_id, Member.external_id == Event.external_member_id)
+        .where(Member.customer_id == customer, Member.external_id == Event.external_member_id)
         .order_by(Member.deleted_at.is_not(None), Member.created_at.desc())
         .limit(1)
         .scalar_subquery()
