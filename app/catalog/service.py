@@ -9,7 +9,10 @@ What a product's active prices may be:
 - at most one base price (`fixed`, `custom`, `free` or `seat_unit`) plus any number of
   `metered_unit` prices, each on a different meter; a `seat_unit` price stands alone;
 - a one-time product takes no `metered_unit` price (usage is billed per period);
-- a metered price's meter belongs to the organization and is not archived.
+- a metered price's meter belongs to the organization and is not archived;
+- a metered price has a `unit_amount`, or instead a tier mode (app/catalog/usage_pricing.py):
+  `graduated` or `volume` tiers (1 to 20, `up_to` ascending, only the last one open-ended),
+  or `package` (`package_size` units for `package_amount`).
 
 Every change to a product's prices locks the product row first, so two concurrent calls cannot
 both pass these checks (partial unique indexes back the base and meter rules).
@@ -19,7 +22,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 from typing import Any, Iterable, Mapping, Sequence
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -28,8 +31,10 @@ from app.auth.subject import Subject
 from app.catalog import repository
 from app.catalog.errors import LastActivePrice, ProductArchived
 from app.catalog.repository import ProductFilter
+from app.catalog.usage_pricing import TierMode
 from app.kit import clock
 from app.kit.batches import grouped, in_order
+from app.kit.decimals import decimal_text
 from app.kit.errors import FieldIssue, NotFound, ValidationFailed
 from app.kit.money import check_amount, check_currency, check_unit_amount
 from app.kit.pagination import Page, check_page_size
@@ -38,6 +43,7 @@ from app.kit.tenancy import TenantScope
 from app.models import BASE_PRICE_TYPES, PriceType, Product, ProductPrice, RecurringInterval
 
 __all__ = [
+    "MeteredTierDraft",
     "PriceDraft",
     "ProductDraft",
     "ProductFilter",
@@ -74,6 +80,13 @@ class SeatTierDraft:
     price_per_seat: int
 
 
+@dataclass(frozen=True)
+class MeteredTierDraft:
+    up_to: Decimal | None
+    unit_amount: Decimal
+    flat_amount: int | None = None
+
+
 @dataclass
 class PriceDraft:
     type: str
@@ -87,6 +100,10 @@ class PriceDraft:
     cap_amount: int | None = None
     wallet_enabled: bool = False
     seat_tiers: list[SeatTierDraft] = field(default_factory=list)
+    tier_mode: str | None = None
+    tiers: list[MeteredTierDraft] = field(default_factory=list)
+    package_size: int | None = None
+    package_amount: int | None = None
 
 
 @dataclass
@@ -206,6 +223,86 @@ def _check_seat_tiers(issues: list[FieldIssue], path: tuple[str, ...], tiers: Se
             expected_min = tier.max_seats + 1
 
 
+MAX_METERED_TIERS = 20
+
+
+def _check_tier_amount(issues: list[FieldIssue], path: tuple[str, ...], value: Decimal | None) -> Decimal | None:
+    """A tier's unit amount: like a price's unit amount, but 0 is allowed (a free tier)."""
+    if value is not None and isinstance(value, Decimal) and value.is_finite() and value == 0:
+        return Decimal(0)
+    return check_unit_amount(issues, path, value)
+
+
+MAX_TIER_UNITS = Decimal("1e15")
+
+
+def _units_bound(value: Any) -> bool:
+    """A tier's `upTo`: a positive number of units, at most 10^15, at most 12 decimal places."""
+    try:
+        return isinstance(value, Decimal) and value.is_finite() and 0 < value <= MAX_TIER_UNITS and value == value.quantize(Decimal("1e-12"))
+    except InvalidOperation:
+        return False
+
+
+def _check_metered_tiers(issues: list[FieldIssue], path: tuple[str, ...], tiers: Sequence[MeteredTierDraft]) -> list[MeteredTierDraft]:
+    """Graduated or volume tiers: 1 to 20, `upTo` positive and ascending, only the last one
+    open-ended (null), amounts 0 or more, and something to pay in at least one tier."""
+    if not tiers:
+        issues.append(FieldIssue(path, "needs at least one tier", "required"))
+        return []
+    if len(tiers) > MAX_METERED_TIERS:
+        issues.append(FieldIssue(path, f"must have at most {MAX_METERED_TIERS} tiers", "too_many"))
+        return []
+    before = len(issues)
+    previous: Decimal | None = None
+    for index, tier in enumerate(tiers):
+        tier_path = (*path, str(index))
+        last = index == len(tiers) - 1
+        _check_tier_amount(issues, (*tier_path, "unitAmount"), tier.unit_amount)
+        check_amount(issues, (*tier_path, "flatAmount"), tier.flat_amount, minimum=0, required=False)
+        if tier.up_to is None:
+            if not last:
+                issues.append(FieldIssue((*tier_path, "upTo"), "only the last tier can be open-ended", "tier_open_ended"))
+            continue
+        if last:
+            issues.append(FieldIssue((*tier_path, "upTo"), "the last tier must be open-ended (null)", "tier_not_open_ended"))
+        if not _units_bound(tier.up_to):
+            issues.append(FieldIssue((*tier_path, "upTo"), "must be a positive number of units (at most 12 decimal places)", "out_of_range"))
+            continue
+        if previous is not None and tier.up_to <= previous:
+            issues.append(FieldIssue((*tier_path, "upTo"), f"must be greater than the previous tier's ({previous})", "tier_not_ascending"))
+        previous = tier.up_to
+    if len(issues) == before and all(t.unit_amount == 0 and not t.flat_amount for t in tiers):
+        issues.append(FieldIssue(path, "every tier is free: use a unit amount or a free price", "all_free"))
+    return list(tiers)
+
+
+def _check_metered_pricing(issues: list[FieldIssue], path: tuple[str, ...], draft: PriceDraft, clean: PriceDraft) -> None:
+    """A unit amount, or a tier mode with its tiers or package (and then no unit amount)."""
+    if draft.tier_mode is None:
+        clean.unit_amount = check_unit_amount(issues, (*path, "unitAmount"), draft.unit_amount)
+        for name, value in (("tiers", draft.tiers or None), ("packageSize", draft.package_size), ("packageAmount", draft.package_amount)):
+            if value is not None:
+                issues.append(FieldIssue((*path, name), "needs a `tierMode`", "not_allowed"))
+        return
+    if draft.tier_mode not in TierMode.all:
+        issues.append(FieldIssue((*path, "tierMode"), "must be graduated, volume or package", "invalid_value"))
+        return
+    clean.tier_mode = draft.tier_mode
+    if draft.unit_amount is not None:
+        issues.append(FieldIssue((*path, "unitAmount"), "a tiered price has no unit amount: the tiers price the units", "not_allowed"))
+    if draft.tier_mode == TierMode.package:
+        if draft.tiers:
+            issues.append(FieldIssue((*path, "tiers"), "a package price has no tiers", "not_allowed"))
+        clean.package_size = check_amount(issues, (*path, "packageSize"), draft.package_size, minimum=1)
+        clean.package_amount = check_amount(issues, (*path, "packageAmount"), draft.package_amount, minimum=1)
+        return
+    for name, value in (("packageSize", draft.package_size), ("packageAmount", draft.package_amount)):
+        if value is not None:
+            issues.append(FieldIssue((*path, name), "only a package price has one", "not_allowed"))
+    clean.tiers = _check_metered_tiers(issues, (*path, "tiers"), draft.tiers)
+
+
 def _check_price_fields(issues: list[FieldIssue], path: tuple[str, ...], draft: PriceDraft) -> PriceDraft:
     """The fields of one price, on their own. `path` points at the price's oneOf member."""
     if draft.type not in INPUT_MEMBER:
@@ -230,7 +327,7 @@ def _check_price_fields(issues: list[FieldIssue], path: tuple[str, ...], draft: 
         if draft.meter_id is None:
             issues.append(FieldIssue((*path, "meterId"), "is required", "required"))
         clean.meter_id = draft.meter_id
-        clean.unit_amount = check_unit_amount(issues, (*path, "unitAmount"), draft.unit_amount)
+        _check_metered_pricing(issues, path, draft, clean)
         clean.cap_amount = check_amount(issues, (*path, "capAmount"), draft.cap_amount, minimum=1, required=False)
         clean.wallet_enabled = bool(draft.wallet_enabled)
     elif draft.type == PriceType.seat_unit.value:
@@ -317,6 +414,15 @@ def _price_row(scope: TenantScope, product_id: uuid.UUID, draft: PriceDraft) -> 
         ]
         if draft.type == PriceType.seat_unit.value
         else None,
+        tier_mode=draft.tier_mode,
+        tiers=[
+            {"up_to": None if t.up_to is None else decimal_text(t.up_to), "unit_amount": decimal_text(t.unit_amount), "flat_amount": t.flat_amount or 0}
+            for t in draft.tiers
+        ]
+        if draft.tier_mode in (TierMode.graduated, TierMode.volume)
+        else None,
+        package_size=draft.package_size,
+        package_amount=draft.package_amount,
     )
 
 

@@ -1,5 +1,4 @@
-"""Customers (individuals and businesses) and their team; tells meters when an external id appears or changes,
-and ends a deleted customer's subscriptions."""
+"""Customers (individuals and businesses) and their team; tells meters when an external id appears or changes."""
 
 # The app packages this one may import, besides kit, models and config (tests/test_layers.py).
-DEPENDS_ON: tuple[str, ...] = ("meters", "members", "subscriptions", "webhooks", "auth")
+DEPENDS_ON: tuple[str, ...] = ("meters", "members", "webhooks", "auth")

@@ -29,7 +29,6 @@ from app.members.errors import DuplicateMemberEmail, DuplicateMemberExternalId
 from app.members.service import MemberDraft, check_member_draft, member_conflicts
 from app.models import Customer, CustomerType, Member, MemberRole, WebhookEventType
 from app.meters import aggregation as meters
-from app.subscriptions import service as subscriptions
 from app.webhooks import service as webhooks
 from app.webhooks.payloads import customer_data, member_data
 
@@ -229,7 +228,6 @@ async def delete_customer(session: AsyncSession, subject: Subject, customer_id: 
         raise NotFound("Customer not found")
     members = await member_repository.list_for_customers(session, subject.scope, [customer.id])
     await repository.soft_delete(session, customer)
-    await subscriptions.end_for_deleted_customer(session, subject.scope, customer.id)
     await webhooks.emit(session, subject.scope, WebhookEventType.customer_deleted, customer_data(customer))
     for member in members:
         await webhooks.emit(session, subject.scope, WebhookEventType.member_deleted, member_data(member))

@@ -24,6 +24,7 @@ from app.kit import clock
 from app.kit.errors import FieldIssue, NotFound, ValidationFailed
 from app.kit.ids import from_global_id
 from app.kit.pagination import Page, check_page_size
+from app.kit.tenancy import TenantScope
 from app.kit.validation import CONTROL_CHARACTERS, check_lookup_text, check_metadata, check_text, parse_timestamp
 from app.meters import repository as meters_repository
 from app.meters.errors import MeterArchived
@@ -292,10 +293,43 @@ async def _system_event(
     if issues:
         raise ValidationFailed(issues)
     now = clock.now()
-    columns = [[name], [now], [customer_id], [None], [None], [None], [external_id], [_encode(metadata).decode()]]
-    inserted = await repository.insert_batch(session, subject.scope, EventSource.system.value, columns, now=now)
-    request_update(session, customer_id)
+    inserted = await _write_system_events(session, subject.scope, [(customer_id, name, metadata, external_id, now)])
     return IngestResult(inserted=inserted, duplicates=1 - inserted)
+
+
+RESET_UPDATE_WINDOW = 60.0  # seconds: a renewal burst's meter updates run after it, a job per customer
+
+
+async def reset_meters_at(session: AsyncSession, scope: TenantScope, resets: Sequence[tuple[uuid.UUID, uuid.UUID, datetime]]) -> None:
+    """Start new periods of customer meters, each (customer, meter, at) at its own time: the
+    renewal's, each billed meter at the end of the period it billed. One statement for all.
+    The customers' meter updates start at the end of the current minute (RESET_UPDATE_WINDOW),
+    not at once: thousands of renewals at a period's end are charged first, the customer
+    meters show their new period within a minute."""
+    await _write_system_events(
+        session, scope, [(customer_id, meters_repository.RESET_EVENT, {"meter_id": str(meter_id)}, None, at) for customer_id, meter_id, at in resets],
+        update_window=RESET_UPDATE_WINDOW,
+    )
+
+
+async def _write_system_events(
+    session: AsyncSession, scope: TenantScope, rows: Sequence[tuple[uuid.UUID, str, dict, str | None, datetime]], *, update_window: float | None = None
+) -> int:
+    """Write system events (customer, name, metadata, external id, timestamp) in one statement
+    and ask for their customers' meters to be brought up to date."""
+    if not rows:
+        return 0
+    columns = [
+        [r[1] for r in rows], [r[4] for r in rows], [r[0] for r in rows], [None] * len(rows), [None] * len(rows), [None] * len(rows),
+        [r[3] for r in rows], [_encode(r[2]).decode() for r in rows],
+    ]
+    inserted = await repository.insert_batch(session, scope, EventSource.system.value, columns, now=clock.now())
+    for customer_id in dict.fromkeys(r[0] for r in rows):
+        if update_window is None:
+            request_update(session, customer_id)
+        else:
+            request_update(session, customer_id, window=update_window)
+    return inserted
 
 
 # -- reading ----------------------------------------------------------------------------------------

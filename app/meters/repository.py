@@ -131,8 +131,10 @@ def numeric_value(key: str) -> ColumnElement:
 # -- customer events ---------------------------------------------------------------------------
 
 
-def _xid(value: int) -> ColumnElement:
+def xid_literal(value: int) -> ColumnElement:
+    """A transaction id (an int, as pg_snapshot_xmin gives it) as an xid8 to compare `Event.xid` with."""
     return cast(cast(literal(str(value)), Text), XID8)
+
 
 
 def customer_events(customer: Customer) -> ColumnElement[bool]:
@@ -168,9 +170,9 @@ async def has_unattributed(session: AsyncSession, scope: TenantScope, external_c
 
 
 def _window(customer: Customer, xid_from: int, xid_to: int) -> list[ColumnElement[bool]]:
-    conditions = [customer_events(customer), Event.xid < _xid(xid_to)]
+    conditions = [customer_events(customer), Event.xid < xid_literal(xid_to)]
     if xid_from > 0:
-        conditions.append(Event.xid >= _xid(xid_from))
+        conditions.append(Event.xid >= xid_literal(xid_from))
     return conditions
 
 
@@ -196,7 +198,7 @@ async def state_for_update(session: AsyncSession, customer: Customer) -> Custome
 
 
 async def has_events_from(session: AsyncSession, customer: Customer, xid_from: int) -> bool:
-    statement = select(Event.id).where(customer_events(customer), Event.xid >= _xid(xid_from)).limit(1)
+    statement = select(Event.id).where(customer_events(customer), Event.xid >= xid_literal(xid_from)).limit(1)
     return (await session.scalar(statement)) is not None
 
 
@@ -226,10 +228,16 @@ async def credits(
 
 
 def _member_key(customer: Customer) -> ColumnElement:
-    # an event names its member by id, or by the merchant's external id, resolved now
+    return member_key(customer.id)
+
+
+def member_key(customer: uuid.UUID | ColumnElement) -> ColumnElement:
+    """The member an event's usage is of: named by id, or by the merchant's external id within
+    the customer (`customer`: the id of a customer read in scope, or a column of the statement
+    holding such ids), resolved now."""
     resolved = (
         select(Member.id)
-        .where(Member.customer_id == customer.id, Member.external_id == Event.external_member_id)
+        .where(Member.customer_id == customer, Member.external_id == Event.external_member_id)
         .order_by(Member.deleted_at.is_not(None), Member.created_at.desc())
         .limit(1)
         .scalar_subquery()

@@ -69,7 +69,10 @@ class ProductPrice(TenantModel):
     minor units per unit, e.g. 0.05 cents per API call. Which columns are set depends on `type`:
     fixed: `amount`; custom: `minimum_amount` (+ optional `maximum_amount`, `preset_amount`);
     free: none; metered_unit: `meter_id`, `unit_amount` (+ optional `cap_amount`),
-    `wallet_enabled`; seat_unit: `seat_tiers`, a list of volume tiers
+    `wallet_enabled`), or instead of `unit_amount` a `tier_mode` with its tiers (`graduated` or
+    `volume`: `tiers`, a list `{"up_to": decimal text | None, "unit_amount": decimal text,
+    "flat_amount": int}` with ascending `up_to` and only the last one None; `package`:
+    `package_size` units for `package_amount`), priced by app/catalog/usage_pricing.py; seat_unit: `seat_tiers`, a list of volume tiers
     `{"min_seats": int, "max_seats": int | None, "price_per_seat": int}`.
     """
 
@@ -89,11 +92,21 @@ class ProductPrice(TenantModel):
         ),
         CheckConstraint(
             "(type = 'metered_unit') = (meter_id IS NOT NULL)"
-            " AND (type = 'metered_unit') = (unit_amount IS NOT NULL)"
-            " AND (type = 'metered_unit' OR (cap_amount IS NULL AND NOT wallet_enabled))"
+            " AND (type = 'metered_unit' AND tier_mode IS NULL) = (unit_amount IS NOT NULL)"
+            " AND (type = 'metered_unit' OR (cap_amount IS NULL AND NOT wallet_enabled AND tier_mode IS NULL))"
             " AND (unit_amount IS NULL OR unit_amount > 0)"
             " AND (cap_amount IS NULL OR cap_amount > 0)",
             name="metered_unit",
+        ),
+        CheckConstraint(
+            "(tier_mode IS NULL OR tier_mode IN ('graduated', 'volume', 'package'))"
+            " AND COALESCE(tier_mode IN ('graduated', 'volume'), false) = (tiers IS NOT NULL)"
+            " AND COALESCE(tier_mode = 'package', false) = (package_size IS NOT NULL)"
+            " AND (package_size IS NULL) = (package_amount IS NULL)"
+            " AND (tiers IS NULL OR (jsonb_typeof(tiers) = 'array' AND jsonb_array_length(tiers) > 0))"
+            " AND (package_size IS NULL OR package_size >= 1)"
+            " AND (package_amount IS NULL OR package_amount >= 1)",
+            name="metered_tiers",
         ),
         CheckConstraint(
             "(type = 'seat_unit') = (seat_tiers IS NOT NULL)"
@@ -135,6 +148,11 @@ class ProductPrice(TenantModel):
     unit_amount: Mapped[Decimal | None] = mapped_column(Numeric(30, 12), nullable=True)
     cap_amount: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     wallet_enabled: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False, server_default=false())
+    # metered_unit with tiers instead of `unit_amount`: graduated | volume (`tiers`) | package
+    tier_mode: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    tiers: Mapped[list[dict[str, Any]] | None] = mapped_column(JSONB(none_as_null=True), nullable=True)
+    package_size: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    package_amount: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     # seat_unit
     seat_tiers: Mapped[list[dict[str, Any]] | None] = mapped_column(JSONB(none_as_null=True), nullable=True)
     archived_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True, default=None)

@@ -5,9 +5,10 @@ from __future__ import annotations
 import enum
 import uuid
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import BigInteger, Boolean, CheckConstraint, DateTime, ForeignKey, Index, Integer, String, Uuid, false, text
+from sqlalchemy import BigInteger, Boolean, CheckConstraint, DateTime, ForeignKey, Index, Integer, Numeric, String, Uuid, false, text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -86,6 +87,10 @@ class Subscription(TenantModel):
     canceled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     ended_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     past_due_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    # The last renewal's transaction watermark (pg_snapshot_xmin): usage events with a smaller
+    # xid were billed by it (or earlier); later ones, timestamped in a billed period, are billed
+    # late by the next renewal (app/subscriptions/metered.py). NULL: no renewal yet.
+    metered_watermark: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     user_metadata: Mapped[dict[str, Any]] = mapped_column("metadata", JSONB, nullable=False, default=dict)
 
 
@@ -99,7 +104,12 @@ class BillingEntryType(str, enum.Enum):
 
 class BillingEntry(TenantModel):
     """One thing a subscription is billed (a `debit`) or credited (a `credit`) for, over a span
-    of time, and the order that billed it (set when the order is made)."""
+    of time, and the order that billed it (set when the order is made).
+
+    A `metered` entry bills a metered price's usage over one closed period (`start_at`,
+    `end_at`): `meter_id`, the billed `quantity` of units and, for a business customer, the
+    `member` whose usage it is (one entry per member and one without, for usage without a
+    member). The entries of a period and price add up to what was billed for it."""
 
     __tablename__ = "billing_entries"
     __table_args__ = (
@@ -113,6 +123,8 @@ class BillingEntry(TenantModel):
         Index("ix_billing_entries_order_id", "order_id"),
         # The entries the next order of a subscription bills (prorations written with no order).
         Index("ix_billing_entries_pending", "subscription_id", postgresql_where=text("order_id IS NULL")),
+        CheckConstraint("(type = 'metered') = (meter_id IS NOT NULL) AND (type = 'metered') = (quantity IS NOT NULL)", name="metered"),
+        CheckConstraint("quantity IS NULL OR quantity >= 0", name="quantity"),
     )
 
     subscription_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("subscriptions.id", ondelete="CASCADE"), nullable=False)
@@ -124,3 +136,7 @@ class BillingEntry(TenantModel):
     currency: Mapped[str] = mapped_column(String(3), nullable=False)
     start_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
     end_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    # metered entries
+    meter_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, ForeignKey("meters.id", ondelete="RESTRICT"), nullable=True)
+    member_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, ForeignKey("members.id", ondelete="SET NULL"), nullable=True)
+    quantity: Mapped[Decimal | None] = mapped_column(Numeric(30, 12), nullable=True)

@@ -3,4 +3,4 @@ exactly once by the workers (a billing entry and a renewal order, charged off-se
 lifecycle."""
 
 # The app packages this one may import, besides kit, models and config (tests/test_layers.py).
-DEPENDS_ON: tuple[str, ...] = ("orders", "discounts", "payments", "organizations", "webhooks", "auth", "catalog")
+DEPENDS_ON: tuple[str, ...] = ("orders", "discounts", "payments", "organizations", "webhooks", "auth", "catalog", "meters", "events")

@@ -5,15 +5,17 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Sequence
+from typing import Any, Sequence
 
-from sqlalchemy import func, select
+from sqlalchemy import BigInteger, DateTime, Integer, Numeric, String, Text, Uuid, and_, case, cast, column, func, literal, or_, select, true, tuple_, union_all, values
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.kit.pagination import Page, paginate
 from app.kit.repository import scoped
 from app.kit.tenancy import TenantScope
-from app.models import Customer
+from app.meters.repository import CREDIT_EVENT, filter_clause, member_key, numeric_value, xid_literal
+from app.models import Customer, Event, Member, Meter, PriceType, ProductPrice
+from app.models.event import XID8
 from app.models.checkout import PaymentMethod
 from app.models.order import Order
 from app.models.subscription import BillingEntry, Subscription, SubscriptionStatus
@@ -163,3 +165,154 @@ async def pending_entries(session: AsyncSession, scope: TenantScope, subscriptio
     if for_update:
         statement = statement.with_for_update()
     return list((await session.scalars(statement)).all())
+
+
+# -- metered billing (app/subscriptions/metered.py) ----------------------------------------------
+
+
+async def metered_prices(session: AsyncSession, scope: TenantScope, product_ids: Sequence[uuid.UUID]) -> list[ProductPrice]:
+    """The active metered prices of the products that the renewal bills (not the wallet's)."""
+    statement = scoped(select(ProductPrice), ProductPrice, scope).where(
+        ProductPrice.product_id.in_(list(product_ids)),
+        ProductPrice.type == PriceType.metered_unit.value,
+        ProductPrice.archived_at.is_(None),
+        ProductPrice.wallet_enabled.is_(False),
+    )
+    return list((await session.scalars(statement.order_by(ProductPrice.created_at, ProductPrice.id))).all())
+
+
+@dataclass(frozen=True)
+class UsageSpan:
+    """One customer's events to read: timestamped in [start_at, end_at), with an xid below the
+    statement's watermark; `late_from`: the xid from which an event is late (0: none is)."""
+
+    key: int
+    customer_id: uuid.UUID
+    external_id: str | None
+    start_at: datetime
+    end_at: datetime
+    late_from: int
+
+
+def _spans(spans: Sequence[UsageSpan]):
+    return (
+        values(
+            column("key", Integer),
+            column("customer_id", Uuid),
+            column("external_id", String),
+            column("start_at", DateTime(timezone=True)),
+            column("end_at", DateTime(timezone=True)),
+            column("late_from", BigInteger),
+            name="spans",
+        )
+        .data([(s.key, s.customer_id, s.external_id, s.start_at, s.end_at, s.late_from) for s in spans])
+    )
+
+
+def _span_events(scope: TenantScope, meter: Meter, spans: Sequence[UsageSpan], xid_to: int, columns):
+    """The meter's usage events and credits of each span: one branch for the events attributed
+    to the customer (index (customer_id, timestamp)), one for those sent for its external id
+    before it existed (index (organization_id, external_customer_id, xid)); `columns(span)` the
+    columns each branch selects."""
+    span = _spans(spans)
+    usage = and_(Event.source == "user", filter_clause(meter.filter))
+    credit = and_(Event.source == "system", Event.name == CREDIT_EVENT, Event.user_metadata["meter_id"].astext == str(meter.id))
+    common = [Event.timestamp >= span.c.start_at, Event.timestamp < span.c.end_at, Event.xid < xid_literal(xid_to), or_(usage, credit)]
+    own = select(*columns(span, usage)).select_from(span).join(Event, Event.customer_id == span.c.customer_id).where(*common)
+    by_external = (
+        select(*columns(span, usage))
+        .select_from(span)
+        .join(
+            Event,
+            and_(
+                Event.customer_id.is_(None),
+                Event.organization_id == scope.organization_id,
+                Event.external_customer_id == span.c.external_id,
+            ),
+        )
+        .where(*common)
+    )
+    return union_all(own, by_external).subquery("span_events")
+
+
+async def late_usage_days(session: AsyncSession, scope: TenantScope, meter: Meter, spans: Sequence[UsageSpan], xid_to: int) -> set[tuple[int, datetime]]:
+    """(span key, UTC day) of the meter's usage and credits in each span that arrived late: with
+    an xid from the span's `late_from` (the previous renewal's watermark) up to `xid_to`."""
+    def columns(span, usage):
+        return [span.c.key, func.date_trunc("day", Event.timestamp, "UTC").label("day"), (Event.xid >= cast(cast(span.c.late_from, Text), XID8)).label("late")]
+
+    rows = _span_events(scope, meter, spans, xid_to, columns)
+    statement = select(rows.c.key, rows.c.day).where(rows.c.late).distinct()
+    return {(row.key, row.day) for row in await session.execute(statement)}
+
+
+async def span_usage(session: AsyncSession, scope: TenantScope, meter: Meter, spans: Sequence[UsageSpan], xid_to: int) -> dict[tuple[int, uuid.UUID | None], Any]:
+    """The meter's totals in each span, one statement for them all: (key, None) -> the span's
+    totals (`event_count`, `value_sum`, ... as the meters count them, and `credited`), and
+    (key, member) -> the member's; each also counts its late events alone (`late_event_count`, ...)."""
+    prop = meter.aggregation.get("property")
+
+    def columns(span, usage):
+        value = numeric_value(prop) if prop else literal(None, Numeric)
+        text_value = Event.user_metadata[prop].astext if prop else literal(None, String)
+        return [
+            span.c.key,
+            case((usage, member_key(span.c.customer_id)), else_=None).label("member"),
+            usage.label("usage"),
+            (Event.xid >= cast(cast(span.c.late_from, Text), XID8)).label("late"),
+            case((usage, value), else_=None).label("value"),
+            case((usage, text_value), else_=None).label("text_value"),
+            case((usage, None), else_=cast(Event.user_metadata["units"].astext, Numeric)).label("credit"),
+        ]
+
+    rows = _span_events(scope, meter, spans, xid_to, columns)
+
+    def totals(prefix: str, where):
+        return [
+            func.count().filter(and_(rows.c.usage, where)).label(f"{prefix}event_count"),
+            func.count(rows.c.value).filter(where).label(f"{prefix}value_count"),
+            func.coalesce(func.sum(rows.c.value).filter(where), 0).label(f"{prefix}value_sum"),
+            func.max(rows.c.value).filter(where).label(f"{prefix}value_max"),
+            func.min(rows.c.value).filter(where).label(f"{prefix}value_min"),
+            func.count(rows.c.text_value.distinct()).filter(where).label(f"{prefix}distinct_count"),
+        ]
+
+    statement = select(
+        rows.c.key,
+        rows.c.member,
+        func.grouping(rows.c.member).label("is_total"),
+        *totals("", true()),
+        *totals("late_", rows.c.late),
+        func.coalesce(func.sum(rows.c.credit), 0).label("credited"),
+    ).group_by(func.grouping_sets(rows.c.key, tuple_(rows.c.key, rows.c.member)))
+    result: dict[tuple[int, uuid.UUID | None], Any] = {}
+    for row in await session.execute(statement):
+        if row.is_total:
+            result[(row.key, None)] = row
+        elif row.member is not None or row.event_count:
+            result[(row.key, row.member if row.member is not None else NO_MEMBER)] = row
+    return result
+
+
+NO_MEMBER = uuid.UUID(int=0)  # the key of usage without a member, beside the members'
+
+
+async def billed_metered(
+    session: AsyncSession, scope: TenantScope, periods: Sequence[tuple[uuid.UUID, datetime]]
+) -> dict[tuple[uuid.UUID, uuid.UUID, datetime], int]:
+    """(subscription, price, period start) -> what its metered entries billed (debits less
+    credits), for the given (subscription, period start) pairs."""
+    if not periods:
+        return {}
+    signed = case((BillingEntry.direction == "credit", -BillingEntry.amount), else_=BillingEntry.amount)
+    statement = (
+        scoped(select(BillingEntry.subscription_id, BillingEntry.product_price_id, BillingEntry.start_at, func.sum(signed)), BillingEntry, scope)
+        .where(BillingEntry.type == "metered", tuple_(BillingEntry.subscription_id, BillingEntry.start_at).in_(list(set(periods))))
+        .group_by(BillingEntry.subscription_id, BillingEntry.product_price_id, BillingEntry.start_at)
+    )
+    return {(row[0], row[1], row[2]): int(row[3]) for row in await session.execute(statement)}
+
+
+async def members_by_id(session: AsyncSession, scope: TenantScope, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, Member]:
+    rows = await session.scalars(scoped(select(Member), Member, scope).where(Member.id.in_(list(ids))))
+    return {row.id: row for row in rows}

@@ -60,6 +60,8 @@ from app.payments import methods
 from app.payments.manual import ManualProcessor
 from app.payments.processors import PaymentProcessor, ProcessorNotConfigured
 from app.subscriptions import dunning, proration, repository
+from app.subscriptions import metered as metered_billing
+from app.subscriptions.metered import MeteredBill
 from app.subscriptions.errors import SubscriptionNotChangeable
 from app.subscriptions.payloads import subscription_data
 from app.subscriptions.repository import SubscriptionFilter
@@ -220,12 +222,18 @@ def _discount_applies(discount: Discount | None, subscription: Subscription, num
 
 
 def _cycle(
-    subscription: Subscription, customer: Customer | None, discount: Discount | None, rate: int, pending: Sequence[OrderLine] = ()
+    subscription: Subscription,
+    customer: Customer | None,
+    discount: Discount | None,
+    rate: int,
+    pending: Sequence[OrderLine] = (),
+    metered: MeteredBill | None = None,
 ) -> tuple[OrderDraft, BillingEntry, list[WebhookEventType]]:
     """Move one locked, due subscription into its next period (in memory: the caller writes the
     batch): its renewal order to create, its cycle entry (its order set once the order exists)
-    and the events to emit. `pending`: lines of earlier changes the order bills too (prorations:
-    app/subscriptions/proration.py `bill_pending`), within the order's amounts."""
+    and the events to emit. The order bills the new period, then `pending`: lines of earlier
+    changes (prorations: app/subscriptions/proration.py `bill_pending`), then the closed period's
+    `metered` lines (app/subscriptions/metered.py)."""
     was_trialing = subscription.status == SubscriptionStatus.trialing.value
     number = subscription.period_number + 1
     start, end = period_bounds(subscription.anchor_at, subscription.recurring_interval, number)
@@ -237,7 +245,8 @@ def _cycle(
 
     address = (customer.billing_address if customer is not None else None) or {}
     terms = DiscountTerms.of(discount) if _discount_applies(discount, subscription, number, start) and discount is not None else None
-    prices = [Money(subscription.amount, subscription.currency)] + [Money(line.unit_amount * line.quantity, subscription.currency) for line in pending]
+    extra = [*pending, *(metered.lines if metered is not None else [])]
+    prices = [Money(subscription.amount, subscription.currency)] + [Money(line.unit_amount * line.quantity, subscription.currency) for line in extra]
     amounts = compute_amounts(prices, discount=terms, tax_basis_points=rate)
     entry = BillingEntry(
         id=uuid.uuid4(),
@@ -260,7 +269,7 @@ def _cycle(
         ),
         lines=[
             OrderLine(label=f"Period {start:%Y-%m-%d} to {end:%Y-%m-%d}", unit_amount=subscription.amount, product_price_id=subscription.product_price_id),
-            *pending,
+            *extra,
         ],
         processor=subscription.processor,
         discount_id=discount.id if terms is not None and discount is not None else None,
@@ -276,6 +285,32 @@ def _cycle(
     return draft, entry, types
 
 
+def _final_usage(subscription: Subscription, customer: Customer | None, discount: Discount | None, rate: int, metered: MeteredBill) -> OrderDraft:
+    """The last order of a subscription that ends at its period's end: its usage (metered lines
+    only), discounted as the renewal order it replaces would have been."""
+    number = subscription.period_number + 1
+    applies = _discount_applies(discount, subscription, number, subscription.current_period_end) and discount is not None
+    terms = DiscountTerms.of(discount) if applies else None  # type: ignore[arg-type]
+    amounts = compute_amounts([Money(line.unit_amount, subscription.currency) for line in metered.lines], discount=terms, tax_basis_points=rate)
+    address = (customer.billing_address if customer is not None else None) or {}
+    return OrderDraft(
+        customer_id=subscription.customer_id,
+        product_id=subscription.product_id,
+        billing_reason=BillingReason.subscription_cycle,
+        amounts=OrderAmounts(
+            currency=subscription.currency, subtotal=amounts.subtotal.amount, discount=amounts.discount_amount.amount, tax=amounts.tax_amount.amount
+        ),
+        lines=list(metered.lines),
+        processor=subscription.processor,
+        discount_id=discount.id if terms is not None and discount is not None else None,
+        tax_basis_points=rate,
+        tax_country=address.get("country"),
+        billing_name=customer.billing_name if customer is not None else None,
+        billing_address=address or None,
+        subscription_id=subscription.id,
+    )
+
+
 def _place(customer: Customer | None) -> tuple[str | None, str | None]:
     address = (customer.billing_address if customer is not None else None) or {}
     return address.get("country"), address.get("state")
@@ -285,8 +320,10 @@ async def renew_due(session: AsyncSession, scope: TenantScope, *, limit: int = R
     """Renew a batch of the organization's due subscriptions in this transaction (the caller
     commits); returns how many were claimed (a full batch: call again).
 
-    The batch is written in a fixed number of statements, whatever its size: the subscriptions'
-    new periods (one flush), then their renewal orders (`orders.create_orders`, which takes the
+    The batch is written in a fixed number of statements, whatever its size: the closed periods'
+    usage (app/subscriptions/metered.py: a few statements per meter, before the periods move;
+    its lines join the renewal orders, and a subscription ending now gets a last order for its
+    usage), the subscriptions' new periods (one flush), then their renewal orders (`orders.create_orders`, which takes the
     batch's invoice numbers together: last, so that the organization's counter is locked only
     while the batch finishes and a second worker's batch waits as little as possible), their
     cycle entries, their events, and the charges asked for (see `_ask_charges`)."""
@@ -297,40 +334,46 @@ async def renew_due(session: AsyncSession, scope: TenantScope, *, limit: int = R
     discount_ids = list({s.discount_id for s in due if s.discount_id is not None})
     found = await discounts.load_discounts(session, scope, discount_ids) if discount_ids else []
     by_id = {d.id: d for d in found if d is not None}
+    metered = await metered_billing.bill_batch(session, scope, due, customers)  # before the periods move
     renewing = [s for s in due if not s.cancel_at_period_end and not s.pause_at_period_end]
     pending = await _pending_of(session, scope, renewing)
-    rates = await tax_rates_for(session, scope, {_place(customers.get(s.customer_id)) for s in renewing}) if renewing else {}
+    ordering = [s for s in due if s.id in metered or not (s.cancel_at_period_end or s.pause_at_period_end)]
+    rates = await tax_rates_for(session, scope, {_place(customers.get(s.customer_id)) for s in ordering}) if ordering else {}
 
     events: list[tuple[WebhookEventType, dict[str, Any]]] = []
     drafts: list[OrderDraft] = []
-    entries: list[BillingEntry] = []
+    entries: list[list[BillingEntry]] = []  # each draft's
     cycled: list[tuple[Subscription, list[WebhookEventType]]] = []
-    prorations: list[proration.PendingBilled] = []
+    carried: list[BillingEntry] = []  # the parts of credits left for a later order
     for subscription in due:
-        if subscription.cancel_at_period_end:  # canceled at the end of this period: it ends now
-            subscription.status = SubscriptionStatus.canceled.value
+        customer = customers.get(subscription.customer_id)
+        discount = by_id.get(subscription.discount_id) if subscription.discount_id else None
+        usage = metered.get(subscription.id)
+        if subscription.cancel_at_period_end or subscription.pause_at_period_end:  # no next period
+            if usage is not None and usage.amount > 0:  # but its last period's usage to pay
+                drafts.append(_final_usage(subscription, customer, discount, rates[_place(customer)], usage))
+                entries.append(usage.entries)
+            if subscription.pause_at_period_end and not subscription.cancel_at_period_end:  # paused from now, unbilled
+                events += _pause_now(subscription)
+                continue
+            subscription.status = SubscriptionStatus.canceled.value  # canceled at the end of this period: it ends now
             subscription.ended_at = subscription.current_period_end
             events += _events(subscription, WebhookEventType.subscription_canceled, WebhookEventType.subscription_updated)
             continue
-        if subscription.pause_at_period_end:  # paused at the end of this period: no renewal, no order
-            events += _pause_now(subscription)
-            continue
-        customer = customers.get(subscription.customer_id)
-        billed = proration.bill_pending(pending.get(subscription.id, []), subscription.amount)
-        draft, entry, types = _cycle(subscription, customer, by_id.get(subscription.discount_id) if subscription.discount_id else None, rates[_place(customer)], billed.lines)  # type: ignore[arg-type]
+        billed = proration.bill_pending(pending.get(subscription.id, []), subscription.amount + (usage.amount if usage is not None else 0))
+        draft, entry, types = _cycle(subscription, customer, discount, rates[_place(customer)], billed.lines, usage)
         drafts.append(draft)
-        entries.append(entry)
-        prorations.append(billed)
+        entries.append([entry, *billed.billed, *(usage.entries if usage is not None else [])])
+        carried += billed.carried
         cycled.append((subscription, types))
     await session.flush()  # the new periods and statuses
 
     made = await orders.create_orders(session, scope, drafts)
-    for entry, order, billed in zip(entries, made, prorations):
-        entry.order_id = order.id
-        for pending_entry in billed.billed:
-            pending_entry.order_id = order.id
-        entries += billed.carried
-    session.add_all(entries)
+    for drafted, order in zip(entries, made):
+        for entry in drafted:
+            entry.order_id = order.id
+        session.add_all(drafted)
+    session.add_all(carried)
     await session.flush()
     free = [order for order in made if order.due_amount == 0]  # nothing to charge: paid now
     await orders.mark_paid_many(session, scope, [Payment(order, order.processor, None, None, 0) for order in free])

@@ -14,11 +14,11 @@ from typing import Any
 import strawberry
 from strawberry.scalars import JSON
 
-from app.catalog.service import PriceDraft, ProductDraft, SeatTierDraft
+from app.catalog.service import MeteredTierDraft, PriceDraft, ProductDraft, SeatTierDraft
 from app.kit.errors import FieldIssue, NotFound, ValidationFailed
 from app.kit.ids import parse_global_id
 from app.models import PriceType
-from schema.catalog.types import RecurringInterval
+from schema.catalog.types import MeteredTierMode, RecurringInterval
 from schema.customers.inputs import OrderDirection
 from schema.kit.idempotency import idempotency_key_field
 from schema.kit.scalars import BigInt
@@ -53,12 +53,38 @@ class FreePriceInput:
     currency: str = strawberry.field(default="usd", description=CURRENCY_DESCRIPTION)
 
 
-@strawberry.input(description="An amount per unit of usage counted by a meter. Recurring products only.")
+@strawberry.input(description="One tier of a graduated or volume metered price.")
+class MeteredTierInput:
+    up_to: Decimal | None = strawberry.field(
+        default=None,
+        description="The last unit of the tier (inclusive), greater than the previous tier's; null for the last tier only "
+        "(open-ended). Up to 12 decimal places.",
+    )
+    unit_amount: Decimal = strawberry.field(description="The price of one unit in the tier, in minor units; 0 or more, at most 12 decimal places.")
+    flat_amount: BigInt | None = strawberry.field(
+        default=None, description="A flat amount owed once usage reaches the tier, in minor units; 0 or more. Omit for none."
+    )
+
+
+@strawberry.input(
+    description="An amount per unit of usage counted by a meter. Recurring products only. Set `unitAmount`, or `tierMode` with "
+    "`tiers` (graduated, volume) or `packageSize` and `packageAmount` (package)."
+)
 class MeteredUnitPriceInput:
     meter_id: strawberry.ID = strawberry.field(description="The meter that counts the units; one of yours, not archived.")
-    unit_amount: Decimal = strawberry.field(
+    unit_amount: Decimal | None = strawberry.field(
+        default=None,
         description="The price of one unit in minor units, greater than 0, at most 12 decimal places, "
-        "e.g. `\"0.05\"` (a twentieth of a cent). A string is safest; a JSON number is read as written."
+        "e.g. `\"0.05\"` (a twentieth of a cent). A string is safest; a JSON number is read as written. Required without `tierMode`, "
+        "not allowed with one.",
+    )
+    tier_mode: MeteredTierMode | None = strawberry.field(default=None, description="Price the units by tiers or packages instead of one unit amount.")
+    tiers: list[MeteredTierInput] | None = strawberry.field(
+        default=None, description="GRADUATED and VOLUME: 1 to 20 tiers, `upTo` ascending, the last one open-ended."
+    )
+    package_size: BigInt | None = strawberry.field(default=None, description="PACKAGE: the units of one package; at least 1.")
+    package_amount: BigInt | None = strawberry.field(
+        default=None, description="PACKAGE: the price of one package in minor units; at least 1. Usage is rounded up to whole packages."
     )
     cap_amount: BigInt | None = strawberry.field(default=None, description="The most a period's usage can cost, in minor units; at least 1. Omit for no cap.")
     wallet_enabled: bool = strawberry.field(default=False, description="Pay usage from the customer's prepaid wallet.")
@@ -115,6 +141,9 @@ class PriceInput:
             draft.unit_amount = value.unit_amount
             draft.cap_amount = value.cap_amount
             draft.wallet_enabled = value.wallet_enabled
+            draft.tier_mode = value.tier_mode.value if value.tier_mode is not None else None
+            draft.tiers = [MeteredTierDraft(t.up_to, t.unit_amount, t.flat_amount) for t in value.tiers or []]
+            draft.package_size, draft.package_amount = value.package_size, value.package_amount
         elif isinstance(value, SeatUnitPriceInput):
             draft.seat_tiers = [SeatTierDraft(t.min_seats, t.max_seats, t.price_per_seat) for t in value.tiers]
         return draft

@@ -17,6 +17,7 @@ from app.models import ProductPrice as ProductPriceModel
 from schema.catalog.loaders import prices_of_product, product_by_id
 from schema.kit.loaders import loader
 from schema.kit.money import Money
+from schema.kit.scalars import BigInt
 from schema.kit.relay import Connection, Node
 from schema.meters.loaders import meter_by_id
 
@@ -34,6 +35,22 @@ class ProductPriceType(enum.Enum):
     FREE = strawberry.enum_value("free", description="Nothing to pay.")
     METERED_UNIT = strawberry.enum_value("metered_unit", description="An amount per unit of usage counted by a meter.")
     SEAT_UNIT = strawberry.enum_value("seat_unit", description="An amount per seat, with volume tiers.")
+
+
+@strawberry.enum(description="How a metered price prices a period's units instead of one unit amount.")
+class MeteredTierMode(enum.Enum):
+    GRADUATED = strawberry.enum_value(
+        "graduated", description="Each tier prices the units that fall in it (plus its flat amount once usage reaches it); the tiers add up."
+    )
+    VOLUME = strawberry.enum_value("volume", description="The tier the period's total falls in prices every unit (plus its flat amount).")
+    PACKAGE = strawberry.enum_value("package", description="Every started package of `packageSize` units costs `packageAmount` (rounded up).")
+
+
+@strawberry.type(description="One tier of a graduated or volume metered price.")
+class MeteredTier:
+    up_to: Decimal | None = strawberry.field(description="The tier's last unit (inclusive); null for the last, open-ended tier.")
+    unit_amount: Decimal = strawberry.field(description="The price of one unit in the tier, in minor units (may be fractional).")
+    flat_amount: Money = strawberry.field(description="Owed once usage reaches the tier (0: none).")
 
 
 @strawberry.interface(
@@ -77,10 +94,14 @@ class FreePrice(ProductPrice):
 
 @strawberry.type(description="An amount per unit of usage, counted by a meter and billed per period.")
 class MeteredUnitPrice(ProductPrice):
-    unit_amount: Decimal = strawberry.field(
+    unit_amount: Decimal | None = strawberry.field(
         description="The price of one unit in minor units of `currency`; may be fractional, e.g. `\"0.05\"` "
-        "(a twentieth of a cent). Serialized as a string."
+        "(a twentieth of a cent). Serialized as a string. Null for a tiered price (`tierMode`)."
     )
+    tier_mode: MeteredTierMode | None = strawberry.field(description="How tiers price the units; null: `unitAmount` prices every unit.")
+    tiers: list[MeteredTier] | None = strawberry.field(description="The tiers of a GRADUATED or VOLUME price, `upTo` ascending; null otherwise.")
+    package_size: BigInt | None = strawberry.field(description="The units of one package of a PACKAGE price; null otherwise.")
+    package_amount: Money | None = strawberry.field(description="The price of one package of a PACKAGE price; null otherwise.")
     cap_amount: Money | None = strawberry.field(description="The most a period's usage can cost, whatever the usage; null for no cap.")
     wallet_enabled: bool = strawberry.field(
         description="Whether usage is paid from the customer's prepaid wallet: what the balance does not cover is not charged."
@@ -140,6 +161,19 @@ def price_from_model(row: ProductPriceModel) -> ProductPrice:
             unit_amount=row.unit_amount,  # the Decimal scalar writes it in its shortest form
             cap_amount=Money.of(row.cap_amount, row.currency),
             wallet_enabled=row.wallet_enabled,
+            tier_mode=MeteredTierMode(row.tier_mode) if row.tier_mode else None,
+            tiers=[
+                MeteredTier(
+                    up_to=Decimal(tier["up_to"]) if tier.get("up_to") is not None else None,
+                    unit_amount=Decimal(tier["unit_amount"]),
+                    flat_amount=Money.of(int(tier.get("flat_amount") or 0), row.currency),
+                )
+                for tier in row.tiers
+            ]
+            if row.tiers is not None
+            else None,
+            package_size=BigInt(row.package_size) if row.package_size is not None else None,
+            package_amount=Money.of(row.package_amount, row.currency),
             **common,
         )
     if row.type == PriceTypeModel.seat_unit.value:

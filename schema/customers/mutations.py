@@ -8,6 +8,7 @@ from typing import Annotated
 import strawberry
 
 from app.customers import service
+from app.subscriptions import service as subscriptions
 from app.kit.ids import parse_global_id
 from app.customers import scopes as customers_scopes
 from schema.customers.errors import CustomerAlreadyBusinessError, DuplicateExternalIdError
@@ -102,11 +103,20 @@ class CustomerMutations:
             lambda row: UpdateCustomerSuccess(customer=customer_from_model(row)),
         )
 
-    @scoped_mutation(customers_scopes.WRITE, "Delete a customer and its members (soft delete: history is kept, the external id is freed).")
+    @scoped_mutation(
+        customers_scopes.WRITE,
+        "Delete a customer and its members (soft delete: history is kept, the external id is freed). Its subscriptions end now "
+        "(`subscription.revoked`), so it is never billed again.",
+    )
     async def delete_customer(self, info: strawberry.Info, input: Annotated[DeleteCustomerInput, strawberry.argument(description="What to do; see the input type.")]) -> DeleteCustomerResult:
+        async def work(session, subject):
+            customer = await service.delete_customer(session, subject, parse_global_id(input.id, "Customer"))
+            await subscriptions.end_for_deleted_customer(session, subject.scope, customer.id)  # in the deletion's transaction
+            return customer
+
         return await run_mutation(
             info,
-            lambda session, subject: service.delete_customer(session, subject, parse_global_id(input.id, "Customer")),
+            work,
             lambda row: DeleteCustomerSuccess(deleted_customer_id=input.id),
         )
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import enum
 from datetime import datetime
+from decimal import Decimal
 from typing import Annotated
 
 import strawberry
@@ -90,6 +91,13 @@ class BillingEntry:
     end_at: datetime = strawberry.field(description="The end of the span it bills.")
     order_id: strawberry.ID | None = strawberry.field(description="The order that billed it; null until one did.")
     product_price_id: strawberry.ID | None = strawberry.field(description="The price it bills.")
+    meter_id: strawberry.ID | None = strawberry.field(description="METERED: the meter that counted the usage; null for other entries.")
+    member_id: strawberry.ID | None = strawberry.field(
+        description="METERED, business customers: the member whose usage it bills; null for usage without a member and for other entries."
+    )
+    quantity: Decimal | None = strawberry.field(
+        description="METERED: the units it bills (the period's usage less credits; a member's units; for late usage, the late units); null for other entries."
+    )
     created_at: datetime = strawberry.field(description="When it was written.")
 
     @classmethod
@@ -104,6 +112,9 @@ class BillingEntry:
             end_at=row.end_at,
             order_id=_gid("Order", row.order_id),
             product_price_id=_gid("ProductPrice", row.product_price_id),
+            meter_id=_gid("Meter", row.meter_id),
+            member_id=_gid("Member", row.member_id),
+            quantity=row.quantity,
             created_at=row.created_at,
         )
 

@@ -190,20 +190,3 @@ async def test_a_charge_job_for_a_subscription_that_ended_voids_its_order(sessio
         outcome = await subscriptions.charge_order(session, subject.scope, order.id, stripe=processor)
         assert outcome == "void: the subscription has ended (canceled)"
         assert (order.status, processor.keys) == ("void", [])
-
-
-async def test_deleting_a_customer_ends_its_subscriptions(session_factory, org, clock):
-    """Nobody is billed for a customer that is gone: its subscriptions are revoked in the
-    deletion's transaction, and the renewal sweep finds nothing due."""
-    from app.customers import service as customers
-
-    clock.set(datetime(2027, 1, 10, tzinfo=timezone.utc))
-    subject = merchant(org.id)
-    async with tenant_factory(session_factory, org.id)() as session:
-        subscription = await _subscribe(session, subject)
-        await customers.delete_customer(session, subject, subscription.customer_id)
-        assert (subscription.status, subscription.ended_at) == ("canceled", clock.now())
-        clock.set(subscription.current_period_end + timedelta(days=1))
-        assert await subscriptions.renew_due(session, subject.scope) == 0
-        events = await rows(session, "SELECT type FROM webhook_events ORDER BY sequence")
-    assert "subscription.revoked" in [e.type for e in events]

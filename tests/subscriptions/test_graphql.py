@@ -344,3 +344,21 @@ async def test_update_subscription_payment_method_refuses_what_it_cannot_do(api,
         assert (result["__typename"], result["code"]) == ("NotFoundError", "NOT_FOUND"), (id, result)
     assert len(await webhook_events(session_factory, prefixes=("subscription.",))) == events
     assert (await api.data(GET, {"id": mine["id"]}, token=org.token))["subscription"] == mine
+
+
+DELETE_CUSTOMER = "mutation($input: DeleteCustomerInput!) { deleteCustomer(input: $input) { __typename } }"
+
+
+async def test_deleting_a_customer_ends_its_subscriptions(api, org, session_factory, clock):
+    """Nobody is billed for a customer that is gone: `deleteCustomer` revokes its subscriptions
+    in the deletion's transaction (`subscription.revoked`), and the renewal sweep finds nothing due."""
+    clock.set(T0)
+    subscription = await subscribe(api, org.token, await create_product(api, org.token), email="gone@example.com")
+    done = await api.data(DELETE_CUSTOMER, {"input": {"id": subscription["customerId"]}}, token=org.token)
+    assert done["deleteCustomer"]["__typename"] == "DeleteCustomerSuccess"
+    ended = (await api.data(GET, {"id": subscription["id"]}, token=org.token))["subscription"]
+    assert (ended["status"], ended["endedAt"] is not None) == ("CANCELED", True)
+    assert "subscription.revoked" in [type for type, _ in await webhook_events(session_factory, prefixes=("subscription.",))]
+    clock.set(datetime.fromisoformat(subscription["currentPeriodEnd"]) + timedelta(days=1))
+    async with tenant_factory(session_factory, org.id)() as session:
+        assert await subscriptions.renew_due(session, operator_scope(org.id)) == 0
