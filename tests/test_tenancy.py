@@ -134,6 +134,8 @@ def test_only_authentication_mints_scopes():
 BY_ID_WITHOUT_SCOPE = {
     "app/auth/repository.py revoke",  # the operator's `kassa token revoke`, as the database owner
     "app/meters/repository.py lock_customer",  # an advisory lock: no rows
+    "app/meters/repository.py lock_customers",  # advisory locks: no rows
+    "app/meters/repository.py _resets",  # a VALUES list of the caller's (scoped) rows: reads nothing
     "app/webhooks/repository.py try_lock_endpoint",  # an advisory lock: no rows
 }
 

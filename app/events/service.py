@@ -26,6 +26,7 @@ from app.kit.ids import from_global_id
 from app.kit.pagination import Page, check_page_size
 from app.kit.tenancy import TenantScope
 from app.kit.validation import CONTROL_CHARACTERS, check_lookup_text, check_metadata, check_text, parse_timestamp
+from app.meters import aggregation
 from app.meters import repository as meters_repository
 from app.meters.errors import MeterArchived
 from app.meters.service import get_meter, request_update
@@ -297,26 +298,24 @@ async def _system_event(
     return IngestResult(inserted=inserted, duplicates=1 - inserted)
 
 
-RESET_UPDATE_WINDOW = 60.0  # seconds: a renewal burst's meter updates run after it, a job per customer
-
-
 async def reset_meters_at(session: AsyncSession, scope: TenantScope, resets: Sequence[tuple[uuid.UUID, uuid.UUID, datetime]]) -> None:
     """Start new periods of customer meters, each (customer, meter, at) at its own time: the
-    renewal's, each billed meter at the end of the period it billed. One statement for all.
-    The customers' meter updates start at the end of the current minute (RESET_UPDATE_WINDOW),
-    not at once: thousands of renewals at a period's end are charged first, the customer
-    meters show their new period within a minute."""
+    renewal's, each billed meter at the end of the period it billed. The reset events in one
+    statement; the customer meters start their new period at once, in the rows
+    (`aggregation.apply_resets`: a few statements for a renewal batch, not a meter update job per
+    customer); only a customer with events of the new period already counted gets the job."""
     await _write_system_events(
-        session, scope, [(customer_id, meters_repository.RESET_EVENT, {"meter_id": str(meter_id)}, None, at) for customer_id, meter_id, at in resets],
-        update_window=RESET_UPDATE_WINDOW,
+        session, scope, [(customer_id, meters_repository.RESET_EVENT, {"meter_id": str(meter_id)}, None, at) for customer_id, meter_id, at in resets], update=False
     )
+    for customer_id in sorted(await aggregation.apply_resets(session, scope, resets)):
+        request_update(session, customer_id)
 
 
 async def _write_system_events(
-    session: AsyncSession, scope: TenantScope, rows: Sequence[tuple[uuid.UUID, str, dict, str | None, datetime]], *, update_window: float | None = None
+    session: AsyncSession, scope: TenantScope, rows: Sequence[tuple[uuid.UUID, str, dict, str | None, datetime]], *, update: bool = True
 ) -> int:
     """Write system events (customer, name, metadata, external id, timestamp) in one statement
-    and ask for their customers' meters to be brought up to date."""
+    and (`update`) ask for their customers' meters to be brought up to date."""
     if not rows:
         return 0
     columns = [
@@ -324,11 +323,9 @@ async def _write_system_events(
         [r[3] for r in rows], [_encode(r[2]).decode() for r in rows],
     ]
     inserted = await repository.insert_batch(session, scope, EventSource.system.value, columns, now=clock.now())
-    for customer_id in dict.fromkeys(r[0] for r in rows):
-        if update_window is None:
+    if update:
+        for customer_id in dict.fromkeys(r[0] for r in rows):
             request_update(session, customer_id)
-        else:
-            request_update(session, customer_id, window=update_window)
     return inserted
 
 

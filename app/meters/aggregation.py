@@ -18,7 +18,7 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -161,29 +161,72 @@ async def update_customer_meters(session: AsyncSession, scope: TenantScope, cust
             member_row.consumed = consumed_of(meter.aggregation, member_row)
         result.meters += 1
 
-        status, percent = status_of(row.consumed, row.credited, organization)
-        if status != row.status:
-            previous, row.status = row.status, status
+        changed = _status_change(row, customer, meter, organization)
+        if changed is not None:
             result.status_changes += 1
-            await webhooks.emit(
-                session,
-                scope,
-                WebhookEventType.customer_state_changed,
-                {
-                    "customer": customer_data(customer),
-                    "meter": {"id": meter_global_id(meter.id), "name": meter.name},
-                    "previousStatus": previous.upper(),
-                    "status": status.upper(),
-                    "consumed": decimal_text(row.consumed),
-                    "credited": decimal_text(row.credited),
-                    "balance": decimal_text(row.credited - row.consumed),
-                    "percentUsed": decimal_text(percent) if percent is not None else None,
-                },
-            )
+            await webhooks.emit(session, scope, WebhookEventType.customer_state_changed, changed)
     state.watermark = max(start, xmin)
     await session.flush()
     result.more_pending = await repository.has_events_from(session, customer, state.watermark)
     return result
+
+
+def _status_change(row: CustomerMeter, customer: Customer, meter: Meter, organization: Any) -> dict[str, Any] | None:
+    """The row's status from its totals; when it changed, the `customer.state_changed` payload."""
+    status, percent = status_of(row.consumed, row.credited, organization)
+    if status == row.status:
+        return None
+    previous, row.status = row.status, status
+    return {
+        "customer": customer_data(customer),
+        "meter": {"id": meter_global_id(meter.id), "name": meter.name},
+        "previousStatus": previous.upper(),
+        "status": status.upper(),
+        "consumed": decimal_text(row.consumed),
+        "credited": decimal_text(row.credited),
+        "balance": decimal_text(row.credited - row.consumed),
+        "percentUsed": decimal_text(percent) if percent is not None else None,
+    }
+
+
+# -- a renewal's resets: the new periods start in the rows at once ------------------------------------
+
+
+async def apply_resets(session: AsyncSession, scope: TenantScope, resets: Sequence[tuple[uuid.UUID, uuid.UUID, datetime]]) -> set[uuid.UUID]:
+    """Start the new periods that this transaction's reset events (customer, meter, at) begin,
+    in the customer meters themselves, instead of a meter update job per customer (a renewal
+    batch resets hundreds): a customer meter whose customer has no event at or after its reset
+    counted yet starts its period empty (its totals, members and distinct values cleared, and
+    `last_reset_at` the reset's time, so the job later goes on counting from there without
+    counting again), and its status follows (`customer.state_changed`, as the job would send).
+    Returns the customers whose meters the job must count again (an event at or after the reset
+    already counted): the caller asks for their update. A customer meter not counted yet (no
+    row) needs nothing now: the job counts it from the reset when it first runs. Takes the customers' meter locks, in a
+    fixed order, so that no update job is halfway through meanwhile."""
+    if not resets:
+        return set()
+    customer_ids = {customer_id for customer_id, _, _ in resets}
+    await repository.lock_customers(session, list(customer_ids))
+    rows = await repository.resettable(session, scope, resets)
+    customers = {c.id: c for c in await repository.customers_of(session, scope, list(customer_ids))}
+    busy = await repository.customers_with_events_from(
+        session, scope, [(row.customer_id, customers[row.customer_id].external_id, at, watermark) for row, at, watermark in rows if row.customer_id in customers]
+    ) if rows else set()
+    fresh = [(row, at) for row, at, _ in rows if row.customer_id not in busy and row.customer_id in customers]
+    await repository.clear_customer_meters(session, scope, [(row.customer_id, row.meter_id) for row, _ in fresh])
+    organization = await organizations.get(session, scope) if fresh else None
+    meters = {m.id: m for m in await repository.get_many(session, scope, list({row.meter_id for row, _ in fresh}))} if fresh else {}
+    changes = []
+    for row, at in fresh:
+        _zero(row)
+        row.consumed = row.credited = Decimal(0)
+        row.last_reset_at = at
+        changed = _status_change(row, customers[row.customer_id], meters[row.meter_id], organization)
+        if changed is not None:
+            changes.append((WebhookEventType.customer_state_changed, changed))
+    await session.flush()
+    await webhooks.emit_many(session, scope, changes)
+    return busy
 
 
 def meter_global_id(meter_id: uuid.UUID) -> str:

@@ -9,13 +9,18 @@ from decimal import Decimal
 from typing import Any, Sequence
 
 from sqlalchemy import (
+    ARRAY,
     BigInteger,
     ColumnElement,
+    DateTime,
     Numeric,
+    String,
     Text,
+    Uuid,
     and_,
     case,
     cast,
+    column,
     delete,
     false,
     func,
@@ -25,7 +30,9 @@ from sqlalchemy import (
     select,
     true,
     tuple_,
+    union,
     update,
+    values,
 )
 from sqlalchemy.dialects.postgresql import JSONB, insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -418,3 +425,73 @@ async def customers_behind(session: AsyncSession, scope: TenantScope, limit: int
         .limit(limit)
     )
     return list((await session.scalars(statement)).all())
+
+
+# -- a renewal's resets, applied to the rows at once (aggregation.apply_resets) ----------------------
+
+
+async def lock_customers(session: AsyncSession, customer_ids: Sequence[uuid.UUID]) -> None:
+    """`lock_customer` for many customers in one statement, in a fixed order (two batches over
+    the same customers queue up instead of deadlocking)."""
+    keys = sorted({(c.int >> 64) & 0x7FFF_FFFF_FFFF_FFFF for c in customer_ids})
+    ordered = select(func.unnest(literal(keys, ARRAY(BigInteger))).label("key")).order_by("key").subquery()
+    await session.execute(select(func.count(func.pg_advisory_xact_lock(ordered.c.key))).select_from(ordered))
+
+
+async def customers_of(session: AsyncSession, scope: TenantScope, customer_ids: Sequence[uuid.UUID]) -> list[Customer]:
+    return list((await session.scalars(scoped(select(Customer), Customer, scope).where(Customer.id.in_(list(customer_ids))))).all())
+
+
+def _resets(resets: Sequence[tuple[uuid.UUID, uuid.UUID, datetime]]):
+    return values(column("customer_id", Uuid), column("meter_id", Uuid), column("at", DateTime(timezone=True)), name="resets").data(list(resets))
+
+
+async def resettable(session: AsyncSession, scope: TenantScope, resets: Sequence[tuple[uuid.UUID, uuid.UUID, datetime]]) -> list[tuple[CustomerMeter, datetime, int]]:
+    """The customer meters the resets start a new period of (row locked), each with its reset's
+    time and its customer's watermark: those already in a later period, or to be counted again,
+    are left to the update job."""
+    reset = _resets(resets)
+    statement = (
+        select(CustomerMeter, reset.c.at, CustomerMeterState.watermark)
+        .join(reset, and_(CustomerMeter.customer_id == reset.c.customer_id, CustomerMeter.meter_id == reset.c.meter_id))
+        .join(CustomerMeterState, CustomerMeterState.customer_id == CustomerMeter.customer_id)
+        .where(
+            owned_by(CustomerMeter, scope),
+            or_(CustomerMeter.last_reset_at.is_(None), CustomerMeter.last_reset_at < reset.c.at),
+            CustomerMeter.needs_recount.is_(False),
+        )
+        .order_by(CustomerMeter.id)
+        .with_for_update(of=CustomerMeter)
+    )
+    return [(row[0], row[1], int(row[2])) for row in (await session.execute(statement)).all()]
+
+
+async def customers_with_events_from(
+    session: AsyncSession, scope: TenantScope, spans: Sequence[tuple[uuid.UUID, str | None, datetime, int]]
+) -> set[uuid.UUID]:
+    """Of (customer, its external id, time, watermark): the customers with an event (any: usage,
+    credit, reset) timestamped at or after the time that the meter job has already counted (an
+    xid below the watermark). Their new period does not start empty."""
+    span = values(
+        column("customer_id", Uuid), column("external_id", String), column("at", DateTime(timezone=True)), column("watermark", BigInteger), name="spans"
+    ).data(list(spans))
+    counted = Event.xid < cast(cast(span.c.watermark, Text), XID8)
+    own = select(span.c.customer_id).select_from(span).join(Event, Event.customer_id == span.c.customer_id).where(Event.timestamp >= span.c.at, counted)
+    by_external = (
+        select(span.c.customer_id)
+        .select_from(span)
+        .join(
+            Event,
+            and_(Event.organization_id == scope.organization_id, Event.customer_id.is_(None), Event.external_customer_id == span.c.external_id),
+        )
+        .where(Event.timestamp >= span.c.at, counted)
+    )
+    return set((await session.scalars(union(own, by_external))).all())
+
+
+async def clear_customer_meters(session: AsyncSession, scope: TenantScope, pairs: Sequence[tuple[uuid.UUID, uuid.UUID]]) -> None:
+    """`clear_customer_meter` for many (customer, meter) pairs: two statements."""
+    if not pairs:
+        return
+    for model in (CustomerMeterMember, MeterDistinctValue):
+        await session.execute(delete(model).where(owned_by(model, scope), tuple_(model.customer_id, model.meter_id).in_(list(pairs))))

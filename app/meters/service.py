@@ -26,11 +26,10 @@ BACKFILL_JOB = "meters.backfill"
 COALESCE_SECONDS = 0.25
 
 
-def request_update(session: AsyncSession, customer_id: uuid.UUID, *, window: float = COALESCE_SECONDS) -> None:
+def request_update(session: AsyncSession, customer_id: uuid.UUID) -> None:
     """Ask for the customer's meters to be brought up to date after this transaction commits
-    (requests within a quarter second, or the given `window`, share one job, which starts at
-    the window's end)."""
-    enqueue_coalesced_after_commit(session, UPDATE_JOB, customer_id, window=window)
+    (requests within a quarter second share one job)."""
+    enqueue_coalesced_after_commit(session, UPDATE_JOB, customer_id, window=COALESCE_SECONDS)
 
 
 # -- meters -------------------------------------------------------------------------------------

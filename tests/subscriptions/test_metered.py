@@ -29,7 +29,7 @@ from app.models import Product, ProductPrice
 from app.models.order import Order, OrderItem
 from app.models.subscription import BillingEntry, Subscription
 from app.subscriptions import service as subscriptions
-from tests.conftest import make_org
+from tests.conftest import as_owner, make_org
 from tests.orders.factories import make_customer, merchant, rows
 
 ANCHOR = datetime(2027, 3, 10, 12, 0, tzinfo=timezone.utc)
@@ -459,3 +459,89 @@ async def test_metered_entries_on_graphql_with_their_meter_member_and_quantity_a
          "memberId": to_global_id("Member", s.members["ann"]), "startAt": ANCHOR.isoformat(), "endAt": END.isoformat()}
     ]
     assert (await live.api.data(ENTRIES, {"id": subscription_id}, token=other.token))["subscription"] is None
+
+
+async def _meter_row(live, s: Setup):
+    async with tenant_session(live.session_factory, s.subject.scope) as session:
+        return (await rows(session, "SELECT consumed, credited, status, last_reset_at FROM customer_meters WHERE customer_id = :c", c=s.customer_id))[0]
+
+
+async def _update_meters(live, s: Setup) -> None:
+    from app.meters.aggregation import update_customer_meters
+
+    async with tenant_session(live.session_factory, s.subject.scope) as session:
+        await update_customer_meters(session, s.subject.scope, s.customer_id)
+        await session.commit()
+
+
+async def _from_scratch(live, s: Setup) -> dict:
+    from app.meters.aggregation import compute_from_scratch
+    from app.models import Customer, Meter
+
+    async with tenant_session(live.session_factory, s.subject.scope) as session:
+        customer, meter = await session.get(Customer, s.customer_id), await session.get(Meter, s.meter_id)
+        return await compute_from_scratch(session, customer, meter)
+
+
+async def _update_jobs(live) -> list[str]:
+    async with live.session_factory() as session, as_owner(session):
+        outbox = await rows(session, "SELECT jobs::text FROM job_outbox")
+    return [text for (text,) in outbox if "meters.update_customer" in text]
+
+
+async def test_the_renewal_starts_the_customer_meters_new_period_in_the_row_without_a_meter_job(live, clock):
+    """A customer meter counted up to the period's end (usage beyond its credits: EXCEEDED) is
+    reset by the renewal itself: empty, `last_reset_at` the period's end, its status back to OK
+    with `customer.state_changed`, and no meter update job asked for. The update job later goes
+    on from there: its totals equal a count from scratch, the old period's events left out."""
+    s = await _setup(live, metered=PriceDraft(type="metered_unit", unit_amount=Decimal(1)))
+    clock.set(END - timedelta(minutes=5))
+    await _ingest(live, s, _in_period(1), _in_period(2), _in_period(3))
+    async with tenant_session(live.session_factory, s.subject.scope) as session:
+        await events.grant_credit(session, s.subject, s.customer_id, s.meter_id, "2")
+        await session.commit()
+    await _settle(live)
+    await _update_meters(live, s)
+    consumed, credited, status, last_reset = await _meter_row(live, s)
+    assert (consumed, credited, status, last_reset) == (3, 2, "exceeded", None)
+    async with live.session_factory() as session, as_owner(session):
+        await session.execute(text("DELETE FROM job_outbox"))
+        await session.commit()
+
+    clock.set(END + timedelta(seconds=20))
+    assert await _renew(live, s) == 1
+    assert await _meter_row(live, s) == (0, 0, "ok", END)
+    assert await _update_jobs(live) == []
+    async with tenant_session(live.session_factory, s.subject.scope) as session:
+        changed = await rows(session, "SELECT payload FROM webhook_events WHERE type = 'customer.state_changed' ORDER BY sequence DESC LIMIT 1")
+    assert (changed[0][0]["data"]["previousStatus"], changed[0][0]["data"]["status"], changed[0][0]["data"]["consumed"]) == ("EXCEEDED", "OK", "0")
+
+    await _ingest(live, s, END + timedelta(seconds=40), _in_period(4))  # one in the new period, one late for the old
+    await _settle(live)
+    await _update_meters(live, s)
+    scratch = await _from_scratch(live, s)
+    consumed, credited, _, last_reset = await _meter_row(live, s)
+    assert (consumed, credited, last_reset) == (scratch["consumed"], scratch["credited"], END) == (1, 0, END)
+
+
+async def test_a_customer_with_new_period_events_already_counted_gets_the_meter_job_instead(live, clock):
+    """An event of the new period counted before the renewal ran: the row is left to the update
+    job (asked for), which counts the new period from the reset: equal to a count from scratch."""
+    s = await _setup(live, metered=PriceDraft(type="metered_unit", unit_amount=Decimal(1)))
+    clock.set(END + timedelta(seconds=10))
+    await _ingest(live, s, _in_period(1), END + timedelta(seconds=5))
+    await _settle(live)
+    await _update_meters(live, s)
+    assert (await _meter_row(live, s))[0] == 2
+    async with live.session_factory() as session, as_owner(session):
+        await session.execute(text("DELETE FROM job_outbox"))
+        await session.commit()
+
+    clock.set(END + timedelta(seconds=30))
+    assert await _renew(live, s) == 1
+    assert (await _meter_row(live, s))[0] == 2  # untouched: the job recounts it
+    assert len(await _update_jobs(live)) == 1
+    await _settle(live)
+    await _update_meters(live, s)
+    scratch = await _from_scratch(live, s)
+    assert ((await _meter_row(live, s))[0], scratch["consumed"]) == (1, 1)
