@@ -243,11 +243,6 @@ def _cycle(
     if was_trialing:
         subscription.status = SubscriptionStatus.active.value
 
-    address = (customer.billing_address if customer is not None else None) or {}
-    terms = DiscountTerms.of(discount) if _discount_applies(discount, subscription, number, start) and discount is not None else None
-    extra = [*pending, *(metered.lines if metered is not None else [])]
-    prices = [Money(subscription.amount, subscription.currency)] + [Money(line.unit_amount * line.quantity, subscription.currency) for line in extra]
-    amounts = compute_amounts(prices, discount=terms, tax_basis_points=rate)
     entry = BillingEntry(
         id=uuid.uuid4(),
         organization_id=subscription.organization_id,
@@ -260,25 +255,9 @@ def _cycle(
         start_at=start,
         end_at=end,
     )
-    draft = OrderDraft(
-        customer_id=subscription.customer_id,
-        product_id=subscription.product_id,
-        billing_reason=BillingReason.subscription_cycle,
-        amounts=OrderAmounts(
-            currency=subscription.currency, subtotal=amounts.subtotal.amount, discount=amounts.discount_amount.amount, tax=amounts.tax_amount.amount
-        ),
-        lines=[
-            OrderLine(label=f"Period {start:%Y-%m-%d} to {end:%Y-%m-%d}", unit_amount=subscription.amount, product_price_id=subscription.product_price_id),
-            *extra,
-        ],
-        processor=subscription.processor,
-        discount_id=discount.id if terms is not None and discount is not None else None,
-        tax_basis_points=rate,
-        tax_country=address.get("country"),
-        billing_name=customer.billing_name if customer is not None else None,
-        billing_address=address or None,
-        subscription_id=subscription.id,
-    )
+    period = OrderLine(label=f"Period {start:%Y-%m-%d} to {end:%Y-%m-%d}", unit_amount=subscription.amount, product_price_id=subscription.product_price_id)
+    lines = [period, *pending, *(metered.lines if metered is not None else [])]
+    draft = _order_draft(subscription, customer, discount, rate, number, start, lines)
     types = [WebhookEventType.subscription_cycled, WebhookEventType.subscription_updated]
     if was_trialing:
         types.append(WebhookEventType.subscription_active)
@@ -288,11 +267,17 @@ def _cycle(
 def _final_usage(subscription: Subscription, customer: Customer | None, discount: Discount | None, rate: int, metered: MeteredBill) -> OrderDraft:
     """The last order of a subscription that ends at its period's end: its usage (metered lines
     only), discounted as the renewal order it replaces would have been."""
-    number = subscription.period_number + 1
-    applies = _discount_applies(discount, subscription, number, subscription.current_period_end) and discount is not None
-    terms = DiscountTerms.of(discount) if applies else None  # type: ignore[arg-type]
-    amounts = compute_amounts([Money(line.unit_amount, subscription.currency) for line in metered.lines], discount=terms, tax_basis_points=rate)
+    return _order_draft(subscription, customer, discount, rate, subscription.period_number + 1, subscription.current_period_end, list(metered.lines))
+
+
+def _order_draft(
+    subscription: Subscription, customer: Customer | None, discount: Discount | None, rate: int, number: int, start: datetime, lines: list[OrderLine]
+) -> OrderDraft:
+    """A renewal's order of `lines` (period `number`, starting at `start`): the subscription's
+    discount where it applies to that period, the tax `rate` of the customer's place."""
     address = (customer.billing_address if customer is not None else None) or {}
+    terms = DiscountTerms.of(discount) if discount is not None and _discount_applies(discount, subscription, number, start) else None
+    amounts = compute_amounts([Money(line.unit_amount * line.quantity, subscription.currency) for line in lines], discount=terms, tax_basis_points=rate)
     return OrderDraft(
         customer_id=subscription.customer_id,
         product_id=subscription.product_id,
@@ -300,7 +285,7 @@ def _final_usage(subscription: Subscription, customer: Customer | None, discount
         amounts=OrderAmounts(
             currency=subscription.currency, subtotal=amounts.subtotal.amount, discount=amounts.discount_amount.amount, tax=amounts.tax_amount.amount
         ),
-        lines=list(metered.lines),
+        lines=lines,
         processor=subscription.processor,
         discount_id=discount.id if terms is not None and discount is not None else None,
         tax_basis_points=rate,
