@@ -298,14 +298,15 @@ async def _system_event(
     return IngestResult(inserted=inserted, duplicates=1 - inserted)
 
 
-async def reset_meters_at(session: AsyncSession, scope: TenantScope, resets: Sequence[tuple[uuid.UUID, uuid.UUID, datetime]]) -> None:
-    """Start new periods of customer meters, each (customer, meter, at) at its own time: the
-    renewal's, each billed meter at the end of the period it billed. The reset events in one
+async def reset_meters_at(session: AsyncSession, scope: TenantScope, resets: Sequence[tuple[uuid.UUID, uuid.UUID, datetime, int]]) -> None:
+    """Start new periods of customer meters, each (customer, meter, at, xid floor) at its own
+    time: the renewal's, each billed meter at the end of the period it billed; no event of the
+    customer timestamped from then on has an xid below the floor. The reset events in one
     statement; the customer meters start their new period at once, in the rows
     (`aggregation.apply_resets`: a few statements for a renewal batch, not a meter update job per
     customer); only a customer with events of the new period already counted gets the job."""
     await _write_system_events(
-        session, scope, [(customer_id, meters_repository.RESET_EVENT, {"meter_id": str(meter_id)}, None, at) for customer_id, meter_id, at in resets], update=False
+        session, scope, [(customer_id, meters_repository.RESET_EVENT, {"meter_id": str(meter_id)}, None, at) for customer_id, meter_id, at, _ in resets], update=False
     )
     for customer_id in sorted(await aggregation.apply_resets(session, scope, resets)):
         request_update(session, customer_id)

@@ -192,8 +192,9 @@ def _status_change(row: CustomerMeter, customer: Customer, meter: Meter, organiz
 # -- a renewal's resets: the new periods start in the rows at once ------------------------------------
 
 
-async def apply_resets(session: AsyncSession, scope: TenantScope, resets: Sequence[tuple[uuid.UUID, uuid.UUID, datetime]]) -> set[uuid.UUID]:
-    """Start the new periods that this transaction's reset events (customer, meter, at) begin,
+async def apply_resets(session: AsyncSession, scope: TenantScope, resets: Sequence[tuple[uuid.UUID, uuid.UUID, datetime, int]]) -> set[uuid.UUID]:
+    """Start the new periods that this transaction's reset events (customer, meter, at, floor: no
+    event of the customer timestamped at or after `at` has a smaller xid) begin,
     in the customer meters themselves, instead of a meter update job per customer (a renewal
     batch resets hundreds): a customer meter whose customer has no event at or after its reset
     counted yet starts its period empty (its totals, members and distinct values cleared, and
@@ -205,12 +206,19 @@ async def apply_resets(session: AsyncSession, scope: TenantScope, resets: Sequen
     fixed order, so that no update job is halfway through meanwhile."""
     if not resets:
         return set()
-    customer_ids = {customer_id for customer_id, _, _ in resets}
+    customer_ids = {customer_id for customer_id, _, _, _ in resets}
+    floors = {(customer_id, meter_id): floor for customer_id, meter_id, _, floor in resets}
     await repository.lock_customers(session, list(customer_ids))
-    rows = await repository.resettable(session, scope, resets)
+    rows = await repository.resettable(session, scope, [(customer_id, meter_id, at) for customer_id, meter_id, at, _ in resets])
     customers = {c.id: c for c in await repository.customers_of(session, scope, list(customer_ids))}
     busy = await repository.customers_with_events_from(
-        session, scope, [(row.customer_id, customers[row.customer_id].external_id, at, watermark) for row, at, watermark in rows if row.customer_id in customers]
+        session,
+        scope,
+        [
+            (row.customer_id, customers[row.customer_id].external_id, at, floors[(row.customer_id, row.meter_id)], watermark)
+            for row, at, watermark in rows
+            if row.customer_id in customers
+        ],
     ) if rows else set()
     fresh = [(row, at) for row, at, _ in rows if row.customer_id not in busy and row.customer_id in customers]
     await repository.clear_customer_meters(session, scope, [(row.customer_id, row.meter_id) for row, _ in fresh])

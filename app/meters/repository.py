@@ -467,16 +467,22 @@ async def resettable(session: AsyncSession, scope: TenantScope, resets: Sequence
 
 
 async def customers_with_events_from(
-    session: AsyncSession, scope: TenantScope, spans: Sequence[tuple[uuid.UUID, str | None, datetime, int]]
+    session: AsyncSession, scope: TenantScope, spans: Sequence[tuple[uuid.UUID, str | None, datetime, int, int]]
 ) -> set[uuid.UUID]:
-    """Of (customer, its external id, time, watermark): the customers with an event (any: usage,
-    credit, reset) timestamped at or after the time that the meter job has already counted (an
-    xid below the watermark). Their new period does not start empty."""
+    """Of (customer, its external id, time, floor, watermark): the customers with an event (any:
+    usage, credit, reset) timestamped at or after the time that the meter job has already counted
+    (an xid below the watermark). Their new period does not start empty. Read by xid, from the
+    floor (no event timestamped at or after the time has a smaller one) to the watermark."""
     span = values(
-        column("customer_id", Uuid), column("external_id", String), column("at", DateTime(timezone=True)), column("watermark", BigInteger), name="spans"
+        column("customer_id", Uuid),
+        column("external_id", String),
+        column("at", DateTime(timezone=True)),
+        column("floor", BigInteger),
+        column("watermark", BigInteger),
+        name="spans",
     ).data(list(spans))
-    counted = Event.xid < cast(cast(span.c.watermark, Text), XID8)
-    own = select(span.c.customer_id).select_from(span).join(Event, Event.customer_id == span.c.customer_id).where(Event.timestamp >= span.c.at, counted)
+    counted = [Event.xid >= cast(cast(span.c.floor, Text), XID8), Event.xid < cast(cast(span.c.watermark, Text), XID8), Event.timestamp >= span.c.at]
+    own = select(span.c.customer_id).select_from(span).join(Event, Event.customer_id == span.c.customer_id).where(*counted)
     by_external = (
         select(span.c.customer_id)
         .select_from(span)
@@ -484,7 +490,7 @@ async def customers_with_events_from(
             Event,
             and_(Event.organization_id == scope.organization_id, Event.customer_id.is_(None), Event.external_customer_id == span.c.external_id),
         )
-        .where(Event.timestamp >= span.c.at, counted)
+        .where(*counted)
     )
     return set((await session.scalars(union(own, by_external))).all())
 

@@ -56,8 +56,6 @@ class Event(Base):
             postgresql_where=text("customer_id IS NULL"),
         ),
         Index("ix_events_organization_id_timestamp", "organization_id", "timestamp"),
-        # a customer's events of a period: billing a closed period reads them by timestamp
-        Index("ix_events_customer_id_timestamp", "customer_id", "timestamp"),
         # credits and resets: few rows among a customer's many usage events
         Index("ix_events_customer_id_system", "customer_id", "xid", postgresql_where=text("source = 'system'")),
     )

@@ -91,6 +91,9 @@ class Subscription(TenantModel):
     # xid were billed by it (or earlier); later ones, timestamped in a billed period, are billed
     # late by the next renewal (app/subscriptions/metered.py). NULL: no renewal yet.
     metered_watermark: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    # No event of the customer timestamped in the current period or later has an xid below this
+    # (app/subscriptions/metered.py: the floor): billing reads the period's events from it.
+    metered_floor: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     user_metadata: Mapped[dict[str, Any]] = mapped_column("metadata", JSONB, nullable=False, default=dict)
 
 

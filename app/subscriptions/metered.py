@@ -35,10 +35,20 @@ period's end (app/events/service.py: reset_meters_at) starts the customer meter'
 Billing reads events by period, never the customer meters: a reset does not hide late events of
 a closed period from the next renewal.
 
+**Reading by xid, the floor.** Events are read through the indexes the meter job reads
+((customer_id, xid), and (organization_id, external_customer_id, xid) for events sent for an
+external id), so ingestion pays for no index of billing's own. Each subscription keeps a floor
+(`metered_floor`): no event of its customer timestamped in the current period or later has a
+smaller xid. A renewal reads the closing period's events from the floor to the new watermark
+(about one period's arrivals), and sets the next floor: the smallest xid below the watermark
+among the customer's events timestamped from the period's end on (sent ahead of time, at most a
+few minutes), else the watermark. The late days are read from the previous watermark; a late
+period's total (counted again) from 0, which is rare. A subscription's first renewal reads from 0.
+
 **Statements.** For a batch of up to 200 subscriptions: the prices, the meters and the
 watermark; per meter, the late days (only when a subscription was billed before) and one
-aggregation of every period of the batch (a VALUES list joined to the events by
-(customer_id, timestamp)); what was billed; the members' names; the resets.
+aggregation of every period of the batch (a VALUES list joined to the events); what was billed;
+the members' names; the next floors; the resets.
 """
 
 from __future__ import annotations
@@ -147,15 +157,15 @@ async def bill_batch(
             continue
         spans: list[UsageSpan] = []
 
-        def add(period: _Period, price: ProductPrice, late_from: int) -> None:
+        def add(period: _Period, price: ProductPrice, late_from: int, xid_from: int = 0) -> None:
             key = len(periods)
             periods[key] = (period, price, meter)
             customer = customers.get(period.subscription.customer_id)
-            spans.append(UsageSpan(key, period.subscription.customer_id, customer.external_id if customer else None, period.start, period.end, late_from))
+            spans.append(UsageSpan(key, period.subscription.customer_id, customer.external_id if customer else None, period.start, period.end, late_from, xid_from))
 
         for subscription, price in on_meter:
             if subscription.period_number >= 0:  # a trial's usage is not billed
-                add(_Period(subscription, subscription.current_period_start, subscription.current_period_end, False), price, 0)
+                add(_Period(subscription, subscription.current_period_start, subscription.current_period_end, False), price, 0, subscription.metered_floor or 0)
         await _add_late_periods(session, scope, meter, on_meter, watermark, customers, add)
         if spans:
             usage.update(await repository.span_usage(session, scope, meter, spans, watermark))
@@ -174,13 +184,33 @@ async def bill_batch(
                 bill.lines.append(line)
                 bill.entries.append(entry)
 
+    floors = await _next_floors(session, scope, billed_subscriptions, customers, watermark)
     resets = []
     for subscription in billed_subscriptions:
         subscription.metered_watermark = watermark
+        subscription.metered_floor = floors[subscription.id]
         for price in by_product[subscription.product_id]:
-            resets.append((subscription.customer_id, price.meter_id, subscription.current_period_end))
+            resets.append((subscription.customer_id, price.meter_id, subscription.current_period_end, subscription.metered_floor))
     await events.reset_meters_at(session, scope, resets)
     return bills
+
+
+async def _next_floors(
+    session: AsyncSession, scope: TenantScope, subscriptions: Sequence[Subscription], customers: Mapping[uuid.UUID, Customer], watermark: int
+) -> dict[uuid.UUID, int]:
+    """Each subscription's floor for the period starting now: the smallest xid of the customer's
+    events timestamped from the closing period's end on (sent ahead of time, at most a few
+    minutes) among those below the watermark, else the watermark. Every event of the new period
+    and later ones has an xid at least as large, so the next renewal reads the customer's events
+    from there by xid (one period's arrivals, not its whole history) and misses none. One
+    statement for the batch; the first renewal of a subscription reads from 0."""
+    spans = []
+    for index, subscription in enumerate(subscriptions):
+        customer = customers.get(subscription.customer_id)
+        external_id = customer.external_id if customer else None
+        spans.append(UsageSpan(index, subscription.customer_id, external_id, subscription.current_period_end, subscription.current_period_end, 0, subscription.metered_floor or 0))
+    first = await repository.first_xids_from(session, scope, spans, watermark)
+    return {subscription.id: min(watermark, first.get(index, watermark)) for index, subscription in enumerate(subscriptions)}
 
 
 async def _add_late_periods(session, scope, meter, on_meter, watermark, customers, add) -> None:
@@ -196,7 +226,7 @@ async def _add_late_periods(session, scope, meter, on_meter, watermark, customer
         spans.append(
             UsageSpan(
                 index, subscription.customer_id, customer.external_id if customer else None,
-                subscription.anchor_at, subscription.current_period_start, subscription.metered_watermark,
+                subscription.anchor_at, subscription.current_period_start, subscription.metered_watermark, subscription.metered_watermark,
             )
         )
     days: dict[int, set[datetime]] = {}

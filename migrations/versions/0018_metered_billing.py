@@ -3,8 +3,8 @@
 - product_prices: `tier_mode` (graduated | volume | package) with `tiers` or `package_size` /
   `package_amount`; a tiered metered price has no `unit_amount`.
 - billing_entries: `meter_id`, `member_id`, `quantity` of a `metered` entry.
-- subscriptions: `metered_watermark`, the last renewal's pg_snapshot_xmin.
-- events: (customer_id, timestamp), to read a customer's events of a closed period.
+- subscriptions: `metered_watermark`, the last renewal's pg_snapshot_xmin, and `metered_floor`,
+  the xid from which billing reads the customer's events of the current period.
 
 Revision ID: 0018
 Revises: 0017
@@ -65,11 +65,11 @@ def upgrade() -> None:
     op.create_check_constraint(op.f("ck_billing_entries_quantity"), "billing_entries", "quantity IS NULL OR quantity >= 0")
 
     op.add_column("subscriptions", sa.Column("metered_watermark", sa.BigInteger(), nullable=True))
-    op.create_index("ix_events_customer_id_timestamp", "events", ["customer_id", "timestamp"], unique=False)
+    op.add_column("subscriptions", sa.Column("metered_floor", sa.BigInteger(), nullable=True))
 
 
 def downgrade() -> None:
-    op.drop_index("ix_events_customer_id_timestamp", table_name="events")
+    op.drop_column("subscriptions", "metered_floor")
     op.drop_column("subscriptions", "metered_watermark")
     op.drop_constraint(op.f("ck_billing_entries_quantity"), "billing_entries", type_="check")
     op.drop_constraint(op.f("ck_billing_entries_metered"), "billing_entries", type_="check")
