@@ -213,6 +213,9 @@ class Processes:
                 print(f"--- {proc.name} log ({proc.log}), last lines ---\n{text}", file=sys.stderr)
 
     def remove_logs(self) -> None:
+        if os.environ.get("BENCH_KEEP_LOGS"):
+            print("logs kept: " + " ".join(self.logs), file=sys.stderr)
+            return
         for path in self.logs:
             try:
                 os.unlink(path)

@@ -305,11 +305,24 @@ async def reset_meters_at(session: AsyncSession, scope: TenantScope, resets: Seq
     statement; the customer meters start their new period at once, in the rows
     (`aggregation.apply_resets`: a few statements for a renewal batch, not a meter update job per
     customer); only a customer with events of the new period already counted gets the job."""
+    done = await aggregation.apply_resets(session, scope, resets)
     await _write_system_events(
-        session, scope, [(customer_id, meters_repository.RESET_EVENT, {"meter_id": str(meter_id)}, None, at) for customer_id, meter_id, at, _ in resets], update=False
+        session,
+        scope,
+        [
+            (customer_id, meters_repository.RESET_EVENT, _reset_metadata(meter_id, (customer_id, meter_id) in done.applied), None, at)
+            for customer_id, meter_id, at, _ in resets
+        ],
+        update=False,
     )
-    for customer_id in sorted(await aggregation.apply_resets(session, scope, resets)):
+    for customer_id in sorted(done.busy):
         request_update(session, customer_id)
+
+
+def _reset_metadata(meter_id: uuid.UUID, applied: bool) -> dict[str, Any]:
+    """A reset event's metadata; `applied`: the customer meter's row already starts its new period
+    (the meter sweep need not count the event; the job, when it does, finds nothing to redo)."""
+    return {"meter_id": str(meter_id), "applied": True} if applied else {"meter_id": str(meter_id)}
 
 
 async def _write_system_events(

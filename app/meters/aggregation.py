@@ -192,7 +192,16 @@ def _status_change(row: CustomerMeter, customer: Customer, meter: Meter, organiz
 # -- a renewal's resets: the new periods start in the rows at once ------------------------------------
 
 
-async def apply_resets(session: AsyncSession, scope: TenantScope, resets: Sequence[tuple[uuid.UUID, uuid.UUID, datetime, int]]) -> set[uuid.UUID]:
+@dataclass
+class AppliedResets:
+    """What `apply_resets` did: the (customer, meter) rows now in their new period, and the
+    customers whose meters the update job must count again."""
+
+    applied: set[tuple[uuid.UUID, uuid.UUID]]
+    busy: set[uuid.UUID]
+
+
+async def apply_resets(session: AsyncSession, scope: TenantScope, resets: Sequence[tuple[uuid.UUID, uuid.UUID, datetime, int]]) -> AppliedResets:
     """Start the new periods that this transaction's reset events (customer, meter, at, floor: no
     event of the customer timestamped at or after `at` has a smaller xid) begin,
     in the customer meters themselves, instead of a meter update job per customer (a renewal
@@ -200,12 +209,14 @@ async def apply_resets(session: AsyncSession, scope: TenantScope, resets: Sequen
     counted yet starts its period empty (its totals, members and distinct values cleared, and
     `last_reset_at` the reset's time, so the job later goes on counting from there without
     counting again), and its status follows (`customer.state_changed`, as the job would send).
-    Returns the customers whose meters the job must count again (an event at or after the reset
-    already counted): the caller asks for their update. A customer meter not counted yet (no
-    row) needs nothing now: the job counts it from the reset when it first runs. Takes the customers' meter locks, in a
+    Returns the rows reset, and the customers whose meters the job must count again (an event at
+    or after the reset already counted): the caller asks for their update, and marks the reset
+    events of the rows reset `applied` (the meter sweep does not wait for the job over them). A
+    customer meter not counted yet (no row) needs nothing now: the job counts it from the reset
+    when it first runs. Takes the customers' meter locks, in a
     fixed order, so that no update job is halfway through meanwhile."""
     if not resets:
-        return set()
+        return AppliedResets(set(), set())
     customer_ids = {customer_id for customer_id, _, _, _ in resets}
     floors = {(customer_id, meter_id): floor for customer_id, meter_id, _, floor in resets}
     await repository.lock_customers(session, list(customer_ids))
@@ -234,7 +245,7 @@ async def apply_resets(session: AsyncSession, scope: TenantScope, resets: Sequen
             changes.append((WebhookEventType.customer_state_changed, changed))
     await session.flush()
     await webhooks.emit_many(session, scope, changes)
-    return busy
+    return AppliedResets({(row.customer_id, row.meter_id) for row, _ in fresh}, busy)
 
 
 def meter_global_id(meter_id: uuid.UUID) -> str:

@@ -403,9 +403,13 @@ async def forget_customer(session: AsyncSession, scope: TenantScope, customer_id
 
 
 async def customers_behind(session: AsyncSession, scope: TenantScope, limit: int = 5000) -> list[uuid.UUID]:
-    """Customers with events their totals have not counted yet (one index probe each)."""
+    """Customers with events their totals have not counted yet (one index probe each), but for
+    resets already applied to their rows."""
     watermark = func.coalesce(CustomerMeterState.watermark, 0)
-    after = Event.xid >= cast(cast(watermark, Text), XID8)
+    applied_reset = and_(Event.source == "system", Event.name == RESET_EVENT, Event.user_metadata.has_key("applied"))
+    # a renewal's reset already applied to the rows (aggregation.apply_resets) waits for the
+    # customer's next update instead of asking for one
+    after = and_(Event.xid >= cast(cast(watermark, Text), XID8), not_(applied_reset))
     behind = or_(
         select(Event.id).where(Event.customer_id == Customer.id, after).limit(1).exists(),
         select(Event.id)  # sent for its external id before it existed

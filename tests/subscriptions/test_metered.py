@@ -512,6 +512,12 @@ async def test_the_renewal_starts_the_customer_meters_new_period_in_the_row_with
     assert await _renew(live, s) == 1
     assert await _meter_row(live, s) == (0, 0, "ok", END)
     assert await _update_jobs(live) == []
+    from app.meters import repository as meters_repository
+
+    async with tenant_session(live.session_factory, s.subject.scope) as session:  # nor does the meter sweep ask for one
+        assert s.customer_id not in await meters_repository.customers_behind(session, s.subject.scope)
+        [(metadata,)] = await rows(session, "SELECT metadata FROM events WHERE name = 'kassa.meter_reset' AND customer_id = :c", c=s.customer_id)
+    assert metadata == {"meter_id": str(s.meter_id), "applied": True}
     async with tenant_session(live.session_factory, s.subject.scope) as session:
         changed = await rows(session, "SELECT payload FROM webhook_events WHERE type = 'customer.state_changed' ORDER BY sequence DESC LIMIT 1")
     assert (changed[0][0]["data"]["previousStatus"], changed[0][0]["data"]["status"], changed[0][0]["data"]["consumed"]) == ("EXCEEDED", "OK", "0")
@@ -541,6 +547,10 @@ async def test_a_customer_with_new_period_events_already_counted_gets_the_meter_
     assert await _renew(live, s) == 1
     assert (await _meter_row(live, s))[0] == 2  # untouched: the job recounts it
     assert len(await _update_jobs(live)) == 1
+    from app.meters import repository as meters_repository
+
+    async with tenant_session(live.session_factory, s.subject.scope) as session:  # and the sweep would ask again, were the job lost
+        assert s.customer_id in await meters_repository.customers_behind(session, s.subject.scope)
     await _settle(live)
     await _update_meters(live, s)
     scratch = await _from_scratch(live, s)
