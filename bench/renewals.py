@@ -204,6 +204,14 @@ async def _load(database_url: str, catalog: Catalog, period_end: datetime) -> fl
                 "INSERT INTO customer_meter_states (id, organization_id, customer_id, watermark, created_at, modified_at)"
                 " SELECT gen_random_uuid(), organization_id, id, pg_current_xact_id()::text::bigint + 1, now(), now() FROM customers"
             )
+            # and the totals it keeps: each metered customer's `api_call` meter, as counted
+            await conn.execute(
+                "INSERT INTO customer_meters (id, organization_id, customer_id, meter_id, event_count, value_count, value_sum,"
+                " distinct_count, consumed, credited, status, needs_recount, created_at, modified_at)"
+                " SELECT gen_random_uuid(), e.organization_id, e.customer_id, p.meter_id, count(*), 0, 0, 0, count(*), 0, 'ok', false, now(), now()"
+                " FROM events e JOIN product_prices p ON p.id = $1 WHERE e.source = 'user' GROUP BY e.organization_id, e.customer_id, p.meter_id",
+                catalog.metered_price_id,
+            )
         await conn.execute("ANALYZE customers; ANALYZE subscriptions; ANALYZE events")
     finally:
         await conn.close()

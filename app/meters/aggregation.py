@@ -22,6 +22,7 @@ from typing import Any, Mapping, Sequence
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.kit import clock
 from app.kit.decimals import decimal_text
 from app.kit.ids import to_global_id
 from app.kit.tenancy import TenantScope
@@ -177,14 +178,18 @@ def _status_change(row: CustomerMeter, customer: Customer, meter: Meter, organiz
     if status == row.status:
         return None
     previous, row.status = row.status, status
+    return _state_changed(customer, meter, previous, status, Decimal(row.consumed), Decimal(row.credited), percent)
+
+
+def _state_changed(customer: Customer, meter: Meter, previous: str, status: str, consumed: Decimal, credited: Decimal, percent: Decimal | None) -> dict[str, Any]:
     return {
         "customer": customer_data(customer),
         "meter": {"id": meter_global_id(meter.id), "name": meter.name},
         "previousStatus": previous.upper(),
         "status": status.upper(),
-        "consumed": decimal_text(row.consumed),
-        "credited": decimal_text(row.credited),
-        "balance": decimal_text(row.credited - row.consumed),
+        "consumed": decimal_text(consumed),
+        "credited": decimal_text(credited),
+        "balance": decimal_text(credited - consumed),
         "percentUsed": decimal_text(percent) if percent is not None else None,
     }
 
@@ -202,50 +207,52 @@ class AppliedResets:
 
 
 async def apply_resets(session: AsyncSession, scope: TenantScope, resets: Sequence[tuple[uuid.UUID, uuid.UUID, datetime, int]]) -> AppliedResets:
-    """Start the new periods that this transaction's reset events (customer, meter, at, floor: no
-    event of the customer timestamped at or after `at` has a smaller xid) begin,
-    in the customer meters themselves, instead of a meter update job per customer (a renewal
-    batch resets hundreds): a customer meter whose customer has no event at or after its reset
-    counted yet starts its period empty (its totals, members and distinct values cleared, and
-    `last_reset_at` the reset's time, so the job later goes on counting from there without
-    counting again), and its status follows (`customer.state_changed`, as the job would send).
-    Returns the rows reset, and the customers whose meters the job must count again (an event at
-    or after the reset already counted): the caller asks for their update, and marks the reset
-    events of the rows reset `applied` (the meter sweep does not wait for the job over them). A
-    customer meter not counted yet (no row) needs nothing now: the job counts it from the reset
-    when it first runs. Takes the customers' meter locks, in a
-    fixed order, so that no update job is halfway through meanwhile."""
+    """Start the new periods that this transaction's reset events (customer, meter, at, floor)
+    begin, in the customer meters themselves, instead of a meter update job per customer (a
+    renewal batch resets hundreds). The floor is the smallest xid of the customer's events
+    timestamped at or after `at` that the caller found below its snapshot's xmin, else that xmin
+    (app/subscriptions/metered.py): so such an event was counted by the meter job exactly when
+    the floor is below the customer's meter watermark.
+
+    A customer none of whose events at or after the reset is counted yet has its customer
+    meters start the new period empty: totals, members and distinct values cleared,
+    `last_reset_at` the reset's time (the job later goes on counting from there, without
+    counting again), and the status as the totals make it (`customer.state_changed`, as the job
+    would send). The others (busy) are left to the job, which counts them again from the reset:
+    the caller asks for their update. Rows already in a later period, or to be counted again,
+    are left alone; a customer meter not counted yet (no row) needs nothing now: the job counts
+    it from the reset when it first runs. Takes the customers' meter locks, in a fixed order, so
+    that no update job is halfway through meanwhile. A few statements whatever the batch."""
     if not resets:
         return AppliedResets(set(), set())
-    customer_ids = {customer_id for customer_id, _, _, _ in resets}
     floors = {(customer_id, meter_id): floor for customer_id, meter_id, _, floor in resets}
-    await repository.lock_customers(session, list(customer_ids))
+    await repository.lock_customers(session, list({customer_id for customer_id, _, _, _ in resets}))
     rows = await repository.resettable(session, scope, [(customer_id, meter_id, at) for customer_id, meter_id, at, _ in resets])
-    customers = {c.id: c for c in await repository.customers_of(session, scope, list(customer_ids))}
-    busy = await repository.customers_with_events_from(
-        session,
-        scope,
-        [
-            (row.customer_id, customers[row.customer_id].external_id, at, floors[(row.customer_id, row.meter_id)], watermark)
-            for row, at, watermark in rows
-            if row.customer_id in customers
-        ],
-    ) if rows else set()
-    fresh = [(row, at) for row, at, _ in rows if row.customer_id not in busy and row.customer_id in customers]
-    await repository.clear_customer_meters(session, scope, [(row.customer_id, row.meter_id) for row, _ in fresh])
-    organization = await organizations.get(session, scope) if fresh else None
-    meters = {m.id: m for m in await repository.get_many(session, scope, list({row.meter_id for row, _ in fresh}))} if fresh else {}
-    changes = []
-    for row, at in fresh:
-        _zero(row)
-        row.consumed = row.credited = Decimal(0)
-        row.last_reset_at = at
-        changed = _status_change(row, customers[row.customer_id], meters[row.meter_id], organization)
-        if changed is not None:
-            changes.append((WebhookEventType.customer_state_changed, changed))
-    await session.flush()
-    await webhooks.emit_many(session, scope, changes)
-    return AppliedResets({(row.customer_id, row.meter_id) for row, _ in fresh}, busy)
+    busy = {row.customer_id for row in rows if floors[(row.customer_id, row.meter_id)] < row.watermark}
+    fresh = [row for row in rows if row.customer_id not in busy]
+    if not fresh:
+        return AppliedResets(set(), busy)
+    organization = await organizations.get(session, scope)
+    status, percent = status_of(Decimal(0), Decimal(0), organization)  # an empty period's
+    await repository.clear_customer_meters(session, scope, [(row.customer_id, row.meter_id) for row in fresh])
+    await repository.start_periods(session, scope, [(row.id, row.at) for row in fresh], status=status, now=clock.now())
+    changed = [row for row in fresh if row.status != status]
+    if changed:
+        customers = {c.id: c for c in await repository.customers_of(session, scope, list({row.customer_id for row in changed}))}
+        meters = {m.id: m for m in await repository.get_many(session, scope, list({row.meter_id for row in changed}))}
+        await webhooks.emit_many(
+            session,
+            scope,
+            [
+                (
+                    WebhookEventType.customer_state_changed,
+                    _state_changed(customers[row.customer_id], meters[row.meter_id], row.status, status, Decimal(0), Decimal(0), percent),
+                )
+                for row in changed
+                if row.customer_id in customers
+            ],
+        )
+    return AppliedResets({(row.customer_id, row.meter_id) for row in fresh}, busy)
 
 
 def meter_global_id(meter_id: uuid.UUID) -> str:

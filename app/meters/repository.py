@@ -30,7 +30,6 @@ from sqlalchemy import (
     select,
     true,
     tuple_,
-    union,
     update,
     values,
 )
@@ -450,13 +449,16 @@ def _resets(resets: Sequence[tuple[uuid.UUID, uuid.UUID, datetime]]):
     return values(column("customer_id", Uuid), column("meter_id", Uuid), column("at", DateTime(timezone=True)), name="resets").data(list(resets))
 
 
-async def resettable(session: AsyncSession, scope: TenantScope, resets: Sequence[tuple[uuid.UUID, uuid.UUID, datetime]]) -> list[tuple[CustomerMeter, datetime, int]]:
-    """The customer meters the resets start a new period of (row locked), each with its reset's
-    time and its customer's watermark: those already in a later period, or to be counted again,
-    are left to the update job."""
+async def resettable(session: AsyncSession, scope: TenantScope, resets: Sequence[tuple[uuid.UUID, uuid.UUID, datetime]]) -> list[Any]:
+    """The customer meters the resets start a new period of (rows locked): `id customer_id
+    meter_id status`, the reset's `at` and the customer's meter `watermark`; those already in a
+    later period, or to be counted again, are left to the update job."""
     reset = _resets(resets)
     statement = (
-        select(CustomerMeter, reset.c.at, CustomerMeterState.watermark)
+        select(
+            CustomerMeter.id, CustomerMeter.customer_id, CustomerMeter.meter_id, CustomerMeter.status, reset.c.at,
+            cast(CustomerMeterState.watermark, BigInteger).label("watermark"),
+        )
         .join(reset, and_(CustomerMeter.customer_id == reset.c.customer_id, CustomerMeter.meter_id == reset.c.meter_id))
         .join(CustomerMeterState, CustomerMeterState.customer_id == CustomerMeter.customer_id)
         .where(
@@ -467,41 +469,29 @@ async def resettable(session: AsyncSession, scope: TenantScope, resets: Sequence
         .order_by(CustomerMeter.id)
         .with_for_update(of=CustomerMeter)
     )
-    return [(row[0], row[1], int(row[2])) for row in (await session.execute(statement)).all()]
+    return list((await session.execute(statement)).all())
 
 
-async def customers_with_events_from(
-    session: AsyncSession, scope: TenantScope, spans: Sequence[tuple[uuid.UUID, str | None, datetime, int, int]]
-) -> set[uuid.UUID]:
-    """Of (customer, its external id, time, floor, watermark): the customers with an event (any:
-    usage, credit, reset) timestamped at or after the time that the meter job has already counted
-    (an xid below the watermark). Their new period does not start empty. Read by xid, from the
-    floor (no event timestamped at or after the time has a smaller one) to the watermark."""
-    span = values(
-        column("customer_id", Uuid),
-        column("external_id", String),
-        column("at", DateTime(timezone=True)),
-        column("floor", BigInteger),
-        column("watermark", BigInteger),
-        name="spans",
-    ).data(list(spans))
-    counted = [Event.xid >= cast(cast(span.c.floor, Text), XID8), Event.xid < cast(cast(span.c.watermark, Text), XID8), Event.timestamp >= span.c.at]
-    own = select(span.c.customer_id).select_from(span).join(Event, Event.customer_id == span.c.customer_id).where(*counted)
-    by_external = (
-        select(span.c.customer_id)
-        .select_from(span)
-        .join(
-            Event,
-            and_(Event.organization_id == scope.organization_id, Event.customer_id.is_(None), Event.external_customer_id == span.c.external_id),
+async def start_periods(session: AsyncSession, scope: TenantScope, starts: Sequence[tuple[uuid.UUID, datetime]], *, status: str, now: datetime) -> None:
+    """Empty the customer meters (id, new period's start) in one statement: a new period."""
+    start = values(column("id", Uuid), column("at", DateTime(timezone=True)), name="starts").data(list(starts))
+    await session.execute(
+        update(CustomerMeter)
+        .where(owned_by(CustomerMeter, scope), CustomerMeter.id == start.c.id)
+        .values(
+            event_count=0, value_count=0, value_sum=0, value_max=None, value_min=None, distinct_count=0, consumed=0, credited=0,
+            last_reset_at=start.c.at, status=status, modified_at=now,
         )
-        .where(*counted)
+        .execution_options(synchronize_session=False)
     )
-    return set((await session.scalars(union(own, by_external))).all())
 
 
 async def clear_customer_meters(session: AsyncSession, scope: TenantScope, pairs: Sequence[tuple[uuid.UUID, uuid.UUID]]) -> None:
     """`clear_customer_meter` for many (customer, meter) pairs: two statements."""
     if not pairs:
         return
+    customer_ids = list({customer_id for customer_id, _ in pairs})
     for model in (CustomerMeterMember, MeterDistinctValue):
-        await session.execute(delete(model).where(owned_by(model, scope), tuple_(model.customer_id, model.meter_id).in_(list(pairs))))
+        await session.execute(
+            delete(model).where(owned_by(model, scope), model.customer_id.in_(customer_ids), tuple_(model.customer_id, model.meter_id).in_(list(pairs)))
+        )
