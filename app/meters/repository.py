@@ -14,13 +14,11 @@ from sqlalchemy import (
     ColumnElement,
     DateTime,
     Numeric,
-    String,
     Text,
     Uuid,
     and_,
     case,
     cast,
-    column,
     delete,
     false,
     func,
@@ -31,13 +29,12 @@ from sqlalchemy import (
     true,
     tuple_,
     update,
-    values,
 )
 from sqlalchemy.dialects.postgresql import JSONB, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.kit.pagination import Page, paginate
-from app.kit.repository import escape_like, owned_by, scoped
+from app.kit.repository import escape_like, owned_by, rows_table, scoped
 from app.kit.tenancy import TenantScope
 from app.meters.definitions import property_key
 from app.models import (
@@ -446,7 +443,7 @@ async def customers_of(session: AsyncSession, scope: TenantScope, customer_ids: 
 
 
 def _resets(resets: Sequence[tuple[uuid.UUID, uuid.UUID, datetime]]):
-    return values(column("customer_id", Uuid), column("meter_id", Uuid), column("at", DateTime(timezone=True)), name="resets").data(list(resets))
+    return rows_table("resets", [("customer_id", Uuid()), ("meter_id", Uuid()), ("at", DateTime(timezone=True))], resets)
 
 
 async def resettable(session: AsyncSession, scope: TenantScope, resets: Sequence[tuple[uuid.UUID, uuid.UUID, datetime]]) -> list[Any]:
@@ -474,7 +471,7 @@ async def resettable(session: AsyncSession, scope: TenantScope, resets: Sequence
 
 async def start_periods(session: AsyncSession, scope: TenantScope, starts: Sequence[tuple[uuid.UUID, datetime]], *, status: str, now: datetime) -> None:
     """Empty the customer meters (id, new period's start) in one statement: a new period."""
-    start = values(column("id", Uuid), column("at", DateTime(timezone=True)), name="starts").data(list(starts))
+    start = rows_table("starts", [("id", Uuid()), ("at", DateTime(timezone=True))], starts)
     await session.execute(
         update(CustomerMeter)
         .where(owned_by(CustomerMeter, scope), CustomerMeter.id == start.c.id)

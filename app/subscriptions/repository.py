@@ -7,11 +7,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Sequence
 
-from sqlalchemy import BigInteger, DateTime, Integer, Numeric, String, Text, Uuid, and_, case, cast, column, func, literal, or_, select, true, tuple_, union_all, values
+from sqlalchemy import BigInteger, DateTime, Integer, Numeric, String, Text, Uuid, and_, case, cast, func, literal, or_, select, true, tuple_, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.kit.pagination import Page, paginate
-from app.kit.repository import scoped
+from app.kit.repository import rows_table, scoped
 from app.kit.tenancy import TenantScope
 from app.meters.repository import CREDIT_EVENT, filter_clause, member_key, numeric_value, xid_literal
 from app.models import Customer, Event, Member, Meter, PriceType, ProductPrice
@@ -197,18 +197,13 @@ class UsageSpan:
 
 
 def _spans(spans: Sequence[UsageSpan]):
-    return (
-        values(
-            column("key", Integer),
-            column("customer_id", Uuid),
-            column("external_id", String),
-            column("start_at", DateTime(timezone=True)),
-            column("end_at", DateTime(timezone=True)),
-            column("late_from", BigInteger),
-            column("xid_from", BigInteger),
-            name="spans",
-        )
-        .data([(s.key, s.customer_id, s.external_id, s.start_at, s.end_at, s.late_from, s.xid_from) for s in spans])
+    return rows_table(
+        "spans",
+        [
+            ("key", Integer()), ("customer_id", Uuid()), ("external_id", String()), ("start_at", DateTime(timezone=True)),
+            ("end_at", DateTime(timezone=True)), ("late_from", BigInteger()), ("xid_from", BigInteger()),
+        ],
+        [(s.key, s.customer_id, s.external_id, s.start_at, s.end_at, s.late_from, s.xid_from) for s in spans],
     )
 
 
