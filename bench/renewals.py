@@ -27,7 +27,8 @@ entry and one renewal order of period 1, `period_number` 1), invoice numbers 1..
 every renewal order paid with one payment in the ledger for its due amount.
 
 The subscriptions on "Base + usage" have 1 to 4 `api_call` usage events each in period 0
-(COPY'd with the subscriptions, committed well before T): their renewal bills that usage
+(COPY'd with the subscriptions, committed well before T, and counted into their customer meters
+as the meter job would have during the month): their renewal bills that usage
 (app/subscriptions/metered.py) as a metered line of the renewal order, at 0.5 cent a call
 (rounded once: 1, 2, 3, 4 calls cost 1, 1, 2, 2 cents). The check: every metered subscription
 has exactly one metered billing entry, for its expected amount, and its renewal order's subtotal
