@@ -28,6 +28,7 @@ first paid period bills the new price).
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 import uuid
 from dataclasses import dataclass, field
@@ -38,11 +39,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.auth.subject import Subject
 from app.catalog import repository as catalog
 from app.discounts import service as discounts
-from app.discounts.amounts import DiscountTerms, compute_amounts
 from app.discounts.tax_rates import tax_rates_for
 from app.kit import clock
 from app.kit.errors import FieldIssue, NotFound, ValidationFailed
-from app.kit.money import Money
 from app.kit.tenancy import TenantScope
 from app.models import Customer
 from app.models.discount import Discount, DiscountDuration
@@ -51,7 +50,7 @@ from app.models.product import BASE_PRICE_TYPES, PriceType, Product, ProductPric
 from app.models.subscription import BillingEntry, Subscription, SubscriptionStatus
 from app.models.webhook import WebhookEventType
 from app.orders import service as orders
-from app.orders.service import OrderAmounts, OrderDraft, OrderLine, Payment
+from app.orders.service import OrderAmounts, OrderDraft, OrderLine
 from app.subscriptions import proration, repository, seats
 from app.subscriptions import service as subscriptions
 from app.subscriptions.errors import ChangeNotAllowedReason, SubscriptionChangeNotAllowed, SubscriptionNotChangeable
@@ -91,11 +90,8 @@ class ChangePlan:
     amounts: OrderAmounts  # of the entries' lines: an order's (`invoice` with a debit), else their net
     due_now: int  # charged now (`invoice`)
     added_to_next_order: int  # the net the next order's subtotal takes (`prorate`, or an `invoice` netting a credit)
-    invoiced: bool  # an order is made now
-    discount_id: uuid.UUID | None = None
-    tax_basis_points: int = 0
-    customer: Customer | None = None
     lines: list[OrderLine] = field(default_factory=list)
+    draft: OrderDraft | None = None  # the order made now (`invoice` netting a debit)
 
     @property
     def currency(self) -> str:
@@ -154,17 +150,9 @@ async def resume(session: AsyncSession, subject: Subject, subscription_id: uuid.
         pending_entry.order_id = order.id
     session.add_all([entry, *billed.carried])
     await session.flush()
-    await _charge(session, scope, order)
+    await subscriptions._settle_new(session, scope, [order])
     await subscriptions._emit(session, scope, subscription, WebhookEventType.subscription_resumed, WebhookEventType.subscription_updated)
     return subscription, order
-
-
-async def _charge(session: AsyncSession, scope: TenantScope, order: Order) -> None:
-    """As a renewal's order: nothing due, paid now; else its charge asked for after commit."""
-    if order.due_amount == 0:
-        await orders.mark_paid_many(session, scope, [Payment(order, order.processor, None, None, 0)])
-    else:
-        subscriptions._ask_charges(session, [order])
 
 
 async def _discount(session: AsyncSession, scope: TenantScope, subscription: Subscription) -> Discount | None:
@@ -273,23 +261,18 @@ async def plan_change(session: AsyncSession, scope: TenantScope, subscription: S
     currency = subscription.currency
     plan = ChangePlan(
         subscription=subscription, at=at, behavior=request.behavior, product=product, price=price, seats=new_seats, new_amount=new_amount,
-        entries=entries, amounts=OrderAmounts(currency=currency, subtotal=net, discount=0, tax=0), due_now=0, added_to_next_order=net, invoiced=False,
+        entries=entries, amounts=OrderAmounts(currency=currency, subtotal=net, discount=0, tax=0), due_now=0, added_to_next_order=net,
         lines=[e.line() for e in entries],
     )
     if request.behavior == ProrationBehavior.invoice and net > 0:
         customer = (await repository.customers_by_id(session, scope, [subscription.customer_id])).get(subscription.customer_id)
-        discount = await _discount(session, scope, subscription)
-        applies = subscriptions._discount_applies(discount, subscription, subscription.period_number, start) and discount is not None
-        terms = DiscountTerms.of(discount) if applies else None  # type: ignore[arg-type]
-        rate = await _rate(session, scope, customer)
-        computed = compute_amounts([Money(e.signed, currency) for e in entries], discount=terms, tax_basis_points=rate)
-        plan.amounts = OrderAmounts(currency=currency, subtotal=computed.subtotal.amount, discount=computed.discount_amount.amount, tax=computed.tax_amount.amount)
+        plan.draft = subscriptions._order_draft(
+            subscription, customer, await _discount(session, scope, subscription), await _rate(session, scope, customer),
+            subscription.period_number, start, plan.lines, billing_reason=BillingReason.subscription_update,
+        )
+        plan.amounts = plan.draft.amounts
         plan.due_now = plan.amounts.due
         plan.added_to_next_order = 0
-        plan.invoiced = True
-        plan.customer = customer
-        plan.tax_basis_points = rate
-        plan.discount_id = discount.id if applies else None  # type: ignore[union-attr]
     return plan
 
 
@@ -332,31 +315,10 @@ async def update(session: AsyncSession, subject: Subject, subscription_id: uuid.
     await session.flush()
     await subscriptions._emit(session, scope, subscription, WebhookEventType.subscription_updated)
     order = None
-    if plan.invoiced:
-        customer = plan.customer
-        address = (customer.billing_address if customer is not None else None) or {}
-        [order] = await orders.create_orders(
-            session,
-            scope,
-            [
-                OrderDraft(
-                    customer_id=subscription.customer_id,
-                    product_id=subscription.product_id,
-                    billing_reason=BillingReason.subscription_update,
-                    amounts=plan.amounts,
-                    lines=plan.lines,
-                    processor=subscription.processor,
-                    subscription_id=subscription.id,
-                    discount_id=plan.discount_id,
-                    tax_basis_points=plan.tax_basis_points,
-                    tax_country=address.get("country"),
-                    billing_name=customer.billing_name if customer is not None else None,
-                    billing_address=address or None,
-                )
-            ],
-        )
+    if plan.draft is not None:  # for the new product
+        [order] = await orders.create_orders(session, scope, [dataclasses.replace(plan.draft, product_id=plan.product.id)])
         for row in rows:
             row.order_id = order.id
         await session.flush()
-        await _charge(session, scope, order)
+        await subscriptions._settle_new(session, scope, [order])
     return subscription, order, plan

@@ -207,51 +207,42 @@ def _spans(spans: Sequence[UsageSpan]):
     )
 
 
-def _span_events(scope: TenantScope, meter: Meter, spans: Sequence[UsageSpan], xid_to: int, columns):
-    """The meter's usage events and credits of each span: one branch for the events attributed
-    to the customer, one for those sent for its external id before it existed; both read by
-    xid, from the span's `xid_from` to `xid_to` (indexes (customer_id, xid) and
+def _customers_events(scope: TenantScope, spans: Sequence[UsageSpan], xid_to: int, columns, *, upto_end: bool = True, only=None):
+    """The events of each span's customer, `columns(span)` of each: one branch for the events
+    attributed to the customer, one for those sent for its external id before it existed; both
+    read by xid, from the span's `xid_from` to `xid_to` (indexes (customer_id, xid) and
     (organization_id, external_customer_id, xid): the ones the meter job reads, so that
-    ingestion pays for no index of billing's own), the timestamps filtered; `columns(span)` the
-    columns each branch selects."""
+    ingestion pays for no index of billing's own), timestamped from the span's `start_at` (to
+    its `end_at` with `upto_end`), and matching `only(span)` when given."""
     span = _spans(spans)
-    usage = and_(Event.source == "user", filter_clause(meter.filter))
-    credit = and_(Event.source == "system", Event.name == CREDIT_EVENT, Event.user_metadata["meter_id"].astext == str(meter.id))
-    common = [
-        Event.xid >= cast(cast(span.c.xid_from, Text), XID8), Event.xid < xid_literal(xid_to),
-        Event.timestamp >= span.c.start_at, Event.timestamp < span.c.end_at, or_(usage, credit),
-    ]
-    own = select(*columns(span, usage)).select_from(span).join(Event, Event.customer_id == span.c.customer_id).where(*common)
+    common = [Event.xid >= cast(cast(span.c.xid_from, Text), XID8), Event.xid < xid_literal(xid_to), Event.timestamp >= span.c.start_at]
+    if upto_end:
+        common.append(Event.timestamp < span.c.end_at)
+    if only is not None:
+        common.append(only(span))
+    own = select(*columns(span)).select_from(span).join(Event, Event.customer_id == span.c.customer_id).where(*common)
     by_external = (
-        select(*columns(span, usage))
+        select(*columns(span))
         .select_from(span)
-        .join(
-            Event,
-            and_(
-                Event.customer_id.is_(None),
-                Event.organization_id == scope.organization_id,
-                Event.external_customer_id == span.c.external_id,
-            ),
-        )
+        .join(Event, and_(Event.customer_id.is_(None), Event.organization_id == scope.organization_id, Event.external_customer_id == span.c.external_id))
         .where(*common)
     )
     return union_all(own, by_external).subquery("span_events")
+
+
+def _span_events(scope: TenantScope, meter: Meter, spans: Sequence[UsageSpan], xid_to: int, columns):
+    """The meter's usage events and credits of each span (`_customers_events`); `columns(span,
+    usage)` the columns each branch selects."""
+    usage = and_(Event.source == "user", filter_clause(meter.filter))
+    credit = and_(Event.source == "system", Event.name == CREDIT_EVENT, Event.user_metadata["meter_id"].astext == str(meter.id))
+    return _customers_events(scope, spans, xid_to, lambda span: columns(span, usage), only=lambda span: or_(usage, credit))
 
 
 async def first_xids_from(session: AsyncSession, scope: TenantScope, spans: Sequence[UsageSpan], xid_to: int) -> dict[int, int]:
     """For each span: the smallest xid below `xid_to` (and from its `xid_from`) of the customer's
     events (any: usage, credits, resets) timestamped at or after its `start_at` (its `end_at`
     unused); spans without one are left out. The next floor of metered.py."""
-    span = _spans(spans)
-    common = [Event.xid >= cast(cast(span.c.xid_from, Text), XID8), Event.xid < xid_literal(xid_to), Event.timestamp >= span.c.start_at]
-    own = select(span.c.key, Event.xid.label("xid")).select_from(span).join(Event, Event.customer_id == span.c.customer_id).where(*common)
-    by_external = (
-        select(span.c.key, Event.xid.label("xid"))
-        .select_from(span)
-        .join(Event, and_(Event.customer_id.is_(None), Event.organization_id == scope.organization_id, Event.external_customer_id == span.c.external_id))
-        .where(*common)
-    )
-    rows = union_all(own, by_external).subquery("after")
+    rows = _customers_events(scope, spans, xid_to, lambda span: [span.c.key, Event.xid.label("xid")], upto_end=False)
     statement = select(rows.c.key, func.min(cast(cast(rows.c.xid, Text), BigInteger))).group_by(rows.c.key)
     return {int(key): int(xid) for key, xid in (await session.execute(statement)).all()}
 

@@ -271,17 +271,26 @@ def _final_usage(subscription: Subscription, customer: Customer | None, discount
 
 
 def _order_draft(
-    subscription: Subscription, customer: Customer | None, discount: Discount | None, rate: int, number: int, start: datetime, lines: list[OrderLine]
+    subscription: Subscription,
+    customer: Customer | None,
+    discount: Discount | None,
+    rate: int,
+    number: int,
+    start: datetime,
+    lines: list[OrderLine],
+    *,
+    billing_reason: BillingReason = BillingReason.subscription_cycle,
 ) -> OrderDraft:
-    """A renewal's order of `lines` (period `number`, starting at `start`): the subscription's
-    discount where it applies to that period, the tax `rate` of the customer's place."""
+    """A subscription's order of `lines` (a renewal's; or a change's, app/subscriptions/changes.py)
+    in period `number`, starting at `start`: the subscription's discount where it applies to
+    that period, the tax `rate` of the customer's place."""
     address = (customer.billing_address if customer is not None else None) or {}
     terms = DiscountTerms.of(discount) if discount is not None and _discount_applies(discount, subscription, number, start) else None
     amounts = compute_amounts([Money(line.unit_amount * line.quantity, subscription.currency) for line in lines], discount=terms, tax_basis_points=rate)
     return OrderDraft(
         customer_id=subscription.customer_id,
         product_id=subscription.product_id,
-        billing_reason=BillingReason.subscription_cycle,
+        billing_reason=billing_reason,
         amounts=OrderAmounts(
             currency=subscription.currency, subtotal=amounts.subtotal.amount, discount=amounts.discount_amount.amount, tax=amounts.tax_amount.amount
         ),
@@ -360,13 +369,18 @@ async def renew_due(session: AsyncSession, scope: TenantScope, *, limit: int = R
         session.add_all(drafted)
     session.add_all(carried)
     await session.flush()
-    free = [order for order in made if order.due_amount == 0]  # nothing to charge: paid now
-    await orders.mark_paid_many(session, scope, [Payment(order, order.processor, None, None, 0) for order in free])
+    await _settle_new(session, scope, made)
     for subscription, types in cycled:
         events += _events(subscription, *types)
     await webhooks.emit_many(session, scope, events)
-    _ask_charges(session, [order for order in made if order.due_amount > 0])
     return len(due)
+
+
+async def _settle_new(session: AsyncSession, scope: TenantScope, made: Sequence[Order]) -> None:
+    """New subscription orders (a renewal batch's, a resume's, a change's): those with nothing
+    due are paid now; the others' charges are asked for after commit (`_ask_charges`)."""
+    await orders.mark_paid_many(session, scope, [Payment(order, order.processor, None, None, 0) for order in made if order.due_amount == 0])
+    _ask_charges(session, [order for order in made if order.due_amount > 0])
 
 
 async def _pending_of(session: AsyncSession, scope: TenantScope, subscriptions: Sequence[Subscription]) -> dict[uuid.UUID, list[BillingEntry]]:
