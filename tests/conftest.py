@@ -273,13 +273,16 @@ async def assert_ledgers_balance(session_factory) -> None:
     the database (the `session_factory` and `live` fixtures), and callable mid-scenario."""
     from app.kit.ledger import LEDGERS, reconcile_report
     from app.orders.reconcile import discrepancies
+    from app.wallets.repository import lots_mismatches
 
     if not LEDGERS:
         return
     async with session_factory() as session, as_owner(session):
         report = await reconcile_report(session)
         orders = await discrepancies(session)
+        lots = await lots_mismatches(session)
     assert not report, f"cached balances differ from their ledgers:\n{report}"
+    assert not lots, "wallets whose balance differs from what their lots hold (wallet, balance, lots): " + repr(lots)
     assert not orders, "orders whose transactions do not reconcile with their amounts:\n" + "\n".join(orders)
 
 

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from sqlalchemy import CheckConstraint, Integer, String, text
+from sqlalchemy import BigInteger, CheckConstraint, Integer, String, text
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -22,6 +22,10 @@ class Organization(RecordModel):
         ),
         CheckConstraint("dunning_final_status IN ('canceled', 'unpaid')", name="dunning_final_status"),
         CheckConstraint("dunning_grace_days BETWEEN 0 AND 60", name="dunning_grace_days"),
+        CheckConstraint(
+            "wallet_minimum_top_up >= 1 AND wallet_maximum_top_up >= wallet_minimum_top_up AND wallet_low_balance_threshold >= 0",
+            name="wallet_bounds",
+        ),
     )
 
     name: Mapped[str] = mapped_column(String(200), nullable=False)
@@ -36,3 +40,8 @@ class Organization(RecordModel):
     )
     dunning_final_status: Mapped[str] = mapped_column(String(16), nullable=False, default="canceled", server_default="canceled")
     dunning_grace_days: Mapped[int] = mapped_column(Integer, nullable=False, default=7, server_default="7")
+    # wallets (app/wallets): the bounds of one top-up, and the balance under which
+    # `wallet.low_balance` is sent (minor units of the wallet's currency)
+    wallet_minimum_top_up: Mapped[int] = mapped_column(BigInteger, nullable=False, default=100, server_default="100")
+    wallet_maximum_top_up: Mapped[int] = mapped_column(BigInteger, nullable=False, default=1_000_000, server_default="1000000")
+    wallet_low_balance_threshold: Mapped[int] = mapped_column(BigInteger, nullable=False, default=500, server_default="500")

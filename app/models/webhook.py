@@ -57,6 +57,11 @@ class WebhookEventType(str, enum.Enum):
     customer_seat_assigned = "customer_seat.assigned"
     customer_seat_claimed = "customer_seat.claimed"
     customer_seat_revoked = "customer_seat.revoked"
+    wallet_balance_updated = "wallet.balance_updated"
+    wallet_low_balance = "wallet.low_balance"
+    wallet_depleted = "wallet.depleted"
+    wallet_auto_top_up_succeeded = "wallet.auto_top_up_succeeded"
+    wallet_auto_top_up_failed = "wallet.auto_top_up_failed"
 
 
 class WebhookEndpoint(SoftDeleteMixin, TenantModel):

@@ -47,6 +47,11 @@ _TYPE_DESCRIPTIONS = {
     "subscription.cycled": "A subscription renewed: a new period, its billing entry and its renewal order.",
     "subscription.paused": "A subscription reached the end of its period with a pause asked for: it is paused, not renewed (no order).",
     "subscription.resumed": "A pause was taken back, or a paused subscription started a new period (its order charged).",
+    "wallet.balance_updated": "A wallet's balance changed: the latest balance and the transactions since the last such event (at most one per wallet per second).",
+    "wallet.low_balance": "A wallet's balance fell under the organization's low-balance threshold (once per crossing).",
+    "wallet.depleted": "A wallet's balance reached zero (once per crossing).",
+    "wallet.auto_top_up_succeeded": "An auto top-up was paid and credited to the wallet.",
+    "wallet.auto_top_up_failed": "An auto top-up's payment failed; after repeated failures auto top-up pauses until the payment method changes.",
 }
 
 WebhookEventType = strawberry.enum(
