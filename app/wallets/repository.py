@@ -214,3 +214,7 @@ async def lots_mismatches(session: AsyncSession) -> list[tuple[uuid.UUID, int, i
         .where(Wallet.balance != func.coalesce(sums.c.remaining, 0))
     )
     return [(row[0], int(row[1]), int(row[2])) for row in rows]
+
+
+async def entries_by_id(session: AsyncSession, scope: TenantScope, ids: Sequence[uuid.UUID]) -> list[WalletEntry]:
+    return list(await session.scalars(select(WalletEntry).where(owned_by(WalletEntry, scope), WalletEntry.id.in_(ids))))

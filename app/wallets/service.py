@@ -372,3 +372,43 @@ async def set_member_budget(
     budget.spent = await repository.member_spent(session, subject.scope, wallet.id, member.id, budget.period_start)
     await session.flush()
     return budget
+
+
+async def load_budgets_of_members(session: AsyncSession, scope: TenantScope, member_ids: list[uuid.UUID]) -> list[list[MemberBudget]]:
+    """Each member's budgets (one per wallet); read them through `spent_now`."""
+    budgets = await repository.budgets_of_members(session, scope, member_ids)
+    return grouped(budgets, member_ids, key=lambda b: b.member_id)
+
+
+def spent_now(budget: MemberBudget, now: datetime) -> tuple[datetime, int]:
+    """The budget's current period start and spend in it, without writing (a past period's
+    spend reads as zero: the next spend starts the new period in the row)."""
+    start = period_start(budget.period, now)
+    return (start, 0) if budget.period_start < start else (budget.period_start, budget.spent)
+
+
+@dataclass(frozen=True)
+class UncoveredTotal:
+    customer_id: uuid.UUID
+    currency: str
+    meter_id: uuid.UUID
+    member_id: uuid.UUID | None
+    amount: int
+    quantity: Any
+
+
+async def load_uncovered_of(session: AsyncSession, scope: TenantScope, customer_ids: list[uuid.UUID]) -> list[list[UncoveredTotal]]:
+    rows = await repository.uncovered_totals(session, scope, customer_ids)
+    totals = [UncoveredTotal(r.customer_id, r.currency, r.meter_id, r.member_id, int(r.amount), r.quantity) for r in rows]
+    return grouped(totals, customer_ids, key=lambda t: t.customer_id)
+
+
+async def get_entry(session: AsyncSession, scope: TenantScope, entry_id: uuid.UUID) -> WalletEntry:
+    entry = await repository.entry(session, scope, entry_id)
+    if entry is None:
+        raise NotFound("Wallet transaction not found")
+    return entry
+
+
+async def load_entries(session: AsyncSession, scope: TenantScope, ids: list[uuid.UUID]) -> list[WalletEntry | None]:
+    return in_order(await repository.entries_by_id(session, scope, ids), ids)

@@ -91,6 +91,23 @@ class Customer(Node):
         rows = await loader(info, subscriptions_of_customer).load(self.model.id)
         return [Subscription.from_model(row) for row in rows]
 
+    @strawberry.field(description="The customer's wallets, one per currency (a business customer's are shared by its members).")
+    async def wallets(self, info: strawberry.Info) -> list[Annotated["Wallet", strawberry.lazy("schema.wallets.types")]] | None:
+        from schema.wallets.loaders import wallets_of_customer
+        from schema.wallets.types import Wallet
+
+        return [Wallet.from_model(row) for row in await loader(info, wallets_of_customer).load(self.model.id)]
+
+    @strawberry.field(
+        description="Usage of wallet-enabled prices its wallets did not pay (the balance or a member's budget ran out), summed per currency, meter and member: "
+        "lost to the merchant, never a debt."
+    )
+    async def uncovered_usage(self, info: strawberry.Info) -> list[Annotated["UncoveredUsage", strawberry.lazy("schema.wallets.types")]] | None:
+        from schema.wallets.loaders import uncovered_of_customer
+        from schema.wallets.types import UncoveredUsage
+
+        return [UncoveredUsage.from_total(total) for total in await loader(info, uncovered_of_customer).load(self.model.id)]
+
     @strawberry.field(description="The member who owns the customer; exactly one per customer.")
     def owner(self, info: strawberry.Info) -> Annotated["Member", strawberry.lazy("schema.members.types")] | None:
         if self.member_rows is not None:

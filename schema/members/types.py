@@ -49,6 +49,20 @@ class Member(Node):
 
         return [Subscription.from_model(row) for row in await loader(info, subscriptions_of_member).load(self.model.id)]
 
+    @strawberry.field(description="The wallets the member uses: its customer's, shared by all members.")
+    async def wallets(self, info: strawberry.Info) -> list[Annotated["Wallet", strawberry.lazy("schema.wallets.types")]] | None:
+        from schema.wallets.loaders import wallets_of_customer
+        from schema.wallets.types import Wallet
+
+        return [Wallet.from_model(row) for row in await loader(info, wallets_of_customer).load(self.model.customer_id)]
+
+    @strawberry.field(description="The member's spending caps on the shared wallets (one per wallet that has one), with what it spent this period.")
+    async def wallet_budgets(self, info: strawberry.Info) -> list[Annotated["MemberBudget", strawberry.lazy("schema.wallets.types")]] | None:
+        from schema.wallets.loaders import budgets_of_member
+        from schema.wallets.types import MemberBudget
+
+        return [MemberBudget.from_model(row) for row in await loader(info, budgets_of_member).load(self.model.id)]
+
     @strawberry.field(description="The customer this member belongs to.")
     def customer(self, info: strawberry.Info) -> Annotated["Customer", strawberry.lazy("schema.customers.types")]:
         # Not a coroutine function: graphql-core awaits the load only when there is one.

@@ -1,0 +1,12 @@
+"""Dataloaders of wallets (see schema.kit.loaders)."""
+
+from __future__ import annotations
+
+from app.wallets import service
+from schema.kit.loaders import by_id, by_parent
+
+wallet_by_id = by_id(service.load_wallets)
+wallets_of_customer = by_parent(service.load_wallets_of)
+budgets_of_member = by_parent(service.load_budgets_of_members)
+uncovered_of_customer = by_parent(service.load_uncovered_of)
+wallet_entry_by_id = by_id(service.load_entries)
