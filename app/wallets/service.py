@@ -104,6 +104,14 @@ async def load_wallets_of(session: AsyncSession, scope: TenantScope, customer_id
     return grouped(await repository.wallets_of(session, scope, customer_ids), customer_ids, key=lambda w: w.customer_id)
 
 
+RECENT_ENTRIES = 10
+
+
+async def load_recent_entries_of(session: AsyncSession, scope: TenantScope, wallet_ids: list[uuid.UUID]) -> list[list[WalletEntry]]:
+    rows = await repository.latest_entries_of(session, scope, wallet_ids, RECENT_ENTRIES)
+    return grouped(rows, wallet_ids, key=lambda e: e.wallet_id)
+
+
 async def list_entries(
     session: AsyncSession, scope: TenantScope, wallet_id: uuid.UUID, *, types: Sequence[str] | None = None, member_id: uuid.UUID | None = None,
     first: int = 50, after: str | None = None, max_page_size: int = 100,

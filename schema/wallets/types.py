@@ -16,11 +16,10 @@ from app.models.wallet import Wallet as WalletModel
 from app.models.wallet import WalletEntry as WalletEntryModel
 from app.wallets import service
 from app.wallets.service import UncoveredTotal
-from schema.kit.errors import run_query
 from schema.kit.loaders import loader
 from schema.kit.money import Money
 from schema.kit.relay import Connection, Node
-from schema.wallets.loaders import wallet_by_id
+from schema.wallets.loaders import recent_entries_of_wallet, wallet_by_id
 
 
 @strawberry.enum(description="A kind of wallet transaction.")
@@ -94,23 +93,10 @@ class Wallet(Node):
     customer_id: strawberry.ID = strawberry.field(description="The customer.")
     created_at: datetime = strawberry.field(description="When it was opened (at its first credit or use).")
 
-    @strawberry.field(description="Its transactions, newest first, a page at a time.")
-    async def transactions(
-        self,
-        info: strawberry.Info,
-        first: Annotated[int, strawberry.argument(description="Page size, 1 to 100.")] = 50,
-        after: Annotated[str | None, strawberry.argument(description="The `endCursor` of the previous page.")] = None,
-        types: Annotated[list[WalletTransactionType] | None, strawberry.argument(description="Only these kinds; all by default.")] = None,
-    ) -> WalletTransactionConnection:
-        wallet, settings = self.model, info.context.settings
-        page = await run_query(
-            info,
-            lambda session, subject: service.list_entries(
-                session, subject.scope, wallet.id, types=[t.value for t in types] if types else None, first=first, after=after,
-                max_page_size=settings.page_size_max,
-            ),
-        )
-        return Connection.from_page(page, lambda row: WalletTransaction.from_model(row, wallet.currency))
+    @strawberry.field(description="Its newest transactions (up to 10, newest first; the `walletTransactions` query pages through all of them).")
+    async def recent_transactions(self, info: strawberry.Info) -> list[WalletTransaction]:
+        rows = await loader(info, recent_entries_of_wallet).load(self.model.id)
+        return [WalletTransaction.from_model(row, self.model.currency) for row in rows]
 
     @classmethod
     def from_model(cls, row: WalletModel) -> "Wallet":
