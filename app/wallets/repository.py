@@ -245,3 +245,19 @@ def bindparam_uuids(ids: Sequence[uuid.UUID]):
     from sqlalchemy.dialects.postgresql import ARRAY
 
     return bindparam("wallet_ids", list(ids), type_=ARRAY(Uuid()))
+
+
+async def spend_of_members(session: AsyncSession, scope: TenantScope, member_ids: Sequence[uuid.UUID], since: datetime) -> list[Any]:
+    """Per member and wallet: what the member's usage and captured holds took since `since`."""
+    e = WalletEntry
+    return list(
+        (
+            await session.execute(
+                select(e.member_id, e.wallet_id, Wallet.currency, func.sum(-e.amount).label("spent"))
+                .join(Wallet, Wallet.id == e.wallet_id)
+                .where(owned_by(e, scope), e.member_id.in_(member_ids), e.type.in_(("usage", "hold_capture")), e.created_at >= since)
+                .group_by(e.member_id, e.wallet_id, Wallet.currency)
+                .order_by(e.member_id, Wallet.currency)
+            )
+        ).all()
+    )

@@ -420,3 +420,20 @@ async def get_entry(session: AsyncSession, scope: TenantScope, entry_id: uuid.UU
 
 async def load_entries(session: AsyncSession, scope: TenantScope, ids: list[uuid.UUID]) -> list[WalletEntry | None]:
     return in_order(await repository.entries_by_id(session, scope, ids), ids)
+
+
+@dataclass(frozen=True)
+class MemberMonthSpend:
+    member_id: uuid.UUID
+    wallet_id: uuid.UUID
+    currency: str
+    period_start: datetime
+    spent: int
+
+
+async def load_month_spend_of_members(session: AsyncSession, scope: TenantScope, member_ids: list[uuid.UUID]) -> list[list[MemberMonthSpend]]:
+    """Each member's spend this calendar month (UTC) per shared wallet, from the ledger."""
+    start = period_start(BudgetPeriod.month.value, clock.now())
+    rows = await repository.spend_of_members(session, scope, member_ids, start)
+    spends = [MemberMonthSpend(r.member_id, r.wallet_id, r.currency, start, int(r.spent)) for r in rows]
+    return grouped(spends, member_ids, key=lambda s: s.member_id)

@@ -63,6 +63,17 @@ class Member(Node):
 
         return [MemberBudget.from_model(row) for row in await loader(info, budgets_of_member).load(self.model.id)]
 
+    @strawberry.field(description="What the member's usage and captured holds took from each shared wallet this calendar month (UTC); wallets it did not spend from are left out.")
+    async def wallet_spend(self, info: strawberry.Info) -> list[Annotated["MemberWalletSpend", strawberry.lazy("schema.wallets.types")]] | None:
+        from schema.kit.money import Money
+        from schema.wallets.loaders import month_spend_of_member
+        from schema.wallets.types import MemberWalletSpend
+
+        return [
+            MemberWalletSpend(wallet_id=strawberry.ID(to_global_id("Wallet", s.wallet_id)), period_start=s.period_start, spent=Money(amount=s.spent, currency=s.currency))
+            for s in await loader(info, month_spend_of_member).load(self.model.id)
+        ]
+
     @strawberry.field(description="The customer this member belongs to.")
     def customer(self, info: strawberry.Info) -> Annotated["Customer", strawberry.lazy("schema.customers.types")]:
         # Not a coroutine function: graphql-core awaits the load only when there is one.

@@ -161,3 +161,10 @@ class UncoveredUsage:
             meter_id=strawberry.ID(to_global_id("Meter", total.meter_id)),
             member_id=strawberry.ID(to_global_id("Member", total.member_id)) if total.member_id else None,
         )
+
+
+@strawberry.type(description="What one member's usage and captured holds took from one shared wallet this calendar month (UTC).")
+class MemberWalletSpend:
+    wallet_id: strawberry.ID = strawberry.field(description="The shared wallet.")
+    period_start: datetime = strawberry.field(description="The start of this calendar month (UTC).")
+    spent: Money = strawberry.field(description="What the member spent from it since then.")
