@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from app.wallets import service
+from app.wallets import holds, service
 from schema.kit.loaders import by_id, by_parent
 
 wallet_by_id = by_id(service.load_wallets)
@@ -10,3 +10,4 @@ wallets_of_customer = by_parent(service.load_wallets_of)
 budgets_of_member = by_parent(service.load_budgets_of_members)
 uncovered_of_customer = by_parent(service.load_uncovered_of)
 wallet_entry_by_id = by_id(service.load_entries)
+wallet_hold_by_id = by_id(holds.load_holds)
