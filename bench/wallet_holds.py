@@ -114,7 +114,10 @@ async def _setup(database_url: str, organization_id: uuid.UUID):
 
 
 def _merchant(organization_id: uuid.UUID):
+    from app import load_scope_declarations
     from app.auth.scopes import all_scopes
+
+    load_scope_declarations()
     from app.auth.service import operator_scope
     from app.auth.subject import Subject
 

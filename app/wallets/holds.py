@@ -11,9 +11,13 @@ the hold's whole amount from `held`. A capture of 0 is a release in effect, reco
 with a captured amount of 0.
 
 Expiry: a hold past `expires_at` is no longer active. The job `wallets.expire_holds` (every
-minute) marks such holds `expired` and releases them; before a hold, a capture or a release, the
-wallet's overdue holds are expired in the same locked transaction, so an overdue hold never blocks
-funds nor is captured (its capture answers `HoldNotActive` with status `expired`).
+minute) marks such holds `expired` and releases them; a new hold (and the usage drain's capture)
+first expires the wallet's overdue holds in the same locked transaction, so an overdue hold never
+blocks funds; a capture or release of an overdue hold answers `HoldNotActive` with status
+`expired` (its transaction rolls back; the job or the next hold marks it).
+
+Holds move `held` (and so `available`), not the balance: only a capture, through `debit`, asks
+for the wallet's balance-changed job.
 """
 
 from __future__ import annotations
@@ -91,12 +95,17 @@ async def hold(
     available balance, or the member's budget left, does not cover it."""
     amount, expires_in, description = _check_hold_input(amount, expires_in, description)
     code = service.check_currency_code(currency)
-    if customer is None:
-        customer = await get_customer(session, subject, customer_id)
-    member_id = await _member_of(session, subject, customer, member_id)
     scope = subject.scope
-    wallet = await service.wallet_for(session, scope, customer.id, code, lock=True)
-    await expire_overdue(session, scope, wallet)
+    wallet = None
+    if customer is None and member_id is None:  # the common case in one statement: the wallet locked, its customer live
+        wallet = await repository.wallet_of_live_customer(session, scope, customer_id, code)
+    if wallet is None:
+        if customer is None:
+            customer = await get_customer(session, subject, customer_id)
+        member_id = await _member_of(session, subject, customer, member_id)
+        wallet = await service.wallet_for(session, scope, customer.id, code, lock=True)
+    if amount > wallet.available and wallet.held > 0:  # overdue holds may free enough (else the insert expires them)
+        await expire_overdue(session, scope, wallet)
     if amount > wallet.available:
         raise InsufficientFunds(amount, wallet.available, wallet.currency, INSUFFICIENT_BALANCE)
     spend = await service.member_spend(session, scope, wallet, member_id)
@@ -104,27 +113,41 @@ async def hold(
         raise InsufficientFunds(amount, spend.left, wallet.currency, MEMBER_BUDGET_EXCEEDED)
     now = clock.now()
     row = WalletHold(
-        id=uuid.uuid4(), organization_id=wallet.organization_id, created_at=now, modified_at=now, wallet_id=wallet.id, customer_id=customer.id,
+        id=uuid.uuid4(), organization_id=wallet.organization_id, created_at=now, modified_at=now, wallet_id=wallet.id, customer_id=wallet.customer_id,
         member_id=member_id, amount=amount, captured_amount=None, status=WalletHoldStatus.active.value, expires_at=now + timedelta(seconds=expires_in),
         resolved_at=None, description=description,
     )
     _set_held(wallet, await repository.insert_hold(session, row))
-    service.balance_changed(session, wallet.id)
     return row
 
 
-async def _locked_hold(session: AsyncSession, scope: TenantScope, hold_id: uuid.UUID) -> tuple[Wallet, WalletHold]:
-    """The hold and its wallet, the wallet row locked first (then the hold's), overdue holds
-    expired."""
-    found = await repository.hold(session, scope, hold_id)
-    if found is None:
+async def _active_hold(session: AsyncSession, scope: TenantScope, hold_id: uuid.UUID) -> tuple[Wallet, WalletHold]:
+    """The hold, which must be active and not past its expiry (else HoldNotActive, with status
+    `expired` for an overdue one: the job or the wallet's next hold marks it), and its wallet,
+    locked. The hold is read before the lock, so the lock is held for less: its change is
+    conditional on it being still active (`resolve_hold`), a hold changed in between is refused
+    and the transaction rolls back."""
+    row = await repository.hold(session, scope, hold_id)
+    if row is None:
         raise NotFound("Wallet hold not found")
-    wallet = await repository.get(session, scope, found.wallet_id, lock=True)
+    if row.status == WalletHoldStatus.active.value and row.expires_at <= clock.now():
+        raise HoldNotActive(WalletHoldStatus.expired.value)
+    if row.status != WalletHoldStatus.active.value:
+        raise HoldNotActive(row.status)
+    wallet = await repository.get(session, scope, row.wallet_id, lock=True)
     assert wallet is not None
-    await expire_overdue(session, scope, wallet)
-    locked = await repository.hold(session, scope, hold_id, lock=True)
-    assert locked is not None
-    return wallet, locked
+    return wallet, row
+
+
+async def _resolve(session: AsyncSession, scope: TenantScope, wallet: Wallet, row: WalletHold, status: str, captured: int | None, now) -> None:
+    held = await repository.resolve_hold(session, scope, row.id, status, captured, now)
+    if held is None:  # captured, released or expired since it was read: refused (the caller's transaction rolls back)
+        fresh = await repository.hold(session, scope, row.id)
+        raise HoldNotActive(fresh.status if fresh is not None else "gone")
+    _set_held(wallet, held)
+    values = {"status": status, "captured_amount": captured, "resolved_at": now, "modified_at": now}
+    for name, value in values.items():
+        set_committed_value(row, name, value)
 
 
 async def _budget_of(session: AsyncSession, scope: TenantScope, wallet: Wallet, member_id: uuid.UUID | None) -> MemberBudget | None:
@@ -139,18 +162,12 @@ async def _capture(
     """Post the capture (if any), release the hold's whole amount, count the member's spend."""
     budget = await _budget_of(session, scope, wallet, member_id) if captured > 0 else None
     now = clock.now()
+    await _resolve(session, scope, wallet, row, WalletHoldStatus.captured.value, captured, now)
     if captured > 0:
         await service.debit(session, scope, wallet, "hold_capture", captured, hold_id=row.id, member_id=member_id, **columns)
-    held = await repository.resolve_hold(session, scope, row.id, WalletHoldStatus.captured.value, captured, now)
-    assert held is not None  # the hold row is locked and was active
-    _set_held(wallet, held)
-    for name, value in (("status", WalletHoldStatus.captured.value), ("captured_amount", captured), ("resolved_at", now), ("modified_at", now)):
-        set_committed_value(row, name, value)
     service.add_spend(budget, captured)
     if budget is not None:
         await session.flush()
-    if captured == 0:
-        service.balance_changed(session, wallet.id)
 
 
 async def capture(session: AsyncSession, subject: Subject, hold_id: uuid.UUID, amount: Any = None) -> tuple[Wallet, WalletHold]:
@@ -163,9 +180,7 @@ async def capture(session: AsyncSession, subject: Subject, hold_id: uuid.UUID, a
         if issues:
             raise ValidationFailed(issues)
     scope = subject.scope
-    wallet, row = await _locked_hold(session, scope, hold_id)
-    if row.status != WalletHoldStatus.active.value:
-        raise HoldNotActive(row.status)
+    wallet, row = await _active_hold(session, scope, hold_id)
     captured = row.amount if amount is None else amount
     if captured > row.amount:
         raise ValidationFailed([FieldIssue(("amount",), f"must be at most the held amount, {row.amount}", "more_than_held")])
@@ -197,14 +212,8 @@ async def capture_for_usage(
 async def release(session: AsyncSession, subject: Subject, hold_id: uuid.UUID) -> tuple[Wallet, WalletHold]:
     """Release an active hold: its amount is available again. Raises HoldNotActive."""
     scope = subject.scope
-    wallet, row = await _locked_hold(session, scope, hold_id)
-    if row.status != WalletHoldStatus.active.value:
-        raise HoldNotActive(row.status)
-    now = clock.now()
-    _set_held(wallet, await repository.resolve_hold(session, scope, row.id, WalletHoldStatus.released.value, None, now))
-    for name, value in (("status", WalletHoldStatus.released.value), ("resolved_at", now), ("modified_at", now)):
-        set_committed_value(row, name, value)
-    service.balance_changed(session, wallet.id)
+    wallet, row = await _active_hold(session, scope, hold_id)
+    await _resolve(session, scope, wallet, row, WalletHoldStatus.released.value, None, clock.now())
     return wallet, row
 
 
@@ -219,7 +228,6 @@ async def expire_holds(session: AsyncSession, scope: TenantScope, *, limit: int 
         before = wallet.held
         await expire_overdue(session, scope, wallet)
         if wallet.held != before:
-            service.balance_changed(session, wallet.id)
             done += 1
     return done
 

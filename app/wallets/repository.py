@@ -245,15 +245,20 @@ async def expire_overdue_holds(session: AsyncSession, scope: TenantScope, wallet
     return int(row[0]) if row is not None else None
 
 
-# A new hold and its amount added to the wallet's `held`, in one statement.
+# A new hold and its amount added to the wallet's `held`, in one statement; the wallet's holds past
+# their expiry are expired and leave `held` in it too.
 _INSERT_HOLD = text(
     """
-    WITH hold AS (
+    WITH expired AS (
+        UPDATE wallet_holds SET status = 'expired', resolved_at = :now, modified_at = :now
+        WHERE wallet_id = :wallet_id AND organization_id = :organization_id AND status = 'active' AND expires_at <= :now
+        RETURNING amount
+    ), hold AS (
         INSERT INTO wallet_holds (id, organization_id, created_at, modified_at, wallet_id, customer_id, member_id, amount, status, expires_at, description)
         VALUES (:id, :organization_id, :now, :now, :wallet_id, :customer_id, :member_id, :amount, 'active', :expires_at, :description)
         RETURNING amount
     )
-    UPDATE wallets SET held = held + (SELECT amount FROM hold), modified_at = :now
+    UPDATE wallets SET held = held + (SELECT amount FROM hold) - (SELECT COALESCE(sum(amount), 0) FROM expired), modified_at = :now
     WHERE id = :wallet_id
     RETURNING held
     """
@@ -262,7 +267,7 @@ _INSERT_HOLD = text(
 
 async def insert_hold(session: AsyncSession, hold: WalletHold) -> int:
     """Insert `hold` (active) and add its amount to its wallet's `held` (the wallet row locked by
-    the caller); the wallet's new `held`."""
+    the caller), expiring the wallet's overdue holds; the wallet's new `held`."""
     values = {
         "id": hold.id, "organization_id": hold.organization_id, "now": hold.created_at, "wallet_id": hold.wallet_id, "customer_id": hold.customer_id,
         "member_id": hold.member_id, "amount": hold.amount, "expires_at": hold.expires_at, "description": hold.description,
@@ -296,6 +301,20 @@ async def resolve_hold(session: AsyncSession, scope: TenantScope, hold_id: uuid.
         )
     ).first()
     return int(row[0]) if row is not None else None
+
+
+async def wallet_of_live_customer(session: AsyncSession, scope: TenantScope, customer_id: uuid.UUID, currency: str) -> Wallet | None:
+    """The customer's wallet in `currency`, its row locked, if the customer is not deleted and has one."""
+    from app.models import Customer
+
+    statement = (
+        select(Wallet)
+        .join(Customer, Customer.id == Wallet.customer_id)
+        .where(owned_by(Wallet, scope), Wallet.customer_id == customer_id, Wallet.currency == currency, Customer.deleted_at.is_(None))
+        .with_for_update(of=Wallet)
+        .execution_options(populate_existing=True)
+    )
+    return await session.scalar(statement)
 
 
 async def hold(session: AsyncSession, scope: TenantScope, hold_id: uuid.UUID, *, lock: bool = False) -> WalletHold | None:
