@@ -342,3 +342,40 @@ async def test_200_concurrent_holds_captures_releases_and_adjustments_never_over
     assert held == active_sum and held <= balance
     assert min_running >= 0
     assert refused["hold"] > 0  # the wallet ran short at some point: the refusals were exercised
+
+
+async def test_racing_holds_never_reserve_more_than_the_wallet_and_a_hold_is_captured_once(live):
+    org = await make_org(live.session_factory, name="Race")
+    subject = merchant(org.id)
+    async with tenant_session(live.session_factory, subject.scope) as session:
+        from tests.orders.factories import make_customer
+
+        customer = await make_customer(session, subject)
+        await wallets.adjust(session, subject, customer.id, "usd", 1_000, reason="opening")
+        await session.commit()
+
+    async def take() -> uuid.UUID | None:
+        async with tenant_session(live.session_factory, subject.scope) as session:
+            try:
+                row = await wallet_holds.hold(session, subject, customer.id, None, "usd", 100, 600)
+            except InsufficientFunds:
+                return None
+            await session.commit()
+            return row.id
+
+    won = [h for h in await asyncio.gather(*(take() for _ in range(40))) if h is not None]
+    assert len(won) == 10
+
+    async def capture_once(hold_id: uuid.UUID) -> bool:
+        async with tenant_session(live.session_factory, subject.scope) as session:
+            try:
+                await wallet_holds.capture(session, subject, hold_id, 60)
+            except HoldNotActive:
+                return False
+            await session.commit()
+            return True
+
+    results = await asyncio.gather(*(capture_once(won[0]) for _ in range(8)))
+    assert results.count(True) == 1
+    async with live.session_factory() as session, as_owner(session):
+        assert tuple((await session.execute(text("SELECT balance, held FROM wallets"))).one()) == (940, 900)
