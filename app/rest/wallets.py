@@ -18,7 +18,7 @@ from app.kit.ids import parse_global_id, to_global_id
 from app.kit.validation import check_lookup_text
 from app.models.wallet import WalletHold
 from app.rest.common import RestError, decode_json, error_response, from_domain_error, idempotent, json_response, refused_by_database, subject_for
-from app.wallets import holds
+from app.wallets import holds, service
 from app.wallets import scopes as wallets_scopes
 from app.wallets.errors import HoldNotActive, InsufficientFunds
 
@@ -155,7 +155,7 @@ async def create_hold(request: Request) -> Response:
             session, subject, customer.id, _id(payload.get("member_id"), "Member", "member_id", "body"), payload.get("currency"), payload.get("amount"),
             payload.get("expires_in"), payload.get("description"), customer=customer,
         )
-        return 201, hold_json(row, str(payload["currency"]).lower())
+        return 201, hold_json(row, service.check_currency_code(payload.get("currency")))
 
     return await _keyed(request, payload, work)
 

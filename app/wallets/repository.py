@@ -333,9 +333,10 @@ async def wallets_with_overdue_holds(session: AsyncSession, scope: TenantScope, 
         select(WalletHold.wallet_id)
         .where(owned_by(WalletHold, scope), WalletHold.status == "active", WalletHold.expires_at <= now)
         .group_by(WalletHold.wallet_id)
+        .order_by(WalletHold.wallet_id)
         .limit(limit)
     )
-    return [row[0] for row in rows]
+    return [row[0] for row in rows]  # in id order: wallets are locked in that order
 
 
 async def held_mismatches(session: AsyncSession) -> list[tuple[uuid.UUID, int, int]]:
