@@ -6,7 +6,7 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 from decimal import Decimal
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 import strawberry
 
@@ -24,10 +24,6 @@ from schema.kit.scopes import scoped_field, scoped_mutation
 from schema.wallets.errors import HoldNotActiveError, InsufficientFundsError, WalletCoverage
 from schema.wallets.loaders import wallet_by_id
 from schema.wallets.types import Wallet
-
-if TYPE_CHECKING:
-    from schema.members.types import Member
-
 
 @strawberry.enum(description="Where a wallet hold stands.")
 class WalletHoldStatus(enum.Enum):
@@ -48,21 +44,12 @@ class WalletHold(Node):
     resolved_at: datetime | None = strawberry.field(description="When it was captured, released or expired.")
     description: str | None = strawberry.field(description="Your description of what it is for.")
     created_at: datetime = strawberry.field(description="When it was taken.")
+    member_id: strawberry.ID | None = strawberry.field(description="The member it was taken for (its budget applied), if any.")
 
     @strawberry.field(description="The wallet it reserves funds of.")
     async def wallet(self, info: strawberry.Info) -> Wallet | None:
         row = await loader(info, wallet_by_id).load(self.model.wallet_id)
         return Wallet.from_model(row) if row is not None else None
-
-    @strawberry.field(description="The member it was taken for (within its budget), if any.")
-    async def member(self, info: strawberry.Info) -> Annotated["Member", strawberry.lazy("schema.members.types")] | None:
-        if self.model.member_id is None:
-            return None
-        from schema.members.loaders import member_by_id
-        from schema.members.types import Member
-
-        row = await loader(info, member_by_id).load(self.model.member_id)
-        return Member.from_model(row) if row is not None else None
 
     @classmethod
     def from_model(cls, row: WalletHoldModel, currency: str) -> "WalletHold":
@@ -77,6 +64,7 @@ class WalletHold(Node):
             resolved_at=row.resolved_at,
             description=row.description,
             created_at=row.created_at,
+            member_id=strawberry.ID(to_global_id("Member", row.member_id)) if row.member_id is not None else None,
         )
 
 

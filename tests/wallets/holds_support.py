@@ -21,7 +21,7 @@ from tests.operations import ERROR_FIELDS, VALIDATION, create_business
 from tests.orders.factories import merchant
 
 MONEY = "amount currency"
-HOLD_FIELDS = f"id status amount {{ {MONEY} }} captured {{ {MONEY} }} expiresAt resolvedAt description member {{ id }} wallet {{ id }}"
+HOLD_FIELDS = f"id status amount {{ {MONEY} }} captured {{ {MONEY} }} expiresAt resolvedAt description memberId wallet {{ id }}"
 WALLET_FIELDS = f"id balance {{ {MONEY} }} held {{ {MONEY} }} available {{ {MONEY} }}"
 INSUFFICIENT = "... on InsufficientFundsError { requested available currency reason }"
 NOT_ACTIVE = "... on HoldNotActiveError { status }"

@@ -174,7 +174,7 @@ async def test_member_budgets_cap_holds_and_checks(api, org, session_factory):
 
     # the member's captures count as its spend: once the cap is reached, everything is refused
     holds_of_m1 = (await api.data(WALLET_HOLDS, {"id": (await hold(api, org.token, customer, 100, member_id=m1))["wallet"]["id"], "status": "ACTIVE"}, token=org.token))
-    m1_holds = [h for h in holds_of_m1["node"]["holds"]["nodes"] if h["member"] and h["member"]["id"] == m1]
+    m1_holds = [h for h in holds_of_m1["node"]["holds"]["nodes"] if h["memberId"] == m1]
     for h in m1_holds:
         assert (await capture(api, org.token, h["id"]))["__typename"] == "WalletHoldSuccess"
     budget = await api.data("query($id: ID!) { node(id: $id) { ... on Member { walletBudgets { spent { amount } remaining { amount } } } } }", {"id": m1}, token=org.token)
