@@ -1,5 +1,6 @@
-"""Holds in GraphQL: the `WalletHold` node, `holdWalletFunds`, `captureWalletHold`,
-`releaseWalletHold`, and `walletCheck`, the cheap question asked before serving a request."""
+"""Holds in GraphQL: the `WalletHold` node and `walletCheck`, the cheap question asked before
+serving a request; the mutations `holdWalletFunds`, `captureWalletHold`, `releaseWalletHold` are
+in `mutations.py` here (re-exported: `from schema.wallets.holds import WalletHoldMutations`)."""
 
 from __future__ import annotations
 
@@ -14,14 +15,12 @@ from app.kit.ids import parse_global_id, to_global_id
 from app.models.wallet import WalletHold as WalletHoldModel
 from app.wallets import holds
 from app.wallets import scopes as wallets_scopes
-from schema.kit.errors import NotFoundError, ValidationError, mutation_result, run_mutation, run_query
-from schema.kit.idempotency import idempotency_key_field
+from schema.kit.errors import run_query
 from schema.kit.loaders import loader
 from schema.kit.money import Money
 from schema.kit.relay import Connection, Node
-from schema.kit.scalars import BigInt
-from schema.kit.scopes import scoped_field, scoped_mutation
-from schema.wallets.errors import HoldNotActiveError, InsufficientFundsError, WalletCoverage
+from schema.kit.scopes import scoped_field
+from schema.wallets.errors import WalletCoverage
 from schema.wallets.loaders import wallet_by_id
 from schema.wallets.types import Wallet
 
@@ -106,100 +105,8 @@ class WalletCheck:
         )
 
 
-@strawberry.input(description="Funds to reserve in a customer's wallet.")
-class HoldWalletFundsInput:
-    customer_id: strawberry.ID = strawberry.field(description="The customer.")
-    member_id: strawberry.ID | None = strawberry.field(default=None, description="The member it is for (of that customer): its budget left limits it too.")
-    currency: str = strawberry.field(description="The wallet's currency (ISO 4217, e.g. `usd`).")
-    amount: BigInt = strawberry.field(description="The amount to reserve in minor units, at least 1.")
-    expires_in: int = strawberry.field(description="Seconds until it expires if not captured or released: 1 to 604800 (7 days).")
-    description: str | None = strawberry.field(default=None, description="What it is for, up to 512 characters.")
-    idempotency_key: str | None = idempotency_key_field()
-
-
-@strawberry.input(description="A hold's capture.")
-class CaptureWalletHoldInput:
-    hold_id: strawberry.ID = strawberry.field(description="The hold (active).")
-    amount: BigInt | None = strawberry.field(default=None, description="The actual amount, 0 to the held amount; the held amount by default. The rest is released.")
-    idempotency_key: str | None = idempotency_key_field()
-
-
-@strawberry.input(description="A hold's release.")
-class ReleaseWalletHoldInput:
-    hold_id: strawberry.ID = strawberry.field(description="The hold (active).")
-    idempotency_key: str | None = idempotency_key_field()
-
-
-@strawberry.type(description="The hold as it is now, and its wallet.")
-class WalletHoldSuccess:
-    hold: WalletHold = strawberry.field(description="The hold.")
-    wallet: Wallet = strawberry.field(description="Its wallet as it is now.")
-
-
-HoldWalletFundsResult = mutation_result(
-    "HoldWalletFundsResult", "The hold, or why nothing was reserved.", WalletHoldSuccess, ValidationError, NotFoundError, InsufficientFundsError
-)
-CaptureWalletHoldResult = mutation_result(
-    "CaptureWalletHoldResult", "The captured hold, or why nothing changed.", WalletHoldSuccess, ValidationError, NotFoundError, HoldNotActiveError,
-    InsufficientFundsError,
-)
-ReleaseWalletHoldResult = mutation_result(
-    "ReleaseWalletHoldResult", "The released hold, or why nothing changed.", WalletHoldSuccess, ValidationError, NotFoundError, HoldNotActiveError
-)
-
-
-def _success(result) -> WalletHoldSuccess:
-    wallet, row = result
-    return WalletHoldSuccess(hold=WalletHold.from_model(row, wallet.currency), wallet=Wallet.from_model(wallet))
-
-
 def _optional_id(value: strawberry.ID | None, kind: str):
     return parse_global_id(value, kind) if value is not None else None
-
-
-@strawberry.type
-class WalletHoldMutations:
-    @scoped_mutation(
-        wallets_scopes.WRITE,
-        "Reserve funds of a customer's wallet before serving a request: atomically, at most what is available (the balance less active holds) and, "
-        "for a member with a budget, its budget left; else `InsufficientFundsError` and nothing changes. Capture it for the actual amount, release "
-        "it, or let it expire. Send an `idempotencyKey`: a retry with it holds once.",
-    )
-    async def hold_wallet_funds(
-        self, info: strawberry.Info, input: Annotated[HoldWalletFundsInput, strawberry.argument(description="The hold.")]
-    ) -> HoldWalletFundsResult:
-        async def work(session, subject):
-            row = await holds.hold(
-                session, subject, parse_global_id(input.customer_id, "Customer"), _optional_id(input.member_id, "Member"), input.currency,
-                int(input.amount), input.expires_in, input.description,
-            )
-            from app.wallets import service
-
-            return await service.get_wallet(session, subject, row.wallet_id), row
-
-        return await run_mutation(info, work, _success)
-
-    @scoped_mutation(
-        wallets_scopes.WRITE,
-        "Capture an active hold for the actual amount (at most the held one; by default all of it): a `HOLD_CAPTURE` transaction, the rest released. "
-        "A hold past its expiry is not active (`HoldNotActiveError`, status `expired`). Send an `idempotencyKey`: a retry with it captures once.",
-    )
-    async def capture_wallet_hold(
-        self, info: strawberry.Info, input: Annotated[CaptureWalletHoldInput, strawberry.argument(description="The capture.")]
-    ) -> CaptureWalletHoldResult:
-        async def work(session, subject):
-            return await holds.capture(session, subject, parse_global_id(input.hold_id, "WalletHold"), int(input.amount) if input.amount is not None else None)
-
-        return await run_mutation(info, work, _success)
-
-    @scoped_mutation(wallets_scopes.WRITE, "Release an active hold: its amount is available again.")
-    async def release_wallet_hold(
-        self, info: strawberry.Info, input: Annotated[ReleaseWalletHoldInput, strawberry.argument(description="The release.")]
-    ) -> ReleaseWalletHoldResult:
-        async def work(session, subject):
-            return await holds.release(session, subject, parse_global_id(input.hold_id, "WalletHold"))
-
-        return await run_mutation(info, work, _success)
 
 
 @strawberry.type
@@ -224,3 +131,8 @@ class WalletHoldQueries:
             ),
         )
         return WalletCheck.from_coverage(coverage)
+
+
+from schema.wallets.holds.mutations import WalletHoldMutations  # noqa: E402  (after the types it uses)
+
+__all__ = ["WalletCheck", "WalletHold", "WalletHoldMutations", "WalletHoldQueries", "WalletHoldStatus", "wallet_holds"]
