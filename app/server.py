@@ -31,6 +31,7 @@ from app.platform.services import redis_settings_from_url
 from app.rest.billing import billing_status, quota_check
 from app.rest.events import ingest_events
 from app.rest.stripe_webhook import stripe_webhook
+from app.rest.wallets import ROUTES as WALLET_ROUTES
 from app.kit.bodies import BodyRefused, decode_json_body, too_large_message
 from app.kit.gc_tuning import tune_garbage_collector
 from app.kit.db import SessionGate, create_engine, create_session_factory, statement_counter
@@ -240,7 +241,7 @@ def create_app(
                 await engine.dispose()
 
     return Litestar(
-        route_handlers=[graphql_ide, graphql_endpoint, health, index, ingest_events, billing_status, quota_check, stripe_webhook],
+        route_handlers=[graphql_ide, graphql_endpoint, health, index, ingest_events, billing_status, quota_check, stripe_webhook, *WALLET_ROUTES],
         lifespan=[lifespan],
         middleware=[request_id_middleware, RequestLimitsMiddleware],  # the first is the outermost
         exception_handlers={500: _unexpected_error, RequestEntityTooLarge: _too_large},

@@ -40,17 +40,18 @@ from schema.subscriptions.mutations import SubscriptionMutations
 from schema.subscriptions.queries import SubscriptionQueries
 from schema.webhooks.mutations import WebhookMutations
 from schema.webhooks.queries import WebhookQueries
+from schema.wallets.holds import WalletHoldMutations, WalletHoldQueries
 from schema.wallets.mutations import WalletMutations
 from schema.wallets.queries import WalletQueries
 
 
 @strawberry.type(description="Everything a merchant can read.")
-class Query(NodeQueries, OrganizationQueries, CustomerQueries, MemberQueries, WebhookQueries, CatalogQueries, MeterQueries, EventQueries, DiscountQueries, CheckoutQueries, OrderQueries, SubscriptionQueries, WalletQueries):
+class Query(NodeQueries, OrganizationQueries, CustomerQueries, MemberQueries, WebhookQueries, CatalogQueries, MeterQueries, EventQueries, DiscountQueries, CheckoutQueries, OrderQueries, SubscriptionQueries, WalletQueries, WalletHoldQueries):
     pass
 
 
 @strawberry.type(description="Everything a merchant can change. Each mutation takes one `input` and returns a union of its success payload and typed errors.")
-class Mutation(CustomerMutations, MemberMutations, WebhookMutations, CatalogMutations, MeterMutations, OrganizationMutations, EventMutations, DiscountMutations, CheckoutMutations, OrderMutations, SubscriptionMutations, WalletMutations):
+class Mutation(CustomerMutations, MemberMutations, WebhookMutations, CatalogMutations, MeterMutations, OrganizationMutations, EventMutations, DiscountMutations, CheckoutMutations, OrderMutations, SubscriptionMutations, WalletMutations, WalletHoldMutations):
     pass
 
 

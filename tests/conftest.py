@@ -273,7 +273,7 @@ async def assert_ledgers_balance(session_factory) -> None:
     the database (the `session_factory` and `live` fixtures), and callable mid-scenario."""
     from app.kit.ledger import LEDGERS, reconcile_report
     from app.orders.reconcile import discrepancies
-    from app.wallets.repository import lots_mismatches
+    from app.wallets.repository import held_mismatches, lots_mismatches
 
     if not LEDGERS:
         return
@@ -281,8 +281,10 @@ async def assert_ledgers_balance(session_factory) -> None:
         report = await reconcile_report(session)
         orders = await discrepancies(session)
         lots = await lots_mismatches(session)
+        held = await held_mismatches(session)
     assert not report, f"cached balances differ from their ledgers:\n{report}"
     assert not lots, "wallets whose balance differs from what their lots hold (wallet, balance, lots): " + repr(lots)
+    assert not held, "wallets whose held differs from their active holds (wallet, held, active holds): " + repr(held)
     assert not orders, "orders whose transactions do not reconcile with their amounts:\n" + "\n".join(orders)
 
 

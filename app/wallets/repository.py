@@ -261,3 +261,181 @@ async def spend_of_members(session: AsyncSession, scope: TenantScope, member_ids
             )
         ).all()
     )
+
+
+# -- holds ------------------------------------------------------------------------------------------
+
+# A wallet's holds past their expiry become `expired` and leave `held`, in one statement (the
+# wallet row locked by the caller). Returns the new `held`, or no row when none was overdue.
+_EXPIRE_OVERDUE = text(
+    """
+    WITH expired AS (
+        UPDATE wallet_holds SET status = 'expired', resolved_at = :now, modified_at = :now
+        WHERE wallet_id = :wallet_id AND organization_id = :organization_id AND status = 'active' AND expires_at <= :now
+        RETURNING amount
+    ), total AS (SELECT sum(amount) AS amount FROM expired)
+    UPDATE wallets SET held = held - total.amount, modified_at = :now
+    FROM total WHERE wallets.id = :wallet_id AND total.amount IS NOT NULL
+    RETURNING wallets.held
+    """
+)
+
+
+async def expire_overdue_holds(session: AsyncSession, scope: TenantScope, wallet_id: uuid.UUID, now: datetime) -> int | None:
+    """Expire the wallet's active holds past `expires_at` (its row locked by the caller); the
+    wallet's new `held`, or None when none was overdue."""
+    row = (await session.execute(_EXPIRE_OVERDUE, {"wallet_id": wallet_id, "organization_id": scope.organization_id, "now": now})).first()
+    return int(row[0]) if row is not None else None
+
+
+# A new hold and its amount added to the wallet's `held`, in one statement; the wallet's holds past
+# their expiry are expired and leave `held` in it too.
+_INSERT_HOLD = text(
+    """
+    WITH expired AS (
+        UPDATE wallet_holds SET status = 'expired', resolved_at = :now, modified_at = :now
+        WHERE wallet_id = :wallet_id AND organization_id = :organization_id AND status = 'active' AND expires_at <= :now
+        RETURNING amount
+    ), hold AS (
+        INSERT INTO wallet_holds (id, organization_id, created_at, modified_at, wallet_id, customer_id, member_id, amount, status, expires_at, description)
+        VALUES (:id, :organization_id, :now, :now, :wallet_id, :customer_id, :member_id, :amount, 'active', :expires_at, :description)
+        RETURNING amount
+    )
+    UPDATE wallets SET held = held + (SELECT amount FROM hold) - (SELECT COALESCE(sum(amount), 0) FROM expired), modified_at = :now
+    WHERE id = :wallet_id
+    RETURNING held
+    """
+)
+
+
+async def insert_hold(session: AsyncSession, hold: WalletHold) -> int:
+    """Insert `hold` (active) and add its amount to its wallet's `held` (the wallet row locked by
+    the caller), expiring the wallet's overdue holds; the wallet's new `held`."""
+    values = {
+        "id": hold.id, "organization_id": hold.organization_id, "now": hold.created_at, "wallet_id": hold.wallet_id, "customer_id": hold.customer_id,
+        "member_id": hold.member_id, "amount": hold.amount, "expires_at": hold.expires_at, "description": hold.description,
+    }
+    return int(await session.scalar(_INSERT_HOLD, values))
+
+
+# A hold resolved (captured, released) and its amount taken out of the wallet's `held`, only if it
+# is still active: one statement; no row when it was not.
+_RESOLVE_HOLD = text(
+    """
+    WITH hold AS (
+        UPDATE wallet_holds SET status = :status, captured_amount = :captured, resolved_at = :now, modified_at = :now
+        WHERE id = :hold_id AND organization_id = :organization_id AND status = 'active'
+        RETURNING wallet_id, amount
+    )
+    UPDATE wallets SET held = wallets.held - hold.amount, modified_at = :now
+    FROM hold WHERE wallets.id = hold.wallet_id
+    RETURNING wallets.held
+    """
+)
+
+
+async def resolve_hold(session: AsyncSession, scope: TenantScope, hold_id: uuid.UUID, status: str, captured: int | None, now: datetime) -> int | None:
+    """Mark an active hold `status` (with `captured` for a capture) and release its amount from
+    its wallet's `held` (the wallet row locked by the caller); the new `held`, or None when the
+    hold was not active."""
+    row = (
+        await session.execute(
+            _RESOLVE_HOLD, {"hold_id": hold_id, "organization_id": scope.organization_id, "status": status, "captured": captured, "now": now}
+        )
+    ).first()
+    return int(row[0]) if row is not None else None
+
+
+async def wallet_of_live_customer(session: AsyncSession, scope: TenantScope, customer_id: uuid.UUID, currency: str) -> Wallet | None:
+    """The customer's wallet in `currency`, its row locked, if the customer is not deleted and has one."""
+    from app.models import Customer
+
+    statement = (
+        select(Wallet)
+        .join(Customer, Customer.id == Wallet.customer_id)
+        .where(owned_by(Wallet, scope), Wallet.customer_id == customer_id, Wallet.currency == currency, Customer.deleted_at.is_(None))
+        .with_for_update(of=Wallet)
+        .execution_options(populate_existing=True)
+    )
+    return await session.scalar(statement)
+
+
+async def hold(session: AsyncSession, scope: TenantScope, hold_id: uuid.UUID, *, lock: bool = False) -> WalletHold | None:
+    statement = select(WalletHold).where(owned_by(WalletHold, scope), WalletHold.id == hold_id)
+    if lock:
+        statement = statement.with_for_update().execution_options(populate_existing=True)
+    return await session.scalar(statement)
+
+
+async def holds_by_id(session: AsyncSession, scope: TenantScope, ids: Sequence[uuid.UUID]) -> list[WalletHold]:
+    return list(await session.scalars(select(WalletHold).where(owned_by(WalletHold, scope), WalletHold.id.in_(ids))))
+
+
+async def wallets_with_overdue_holds(session: AsyncSession, scope: TenantScope, now: datetime, *, limit: int) -> list[uuid.UUID]:
+    rows = await session.execute(
+        select(WalletHold.wallet_id)
+        .where(owned_by(WalletHold, scope), WalletHold.status == "active", WalletHold.expires_at <= now)
+        .group_by(WalletHold.wallet_id)
+        .order_by(WalletHold.wallet_id)
+        .limit(limit)
+    )
+    return [row[0] for row in rows]  # in id order: wallets are locked in that order
+
+
+async def held_mismatches(session: AsyncSession) -> list[tuple[uuid.UUID, int, int]]:
+    """Wallets whose `held` differs from the sum of their active holds (the tests' check, after
+    every scenario)."""
+    sums = (
+        select(WalletHold.wallet_id, func.sum(WalletHold.amount).label("held")).where(WalletHold.status == "active").group_by(WalletHold.wallet_id).subquery()
+    )
+    rows = await session.execute(
+        select(Wallet.id, Wallet.held, func.coalesce(sums.c.held, 0))
+        .select_from(Wallet.__table__.outerjoin(sums, sums.c.wallet_id == Wallet.id))
+        .where(Wallet.held != func.coalesce(sums.c.held, 0))
+    )
+    return [(row[0], int(row[1]), int(row[2])) for row in rows]
+
+
+# -- checks -----------------------------------------------------------------------------------------
+
+# The wallet-enabled prices of a meter among the customer's active (or past due) subscriptions'
+# products, with the usage priced so far in each subscription's current period.
+_WALLET_PRICES = text(
+    """
+    SELECT p.id, p.currency, p.unit_amount, p.cap_amount, p.tier_mode, p.tiers, s.id AS subscription_id,
+           COALESCE(t.units, 0) AS units
+    FROM subscriptions s
+    JOIN product_prices p ON p.product_id = s.product_id AND p.organization_id = s.organization_id
+    LEFT JOIN wallet_usage_totals t ON t.subscription_id = s.id AND t.product_price_id = p.id AND t.period_start = s.current_period_start
+    WHERE s.organization_id = :organization_id AND s.customer_id = :customer_id AND s.status IN ('active', 'past_due')
+      AND p.meter_id = :meter_id AND p.wallet_enabled AND p.archived_at IS NULL
+    ORDER BY s.created_at, s.id, p.created_at
+    """
+)
+
+
+async def wallet_prices(session: AsyncSession, scope: TenantScope, customer_id: uuid.UUID, meter_id: uuid.UUID) -> list[Any]:
+    return list((await session.execute(_WALLET_PRICES, {"organization_id": scope.organization_id, "customer_id": customer_id, "meter_id": meter_id})).all())
+
+
+# A wallet's available balance and, for a member, its budget and active holds: one read.
+_COVERAGE = text(
+    """
+    SELECT w.balance, w.held,
+           b.amount AS budget_amount, b.period AS budget_period, b.period_start AS budget_period_start, b.spent AS budget_spent,
+           (SELECT COALESCE(sum(h.amount), 0) FROM wallet_holds h
+             WHERE h.wallet_id = w.id AND h.member_id = :member_id AND h.status = 'active') AS member_held
+    FROM wallets w
+    LEFT JOIN member_budgets b ON b.wallet_id = w.id AND b.member_id = :member_id
+    WHERE w.organization_id = :organization_id AND w.customer_id = :customer_id AND w.currency = :currency
+    """
+)
+
+
+async def coverage(session: AsyncSession, scope: TenantScope, customer_id: uuid.UUID, currency: str, member_id: uuid.UUID | None) -> Any:
+    """The wallet's balance and held, and the member's budget row and active holds (no row: no wallet)."""
+    return (
+        await session.execute(
+            _COVERAGE, {"organization_id": scope.organization_id, "customer_id": customer_id, "currency": currency, "member_id": member_id}
+        )
+    ).first()

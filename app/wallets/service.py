@@ -23,6 +23,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any, Sequence
 
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.attributes import set_committed_value
 
 from app.auth.subject import Subject
 from app.customers.service import get_customer
@@ -123,6 +124,12 @@ async def list_entries(
 # -- moving money: the only two ways ----------------------------------------------------------------
 
 
+def _set_balance(wallet: Wallet, balance: int) -> None:
+    """The wallet's balance as the ledger's post left it in the database (not a change to flush
+    again at commit)."""
+    set_committed_value(wallet, "balance", balance)
+
+
 def _entry(wallet: Wallet, type: str, amount: int, now: datetime, **columns: Any) -> dict[str, Any]:
     return {
         "id": uuid.uuid4(),
@@ -148,7 +155,7 @@ async def credit(
     )
     await repository.add_lot(session, lot)
     row = _entry(wallet, type, amount, now, lot_id=lot.id, order_id=order_id, **columns)
-    wallet.balance = await ledger.post(session, WALLETS, {"wallet_id": wallet.id}, [row])
+    _set_balance(wallet, await ledger.post(session, WALLETS, {"wallet_id": wallet.id}, [row]))
     balance_changed(session, wallet.id)
     return row["id"]
 
@@ -168,7 +175,7 @@ async def debit_many(session: AsyncSession, scope: TenantScope, wallet: Wallet, 
         await repository.spend_lots(session, scope, wallet.id, total, now)
     rows = [_entry(wallet, type, -amount, now, **columns) for type, amount, columns in debits if amount > 0]
     if rows:
-        wallet.balance = await ledger.post(session, WALLETS, {"wallet_id": wallet.id}, rows)
+        _set_balance(wallet, await ledger.post(session, WALLETS, {"wallet_id": wallet.id}, rows))
         balance_changed(session, wallet.id)
     return [row["id"] for row in rows]
 
@@ -243,7 +250,7 @@ async def refund_top_up(session: AsyncSession, scope: TenantScope, order_id: uui
     if not await repository.take_from_lot(session, scope, lot.id, amount, now, refunded=True):
         raise RefundExceedsUnspent(amount, refundable, wallet.currency)
     row = _entry(wallet, "refund", -amount, now, lot_id=lot.id, order_id=order_id, reason=reason)
-    wallet.balance = await ledger.post(session, WALLETS, {"wallet_id": wallet.id}, [row])
+    _set_balance(wallet, await ledger.post(session, WALLETS, {"wallet_id": wallet.id}, [row]))
     balance_changed(session, wallet.id)
     return row["id"]
 
@@ -274,7 +281,7 @@ async def expire_grants(session: AsyncSession, scope: TenantScope, *, limit: int
         amount = fresh.remaining
         await repository.take_from_lot(session, scope, fresh.id, amount, now, refunded=False)
         row = _entry(wallet, "expiry", -amount, now, lot_id=fresh.id, reason="The grant expired")
-        wallet.balance = await ledger.post(session, WALLETS, {"wallet_id": wallet.id}, [row])
+        _set_balance(wallet, await ledger.post(session, WALLETS, {"wallet_id": wallet.id}, [row]))
         balance_changed(session, wallet.id)
         done += 1
     return done

@@ -127,7 +127,10 @@ def _scope_of_named_type(graphql_type: Any) -> Any:
         return scopes.pop() if len(scopes) == 1 else (_MIXED if scopes else None)
     definition = graphql_type.extensions["strawberry-definition"]
     if definition.concrete_of is not None and definition.type_var_map:  # Connection[Product], Edge[Product]
-        scopes = {_scope_of_class(arg) for arg in definition.type_var_map.values() if isinstance(arg, type)} - {None}
+        from strawberry.types.lazy_type import LazyType
+
+        args = [arg.resolve_type() if isinstance(arg, LazyType) else arg for arg in definition.type_var_map.values()]  # Connection[lazy X]
+        scopes = {_scope_of_class(arg) for arg in args if isinstance(arg, type)} - {None}
         return scopes.pop() if len(scopes) == 1 else (_MIXED if scopes else None)
     return _scope_of_class(definition.origin)
 

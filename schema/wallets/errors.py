@@ -46,12 +46,20 @@ class WalletNotAllowedError(Error):
     pass
 
 
+def _coverage(reason: str) -> WalletCoverage:
+    """The error's reason code as the enum (an unknown code reads as INSUFFICIENT_BALANCE)."""
+    try:
+        return WalletCoverage(reason)
+    except ValueError:
+        return WalletCoverage.INSUFFICIENT_BALANCE
+
+
 register_error(
     InsufficientFunds,
     "What is available in the wallet (or the member's budget) does not cover the amount.",
     InsufficientFundsError,
     lambda e: InsufficientFundsError(
-        message=e.message, code=e.code, requested=BigInt(e.requested), available=BigInt(e.available), currency=e.currency, reason=WalletCoverage(e.reason)
+        message=e.message, code=e.code, requested=BigInt(e.requested), available=BigInt(e.available), currency=e.currency, reason=_coverage(e.reason)
     ),
 )
 register_error(

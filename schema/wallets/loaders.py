@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from app.wallets import service
+from app.wallets import holds, service
 from schema.kit.loaders import by_id, by_parent
 
 wallet_by_id = by_id(service.load_wallets)
@@ -12,3 +12,4 @@ uncovered_of_customer = by_parent(service.load_uncovered_of)
 wallet_entry_by_id = by_id(service.load_entries)
 recent_entries_of_wallet = by_parent(service.load_recent_entries_of)
 month_spend_of_member = by_parent(service.load_month_spend_of_members)
+wallet_hold_by_id = by_id(holds.load_holds)

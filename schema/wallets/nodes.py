@@ -30,3 +30,15 @@ async def _transaction(info: strawberry.Info, id: uuid.UUID) -> Any:
         return None
     wallet = await loader(info, wallet_by_id).load(row.wallet_id)
     return WalletTransaction.from_model(row, wallet.currency) if wallet is not None else None
+
+
+@register_node("WalletHold")
+async def _hold(info: strawberry.Info, id: uuid.UUID) -> Any:
+    from schema.wallets.holds import WalletHold
+    from schema.wallets.loaders import wallet_by_id, wallet_hold_by_id
+
+    row = await loader(info, wallet_hold_by_id).load(id)
+    if row is None:
+        return None
+    wallet = await loader(info, wallet_by_id).load(row.wallet_id)
+    return WalletHold.from_model(row, wallet.currency) if wallet is not None else None

@@ -98,6 +98,21 @@ class Wallet(Node):
         rows = await loader(info, recent_entries_of_wallet).load(self.model.id)
         return [WalletTransaction.from_model(row, self.model.currency) for row in rows]
 
+    @strawberry.field(description="Its holds, newest first, a page at a time.")
+    async def holds(
+        self,
+        info: strawberry.Info,
+        status: Annotated[
+            Annotated["WalletHoldStatus", strawberry.lazy("schema.wallets.holds")] | None,
+            strawberry.argument(description="Only holds with this status; all by default."),
+        ] = None,
+        first: Annotated[int, strawberry.argument(description="Page size, 1 to 100.")] = 50,
+        after: Annotated[str | None, strawberry.argument(description="The `endCursor` of the previous page.")] = None,
+    ) -> Connection[Annotated["WalletHold", strawberry.lazy("schema.wallets.holds")]]:
+        from schema.wallets.holds import wallet_holds
+
+        return await wallet_holds(self, info, status, first, after)
+
     @classmethod
     def from_model(cls, row: WalletModel) -> "Wallet":
         return cls(
