@@ -9,35 +9,27 @@ from typing import Any
 from app.config import get_settings
 from app.kit import jobs
 from app.kit.tenancy import TenantScope, scoped_factory
-from app.payments.processors import ProcessorNotConfigured, configured
+from app.payments.processors import PaymentProcessor, ProcessorNotConfigured, configured
 from app.wallets import auto_top_up as service
 from workers.registry import job
 
 
 @job("wallets.auto_top_up", tenant=True)
 async def auto_top_up(ctx: dict[str, Any], scope: TenantScope, attempt_id: str) -> str:
-    """Charge one auto top-up attempt off-session, then record the outcome in a new transaction.
-    Safe to run twice: the processor's idempotency key is the attempt's id (a second charge
-    answers the first payment) and only a pending attempt is settled. A processor that cannot
-    be reached raises: the job is retried, the attempt stays pending."""
-    factory = scoped_factory(ctx["session_factory"], scope)
-    attempt_uuid = uuid.UUID(attempt_id)
-    async with factory() as session:
-        prepared = await service.prepare(session, scope, attempt_uuid)
-    if prepared is None:
-        return "ignored: no pending attempt"
-    attempt, wallet, method = prepared
-    result, failure = None, None
-    if method is None:
-        failure = "no_payment_method"
-    else:
+    """Charge one auto top-up attempt off-session and record the outcome, in one transaction
+    that holds the attempt's row. Safe to run twice, even at once: a second run finds the
+    attempt busy or settled; after a crash between the charge and the commit, the rerun's charge
+    has the same idempotency key (the attempt's id), so the processor answers the first payment.
+    A processor that cannot be reached raises: the job is retried, the attempt stays pending."""
+    settings = ctx.get("settings") or get_settings()
+
+    def processor_for(name: str) -> PaymentProcessor | None:
         try:
-            processor = configured(method.processor, ctx.get("settings") or get_settings())  # type: ignore[arg-type]
+            return configured(name, settings)  # type: ignore[arg-type]
         except ProcessorNotConfigured:
-            failure = "processor_not_configured"
-        else:
-            result = await service.charge(attempt, wallet, method, processor)
-    async with factory() as session:
-        outcome = await service.settle(session, scope, attempt_uuid, method=method, result=result, failure=failure)
+            return None
+
+    async with scoped_factory(ctx["session_factory"], scope)() as session:
+        outcome = await service.run(session, scope, uuid.UUID(attempt_id), processor_for=processor_for)
         await jobs.commit(session, ctx["redis"])
     return outcome

@@ -7,10 +7,10 @@ Never a loop of charges:
   one pending attempt per wallet (under the wallet's row lock, and a unique index), at most one
   per cooldown (`auto_top_up_last_at`, set when an attempt is made, whatever its outcome), and
   only within the monthly cap (this calendar month's succeeded and pending attempts, UTC).
-- `run` (the job `wallets.auto_top_up`) charges with the attempt's id as the processor's
-  idempotency key, so a job run twice charges once, and records the outcome in a new
-  transaction only while the attempt is still pending (its row lock): the second run finds it
-  settled and does nothing.
+- `run` (the job `wallets.auto_top_up`) holds the attempt's row (SKIP LOCKED) from before the
+  charge until its outcome is committed, and charges only a pending attempt: a second run, at
+  the same time or later, charges nothing. The processor's idempotency key is the attempt's id,
+  so a rerun after a crash between the charge and the commit gets the same payment back.
 - After `auto_top_up_max_failures` failures in a row it pauses (`auto_top_up_paused_at`, with
   the payment method that failed); it restarts when the customer's saved payment method changes
   or the merchant configures it again.
@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import timedelta
-from typing import Any
+from typing import Any, Callable
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -149,25 +149,14 @@ async def consider(session: AsyncSession, scope: TenantScope, wallet: Wallet) ->
 # -- the charge (the job `wallets.auto_top_up`) ----------------------------------------------------
 
 
-async def prepare(session: AsyncSession, scope: TenantScope, attempt_id: uuid.UUID) -> tuple[WalletAutoTopUp, Wallet, PaymentMethod | None] | None:
-    """The pending attempt, its wallet and the customer's saved payment method (None: nothing to
-    do, the attempt is settled or gone). Reads only: the charge is made outside any row lock."""
-    attempt = await repository.auto_top_up(session, scope, attempt_id)
-    if attempt is None or attempt.status != PENDING:
-        return None
-    wallet = await repository.get(session, scope, attempt.wallet_id)
-    assert wallet is not None
-    return attempt, wallet, await repository.current_payment_method(session, scope, wallet.customer_id)
-
-
 def idempotency_key(attempt: WalletAutoTopUp) -> str:
     return f"kassa-wallet-auto-top-up-{attempt.id}"
 
 
 async def charge(attempt: WalletAutoTopUp, wallet: Wallet, method: PaymentMethod, processor: PaymentProcessor) -> ChargeResult:
     """Charge the saved method off-session for the attempt's amount, its id the idempotency key
-    (asked again, the processor answers the same payment); a payment already made and waiting
-    is asked about instead."""
+    (asked again after a crash, the processor answers the same payment); a payment already made
+    and still processing is asked about instead."""
     if attempt.payment_id is not None:
         return await processor.payment_status(payment_id=attempt.payment_id)
     return await processor.charge(
@@ -179,6 +168,34 @@ async def charge(attempt: WalletAutoTopUp, wallet: Wallet, method: PaymentMethod
         idempotency_key=idempotency_key(attempt),
         metadata={"kassa_organization_id": str(wallet.organization_id), "kassa_wallet_auto_top_up_id": str(attempt.id)},
     )
+
+
+async def run(session: AsyncSession, scope: TenantScope, attempt_id: uuid.UUID, *, processor_for: Callable[[str], PaymentProcessor | None]) -> str:
+    """Charge a pending attempt and record the outcome (`settle`), once: the attempt's row is
+    locked (SKIP LOCKED: a second run at the same time finds it busy and leaves) from before the
+    charge until the outcome is committed, and a settled attempt is not charged again. A
+    processor that cannot be reached raises: the caller rolls back, the attempt stays pending
+    and the job is retried with the same idempotency key. Never commits."""
+    attempt = await repository.auto_top_up(session, scope, attempt_id, lock=True, skip_locked=True)
+    if attempt is None:
+        if await repository.auto_top_up(session, scope, attempt_id) is not None:
+            return "busy: another run is charging it"
+        return "ignored: no such attempt"
+    if attempt.status != PENDING:
+        return f"already {attempt.status}"
+    wallet = await repository.get(session, scope, attempt.wallet_id)
+    assert wallet is not None
+    method = await repository.current_payment_method(session, scope, wallet.customer_id)
+    result, failure = None, None
+    if method is None:
+        failure = "no_payment_method"
+    else:
+        processor = processor_for(method.processor)
+        if processor is None:
+            failure = "processor_not_configured"
+        else:
+            result = await charge(attempt, wallet, method, processor)
+    return await settle(session, scope, attempt, method=method, result=result, failure=failure)
 
 
 def _data(wallet: Wallet, attempt: WalletAutoTopUp, **more: Any) -> dict[str, Any]:
@@ -194,21 +211,15 @@ def _data(wallet: Wallet, attempt: WalletAutoTopUp, **more: Any) -> dict[str, An
 
 
 async def settle(
-    session: AsyncSession, scope: TenantScope, attempt_id: uuid.UUID, *, method: PaymentMethod | None, result: ChargeResult | None, failure: str | None = None
+    session: AsyncSession, scope: TenantScope, attempt: WalletAutoTopUp, *, method: PaymentMethod | None, result: ChargeResult | None, failure: str | None = None
 ) -> str:
-    """Record the charge's outcome, once (the wallet's then the attempt's row lock, and the
-    attempt still pending). Succeeded: the paid order, the wallet credited, the failures reset,
+    """Record the outcome of the pending attempt's charge (its row locked by the caller; the
+    wallet's is taken here). Succeeded: the paid order, the wallet credited, the failures reset,
     `wallet.auto_top_up_succeeded`. Failed (`failure`, or a declined or unfinished charge): the
     attempt failed, one more failure in a row (pausing at the wallet's limit),
     `wallet.auto_top_up_failed`. Still processing: left pending with its payment. Never commits."""
-    found = await repository.auto_top_up(session, scope, attempt_id)
-    if found is None:
-        return "ignored: no such attempt"
-    wallet = await repository.get(session, scope, found.wallet_id, lock=True)
-    attempt = await repository.auto_top_up(session, scope, attempt_id, lock=True)
-    assert wallet is not None and attempt is not None
-    if attempt.status != PENDING:
-        return f"already {attempt.status}"
+    wallet = await repository.get(session, scope, attempt.wallet_id, lock=True)
+    assert wallet is not None
     if result is not None and result.payment_id:
         attempt.payment_id = result.payment_id
     if failure is None and result is not None and result.status == "processing":

@@ -248,10 +248,14 @@ async def add_auto_top_up(session: AsyncSession, attempt: WalletAutoTopUp) -> No
     await session.flush()
 
 
-async def auto_top_up(session: AsyncSession, scope: TenantScope, attempt_id: uuid.UUID, *, lock: bool = False) -> WalletAutoTopUp | None:
+async def auto_top_up(
+    session: AsyncSession, scope: TenantScope, attempt_id: uuid.UUID, *, lock: bool = False, skip_locked: bool = False
+) -> WalletAutoTopUp | None:
+    """The attempt; with `lock`, its row locked (with `skip_locked`: None while another
+    transaction holds it)."""
     statement = select(WalletAutoTopUp).where(owned_by(WalletAutoTopUp, scope), WalletAutoTopUp.id == attempt_id)
     if lock:
-        statement = statement.with_for_update().execution_options(populate_existing=True)
+        statement = statement.with_for_update(skip_locked=skip_locked).execution_options(populate_existing=True)
     return await session.scalar(statement)
 
 
