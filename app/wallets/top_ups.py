@@ -20,7 +20,8 @@ from app.kit.errors import FieldIssue, ValidationFailed
 from app.kit.money import check_amount
 from app.kit.tenancy import TenantScope
 from app.models import Organization
-from app.models.order import Order, Refund
+from app.models.order import Refund
+from app.orders.errors import RefundExceedsRefundable, RefundNotAllowed
 from app.models.wallet import Wallet
 from app.orders import service as orders
 from app.organizations import repository as organizations_repository
@@ -67,10 +68,10 @@ async def refund_wallet_top_up(
     comment: str | None,
     processor: PaymentProcessor,
     idempotency_key: str | None,
-) -> tuple[Wallet, uuid.UUID, Refund, Order]:
+) -> tuple[Wallet, uuid.UUID, Refund]:
     """Refund `amount` of a top-up: taken out of its wallet (at most what remains unspent and not
     held: `RefundExceedsUnspent`), then the payment refunded through the order's refund (the
-    order's rules: paid, at most what is refundable). Never commits; on any error the caller
+    order's rules, answered as `WalletNotAllowed`: paid, at most what is refundable). Never commits; on any error the caller
     rolls everything back."""
     issues: list[FieldIssue] = []
     check_amount(issues, ("amount",), amount, minimum=1)
@@ -80,12 +81,15 @@ async def refund_wallet_top_up(
     if order.billing_reason != "wallet_top_up":
         raise WalletNotAllowed("This order is not a wallet top-up: refund it with createRefund")
     entry_id = await service.refund_top_up(session, subject.scope, order.id, amount, reason=comment or f"Refund of top-up order #{order.invoice_number}")
-    refund = await orders.create_refund(
-        session, subject, order.id, amount=amount, reason=reason, comment=comment, processor=processor,
-        idempotency_key=idempotency_key, wallet_refund=True,
-    )
+    try:
+        refund = await orders.create_refund(
+            session, subject, order.id, amount=amount, reason=reason, comment=comment, processor=processor,
+            idempotency_key=idempotency_key, wallet_refund=True,
+        )
+    except (RefundNotAllowed, RefundExceedsRefundable) as exc:  # the order's own rules (e.g. not paid): the wallet's error
+        raise WalletNotAllowed(exc.message) from None
     lot = await repository.lot_of_order(session, subject.scope, order.id)
     assert lot is not None
     wallet = await repository.get(session, subject.scope, lot.wallet_id)
     assert wallet is not None
-    return wallet, entry_id, refund, await orders.get_order(session, subject, order.id)
+    return wallet, entry_id, refund

@@ -5,9 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 import strawberry
-from strawberry.scalars import JSON
 
-from schema.checkouts.types import CheckoutProcessor
 from schema.kit.idempotency import idempotency_key_field
 from schema.orders.types import RefundReason
 from schema.kit.scalars import BigInt
@@ -41,17 +39,6 @@ class SetMemberBudgetInput:
     currency: str = strawberry.field(description="The shared wallet's currency (ISO 4217).")
     amount: BigInt | None = strawberry.field(description="The cap per period in minor units (0 blocks all spending); null removes the cap.")
     period: BudgetPeriod = strawberry.field(default=BudgetPeriod.MONTH, description="The calendar period (UTC) the cap applies to.")
-
-
-@strawberry.input(description="A checkout for money into a customer's wallet: the customer pays it like any checkout; the wallet is credited when it is paid.")
-class CreateWalletTopUpCheckoutInput:
-    customer_id: strawberry.ID = strawberry.field(description="The customer whose wallet is topped up.")
-    currency: str = strawberry.field(description="The wallet's currency (ISO 4217, e.g. `usd`); the wallet is opened on first use.")
-    amount: BigInt = strawberry.field(description="The amount in minor units, within the organization's bounds (`walletMinimumTopUp` to `walletMaximumTopUp`). Not taxed.")
-    payment_processor: CheckoutProcessor = strawberry.field(description="Who takes the payment: `STRIPE` (a card) or `MANUAL` (the merchant confirms an offline payment).")
-    expires_in_seconds: int | None = strawberry.field(default=None, description="How long it stays open: 60 to 604800 seconds; an hour by default.")
-    metadata: JSON | None = strawberry.field(default=None, description="The merchant's key-value data; copied to the order.")
-    idempotency_key: str | None = idempotency_key_field()
 
 
 @strawberry.input(description="A refund of a wallet top-up's order: at most what remains unspent (and not held) of it, taken out of the wallet.")

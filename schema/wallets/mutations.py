@@ -8,23 +8,18 @@ from typing import Annotated
 
 import strawberry
 
-from app.checkouts import service as checkouts
-from app.kit.ids import parse_global_id
+from app.kit.ids import parse_global_id, to_global_id
 from app.orders import service as orders
 from app.payments.processors import configured
 from app.wallets import auto_top_up
 from app.wallets import scopes as wallets_scopes
 from app.wallets import service, top_ups
-from schema.checkouts.types import Checkout
 from schema.kit.errors import NotFoundError, ValidationError, mutation_result, run_mutation
 from schema.kit.scopes import scoped_mutation
-from schema.orders.errors import RefundExceedsRefundableError, RefundNotAllowedError
-from schema.orders.types import Order, Refund
 from schema.wallets.errors import InsufficientFundsError, RefundExceedsUnspentError, WalletNotAllowedError
 from schema.wallets.inputs import (
     AdjustWalletBalanceInput,
     ConfigureWalletAutoTopUpInput,
-    CreateWalletTopUpCheckoutInput,
     GrantWalletCreditInput,
     RefundWalletTopUpInput,
     SetMemberBudgetInput,
@@ -43,17 +38,11 @@ class SetMemberBudgetSuccess:
     budget: MemberBudget | None = strawberry.field(description="The budget as it is now; null when the cap was removed.")
 
 
-@strawberry.type(description="The top-up checkout was created: confirm it (`confirmCheckout`, or the customer's browser with its `clientSecret`).")
-class CreateWalletTopUpCheckoutSuccess:
-    checkout: Checkout | None = strawberry.field(description="The new checkout (`walletTopUp` true); null for a token without `checkouts:read`.")
-
-
 @strawberry.type(description="The top-up was refunded: the money left the wallet and the payment was refunded.")
 class RefundWalletTopUpSuccess:
     wallet: Wallet = strawberry.field(description="The wallet as it is now.")
     transaction: WalletTransaction = strawberry.field(description="The wallet's `REFUND` transaction.")
-    refund: Refund | None = strawberry.field(description="The order's refund; null for a token without `orders:read`.")
-    order: Order | None = strawberry.field(description="The top-up's order as it is now; null for a token without `orders:read`.")
+    refund_id: strawberry.ID = strawberry.field(description="The order's new refund (`Refund`); the order is the transaction's `orderId`.")
 
 
 @strawberry.type(description="The auto top-up was configured (and, if the balance is already under the threshold, a charge was asked for).")
@@ -61,12 +50,9 @@ class ConfigureWalletAutoTopUpSuccess:
     wallet: Wallet = strawberry.field(description="The wallet, with its `autoTopUp` settings.")
 
 
-CreateWalletTopUpCheckoutResult = mutation_result(
-    "CreateWalletTopUpCheckoutResult", "The top-up checkout, or why it was not created.", CreateWalletTopUpCheckoutSuccess, ValidationError, NotFoundError
-)
 RefundWalletTopUpResult = mutation_result(
     "RefundWalletTopUpResult", "The refund, or why nothing changed.", RefundWalletTopUpSuccess, ValidationError, NotFoundError,
-    RefundExceedsUnspentError, RefundExceedsRefundableError, RefundNotAllowedError, WalletNotAllowedError,
+    RefundExceedsUnspentError, WalletNotAllowedError,
 )
 ConfigureWalletAutoTopUpResult = mutation_result(
     "ConfigureWalletAutoTopUpResult", "The settings, or why nothing changed.", ConfigureWalletAutoTopUpSuccess, ValidationError, NotFoundError
@@ -143,26 +129,6 @@ class WalletMutations:
 
     @scoped_mutation(
         wallets_scopes.WRITE,
-        "Create a checkout for money into a customer's wallet (an amount within the organization's top-up bounds, untaxed). It is confirmed like "
-        "any checkout; when paid, its order (`WALLET_TOP_UP`) is paid and the wallet credited in the same transaction, once. "
-        "Send an `idempotencyKey` to create it once however often you retry.",
-    )
-    async def create_wallet_top_up_checkout(
-        self, info: strawberry.Info, input: Annotated[CreateWalletTopUpCheckoutInput, strawberry.argument(description="The top-up.")]
-    ) -> CreateWalletTopUpCheckoutResult:
-        stripe_configured = bool(info.context.settings.stripe_secret_key)
-
-        async def work(session, subject):
-            return await checkouts.create_wallet_top_up_checkout(
-                session, subject, customer_id=parse_global_id(input.customer_id, "Customer"), currency=input.currency, amount=int(input.amount),
-                payment_processor=input.payment_processor.value, expires_in_seconds=input.expires_in_seconds, metadata=input.metadata,
-                stripe_configured=stripe_configured,
-            )
-
-        return await run_mutation(info, work, lambda row: CreateWalletTopUpCheckoutSuccess(checkout=Checkout.from_model(row)))
-
-    @scoped_mutation(
-        wallets_scopes.WRITE,
         "Refund a wallet top-up: at most what remains unspent (and not held) of it, else `RefundExceedsUnspentError` and nothing changes. The money "
         "leaves the wallet (a `REFUND` transaction) and the payment is refunded through the order, in one transaction. "
         "Send an `idempotencyKey`: a retry with it refunds once.",
@@ -175,18 +141,18 @@ class WalletMutations:
         async def work(session, subject):
             order_id = parse_global_id(input.order_id, "Order")
             order = await orders.get_order(session, subject, order_id)
-            wallet, entry_id, refund, order = await top_ups.refund_wallet_top_up(
+            wallet, entry_id, refund = await top_ups.refund_wallet_top_up(
                 session, subject, order_id, int(input.amount), reason=input.reason.value, comment=input.comment,
                 processor=configured(order.processor, settings),  # type: ignore[arg-type]
                 idempotency_key=input.idempotency_key,
             )
-            return wallet, await service.get_entry(session, subject.scope, entry_id), refund, order
+            return wallet, await service.get_entry(session, subject.scope, entry_id), refund
 
         def success(result) -> RefundWalletTopUpSuccess:
-            wallet, entry, refund, order = result
+            wallet, entry, refund = result
             return RefundWalletTopUpSuccess(
                 wallet=Wallet.from_model(wallet), transaction=WalletTransaction.from_model(entry, wallet.currency),
-                refund=Refund.from_model(refund), order=Order.from_model(order),
+                refund_id=strawberry.ID(to_global_id("Refund", refund.id)),
             )
 
         return await run_mutation(info, work, success)

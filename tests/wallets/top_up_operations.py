@@ -18,7 +18,7 @@ WALLET_FIELDS = """
 CREATE_TOP_UP_CHECKOUT = f"""
 mutation CreateWalletTopUpCheckout($input: CreateWalletTopUpCheckoutInput!) {{
   createWalletTopUpCheckout(input: $input) {{
-    {ERROR_FIELDS} {VALIDATION} {NOT_FOUND}
+    {ERROR_FIELDS} {VALIDATION}
     ... on CreateWalletTopUpCheckoutSuccess {{ checkout {{ {CHECKOUT_FIELDS} walletTopUp }} }}
   }}
 }}
@@ -48,8 +48,7 @@ mutation RefundWalletTopUp($input: RefundWalletTopUpInput!) {{
     {ERROR_FIELDS} {VALIDATION} {NOT_FOUND}
     ... on RefundExceedsUnspentError {{ requested refundable currency }}
     ... on RefundWalletTopUpSuccess {{
-      wallet {{ {WALLET_FIELDS} }} transaction {{ type amount {{ amount }} orderId }}
-      refund {{ id amount status reason }} order {{ {ORDER_FIELDS} }}
+      wallet {{ {WALLET_FIELDS} }} transaction {{ type amount {{ amount }} orderId }} refundId
     }}
   }}
 }}
