@@ -105,16 +105,23 @@ async def configure(
     return wallet
 
 
+def _under_threshold(wallet: Wallet) -> bool:
+    return (
+        wallet.auto_top_up_enabled and wallet.auto_top_up_threshold is not None and wallet.auto_top_up_target is not None
+        and wallet.balance < wallet.auto_top_up_threshold
+    )
+
+
 async def consider(session: AsyncSession, scope: TenantScope, wallet: Wallet) -> WalletAutoTopUp | None:
     """Called by the wallet's `wallets.balance_changed` job (and by `configure`): when auto
     top-up is on, not paused (or its payment method changed since it paused), the balance is
     under the threshold, no attempt is pending, the cooldown has passed and the monthly cap
     leaves room, make an attempt (pending) and ask for its charge (`wallets.auto_top_up`) after
     commit. The attempt (or None). Never commits."""
-    wallet = await repository.get(session, scope, wallet.id, lock=True) or wallet
-    if not wallet.auto_top_up_enabled or wallet.auto_top_up_threshold is None or wallet.auto_top_up_target is None:
+    if not _under_threshold(wallet):  # the common case, without taking the wallet's row lock
         return None
-    if wallet.balance >= wallet.auto_top_up_threshold:
+    wallet = await repository.get(session, scope, wallet.id, lock=True) or wallet
+    if not _under_threshold(wallet):
         return None
     if wallet.auto_top_up_paused_at is not None:
         method = await repository.current_payment_method(session, scope, wallet.customer_id)
