@@ -3,4 +3,4 @@ customer's browser with the checkout's client secret; paid through a payment pro
 completed without payment when nothing is due; succeeded checkouts become paid orders."""
 
 # The app packages this one may import, besides kit, models and config (tests/test_layers.py).
-DEPENDS_ON: tuple[str, ...] = ("subscriptions", "orders", "discounts", "customers", "members", "payments", "webhooks", "auth")
+DEPENDS_ON: tuple[str, ...] = ("subscriptions", "orders", "discounts", "customers", "members", "payments", "wallets", "webhooks", "auth")

@@ -17,6 +17,12 @@ processor's answer and the commit gets the same payment back, not a new one; and
 `payment_intent.succeeded` event completes a checkout whose request never came back
 (`complete_from_payment`). Nothing is due (a free price, a full discount, a trial): it succeeds
 without payment.
+
+A wallet top-up checkout (`create_wallet_top_up_checkout`) has no product: an existing customer
+buys an amount (within the organization's bounds) into its wallet in one currency, untaxed
+(stored value: its use is what is sold). It is confirmed like any other; when it is paid, its
+order (`wallet_top_up`, one line "Wallet top-up") is marked paid and the wallet credited in the
+same transaction, once (the checkout's row lock and status, and one credit per order).
 """
 
 from __future__ import annotations
@@ -61,9 +67,11 @@ from app.payments.manual import ManualProcessor
 from app.models.product import seat_price
 from app.subscriptions import service as subscriptions
 from app.payments.processors import PaymentMethodRefused, PaymentProcessor
+from app.wallets import service as wallets
+from app.wallets import top_ups as wallet_top_ups
 from app.webhooks import service as webhooks
 
-__all__ = ["CheckoutDraft", "CheckoutFilter", "CustomerData", "confirm_checkout", "create_checkout", "update_checkout"]
+__all__ = ["CheckoutDraft", "CheckoutFilter", "CustomerData", "confirm_checkout", "create_checkout", "create_wallet_top_up_checkout", "update_checkout"]
 
 logger = logging.getLogger("kassa.checkouts")
 
@@ -357,6 +365,63 @@ async def create_checkout(session: AsyncSession, subject: Subject, draft: Checko
     return checkout
 
 
+async def create_wallet_top_up_checkout(
+    session: AsyncSession,
+    subject: Subject,
+    *,
+    customer_id: uuid.UUID,
+    currency: Any,
+    amount: Any,
+    payment_processor: str,
+    expires_in_seconds: int | None = None,
+    metadata: dict[str, Any] | None = None,
+    stripe_configured: bool,
+) -> Checkout:
+    """A new open checkout for `amount` of `currency` into the customer's wallet (within the
+    organization's top-up bounds: a ValidationFailed naming them). Emits `checkout.created`."""
+    _merchant_only(subject, "customerId")
+    scope = subject.scope
+    code, value = await wallet_top_ups.check_top_up(session, scope, currency, amount)
+    issues: list[FieldIssue] = []
+    if payment_processor not in {p.value for p in PaymentProcessorName}:
+        issues.append(FieldIssue(("paymentProcessor",), "must be stripe or manual", "invalid_value"))
+    elif payment_processor == PaymentProcessorName.stripe.value and not stripe_configured:
+        issues.append(FieldIssue(("paymentProcessor",), "Stripe is not configured on this server (STRIPE_SECRET_KEY)", "not_configured"))
+    customer = await repository.get_customer(session, scope, customer_id)
+    if customer is None:
+        issues.append(FieldIssue(("customerId",), "no such customer in this organization", "not_found"))
+    checked_metadata = check_metadata(issues, ("metadata",), metadata or {})
+    expires_in = _expires_in(issues, expires_in_seconds)
+    if issues:
+        raise ValidationFailed(issues)
+    assert customer is not None
+    checkout = Checkout(
+        id=uuid.uuid4(),
+        organization_id=scope.organization_id,
+        status=CheckoutStatus.open.value,
+        client_secret=new_checkout_secret(),
+        payment_processor=payment_processor,
+        expires_at=clock.now() + expires_in,
+        product_id=None,
+        product_price_id=None,
+        wallet_top_up=True,
+        currency=code,
+        customer_id=customer.id,
+        payment_attempts=0,
+        subtotal_amount=value,
+        discount_amount=0,
+        net_amount=value,
+        tax_amount=0,
+        total_amount=value,
+        tax_basis_points=0,
+        user_metadata=checked_metadata,
+    )
+    session.add(checkout)
+    await session.flush()
+    await _emit(session, scope, checkout, WebhookEventType.checkout_created)
+    return checkout
+
+
 def _check_changeable(checkout: Checkout) -> None:
     if checkout.status in (CheckoutStatus.open.value, CheckoutStatus.failed.value) and checkout.expires_at <= clock.now():
         raise CheckoutNotOpen(CheckoutStatus.expired)
@@ -371,7 +436,9 @@ async def update_checkout(session: AsyncSession, subject: Subject, checkout_id: 
     scope = subject.scope
     checkout = _visible(subject, await repository.lock(session, scope, checkout_id))
     _check_changeable(checkout)
-    found = await repository.price_and_product(session, scope, checkout.product_price_id)
+    if checkout.wallet_top_up:
+        raise ValidationFailed([FieldIssue(("id",), "a wallet top-up checkout cannot be changed: create another", "not_allowed")])
+    found = await repository.price_and_product(session, scope, checkout.product_price_id)  # type: ignore[arg-type]
     assert found is not None
     price, product = found
     issues: list[FieldIssue] = []
@@ -481,7 +548,10 @@ async def _complete(
 ) -> None:
     """The checkout is paid (or nothing was due): its order, paid, the subscription it starts
     (a recurring product), and the checkout succeeded."""
-    found = await repository.price_and_product(session, scope, checkout.product_price_id)
+    if checkout.wallet_top_up:
+        await _complete_wallet_top_up(session, scope, checkout, processor=processor, payment_id=payment_id, charge_id=charge_id, amount=amount, fee=fee)
+        return
+    found = await repository.price_and_product(session, scope, checkout.product_price_id)  # type: ignore[arg-type]
     assert found is not None
     price, product = found
     customer = await repository.get_customer(session, scope, checkout.customer_id) if checkout.customer_id else None
@@ -535,13 +605,43 @@ async def _complete(
         order.subscription_id = subscription.id
         await session.flush()
     await orders.mark_paid(session, scope, order, processor=processor, payment_id=payment_id, charge_id=charge_id, amount=amount, fee=fee)
+    await _succeeded(session, scope, checkout, order.id)
+
+
+async def _succeeded(session: AsyncSession, scope: TenantScope, checkout: Checkout, order_id: uuid.UUID) -> None:
     checkout.status = CheckoutStatus.succeeded.value
     checkout.payment_client_secret = None
-    checkout.order_id = order.id
+    checkout.order_id = order_id
     checkout.succeeded_at = clock.now()
     checkout.failure_code = checkout.failure_message = None
     await session.flush()
     await _emit(session, scope, checkout, WebhookEventType.checkout_updated)
+
+
+async def _complete_wallet_top_up(
+    session: AsyncSession, scope: TenantScope, checkout: Checkout, *, processor: str, payment_id: str | None, charge_id: str | None, amount: int, fee: int | None
+) -> None:
+    """A top-up checkout is paid: its order (one line "Wallet top-up"), paid, and the wallet
+    credited with it (once per order), in the caller's transaction."""
+    assert checkout.customer_id is not None
+    customer = await repository.get_customer(session, scope, checkout.customer_id)
+    order = await orders.create_order(
+        session,
+        scope,
+        customer_id=checkout.customer_id,
+        product_id=None,
+        billing_reason=BillingReason.wallet_top_up,
+        amounts=OrderAmounts(currency=checkout.currency, subtotal=checkout.subtotal_amount, discount=0, tax=0),
+        lines=[OrderLine(label="Wallet top-up", unit_amount=checkout.subtotal_amount, quantity=1)],
+        processor=processor,
+        checkout_id=checkout.id,
+        billing_name=customer.billing_name if customer is not None else None,
+        billing_address=customer.billing_address if customer is not None else None,
+        metadata=dict(checkout.user_metadata),
+    )
+    await orders.mark_paid(session, scope, order, processor=processor, payment_id=payment_id, charge_id=charge_id, amount=amount, fee=fee)
+    await wallets.credit_top_up(session, scope, checkout.customer_id, checkout.currency, order.subtotal_amount, order_id=order.id)
+    await _succeeded(session, scope, checkout, order.id)
 
 
 def _fail(checkout: Checkout, code: str | None, message: str | None) -> None:

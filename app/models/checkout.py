@@ -7,7 +7,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, CheckConstraint, DateTime, ForeignKey, Index, Integer, String, Uuid, text
+from sqlalchemy import BigInteger, Boolean, CheckConstraint, DateTime, ForeignKey, Index, Integer, String, Uuid, false, text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -30,6 +30,8 @@ class PaymentProcessorName(str, enum.Enum):
 class Checkout(TenantModel):
     """One purchase of `product_price_id` being made: for an existing customer (`customer_id`)
     or for the customer described by the `customer_*` fields (created when it is confirmed).
+    A wallet top-up (`wallet_top_up`) has no product: it buys `total_amount` of `currency` into
+    its customer's wallet (app/wallets/top_ups.py).
 
     The amounts are computed on the server (app/discounts/amounts.py) whenever what they depend
     on changes, and stored; the order copies them. `client_secret` is the bearer credential of
@@ -48,6 +50,10 @@ class Checkout(TenantModel):
             name="amounts",
         ),
         CheckConstraint("(status = 'succeeded') = (order_id IS NOT NULL)", name="order_when_succeeded"),
+        CheckConstraint(
+            "(product_id IS NULL) = wallet_top_up AND (product_price_id IS NULL) = wallet_top_up AND (NOT wallet_top_up OR customer_id IS NOT NULL)",
+            name="product_or_wallet_top_up",
+        ),
         Index("ix_checkouts_client_secret", "client_secret", unique=True),
         Index("ix_checkouts_organization_id_created_at", "organization_id", "created_at", "id"),
         Index("ix_checkouts_expires_at_open", "expires_at", postgresql_where=text("status IN ('open', 'failed')")),
@@ -58,8 +64,10 @@ class Checkout(TenantModel):
     payment_processor: Mapped[str] = mapped_column(String(16), nullable=False)
     expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
 
-    product_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("products.id", ondelete="RESTRICT"), nullable=False, index=True)
-    product_price_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("product_prices.id", ondelete="RESTRICT"), nullable=False)
+    # A wallet top-up has neither (`wallet_top_up`); every other checkout has both.
+    product_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, ForeignKey("products.id", ondelete="RESTRICT"), nullable=True, index=True)
+    product_price_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, ForeignKey("product_prices.id", ondelete="RESTRICT"), nullable=True)
+    wallet_top_up: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False, server_default=false())
     currency: Mapped[str] = mapped_column(String(3), nullable=False)
     seats: Mapped[int | None] = mapped_column(Integer, nullable=True)
     # The amount chosen for a pay-what-you-want (custom) price.

@@ -28,6 +28,7 @@ class BillingReason(str, enum.Enum):
     subscription_create = "subscription_create"
     subscription_cycle = "subscription_cycle"
     subscription_update = "subscription_update"
+    wallet_top_up = "wallet_top_up"  # money into a customer's wallet (a checkout or an auto top-up)
 
 
 class Order(TenantModel):
@@ -43,7 +44,7 @@ class Order(TenantModel):
     __table_args__ = (
         CheckConstraint("status IN ('pending', 'paid', 'refunded', 'partially_refunded', 'void')", name="status"),
         CheckConstraint(
-            "billing_reason IN ('purchase', 'subscription_create', 'subscription_cycle', 'subscription_update')", name="billing_reason"
+            "billing_reason IN ('purchase', 'subscription_create', 'subscription_cycle', 'subscription_update', 'wallet_top_up')", name="billing_reason"
         ),
         CheckConstraint(
             "subtotal_amount >= 0 AND discount_amount >= 0 AND discount_amount <= subtotal_amount"

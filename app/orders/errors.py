@@ -21,3 +21,13 @@ class RefundExceedsRefundable(KassaError):
         self.requested = requested
         self.refundable = refundable
         self.currency = currency
+
+
+class RefundThroughWallet(KassaError):
+    """The order is a wallet top-up: the customer may have spent its money, so it is refunded with
+    `refundWalletTopUp` (at most what remains unspent of it, taken out of the wallet); nothing changed."""
+
+    code = "REFUND_THROUGH_WALLET"
+
+    def __init__(self) -> None:
+        super().__init__("This order is a wallet top-up: refund it with refundWalletTopUp, which takes the money back out of the wallet")

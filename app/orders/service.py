@@ -47,7 +47,7 @@ from app.models.order import (
 )
 from app.models.webhook import WebhookEventType
 from app.orders import repository
-from app.orders.errors import RefundExceedsRefundable, RefundNotAllowed
+from app.orders.errors import RefundExceedsRefundable, RefundNotAllowed, RefundThroughWallet
 from app.orders.payloads import order_data, refund_data
 from app.orders.repository import OrderFilter, TransactionFilter
 from app.payments.processors import PaymentProcessor
@@ -482,6 +482,7 @@ async def create_refund(
     revoke_benefits: bool = False,
     processor: PaymentProcessor,
     idempotency_key: str | None = None,
+    wallet_refund: bool = False,
 ) -> Refund:
     """Refund `amount` (minor units) of a paid order through its processor, never more than was
     paid and not refunded yet (`RefundExceedsRefundable`). The order's row is locked for the
@@ -490,12 +491,17 @@ async def create_refund(
     between the processor's answer and the commit asks for the same refund again, and the
     processor answers the one it made, even if its `charge.refunded` event was recorded in
     between), else derived from the order's refund state. `revoke_benefits` is recorded for the
-    benefits work."""
+    benefits work.
+
+    A wallet top-up's order (`wallet_top_up`) is refused (`RefundThroughWallet`) unless the
+    wallet's refund calls (`wallet_refund`), having taken the amount back out of the wallet."""
     issues: list[FieldIssue] = []
     comment = _check_refund(issues, amount, reason, comment)
     if issues:
         raise ValidationFailed(issues)
     order = await locked_order(session, subject.scope, order_id)
+    if order.billing_reason == BillingReason.wallet_top_up.value and not wallet_refund:
+        raise RefundThroughWallet()
     if order.status not in (OrderStatus.paid.value, OrderStatus.partially_refunded.value):
         raise RefundNotAllowed(f"An order that is {order.status} cannot be refunded")
     if order.due_amount == 0:

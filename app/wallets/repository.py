@@ -14,7 +14,8 @@ from app.kit.ledger import LedgerError
 from app.kit.pagination import Page, paginate
 from app.kit.repository import owned_by, scoped
 from app.kit.tenancy import TenantScope
-from app.models.wallet import MemberBudget, Wallet, WalletEntry, WalletHold, WalletLot, WalletUncoveredUsage
+from app.models.checkout import PaymentMethod
+from app.models.wallet import MemberBudget, Wallet, WalletAutoTopUp, WalletEntry, WalletHold, WalletLot, WalletUncoveredUsage
 
 
 async def ensure_wallet(session: AsyncSession, scope: TenantScope, customer_id: uuid.UUID, currency: str, now: datetime) -> None:
@@ -439,3 +440,51 @@ async def coverage(session: AsyncSession, scope: TenantScope, customer_id: uuid.
             _COVERAGE, {"organization_id": scope.organization_id, "customer_id": customer_id, "currency": currency, "member_id": member_id}
         )
     ).first()
+
+
+# -- auto top-ups ---------------------------------------------------------------------------------
+
+
+async def pending_auto_top_up(session: AsyncSession, scope: TenantScope, wallet_id: uuid.UUID) -> WalletAutoTopUp | None:
+    return await session.scalar(
+        select(WalletAutoTopUp).where(owned_by(WalletAutoTopUp, scope), WalletAutoTopUp.wallet_id == wallet_id, WalletAutoTopUp.status == "pending")
+    )
+
+
+async def auto_top_ups_since(session: AsyncSession, scope: TenantScope, wallet_id: uuid.UUID, since: datetime) -> int:
+    """What the wallet's auto top-ups charged or are charging since `since` (succeeded and pending)."""
+    total = await session.scalar(
+        select(func.coalesce(func.sum(WalletAutoTopUp.amount), 0)).where(
+            owned_by(WalletAutoTopUp, scope),
+            WalletAutoTopUp.wallet_id == wallet_id,
+            WalletAutoTopUp.status.in_(("pending", "succeeded")),
+            WalletAutoTopUp.created_at >= since,
+        )
+    )
+    return int(total or 0)
+
+
+async def add_auto_top_up(session: AsyncSession, attempt: WalletAutoTopUp) -> None:
+    session.add(attempt)
+    await session.flush()
+
+
+async def auto_top_up(
+    session: AsyncSession, scope: TenantScope, attempt_id: uuid.UUID, *, lock: bool = False, skip_locked: bool = False
+) -> WalletAutoTopUp | None:
+    """The attempt; with `lock`, its row locked (with `skip_locked`: None while another
+    transaction holds it)."""
+    statement = select(WalletAutoTopUp).where(owned_by(WalletAutoTopUp, scope), WalletAutoTopUp.id == attempt_id)
+    if lock:
+        statement = statement.with_for_update(skip_locked=skip_locked).execution_options(populate_existing=True)
+    return await session.scalar(statement)
+
+
+async def current_payment_method(session: AsyncSession, scope: TenantScope, customer_id: uuid.UUID) -> PaymentMethod | None:
+    """The customer's payment method saved last (what an off-session charge uses)."""
+    return await session.scalar(
+        select(PaymentMethod)
+        .where(owned_by(PaymentMethod, scope), PaymentMethod.customer_id == customer_id)
+        .order_by(PaymentMethod.created_at.desc(), PaymentMethod.id.desc())
+        .limit(1)
+    )

@@ -174,3 +174,14 @@ class CheckoutFilter:
             customer_id=parse_global_id(self.customer_id, "Customer") if self.customer_id else None,
             product_id=parse_global_id(self.product_id, "Product") if self.product_id else None,
         )
+
+
+@strawberry.input(description="A checkout for money into a customer's wallet: the customer pays it like any checkout; the wallet is credited when it is paid.")
+class CreateWalletTopUpCheckoutInput:
+    customer_id: strawberry.ID = strawberry.field(description="The customer whose wallet is topped up.")
+    currency: str = strawberry.field(description="The wallet's currency (ISO 4217, e.g. `usd`); the wallet is opened on first use.")
+    amount: BigInt = strawberry.field(description="The amount in minor units, within the organization's bounds (`walletMinimumTopUp` to `walletMaximumTopUp`). Not taxed.")
+    payment_processor: CheckoutProcessor = strawberry.field(description="Who takes the payment: `STRIPE` (a card) or `MANUAL` (the merchant confirms an offline payment).")
+    expires_in_seconds: int | None = strawberry.field(default=None, description="How long it stays open: 60 to 604800 seconds; an hour by default.")
+    metadata: JSON | None = strawberry.field(default=None, description="The merchant's key-value data; copied to the order.")
+    idempotency_key: str | None = idempotency_key_field()

@@ -12,10 +12,19 @@ import strawberry
 from app.auth.scopes import CHECKOUT_CLIENT
 from app.checkouts import scopes as checkouts_scopes
 from app.checkouts import service
+from app.kit.errors import FieldIssue, ValidationFailed
 from app.kit.ids import parse_global_id
 from app.payments.processors import PaymentProcessor, configured_stripe
 from schema.checkouts.errors import CheckoutBusyError, CheckoutNotOpenError
-from schema.checkouts.inputs import ConfirmCheckoutInput, ConfirmCheckoutSessionInput, CreateCheckoutInput, UpdateCheckoutInput, UpdateCheckoutSessionInput
+from schema.checkouts.inputs import (
+    _id,
+    ConfirmCheckoutInput,
+    ConfirmCheckoutSessionInput,
+    CreateCheckoutInput,
+    CreateWalletTopUpCheckoutInput,
+    UpdateCheckoutInput,
+    UpdateCheckoutSessionInput,
+)
 from schema.checkouts.types import Checkout
 from schema.kit.errors import NotFoundError, ValidationError, mutation_result, run_mutation
 from schema.kit.scopes import scoped_mutation
@@ -40,6 +49,14 @@ class ConfirmCheckoutSuccess:
     checkout: Checkout = strawberry.field(description="The checkout as it is now.")
 
 
+@strawberry.type(description="The top-up checkout was created: confirm it (`confirmCheckout`, or the customer's browser with its `clientSecret`).")
+class CreateWalletTopUpCheckoutSuccess:
+    checkout: Checkout = strawberry.field(description="The new checkout (`walletTopUp` true).")
+
+
+CreateWalletTopUpCheckoutResult = mutation_result(
+    "CreateWalletTopUpCheckoutResult", "The top-up checkout, or why it was not created.", CreateWalletTopUpCheckoutSuccess, ValidationError
+)
 CreateCheckoutResult = mutation_result(
     "CreateCheckoutResult", "The created checkout, or why it was not created.", CreateCheckoutSuccess, ValidationError
 )
@@ -124,3 +141,27 @@ class CheckoutMutations:
             lambda session, subject: service.confirm_checkout(session, subject, subject.checkout_id, payment_method=input.payment_method, processor=processor),
             lambda row: ConfirmCheckoutSuccess(checkout=Checkout.from_model(row)),
         )
+
+    @scoped_mutation(
+        checkouts_scopes.WRITE,
+        "Create a checkout for money into an existing customer's wallet: an amount within the organization's top-up bounds, untaxed. It is "
+        "confirmed like any checkout; when paid, its order (`WALLET_TOP_UP`) is paid and the wallet credited in the same transaction, once. "
+        "Send an `idempotencyKey` to create it once however often you retry.",
+    )
+    async def create_wallet_top_up_checkout(
+        self, info: strawberry.Info, input: Annotated[CreateWalletTopUpCheckoutInput, strawberry.argument(description="The top-up.")]
+    ) -> CreateWalletTopUpCheckoutResult:
+        stripe_configured = bool(info.context.settings.stripe_secret_key)
+
+        async def work(session, subject):
+            issues: list[FieldIssue] = []
+            customer_id = _id(issues, "customerId", input.customer_id, "Customer")
+            if issues:
+                raise ValidationFailed(issues)
+            return await service.create_wallet_top_up_checkout(
+                session, subject, customer_id=customer_id, currency=input.currency, amount=int(input.amount),
+                payment_processor=input.payment_processor.value, expires_in_seconds=input.expires_in_seconds, metadata=input.metadata,
+                stripe_configured=stripe_configured,
+            )
+
+        return await run_mutation(info, work, lambda row: CreateWalletTopUpCheckoutSuccess(checkout=Checkout.from_model(row)))

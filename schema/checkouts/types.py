@@ -44,8 +44,11 @@ class Checkout(Node):
     )
     payment_processor: CheckoutProcessor = strawberry.field(description="Who takes the payment.")
     expires_at: datetime = strawberry.field(description="An open checkout expires then.")
-    product_id: strawberry.ID = strawberry.field(description="The product bought.")
-    product_price_id: strawberry.ID = strawberry.field(description="The price bought.")
+    product_id: strawberry.ID | None = strawberry.field(description="The product bought; null for a wallet top-up.")
+    product_price_id: strawberry.ID | None = strawberry.field(description="The price bought; null for a wallet top-up.")
+    wallet_top_up: bool = strawberry.field(
+        description="A wallet top-up (`createWalletTopUpCheckout`): it buys `totalAmount` of `currency` into the customer's wallet, credited when paid."
+    )
     currency: str = strawberry.field(description="The price's currency, lowercase ISO 4217.")
     seats: int | None = strawberry.field(description="How many seats, for a per-seat price.")
     amount: BigInt | None = strawberry.field(description="The amount chosen for a pay-what-you-want price.")
@@ -79,10 +82,12 @@ class Checkout(Node):
     created_at: datetime = strawberry.field(description="When it was created.")
     modified_at: datetime = strawberry.field(description="When it last changed.")
 
-    @strawberry.field(description="The product's name (readable with the client secret).")
+    @strawberry.field(description="The product's name (readable with the client secret); \"Wallet top-up\" for a wallet top-up.")
     async def product_name(self, info: strawberry.Info) -> str:
         from schema.catalog.loaders import product_by_id
 
+        if self.model.product_id is None:
+            return "Wallet top-up"
         row = await loader(info, product_by_id).load(self.model.product_id)
         return row.name if row is not None else ""
 
@@ -118,8 +123,9 @@ class Checkout(Node):
             client_secret=row.client_secret,
             payment_processor=CheckoutProcessor(row.payment_processor),
             expires_at=row.expires_at,
-            product_id=strawberry.ID(to_global_id("Product", row.product_id)),
-            product_price_id=strawberry.ID(to_global_id("ProductPrice", row.product_price_id)),
+            product_id=gid("Product", row.product_id),
+            product_price_id=gid("ProductPrice", row.product_price_id),
+            wallet_top_up=row.wallet_top_up,
             currency=row.currency,
             seats=row.seats,
             amount=BigInt(row.custom_amount) if row.custom_amount is not None else None,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import strawberry
 
-from app.orders.errors import RefundExceedsRefundable, RefundNotAllowed
+from app.orders.errors import RefundExceedsRefundable, RefundNotAllowed, RefundThroughWallet
 from schema.kit.errors import Error, register_error
 from schema.kit.scalars import BigInt
 
@@ -21,6 +21,14 @@ class RefundNotAllowedError(Error):
     pass
 
 
+@strawberry.type(
+    description="The order is a wallet top-up, whose money the customer may have spent: refund it with `refundWalletTopUp`, which refunds at most "
+    "what remains unspent and takes it out of the wallet. Nothing was changed."
+)
+class RefundThroughWalletError(Error):
+    pass
+
+
 register_error(
     RefundExceedsRefundable,
     "The refund asks for more than what was paid and not refunded yet.",
@@ -30,3 +38,7 @@ register_error(
     ),
 )
 register_error(RefundNotAllowed, "The order cannot be refunded in its state.", RefundNotAllowedError, lambda e: RefundNotAllowedError(message=e.message, code=e.code))
+register_error(
+    RefundThroughWallet, "A wallet top-up's order is refunded with refundWalletTopUp.", RefundThroughWalletError,
+    lambda e: RefundThroughWalletError(message=e.message, code=e.code),
+)

@@ -13,7 +13,7 @@ from app.orders import service
 from app.payments.processors import configured
 from schema.kit.errors import NotFoundError, ValidationError, mutation_result, run_mutation
 from schema.kit.scopes import scoped_mutation
-from schema.orders.errors import RefundExceedsRefundableError, RefundNotAllowedError
+from schema.orders.errors import RefundExceedsRefundableError, RefundNotAllowedError, RefundThroughWalletError
 from schema.orders.inputs import CreateRefundInput
 from schema.orders.types import Order, Refund
 
@@ -32,6 +32,7 @@ CreateRefundResult = mutation_result(
     NotFoundError,
     RefundExceedsRefundableError,
     RefundNotAllowedError,
+    RefundThroughWalletError,
 )
 
 
@@ -40,6 +41,7 @@ class OrderMutations:
     @scoped_mutation(
         orders_scopes.WRITE,
         "Refund some or all of a paid order through its payment processor; never more than was paid and not refunded yet. "
+        "A wallet top-up's order is refunded with `refundWalletTopUp` instead. "
         "Send an `idempotencyKey`: a retry with it refunds once.",
     )
     async def create_refund(

@@ -36,6 +36,9 @@ class BillingReason(enum.Enum):
     SUBSCRIPTION_CREATE = strawberry.enum_value("subscription_create", description="The first order of a subscription, at checkout.")
     SUBSCRIPTION_CYCLE = strawberry.enum_value("subscription_cycle", description="A subscription's renewal.")
     SUBSCRIPTION_UPDATE = strawberry.enum_value("subscription_update", description="A change of a subscription billed at once.")
+    WALLET_TOP_UP = strawberry.enum_value(
+        "wallet_top_up", description="Money into the customer's wallet (a top-up checkout or an auto top-up); refunded with `refundWalletTopUp`."
+    )
 
 
 @strawberry.enum(description="Who moved the money.")

@@ -8,13 +8,22 @@ from typing import Annotated
 
 import strawberry
 
-from app.kit.ids import parse_global_id
+from app.kit.ids import parse_global_id, to_global_id
+from app.orders import service as orders
+from app.payments.processors import configured
+from app.wallets import auto_top_up
 from app.wallets import scopes as wallets_scopes
-from app.wallets import service
+from app.wallets import service, top_ups
 from schema.kit.errors import NotFoundError, ValidationError, mutation_result, run_mutation
 from schema.kit.scopes import scoped_mutation
-from schema.wallets.errors import InsufficientFundsError, WalletNotAllowedError
-from schema.wallets.inputs import AdjustWalletBalanceInput, GrantWalletCreditInput, SetMemberBudgetInput
+from schema.wallets.errors import InsufficientFundsError, RefundExceedsUnspentError, WalletNotAllowedError
+from schema.wallets.inputs import (
+    AdjustWalletBalanceInput,
+    ConfigureWalletAutoTopUpInput,
+    GrantWalletCreditInput,
+    RefundWalletTopUpInput,
+    SetMemberBudgetInput,
+)
 from schema.wallets.types import MemberBudget, Wallet, WalletTransaction
 
 
@@ -29,6 +38,25 @@ class SetMemberBudgetSuccess:
     budget: MemberBudget | None = strawberry.field(description="The budget as it is now; null when the cap was removed.")
 
 
+@strawberry.type(description="The top-up was refunded: the money left the wallet and the payment was refunded.")
+class RefundWalletTopUpSuccess:
+    wallet: Wallet = strawberry.field(description="The wallet as it is now.")
+    transaction: WalletTransaction = strawberry.field(description="The wallet's `REFUND` transaction.")
+    refund_id: strawberry.ID = strawberry.field(description="The order's new refund (`Refund`); the order is the transaction's `orderId`.")
+
+
+@strawberry.type(description="The auto top-up was configured (and, if the balance is already under the threshold, a charge was asked for).")
+class ConfigureWalletAutoTopUpSuccess:
+    wallet: Wallet = strawberry.field(description="The wallet, with its `autoTopUp` settings.")
+
+
+RefundWalletTopUpResult = mutation_result(
+    "RefundWalletTopUpResult", "The refund, or why nothing changed.", RefundWalletTopUpSuccess, ValidationError, NotFoundError,
+    RefundExceedsUnspentError, WalletNotAllowedError,
+)
+ConfigureWalletAutoTopUpResult = mutation_result(
+    "ConfigureWalletAutoTopUpResult", "The settings, or why nothing changed.", ConfigureWalletAutoTopUpSuccess, ValidationError, NotFoundError
+)
 GrantWalletCreditResult = mutation_result("GrantWalletCreditResult", "The grant, or why nothing was granted.", WalletTransactionSuccess, ValidationError, NotFoundError)
 AdjustWalletBalanceResult = mutation_result(
     "AdjustWalletBalanceResult", "The adjustment, or why nothing changed.", WalletTransactionSuccess, ValidationError, NotFoundError, InsufficientFundsError
@@ -98,3 +126,52 @@ class WalletMutations:
             )
 
         return await run_mutation(info, work, lambda budget: SetMemberBudgetSuccess(budget=MemberBudget.from_model(budget) if budget is not None else None))
+
+    @scoped_mutation(
+        wallets_scopes.WRITE,
+        "Refund a wallet top-up: at most what remains unspent (and not held) of it, else `RefundExceedsUnspentError` and nothing changes. The money "
+        "leaves the wallet (a `REFUND` transaction) and the payment is refunded through the order, in one transaction. "
+        "Send an `idempotencyKey`: a retry with it refunds once.",
+    )
+    async def refund_wallet_top_up(
+        self, info: strawberry.Info, input: Annotated[RefundWalletTopUpInput, strawberry.argument(description="What to refund.")]
+    ) -> RefundWalletTopUpResult:
+        settings = info.context.settings
+
+        async def work(session, subject):
+            order_id = parse_global_id(input.order_id, "Order")
+            order = await orders.get_order(session, subject, order_id)
+            wallet, entry_id, refund = await top_ups.refund_wallet_top_up(
+                session, subject, order_id, int(input.amount), reason=input.reason.value, comment=input.comment,
+                processor=configured(order.processor, settings),  # type: ignore[arg-type]
+                idempotency_key=input.idempotency_key,
+            )
+            return wallet, await service.get_entry(session, subject.scope, entry_id), refund
+
+        def success(result) -> RefundWalletTopUpSuccess:
+            wallet, entry, refund = result
+            return RefundWalletTopUpSuccess(
+                wallet=Wallet.from_model(wallet), transaction=WalletTransaction.from_model(entry, wallet.currency),
+                refund_id=strawberry.ID(to_global_id("Refund", refund.id)),
+            )
+
+        return await run_mutation(info, work, success)
+
+    @scoped_mutation(
+        wallets_scopes.WRITE,
+        "Configure a wallet's auto top-up: when the balance falls under `threshold`, the customer's saved payment method is charged off-session "
+        "for what refills it to `target`, at most once per cooldown and within the monthly cap; the wallet is credited after the payment "
+        "succeeded. Configuring restarts a paused auto top-up; a balance already under the threshold is topped up at once.",
+    )
+    async def configure_wallet_auto_top_up(
+        self, info: strawberry.Info, input: Annotated[ConfigureWalletAutoTopUpInput, strawberry.argument(description="The settings.")]
+    ) -> ConfigureWalletAutoTopUpResult:
+        async def work(session, subject):
+            return await auto_top_up.configure(
+                session, subject, parse_global_id(input.customer_id, "Customer"), input.currency, enabled=input.enabled,
+                threshold=int(input.threshold), target=int(input.target),
+                monthly_cap=int(input.monthly_cap) if input.monthly_cap is not None else None,
+                cooldown_seconds=input.cooldown_seconds, max_failures=input.max_failures,
+            )
+
+        return await run_mutation(info, work, lambda wallet: ConfigureWalletAutoTopUpSuccess(wallet=Wallet.from_model(wallet)))

@@ -81,6 +81,37 @@ WalletTransactionConnection = Connection[WalletTransaction]
 
 
 @strawberry.type(
+    description="A wallet's auto top-up: when the balance falls under `threshold`, the customer's saved payment method is charged off-session, once, "
+    "for what refills it to `target` (within the organization's top-up bounds), at most once per cooldown and within the monthly cap; the wallet "
+    "is credited after the payment succeeded. After `maxFailures` failures in a row it pauses until the payment method changes or it is configured again."
+)
+class WalletAutoTopUpSettings:
+    enabled: bool = strawberry.field(description="Whether it is on.")
+    threshold: Money | None = strawberry.field(description="The balance under which it charges.")
+    target: Money | None = strawberry.field(description="The balance it refills to.")
+    monthly_cap: Money | None = strawberry.field(description="At most this much per calendar month (UTC), succeeded and pending charges; null: no cap.")
+    cooldown_seconds: int = strawberry.field(description="At least this long between two charges, whatever their outcome.")
+    max_failures: int = strawberry.field(description="Failures in a row before it pauses.")
+    failures_in_a_row: int = strawberry.field(description="Failures since the last success.")
+    paused_at: datetime | None = strawberry.field(description="When it paused after too many failures; null while it runs.")
+    last_attempt_at: datetime | None = strawberry.field(description="When it last charged (or tried to).")
+
+    @classmethod
+    def from_model(cls, row: WalletModel) -> "WalletAutoTopUpSettings":
+        return cls(
+            enabled=row.auto_top_up_enabled,
+            threshold=Money.of(row.auto_top_up_threshold, row.currency),
+            target=Money.of(row.auto_top_up_target, row.currency),
+            monthly_cap=Money.of(row.auto_top_up_monthly_cap, row.currency),
+            cooldown_seconds=row.auto_top_up_cooldown_seconds,
+            max_failures=row.auto_top_up_max_failures,
+            failures_in_a_row=row.auto_top_up_failures,
+            paused_at=row.auto_top_up_paused_at,
+            last_attempt_at=row.auto_top_up_last_at,
+        )
+
+
+@strawberry.type(
     description="A customer's prepaid balance in one currency (a business customer's is shared by its members). The balance equals the sum of "
     "its transactions and is never negative; `available` is what can be spent or held now: the balance less active holds."
 )
@@ -92,6 +123,7 @@ class Wallet(Node):
     available: Money = strawberry.field(description="What can be spent or held now: balance - held (never below zero).")
     customer_id: strawberry.ID = strawberry.field(description="The customer.")
     created_at: datetime = strawberry.field(description="When it was opened (at its first credit or use).")
+    auto_top_up: WalletAutoTopUpSettings = strawberry.field(description="Its auto top-up (`configureWalletAutoTopUp`).")
 
     @strawberry.field(description="Its newest transactions (up to 10, newest first; the `walletTransactions` query pages through all of them).")
     async def recent_transactions(self, info: strawberry.Info) -> list[WalletTransaction]:
@@ -124,6 +156,7 @@ class Wallet(Node):
             available=Money(amount=row.available, currency=row.currency),
             customer_id=strawberry.ID(to_global_id("Customer", row.customer_id)),
             created_at=row.created_at,
+            auto_top_up=WalletAutoTopUpSettings.from_model(row),
         )
 
 
