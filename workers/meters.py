@@ -15,6 +15,7 @@ from app.kit.tenancy import TenantScope, bound_scope, scoped_factory
 from app.meters import aggregation, repository
 from app.meters.service import UPDATE_JOB, request_update
 from app.organizations import repository as organizations
+from app.wallets import usage as wallet_usage
 from workers.registry import job
 
 
@@ -22,6 +23,8 @@ from workers.registry import job
 async def update_customer(ctx: dict[str, Any], scope: TenantScope, customer_id: str) -> str:
     async with scoped_factory(ctx["session_factory"], scope)() as session:
         result = await aggregation.update_customer_meters(session, scope, uuid.UUID(customer_id))
+        if result.xmin is not None:  # the same transaction, lock and xmin: wallet-enabled usage paid
+            await wallet_usage.drain_customer(session, scope, uuid.UUID(customer_id), result.xmin)
         if result.more_pending:  # events of transactions still running when we looked
             request_update(session, uuid.UUID(customer_id))
         await jobs.commit(session, ctx["redis"])
