@@ -24,7 +24,7 @@ async def update_customer(ctx: dict[str, Any], scope: TenantScope, customer_id: 
     async with scoped_factory(ctx["session_factory"], scope)() as session:
         result = await aggregation.update_customer_meters(session, scope, uuid.UUID(customer_id))
         if result.xmin is not None:  # the same transaction, lock and xmin: wallet-enabled usage paid
-            await wallet_usage.drain_customer(session, scope, uuid.UUID(customer_id), result.xmin)
+            await wallet_usage.drain_customer(session, scope, uuid.UUID(customer_id), result.xmin, customer=result.customer)
         if result.more_pending:  # events of transactions still running when we looked
             request_update(session, uuid.UUID(customer_id))
         await jobs.commit(session, ctx["redis"])

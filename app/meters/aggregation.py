@@ -97,6 +97,7 @@ class UpdateResult:
     status_changes: int = 0
     more_pending: bool = False
     xmin: int | None = None  # the snapshot xmin the job counted up to (None: nothing counted)
+    customer: Customer | None = None  # the customer counted (for what the job does next in its transaction)
 
 
 async def update_customer_meters(session: AsyncSession, scope: TenantScope, customer_id: uuid.UUID) -> UpdateResult:
@@ -106,6 +107,7 @@ async def update_customer_meters(session: AsyncSession, scope: TenantScope, cust
     if customer is None or customer.deleted_at is not None:
         return result
     await repository.lock_customer(session, customer.id)
+    result.customer = customer
     xmin = result.xmin = await repository.snapshot_xmin(session)
     state = await repository.state_for_update(session, customer)
     start = state.watermark

@@ -252,22 +252,33 @@ async def wallet_prices_of_customer(session: AsyncSession, scope: TenantScope, c
     return list((await session.execute(statement)).all())
 
 
-async def usage_cursor(session: AsyncSession, scope: TenantScope, customer_id: uuid.UUID, now: datetime) -> WalletUsageCursor:
-    """The customer's drain cursor, created at 0 on first use, its row locked."""
-    await session.execute(
-        insert(WalletUsageCursor)
-        .values(id=uuid.uuid4(), organization_id=scope.organization_id, customer_id=customer_id, watermark=0, created_at=now, modified_at=now)
-        .on_conflict_do_nothing(index_elements=[WalletUsageCursor.customer_id])
-    )
-    statement = (
-        select(WalletUsageCursor)
+async def advance_usage_cursor(session: AsyncSession, scope: TenantScope, customer_id: uuid.UUID, xmin: int, now: datetime) -> int | None:
+    """Move the customer's drain cursor up to `xmin` (its row locked until the transaction ends);
+    the watermark it had, from which the drain reads (0 for a new cursor), or None when it is
+    already at or past `xmin` (nothing to read). One statement once the cursor exists."""
+    old = (
+        select(WalletUsageCursor.id, WalletUsageCursor.watermark)
         .where(owned_by(WalletUsageCursor, scope), WalletUsageCursor.customer_id == customer_id)
         .with_for_update()
-        .execution_options(populate_existing=True)
+        .subquery("old")
     )
-    cursor = await session.scalar(statement)
-    assert cursor is not None
-    return cursor
+    moved = await session.execute(
+        update(WalletUsageCursor)
+        .where(WalletUsageCursor.id == old.c.id, old.c.watermark < xmin)
+        .values(watermark=xmin, modified_at=now)
+        .returning(old.c.watermark)
+        .execution_options(synchronize_session=False)
+    )
+    previous = moved.scalar()
+    if previous is not None:
+        return int(previous)
+    created = await session.scalar(
+        insert(WalletUsageCursor)
+        .values(id=uuid.uuid4(), organization_id=scope.organization_id, customer_id=customer_id, watermark=xmin, created_at=now, modified_at=now)
+        .on_conflict_do_nothing(index_elements=[WalletUsageCursor.customer_id])
+        .returning(WalletUsageCursor.id)
+    )
+    return 0 if created is not None else None
 
 
 HOLD_KEY = "hold_id"
@@ -303,28 +314,20 @@ async def usage_units(
 async def usage_total(
     session: AsyncSession, scope: TenantScope, subscription_id: uuid.UUID, price_id: uuid.UUID, period_start: datetime, now: datetime
 ) -> WalletUsageTotal:
-    """The subscription's priced usage of the price in the period, created at zero, its row locked."""
-    await session.execute(
+    """The subscription's priced usage of the price in the period, created at zero, its row
+    locked (one statement)."""
+    statement = (
         insert(WalletUsageTotal)
         .values(
             id=uuid.uuid4(), organization_id=scope.organization_id, subscription_id=subscription_id, product_price_id=price_id,
             period_start=period_start, units=0, amount=0, created_at=now, modified_at=now,
         )
-        .on_conflict_do_nothing(index_elements=["subscription_id", "product_price_id", "period_start"])
-    )
-    statement = (
-        select(WalletUsageTotal)
-        .where(
-            owned_by(WalletUsageTotal, scope),
-            WalletUsageTotal.subscription_id == subscription_id,
-            WalletUsageTotal.product_price_id == price_id,
-            WalletUsageTotal.period_start == period_start,
-        )
-        .with_for_update()
+        .on_conflict_do_update(index_elements=["subscription_id", "product_price_id", "period_start"], set_={"modified_at": now})
+        .returning(WalletUsageTotal)
         .execution_options(populate_existing=True)
     )
     total = await session.scalar(statement)
-    assert total is not None
+    assert total is not None and total.organization_id == scope.organization_id
     return total
 
 

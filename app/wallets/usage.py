@@ -127,24 +127,27 @@ async def capture_hold(
     )
 
 
-async def drain_customer(session: AsyncSession, scope: TenantScope, customer_id: uuid.UUID, xmin: int) -> DrainResult:
+async def drain_customer(
+    session: AsyncSession, scope: TenantScope, customer_id: uuid.UUID, xmin: int, *, customer: Customer | None = None
+) -> DrainResult:
     """Pay the customer's new usage of wallet-enabled prices from its wallets: the events of
     transactions from the cursor's watermark up to `xmin` (the meter job's snapshot xmin, every
     transaction below it finished). Call it under the customer's meter lock
-    (meters repository.lock_customer), in the job's transaction. Safe to run twice."""
+    (meters repository.lock_customer), in the job's transaction; `customer`: the row the job
+    already read, if any. Safe to run twice."""
     result = DrainResult()
     prices = await repository.wallet_prices_of_customer(session, scope, customer_id)
     if not prices:
         result.skipped = True
         return result
     now = clock.now()
-    cursor = await repository.usage_cursor(session, scope, customer_id, now)
-    start = int(cursor.watermark)
-    if xmin <= start:
+    if customer is None or customer.id != customer_id:
+        customer = await _loaded(session, scope, Customer, customer_id)
+    if customer is None or customer.deleted_at is not None:
         result.skipped = True
         return result
-    customer = await meters_repository.get_customer(session, scope, customer_id)
-    if customer is None or customer.deleted_at is not None:
+    start = await repository.advance_usage_cursor(session, scope, customer_id, xmin, now)
+    if start is None:  # a run with this xmin or a later one came first
         result.skipped = True
         return result
     meters = {m.id: m for m in await meters_repository.get_many(session, scope, list({row.ProductPrice.meter_id for row in prices}))}
@@ -175,9 +178,15 @@ async def drain_customer(session: AsyncSession, scope: TenantScope, customer_id:
         result.debited += debited
         result.uncovered += uncovered
         await repository.add_uncovered(session, batch.uncovered_rows)
-    cursor.watermark, cursor.modified_at = xmin, now
     await session.flush()
     return result
+
+
+async def _loaded(session: AsyncSession, scope: TenantScope, model: Any, id: uuid.UUID) -> Any:
+    """A row of the scope's organization by id (from the session if it holds it; row-level
+    security keeps the read in the organization)."""
+    row = await session.get(model, id)
+    return row if row is not None and row.organization_id == scope.organization_id else None
 
 
 async def _pay(session: AsyncSession, scope: TenantScope, batch: _Batch, groups: list[_Group], cost: int, now: datetime) -> tuple[int, int]:
