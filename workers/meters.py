@@ -1,4 +1,5 @@
-"""Meter jobs: bring a customer's meters up to date; recount a meter for every customer; sweep."""
+"""Meter jobs: bring a customer's meters up to date (and, in the same transaction, pay its
+wallet-enabled usage from its wallet: app/wallets/usage.py); recount a meter for every customer; sweep."""
 
 from __future__ import annotations
 
