@@ -1,4 +1,5 @@
-"""Meter jobs: bring a customer's meters up to date; recount a meter for every customer; sweep."""
+"""Meter jobs: bring a customer's meters up to date (and, in the same transaction, pay its
+wallet-enabled usage from its wallet: app/wallets/usage.py); recount a meter for every customer; sweep."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from app.kit.tenancy import TenantScope, bound_scope, scoped_factory
 from app.meters import aggregation, repository
 from app.meters.service import UPDATE_JOB, request_update
 from app.organizations import repository as organizations
+from app.wallets import usage as wallet_usage
 from workers.registry import job
 
 
@@ -22,6 +24,8 @@ from workers.registry import job
 async def update_customer(ctx: dict[str, Any], scope: TenantScope, customer_id: str) -> str:
     async with scoped_factory(ctx["session_factory"], scope)() as session:
         result = await aggregation.update_customer_meters(session, scope, uuid.UUID(customer_id))
+        if result.xmin is not None:  # the same transaction, lock and xmin: wallet-enabled usage paid
+            await wallet_usage.drain_customer(session, scope, uuid.UUID(customer_id), result.xmin, customer=result.customer)
         if result.more_pending:  # events of transactions still running when we looked
             request_update(session, uuid.UUID(customer_id))
         await jobs.commit(session, ctx["redis"])

@@ -31,7 +31,7 @@ from app.auth.subject import Subject
 from app.catalog import repository
 from app.catalog.errors import LastActivePrice, ProductArchived
 from app.catalog.repository import ProductFilter
-from app.catalog.usage_pricing import TierMode
+from app.catalog.usage_pricing import WALLET_AGGREGATIONS, TierMode
 from app.kit import clock
 from app.kit.batches import grouped, in_order
 from app.kit.decimals import decimal_text
@@ -392,6 +392,14 @@ async def _check_meters(
             issues.append(FieldIssue((*path, "meterId"), "no such meter in this organization", "not_found"))
         elif meter.archived_at is not None:
             issues.append(FieldIssue((*path, "meterId"), "the meter is archived", "meter_archived"))
+        elif price.wallet_enabled and meter.aggregation.get("func") not in WALLET_AGGREGATIONS:
+            issues.append(
+                FieldIssue(
+                    (*path, "walletEnabled"),
+                    "a price paid from the wallet needs a meter that counts events or sums a property (COUNT or SUM)",
+                    "wallet_aggregation",
+                )
+            )
 
 
 def _price_row(scope: TenantScope, product_id: uuid.UUID, draft: PriceDraft) -> ProductPrice:

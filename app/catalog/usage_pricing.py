@@ -23,6 +23,11 @@ from typing import Any, Protocol, Sequence
 from app.kit.money import round_minor
 
 
+# The meter aggregations a wallet-enabled price may use: its usage is paid as it arrives, batch by
+# batch, which only adds up for counted or summed units (app/wallets/usage.py).
+WALLET_AGGREGATIONS = ("count", "sum")
+
+
 class TierMode:
     graduated = "graduated"
     volume = "volume"

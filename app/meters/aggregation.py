@@ -96,6 +96,8 @@ class UpdateResult:
     recounted: list[str] = field(default_factory=list)
     status_changes: int = 0
     more_pending: bool = False
+    xmin: int | None = None  # the snapshot xmin the job counted up to (None: nothing counted)
+    customer: Customer | None = None  # the customer counted (for what the job does next in its transaction)
 
 
 async def update_customer_meters(session: AsyncSession, scope: TenantScope, customer_id: uuid.UUID) -> UpdateResult:
@@ -105,7 +107,8 @@ async def update_customer_meters(session: AsyncSession, scope: TenantScope, cust
     if customer is None or customer.deleted_at is not None:
         return result
     await repository.lock_customer(session, customer.id)
-    xmin = await repository.snapshot_xmin(session)
+    result.customer = customer
+    xmin = result.xmin = await repository.snapshot_xmin(session)
     state = await repository.state_for_update(session, customer)
     start = state.watermark
     organization = await organizations.get(session, scope)

@@ -14,8 +14,22 @@ from app.kit.ledger import LedgerError
 from app.kit.pagination import Page, paginate
 from app.kit.repository import owned_by, scoped
 from app.kit.tenancy import TenantScope
+from app.meters import repository as meters_repository
+from app.models import Customer, Event, Meter, ProductPrice
 from app.models.checkout import PaymentMethod
-from app.models.wallet import MemberBudget, Wallet, WalletAutoTopUp, WalletEntry, WalletHold, WalletLot, WalletUncoveredUsage
+from app.models.product import PriceType
+from app.models.subscription import Subscription, SubscriptionStatus
+from app.models.wallet import (
+    MemberBudget,
+    Wallet,
+    WalletAutoTopUp,
+    WalletEntry,
+    WalletHold,
+    WalletLot,
+    WalletUncoveredUsage,
+    WalletUsageCursor,
+    WalletUsageTotal,
+)
 
 
 async def ensure_wallet(session: AsyncSession, scope: TenantScope, customer_id: uuid.UUID, currency: str, now: datetime) -> None:
@@ -488,3 +502,121 @@ async def current_payment_method(session: AsyncSession, scope: TenantScope, cust
         .order_by(PaymentMethod.created_at.desc(), PaymentMethod.id.desc())
         .limit(1)
     )
+
+
+# -- the usage drain (app/wallets/usage.py) -----------------------------------------------------------
+
+
+async def wallet_prices_of_customer(session: AsyncSession, scope: TenantScope, customer_id: uuid.UUID) -> list[Any]:
+    """The customer's subscriptions that pay usage from its wallet (active or past due: a trial's
+    usage is not billed) with each active wallet-enabled metered price of their product:
+    `subscription_id current_period_start started_at ProductPrice`. One index probe."""
+    statement = (
+        select(Subscription.id.label("subscription_id"), Subscription.current_period_start, Subscription.started_at, ProductPrice)
+        .join(ProductPrice, ProductPrice.product_id == Subscription.product_id)
+        .where(
+            owned_by(Subscription, scope),
+            Subscription.customer_id == customer_id,
+            Subscription.status.in_((SubscriptionStatus.active.value, SubscriptionStatus.past_due.value)),
+            ProductPrice.type == PriceType.metered_unit.value,
+            ProductPrice.wallet_enabled.is_(True),
+            ProductPrice.archived_at.is_(None),
+        )
+        .order_by(Subscription.created_at, Subscription.id, ProductPrice.created_at, ProductPrice.id)
+    )
+    return list((await session.execute(statement)).all())
+
+
+async def advance_usage_cursor(session: AsyncSession, scope: TenantScope, customer_id: uuid.UUID, xmin: int, now: datetime) -> int | None:
+    """Move the customer's drain cursor up to `xmin` (its row locked until the transaction ends);
+    the watermark it had, from which the drain reads (0 for a new cursor), or None when it is
+    already at or past `xmin` (nothing to read). One statement once the cursor exists."""
+    old = (
+        select(WalletUsageCursor.id, WalletUsageCursor.watermark)
+        .where(owned_by(WalletUsageCursor, scope), WalletUsageCursor.customer_id == customer_id)
+        .with_for_update()
+        .subquery("old")
+    )
+    moved = await session.execute(
+        update(WalletUsageCursor)
+        .where(WalletUsageCursor.id == old.c.id, old.c.watermark < xmin)
+        .values(watermark=xmin, modified_at=now)
+        .returning(old.c.watermark)
+        .execution_options(synchronize_session=False)
+    )
+    previous = moved.scalar()
+    if previous is not None:
+        return int(previous)
+    created = await session.scalar(
+        insert(WalletUsageCursor)
+        .values(id=uuid.uuid4(), organization_id=scope.organization_id, customer_id=customer_id, watermark=xmin, created_at=now, modified_at=now)
+        .on_conflict_do_nothing(index_elements=[WalletUsageCursor.customer_id])
+        .returning(WalletUsageCursor.id)
+    )
+    return 0 if created is not None else None
+
+
+HOLD_KEY = "hold_id"
+
+
+async def usage_units(
+    session: AsyncSession, meter: Meter, customer: Customer, xid_from: int, xid_to: int, since: datetime
+) -> list[Any]:
+    """The units of the customer's usage events matching `meter` in the xid window [xid_from,
+    xid_to), timestamped at or after `since`, per member and named hold: `member hold units`
+    (`hold`: the text of `metadata.hold_id`, or None). A count meter counts events; a sum meter
+    sums its property (events without a number in it add nothing). One statement."""
+    prop = meter.aggregation.get("property")
+    if meter.aggregation["func"] == "count":
+        units = func.count()
+    else:
+        units = func.coalesce(func.sum(meters_repository.numeric_value(prop)), 0)
+    member = meters_repository.member_key(customer.id).label("member")
+    hold = Event.user_metadata[HOLD_KEY].astext.label("hold")
+    conditions = [
+        meters_repository.customer_events(customer),
+        Event.xid < meters_repository.xid_literal(xid_to),
+        Event.source == "user",
+        Event.timestamp >= since,
+        meters_repository.filter_clause(meter.filter),
+    ]
+    if xid_from > 0:
+        conditions.append(Event.xid >= meters_repository.xid_literal(xid_from))
+    statement = select(member, hold, units.label("units")).where(*conditions).group_by(member, hold)
+    return list((await session.execute(statement)).all())
+
+
+async def usage_total(
+    session: AsyncSession, scope: TenantScope, subscription_id: uuid.UUID, price_id: uuid.UUID, period_start: datetime, now: datetime
+) -> WalletUsageTotal:
+    """The subscription's priced usage of the price in the period, created at zero, its row
+    locked (one statement)."""
+    statement = (
+        insert(WalletUsageTotal)
+        .values(
+            id=uuid.uuid4(), organization_id=scope.organization_id, subscription_id=subscription_id, product_price_id=price_id,
+            period_start=period_start, units=0, amount=0, created_at=now, modified_at=now,
+        )
+        .on_conflict_do_update(index_elements=["subscription_id", "product_price_id", "period_start"], set_={"modified_at": now})
+        .returning(WalletUsageTotal)
+        .execution_options(populate_existing=True)
+    )
+    total = await session.scalar(statement)
+    assert total is not None and total.organization_id == scope.organization_id
+    return total
+
+
+async def budgeted_members(session: AsyncSession, scope: TenantScope, wallet_id: uuid.UUID, member_ids: Sequence[uuid.UUID]) -> set[uuid.UUID]:
+    """Which of these members have a budget on the wallet."""
+    if not member_ids:
+        return set()
+    statement = select(MemberBudget.member_id).where(
+        owned_by(MemberBudget, scope), MemberBudget.wallet_id == wallet_id, MemberBudget.member_id.in_(list(member_ids))
+    )
+    return set((await session.scalars(statement)).all())
+
+
+async def add_uncovered(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:
+    """Record usage the wallet did not pay (append-only), in one statement."""
+    if rows:
+        await session.execute(insert(WalletUncoveredUsage), list(rows))
