@@ -25,9 +25,9 @@ async def update_customer(ctx: dict[str, Any], scope: TenantScope, customer_id: 
         if result.more_pending:  # events of transactions still running when we looked
             request_update(session, uuid.UUID(customer_id))
         await jobs.commit(session, ctx["redis"])
-    if result.meters:  # something was counted: the customer's live clients read their meters again
+    if result.changed:  # a meter's totals moved: the customer's live clients read their meters again
         await live.publish(ctx["redis"], scope.organization_id, customer_id, live.METERS)
-    return f"meters={result.meters} recounted={len(result.recounted)} changes={result.status_changes} more={result.more_pending}"
+    return f"meters={result.meters} recounted={len(result.recounted)} changes={result.status_changes} changed={result.changed} more={result.more_pending}"
 
 
 @job("meters.backfill", tenant=True)
