@@ -279,3 +279,37 @@ async def test_fan_out_reaches_every_api_process(live):
             await _adjust(live, org, customer, 23)
             for c in (a, b, b2):
                 assert (await c.next("w"))["walletUpdates"]["balance"]["amount"] == 123
+
+
+async def _kill_pubsub_connections(redis) -> int:
+    """Cut this test run's pub/sub connections (those on its own Redis database) as a Redis
+    restart would."""
+    db = redis.connection_pool.connection_kwargs.get("db", 0)
+    killed = 0
+    for entry in await redis.client_list():
+        if str(entry.get("db")) == str(db) and int(entry.get("sub", 0)) > 0:
+            await redis.execute_command("CLIENT", "KILL", "ID", entry["id"])
+            killed += 1
+    return killed
+
+
+async def test_the_hub_resubscribes_after_losing_redis(live):
+    org = await make_org(live.session_factory)
+    customer = await _customer(live, org)
+    await _adjust(live, org, customer, 100)
+    async with served(live) as server, client(server) as c:
+        assert await c.init({"token": org.token}) == {"type": "connection_ack"}
+        await c.subscribe("w", WALLET_UPDATES, {"customerId": to_global_id("Customer", customer.id)})
+        assert (await c.next("w"))["walletUpdates"]["balance"]["amount"] == 100
+        assert await _kill_pubsub_connections(live.redis) == 1
+        # what is published while the hub reconnects is lost (best effort); the next changes arrive
+        for attempt in range(1, 40):
+            await _adjust(live, org, customer, 1)
+            try:
+                update = json.loads(await asyncio.wait_for(c.socket.recv(), 0.5))
+            except TimeoutError:
+                continue
+            assert update["payload"]["data"]["walletUpdates"]["balance"]["amount"] >= 100 + attempt
+            break
+        else:
+            raise AssertionError("no update after the pub/sub connection was cut")
