@@ -3,7 +3,7 @@ graphql-transport-ws, see schema/live/transport.py) and the updates it streams."
 
 from app.wallets import scopes as wallets_scopes
 
-# The read scope the package's types belong to (schema/kit/scopes.py). The types here are leaves
-# (ids, Money, decimals, enums): no nested field leads into another scope. Each root field states
-# its own scope (`walletUpdates`: wallets:read; `customerMeterUpdates`: meters:read).
+# The read scope the package's types belong to (schema/kit/scopes.py): they show wallets (the
+# meters' live update type is in schema/meters/live.py). The `Live` root is a root: each of its
+# fields states its own scope.
 READ_SCOPE = wallets_scopes.READ

@@ -29,8 +29,9 @@ from app.models.wallet import Wallet
 from app.wallets import scopes as wallets_scopes
 from app.wallets import service as wallets
 from schema.kit.money import Money
-from schema.kit.scopes import require
-from schema.live.types import CustomerMeterState, CustomerMeterUpdate, WalletUpdate, WalletUpdateTransaction
+from schema.kit.scopes import RequireScope
+from schema.live.types import WalletUpdate, WalletUpdateTransaction
+from schema.meters.live import CustomerMeterState, CustomerMeterUpdate
 from schema.meters.types import MeterStatusLevel
 
 T = TypeVar("T")
@@ -132,7 +133,8 @@ CustomerIdArg = Annotated[strawberry.ID, strawberry.argument(description="The cu
 class Live:
     @strawberry.subscription(
         description="A customer's wallet balance as it changes: the wallet in `currency`, or every wallet of the customer. "
-        "Requires the `wallets:read` scope."
+        "Requires the `wallets:read` scope.",
+        extensions=[RequireScope(wallets_scopes.READ)],
     )
     async def wallet_updates(
         self,
@@ -140,8 +142,8 @@ class Live:
         customer_id: CustomerIdArg,
         currency: Annotated[str | None, strawberry.argument(description="Only the wallet in this currency (ISO 4217), else all.")] = None,
     ) -> AsyncGenerator[WalletUpdate, None]:
-        # Checked before the stream starts: a refusal is the operation's `error` message.
-        subject = require(info, wallets_scopes.READ)
+        # Checked before the stream starts (the scope too): a refusal is the operation's `error` message.
+        subject = info.context.subject
         try:
             code = wallets.check_currency_code(currency) if currency is not None else None
         except KassaError as exc:
@@ -151,10 +153,11 @@ class Live:
 
     @strawberry.subscription(
         description="A customer's meters as new usage or credits are counted: consumed, credited, balance and status per meter. "
-        "Requires the `meters:read` scope."
+        "Requires the `meters:read` scope.",
+        extensions=[RequireScope(meters_scopes.READ)],
     )
     async def customer_meter_updates(self, info: strawberry.Info, customer_id: CustomerIdArg) -> AsyncGenerator[CustomerMeterUpdate, None]:
-        subject = require(info, meters_scopes.READ)
+        subject = info.context.subject
         customer = await _customer_id(info, customer_id)
         return _meter_stream(info, subject, customer)
 
