@@ -1,4 +1,5 @@
-"""The ASGI app: `POST /graphql` (GET serves GraphiQL) and `GET /health`.
+"""The ASGI app: `POST /graphql` (GET serves GraphiQL; a WebSocket there carries the live
+updates, schema/live/transport.py) and `GET /health`.
 
 The GraphQL endpoint is a plain litestar route calling `schema.execute`: it authenticates the
 bearer token once, gives the operation a session gate, and closes it when the response is
@@ -34,6 +35,7 @@ from app.rest.stripe_webhook import stripe_webhook
 from app.rest.wallets import ROUTES as WALLET_ROUTES
 from app.kit.bodies import BodyRefused, decode_json_body, too_large_message
 from app.kit.gc_tuning import tune_garbage_collector
+from app.kit.live import LiveHub
 from app.kit.db import SessionGate, create_engine, create_session_factory, statement_counter
 from app.kit.rate_limit import OrganizationLimits, RateLimited
 from app.kit.request_ids import current_request_id, log_unexpected, request_id_middleware
@@ -55,9 +57,11 @@ class Runtime:
     redis: Redis  # an arq pool: also the job queue
     schema: Any
     limits: OrganizationLimits = field(init=False)
+    live: LiveHub = field(init=False)  # the process's one pub/sub connection for live updates
 
     def __post_init__(self) -> None:
         self.limits = OrganizationLimits.from_settings(self.settings, self.redis)
+        self.live = LiveHub(self.redis)
 
 
 def _error_response(status: int, message: str, code: str, headers: dict[str, str] | None = None) -> Response:
@@ -200,6 +204,7 @@ def create_app(
     """Build the app. Without a session factory or Redis client, they are created from the
     settings when the app starts and closed when it stops."""
     from schema import build_schema, schema
+    from schema.live.transport import graphql_live
 
     settings = settings or get_settings()
     graphql_schema = schema if settings == get_settings() else build_schema(settings)
@@ -212,7 +217,10 @@ def create_app(
         engine: AsyncEngine | None = None
         own_redis: Redis | None = None
         if session_factory is not None and redis is not None:
-            yield
+            try:
+                yield
+            finally:
+                await app.state.runtime.live.close()
             return
         factory, client = session_factory, redis
         if factory is None:
@@ -235,13 +243,16 @@ def create_app(
         try:
             yield
         finally:
+            await app.state.runtime.live.close()
             if own_redis is not None:
                 await own_redis.aclose()
             if engine is not None:
                 await engine.dispose()
 
     return Litestar(
-        route_handlers=[graphql_ide, graphql_endpoint, health, index, ingest_events, billing_status, quota_check, stripe_webhook, *WALLET_ROUTES],
+        route_handlers=[
+            graphql_ide, graphql_endpoint, graphql_live, health, index, ingest_events, billing_status, quota_check, stripe_webhook, *WALLET_ROUTES,
+        ],
         lifespan=[lifespan],
         middleware=[request_id_middleware, RequestLimitsMiddleware],  # the first is the outermost
         exception_handlers={500: _unexpected_error, RequestEntityTooLarge: _too_large},

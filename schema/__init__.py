@@ -28,6 +28,7 @@ from schema.kit.cost import CostEstimator, QueryCostLimiter
 from schema.kit.nodes import NodeQueries
 from schema.kit.scalars import SCALAR_MAP
 from schema.kit.scopes import guard_nested_scopes
+from schema.live.operations import Live
 from schema.members.mutations import MemberMutations
 from schema.members.queries import MemberQueries
 from schema.meters.mutations import MeterMutations
@@ -99,6 +100,7 @@ def build_schema(settings: Settings) -> strawberry.Schema:
     return guard_nested_scopes(KassaSchema(
         query=Query,
         mutation=Mutation,
+        subscription=Live,  # not `Subscription`: that is the billing object
         types=[IndividualCustomer, BusinessCustomer, *PRICE_TYPES],
         extensions=extensions,
         config=StrawberryConfig(scalar_map=SCALAR_MAP),

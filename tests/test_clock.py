@@ -181,6 +181,7 @@ CLOCK_MODULE = "app/kit/clock.py"
 OPERATIONAL: dict[tuple[str, str, str], str] = {
     ("app/kit/jobs.py", "enqueue_coalesced_after_commit", "time.time"): "the coalescing slot of a job on arq's queue, which runs on real time",
     ("app/kit/jobs.py", "enqueue", "time.time"): "arq's enqueue time and job scores (real time)",
+    ("app/wallets/notifications.py", "ask_again", "time.time"): "when the deferred balance-changed job starts on arq's queue (real time)",
     ("app/kit/jobs.py", "<module>", "SQL clock_timestamp()"): "the job outbox row's time: the relay's age check",
     ("app/platform/health.py", "record_heartbeat", "time.time"): "a worker's heartbeat",
     ("app/platform/health.py", "report", "time.time"): "queue lag and heartbeat ages in the health report",

@@ -465,7 +465,7 @@ def rest_routes() -> list[tuple[str, str, list[str]]]:
 
     routes = []
     for route in create_app(Settings()).routes:
-        for handler in route.route_handlers:
+        for handler in getattr(route, "route_handlers", ()):  # HTTP routes (the WebSocket on /graphql has none)
             if not handler.fn.__module__.startswith("app."):
                 continue
             source = inspect.getsource(inspect.getmodule(handler.fn))

@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth.service import job_scope
-from app.kit import jobs
+from app.kit import jobs, live
 from app.kit.jobs import JobRequest, send
 from app.kit.tenancy import TenantScope, bound_scope, scoped_factory
 from app.meters import aggregation, repository
@@ -29,7 +29,9 @@ async def update_customer(ctx: dict[str, Any], scope: TenantScope, customer_id: 
         if result.more_pending:  # events of transactions still running when we looked
             request_update(session, uuid.UUID(customer_id))
         await jobs.commit(session, ctx["redis"])
-    return f"meters={result.meters} recounted={len(result.recounted)} changes={result.status_changes} more={result.more_pending}"
+    if result.changed:  # a meter's totals moved: the customer's live clients read their meters again
+        await live.publish(ctx["redis"], scope.organization_id, customer_id, live.METERS)
+    return f"meters={result.meters} recounted={len(result.recounted)} changes={result.status_changes} changed={result.changed} more={result.more_pending}"
 
 
 @job("meters.backfill", tenant=True)

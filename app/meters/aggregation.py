@@ -98,6 +98,7 @@ class UpdateResult:
     more_pending: bool = False
     xmin: int | None = None  # the snapshot xmin the job counted up to (None: nothing counted)
     customer: Customer | None = None  # the customer counted (for what the job does next in its transaction)
+    changed: int = 0  # meters whose consumed or credited moved (a live update is due)
 
 
 async def update_customer_meters(session: AsyncSession, scope: TenantScope, customer_id: uuid.UUID) -> UpdateResult:
@@ -135,6 +136,7 @@ async def update_customer_meters(session: AsyncSession, scope: TenantScope, cust
             row.last_reset_at, full = reset_at, True
         if not full and xmin <= start:
             continue
+        before = (row.consumed, row.credited) if row.id is not None else None
         since = row.last_reset_at
         window_start = 0 if full else start
         members = {} if full else await repository.member_meters(session, scope, customer.id, meter.id)
@@ -164,6 +166,8 @@ async def update_customer_meters(session: AsyncSession, scope: TenantScope, cust
             _merge(member_row, parts.get(member_id), distinct.get(member_id, 0))
             member_row.consumed = consumed_of(meter.aggregation, member_row)
         result.meters += 1
+        if before is None or (Decimal(row.consumed), Decimal(row.credited)) != (Decimal(before[0]), Decimal(before[1])):
+            result.changed += 1
 
         changed = _status_change(row, customer, meter, organization)
         if changed is not None:

@@ -156,6 +156,25 @@ async def entries_page(
     )
 
 
+async def entries_after(session: AsyncSession, scope: TenantScope, wallet_id: uuid.UUID, after_sequence: int, *, limit: int) -> list[WalletEntry]:
+    """The wallet's entries past `after_sequence`, oldest first, at most `limit` (the webhooks'
+    "since the last one")."""
+    return list(
+        await session.scalars(
+            select(WalletEntry)
+            .where(owned_by(WalletEntry, scope), WalletEntry.wallet_id == wallet_id, WalletEntry.sequence > after_sequence)
+            .order_by(WalletEntry.sequence)
+            .limit(limit)
+        )
+    )
+
+
+async def last_entry(session: AsyncSession, scope: TenantScope, wallet_id: uuid.UUID) -> WalletEntry | None:
+    return await session.scalar(
+        select(WalletEntry).where(owned_by(WalletEntry, scope), WalletEntry.wallet_id == wallet_id).order_by(WalletEntry.sequence.desc()).limit(1)
+    )
+
+
 async def holds_page(
     session: AsyncSession, scope: TenantScope, wallet_id: uuid.UUID, *, status: str | None, member_id: uuid.UUID | None, first: int, after: str | None
 ) -> Page[WalletHold]:

@@ -31,7 +31,7 @@ from tests.conftest import as_owner
 from tests.checkout_flow.operations import paid_order
 
 GRAPHQL = schema._schema
-ROOTS = {"Query", "Mutation"}
+ROOTS = {root.name for root in (GRAPHQL.query_type, GRAPHQL.mutation_type, GRAPHQL.subscription_type) if root is not None}
 # Root query fields the walk may start from: lists (with `first`) and argument-less fields.
 # (`checkoutSession` answers a checkout's client secret only, never an access token.)
 STARTS = {
