@@ -80,13 +80,13 @@ async def test_hold_then_partial_capture_releases_the_rest_and_release_frees_it(
 
 
 async def _entries(api, org) -> list[tuple[str, int]]:
-    query = "query($id: ID!, $c: String!) { customerWallet(customerId: $id, currency: $c) { transactions(first: 50) { nodes { type amount { amount } holdId } } } }"
+    query = "query($id: ID!, $c: String!) { customerWallet(customerId: $id, currency: $c) { recentTransactions { type amount { amount } holdId } } }"
     customers = (await api.data("{ customers(first: 10) { nodes { id } } }", token=org.token))["customers"]["nodes"]
     result = []
     for c in customers:
         wallet = (await api.data(query, {"id": c["id"], "c": "usd"}, token=org.token))["customerWallet"]
         if wallet:
-            result += [(n["type"].lower(), n["amount"]["amount"]) for n in reversed(wallet["transactions"]["nodes"])]
+            result += [(n["type"].lower(), n["amount"]["amount"]) for n in reversed(wallet["recentTransactions"])]
     return result
 
 

@@ -43,7 +43,7 @@ async def test_a_manual_top_up_credits_the_wallet_once_with_its_paid_order(api, 
     assert [(i["label"], i["amount"]) for i in order["items"]] == [("Wallet top-up", 2500)]
     wallet = await wallet_of(api, org.token, customer["id"])
     assert wallet["balance"] == {"amount": 2500, "currency": "usd"}
-    assert [(t["type"], t["amount"]["amount"], t["orderId"]) for t in wallet["transactions"]["nodes"]] == [("TOP_UP", 2500, order["id"])]
+    assert [(t["type"], t["amount"]["amount"], t["orderId"]) for t in wallet["recentTransactions"]] == [("TOP_UP", 2500, order["id"])]
 
 
 async def test_an_amount_outside_the_organizations_bounds_is_a_typed_error_naming_them(api, org, session_factory):

@@ -37,7 +37,7 @@ CUSTOMER_WALLET = f"""
 query CustomerWallet($customerId: ID!, $currency: String!) {{
   customerWallet(customerId: $customerId, currency: $currency) {{
     {WALLET_FIELDS}
-    transactions(first: 50) {{ nodes {{ type amount {{ amount }} orderId reason }} }}
+    recentTransactions {{ type amount {{ amount }} orderId reason }}
   }}
 }}
 """
