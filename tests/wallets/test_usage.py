@@ -22,6 +22,7 @@ from app.catalog import service as catalog
 from app.catalog.service import PriceDraft, ProductDraft
 from app.catalog.usage_pricing import metered_amount
 from app.kit.errors import ValidationFailed
+from app.kit.ids import to_global_id
 from app.kit.tenancy import tenant_session
 from app.members.service import MemberDraft
 from app.meters import service as meters
@@ -361,3 +362,202 @@ async def test_concurrent_ingestion_and_jobs_pay_all_usage_exactly_once(live, cl
     async with live.session_factory() as session:
         [(units, amount)] = await rows(session, "SELECT units, amount FROM wallet_usage_totals WHERE subscription_id = :s", s=s.subscription_id)
     assert (units, amount) == (Decimal(sent), expected)
+
+
+# -- events naming a hold ----------------------------------------------------------------------------------
+
+
+async def _hold(live, s: Setup, amount: int, member: str | None = None):
+    from app.wallets import holds
+
+    async with tenant_session(live.session_factory, s.subject.scope) as session:
+        row = await holds.hold(session, s.subject, s.customer_id, s.members[member] if member else None, "usd", amount, 300)
+        await session.commit()
+    return row.id
+
+
+async def _hold_row(live, hold_id: uuid.UUID) -> tuple[str, int | None]:
+    async with live.session_factory() as session:
+        [(status, captured)] = await rows(session, "SELECT status, captured_amount FROM wallet_holds WHERE id = :h", h=hold_id)
+    return status, captured
+
+
+def _naming(events: list[dict], hold_id: uuid.UUID) -> list[dict]:
+    for event in events:
+        event["metadata"]["hold_id"] = str(hold_id)
+    return events
+
+
+async def test_events_naming_a_hold_capture_it_for_their_cost_and_release_the_rest(live, clock):
+    clock.set(NOW)
+    s = await _setup(live, unit_amount="7", balance=1000)
+    hold_id = await _hold(live, s, 100, member="ann")
+    await _ingest(live, s, _naming(_events(s, 6, member="ann"), hold_id) + _events(s, 2, member="bob"))  # 42 from the hold, 14 paid
+    await _run_job(live, s)
+    assert await _hold_row(live, hold_id) == ("captured", 42)
+    async with live.session_factory() as session:
+        captures = await rows(
+            session, "SELECT -amount, member_id, meter_id, product_price_id, quantity FROM wallet_entries WHERE hold_id = :h AND type = 'hold_capture'",
+            h=hold_id,
+        )
+        [(balance, held)] = await rows(session, "SELECT balance, held FROM wallets WHERE customer_id = :c", c=s.customer_id)
+    assert captures == [(42, s.members["ann"], s.meter_id, s.price.id, Decimal(6))]
+    state = await _state(live, s)
+    assert state.debits == [(s.members["bob"], 14, Decimal(2))]
+    assert (balance, held) == (1000 - 56, 0)  # the 58 left of the hold released
+    # the hold is spent: later events naming it are paid like other usage
+    await _ingest(live, s, _naming(_events(s, 1, member="ann"), hold_id))
+    await _run_job(live, s)
+    assert (await _state(live, s)).debits[-1] == (s.members["ann"], 7, Decimal(1))
+    assert await _hold_row(live, hold_id) == ("captured", 42)
+
+
+async def test_usage_beyond_its_hold_is_paid_from_what_is_available(live, clock):
+    clock.set(NOW)
+    s = await _setup(live, unit_amount="10", balance=100)
+    hold_id = await _hold(live, s, 30)
+    await _ingest(live, s, _naming(_events(s, 5), hold_id))  # 50: 30 from the hold, 20 from the 70 available
+    await _run_job(live, s)
+    assert await _hold_row(live, hold_id) == ("captured", 30)
+    state = await _state(live, s)
+    assert state.debits == [(None, 20, Decimal(2))] and state.balance == 50 and not state.uncovered
+
+
+async def test_a_hold_of_another_customer_or_released_is_not_captured(live, clock):
+    clock.set(NOW)
+    s = await _setup(live, unit_amount="5", balance=500)
+    other = await _setup(live, unit_amount="5", balance=500)
+    foreign = await _hold(live, other, 100)
+    released = await _hold(live, s, 100)
+    from app.wallets import holds
+
+    async with tenant_session(live.session_factory, s.subject.scope) as session:
+        await holds.release(session, s.subject, released)
+        await session.commit()
+    await _ingest(live, s, _naming(_events(s, 2), foreign) + _naming(_events(s, 2), released))
+    await _ingest(live, s, [dict(e, metadata={"hold_id": "not-a-uuid"}) for e in _events(s, 1)])
+    await _run_job(live, s)
+    assert await _hold_row(live, foreign) == ("active", None)
+    assert await _hold_row(live, released) == ("released", None)
+    state = await _state(live, s)
+    assert state.paid == 25 and state.balance == 475
+
+
+# -- everything at once on one wallet ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("trial", range(3))
+async def test_usage_holds_captures_top_ups_and_spending_at_once_on_one_wallet(live, clock, trial):
+    """About 230 operations from as many tasks on one shared wallet: usage batches (some naming
+    holds) and drain jobs, holds then captures or releases, top-ups through checkout (some
+    confirmed twice at once), negative adjustments. Afterwards: the balance equals the ledger and
+    its running sum never went below zero; every top-up credited once; what usage paid (usage
+    debits and the captures it made) plus what is uncovered is the price of all the usage, to the
+    cent; the member over its budget spent at most the budget."""
+    import random
+
+    from app.kit.errors import KassaError
+    from app.wallets import holds
+    from tests.wallets.top_up_operations import confirm, create_top_up_checkout
+
+    clock.set(NOW)
+    rng = random.Random(trial)
+    s = await _setup(live, unit_amount="3", balance=500)
+    async with tenant_session(live.session_factory, s.subject.scope) as session:
+        await wallets.set_member_budget(session, s.subject, s.members["ann"], "usd", 300, "month")
+        await session.commit()
+    customer_gid = to_global_id("Customer", s.customer_id)
+    hold_ids: list[uuid.UUID] = []
+    sent = 0
+    outcomes: dict[str, int] = {}
+
+    def outcome(name: str) -> None:
+        outcomes[name] = outcomes.get(name, 0) + 1
+
+    async def usage(n: int) -> None:
+        nonlocal sent
+        await asyncio.sleep(rng.random() * 1.0)
+        events = _events(s, 5 + n % 11, member=("ann", "bob", None)[n % 3])
+        if hold_ids and n % 4 == 0:
+            _naming(events, rng.choice(hold_ids))
+        await _ingest(live, s, events)
+        sent += len(events)
+
+    async def job() -> None:
+        await asyncio.sleep(rng.random() * 1.5)
+        await _run_job(live, s, settle=False)
+
+    async def hold_then(n: int) -> None:
+        await asyncio.sleep(rng.random() * 1.0)
+        member = s.members[("ann", "bob")[n % 2]] if n % 3 else None
+        try:
+            async with tenant_session(live.session_factory, s.subject.scope) as session:
+                row = await holds.hold(session, s.subject, s.customer_id, member, "usd", 40 + n % 7 * 15, 300)
+                await session.commit()
+        except KassaError as error:
+            outcome(type(error).__name__)
+            return
+        hold_ids.append(row.id)
+        await asyncio.sleep(rng.random() * 0.1)
+        try:
+            async with tenant_session(live.session_factory, s.subject.scope) as session:
+                if n % 5 == 0:
+                    await holds.release(session, s.subject, row.id)
+                else:
+                    await holds.capture(session, s.subject, row.id, row.amount - n % 3 * 10)
+                await session.commit()
+            outcome("resolved")
+        except KassaError as error:  # a usage event named it first
+            outcome(type(error).__name__)
+
+    async def top_up(n: int) -> None:
+        created = await create_top_up_checkout(live.api, s.token, customerId=customer_gid, currency="usd", amount=100 + n * 10, paymentProcessor="MANUAL")
+        assert created["__typename"] == "CreateWalletTopUpCheckoutSuccess", created
+        confirmations = 2 if n % 6 == 0 else 1  # a double click: credited once
+        answers = await asyncio.gather(*(confirm(live.api, s.token, created["checkout"]["id"]) for _ in range(confirmations)))
+        assert sum(a["__typename"] == "ConfirmCheckoutSuccess" for a in answers) == 1, answers
+
+    async def spend(n: int) -> None:
+        await asyncio.sleep(rng.random() * 1.0)
+        try:
+            async with tenant_session(live.session_factory, s.subject.scope) as session:
+                await wallets.adjust(session, s.subject, s.customer_id, "usd", -(30 + n), reason="manual spend")
+                await session.commit()
+            outcome("spent")
+        except KassaError as error:
+            outcome(type(error).__name__)
+
+    tasks = (
+        [usage(n) for n in range(60)] + [job() for _ in range(20)] + [hold_then(n) for n in range(50)]
+        + [top_up(n) for n in range(30)] + [spend(n) for n in range(20)]
+    )
+    rng.shuffle(tasks)
+    await asyncio.gather(*tasks)
+    await _run_job(live, s)
+
+    async with live.session_factory() as session:
+        [(balance, held, entries, low, top_ups, credited)] = await rows(
+            session,
+            """
+            SELECT w.balance, w.held, (SELECT sum(amount) FROM wallet_entries e WHERE e.wallet_id = w.id),
+                   (SELECT min(running) FROM (SELECT sum(amount) OVER (ORDER BY sequence) AS running FROM wallet_entries e WHERE e.wallet_id = w.id) r),
+                   (SELECT count(*) FROM wallet_entries e WHERE e.wallet_id = w.id AND type = 'top_up'),
+                   (SELECT coalesce(sum(amount), 0) FROM wallet_entries e WHERE e.wallet_id = w.id AND type = 'top_up')
+            FROM wallets w WHERE w.customer_id = :c
+            """,
+            c=s.customer_id,
+        )
+        [(usage_paid,)] = await rows(
+            session,
+            "SELECT coalesce(sum(-amount), 0) FROM wallet_entries WHERE customer_id = :c AND (type = 'usage' OR (type = 'hold_capture' AND meter_id IS NOT NULL))",
+            c=s.customer_id,
+        )
+        [(ann_spent,)] = await rows(
+            session, "SELECT coalesce(sum(-amount), 0) FROM wallet_entries WHERE member_id = :m AND type IN ('usage', 'hold_capture')", m=s.members["ann"],
+        )
+    state = await _state(live, s)
+    assert balance == entries and low >= 0 and held >= 0
+    assert (top_ups, credited) == (30, sum(100 + n * 10 for n in range(30)))
+    assert usage_paid + state.lost == metered_amount(s.price, Decimal(sent)), (trial, outcomes, usage_paid, state.lost, sent)
+    assert ann_spent <= 300
+    assert outcomes.get("resolved", 0) > 0, outcomes
