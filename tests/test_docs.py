@@ -189,3 +189,24 @@ async def test_the_readmes_subscription_script_answers_as_shown(live, stripe_ser
     done = subprocess.run(["bash", "-c", script], env=env, capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     assert _normalized(json.loads(done.stdout)) == _normalized(json.loads(shown)), done.stdout
+
+
+async def test_the_readmes_wallet_script_answers_as_shown(live, stripe_server, localstripe):
+    """'Wallets': its script continues the payment script; it prints the check's answer, then the
+    wallet after a hold captured for less than it held: both lines as shown."""
+    org = await make_org(live.session_factory, name="My Company")
+    text = (PROJECT_ROOT / "README.md").read_text()
+
+    def script_of(title: str) -> tuple[str, str]:
+        section = text[text.index(title) :]
+        section = section[: section.index("\n## ", 10)]
+        return re.findall(r"```sh\n(.*?)```\s*```json\n(.*?)```", section, flags=re.S)[0]
+
+    payment, _ = script_of("## Take a payment")
+    wallet, shown = script_of("## Wallets")
+    env = {**os.environ, "KASSA_URL": f"{stripe_server}/graphql", "KASSA_TOKEN": org.token, "STRIPE_API_BASE": localstripe.url}
+    script = "set -e -o pipefail\n{\n" + payment + "} >/dev/null\n" + wallet
+    done = subprocess.run(["bash", "-c", script], env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    answers = [json.loads(line) for line in done.stdout.splitlines() if line.strip()]
+    assert [_normalized(a) for a in answers] == [_normalized(json.loads(line)) for line in shown.splitlines() if line.strip()], done.stdout
