@@ -6,13 +6,13 @@ import uuid
 from datetime import datetime
 from typing import Any, Sequence
 
-from sqlalchemy import and_, func, select, text, update
+from sqlalchemy import Uuid, and_, func, lateral, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.kit.ledger import LedgerError
 from app.kit.pagination import Page, paginate
-from app.kit.repository import owned_by, scoped
+from app.kit.repository import owned_by, rows_table, scoped
 from app.kit.tenancy import TenantScope
 from app.meters import repository as meters_repository
 from app.models import Customer, Event, Meter, ProductPrice
@@ -257,9 +257,7 @@ async def entries_by_id(session: AsyncSession, scope: TenantScope, ids: Sequence
 async def latest_entries_of(session: AsyncSession, scope: TenantScope, wallet_ids: Sequence[uuid.UUID], limit: int) -> list[WalletEntry]:
     """The newest `limit` entries of each wallet (for dataloaders), newest first: one statement
     through the (wallet_id, sequence) index, whatever the number of wallets."""
-    from sqlalchemy import lateral
-
-    wallets = select(func.unnest(bindparam_uuids(wallet_ids)).label("wallet_id")).subquery("w")
+    wallets = rows_table("w", [("wallet_id", Uuid())], [(i,) for i in wallet_ids])
     newest = lateral(
         select(WalletEntry.id)
         .where(owned_by(WalletEntry, scope), WalletEntry.wallet_id == wallets.c.wallet_id)
@@ -272,13 +270,6 @@ async def latest_entries_of(session: AsyncSession, scope: TenantScope, wallet_id
             select(WalletEntry).where(owned_by(WalletEntry, scope), WalletEntry.id.in_(ids)).order_by(WalletEntry.wallet_id, WalletEntry.sequence.desc())
         )
     )
-
-
-def bindparam_uuids(ids: Sequence[uuid.UUID]):
-    from sqlalchemy import Uuid, bindparam
-    from sqlalchemy.dialects.postgresql import ARRAY
-
-    return bindparam("wallet_ids", list(ids), type_=ARRAY(Uuid()))
 
 
 async def spend_of_members(session: AsyncSession, scope: TenantScope, member_ids: Sequence[uuid.UUID], since: datetime) -> list[Any]:
