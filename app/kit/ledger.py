@@ -85,14 +85,66 @@ def register(ledger: Ledger) -> Ledger:
     return ledger
 
 
-async def post(session: AsyncSession, ledger: Ledger, key: Mapping[str, Any], entries: Sequence[Mapping[str, Any]]) -> int:
+async def post(
+    session: AsyncSession, ledger: Ledger, key: Mapping[str, Any], entries: Sequence[Mapping[str, Any]], *, locked: bool = False
+) -> int:
     """Append `entries` (column -> value, the balance key's columns filled in here) and move the
     cached balance by their sum, in the caller's transaction: the balance row is locked first
     (so concurrent posts to one balance queue up and none is lost), and a database check on the
     balance table (e.g. `balance >= 0`) refuses the whole post. Returns the new balance. The
-    balance row must exist (created with the thing it belongs to)."""
+    balance row must exist (created with the thing it belongs to).
+
+    `locked`: the caller already holds the balance row's lock in this transaction (it read the
+    row FOR UPDATE to check what it may post): the entries and the move are then one statement,
+    one round trip under the lock instead of three (a hot balance's throughput is the time its
+    lock is held)."""
+    if locked:
+        return await _post_locked(session, ledger, key, entries)
     [balance] = await post_many(session, ledger, [(key, entries)])
     return balance
+
+
+def _rows_of(ledger: Ledger, key: Mapping[str, Any], entries: Sequence[Mapping[str, Any]]) -> tuple[list[dict[str, Any]], int]:
+    """The entries with the balance key's columns, and their sum (checked: whole minor units)."""
+    columns = list(ledger.owner)
+    if not entries:
+        raise LedgerError(f"ledger {ledger.name}: nothing to post")
+    missing = set(columns) - set(key)
+    if missing:
+        raise LedgerError(f"ledger {ledger.name}: the balance key lacks {sorted(missing)}")
+    rows, total = [], 0
+    for entry in entries:
+        amount = entry.get(ledger.amount)
+        if isinstance(amount, bool) or not isinstance(amount, int):
+            raise LedgerError(f"ledger {ledger.name}: an entry's {ledger.amount} must be an integer of minor units, got {amount!r}")
+        rows.append({**entry, **{column: key[column] for column in columns}})
+        total += amount
+    return rows, total
+
+
+async def _post_locked(session: AsyncSession, ledger: Ledger, key: Mapping[str, Any], entries: Sequence[Mapping[str, Any]]) -> int:
+    """`post` under the caller's lock: WITH the entries inserted, UPDATE the balance RETURNING it.
+    The lock makes the entries' order (their identity sequence) the order of the posts."""
+    rows, total = _rows_of(ledger, key, entries)
+    if len({frozenset(row) for row in rows}) != 1:  # VALUES needs one set of columns: the general path
+        [balance] = await post_many(session, ledger, [(key, entries)])
+        return balance
+    posted = insert(ledger.entries).values(rows).returning(ledger.entries.c[ledger.amount]).cte("posted")
+    balance = ledger.balances.c[ledger.balance]
+    # the balance table's Python-side onupdate values (modified_at), given here: SQLAlchemy leaves
+    # them empty in an UPDATE that carries an INSERT as a CTE
+    touched = {c.name: c.onupdate.arg(None) for c in ledger.balances.c if c.onupdate is not None and c.onupdate.is_callable}
+    statement = (
+        update(ledger.balances)
+        .where(*[ledger.balances.c[ledger.owner[column]] == key[column] for column in ledger.owner])
+        .values({**touched, ledger.balance: balance + bindparam("total", total, type_=BigInteger)})
+        .returning(balance)
+        .add_cte(posted)
+    )
+    moved = (await session.execute(statement)).first()
+    if moved is None:
+        raise LedgerError(f"ledger {ledger.name}: no balance row for {dict(key)}")
+    return int(moved[0])
 
 
 async def post_many(session: AsyncSession, ledger: Ledger, postings: Sequence[tuple[Mapping[str, Any], Sequence[Mapping[str, Any]]]]) -> list[int]:
@@ -108,18 +160,10 @@ async def post_many(session: AsyncSession, ledger: Ledger, postings: Sequence[tu
     rows: list[dict[str, Any]] = []
     totals: dict[tuple, int] = {}
     for key, entries in postings:
-        if not entries:
-            raise LedgerError(f"ledger {ledger.name}: nothing to post")
-        missing = set(columns) - set(key)
-        if missing:
-            raise LedgerError(f"ledger {ledger.name}: the balance key lacks {sorted(missing)}")
+        entry_rows, total = _rows_of(ledger, key, entries)
         owner = tuple(key[column] for column in columns)
-        for entry in entries:
-            amount = entry.get(ledger.amount)
-            if isinstance(amount, bool) or not isinstance(amount, int):
-                raise LedgerError(f"ledger {ledger.name}: an entry's {ledger.amount} must be an integer of minor units, got {amount!r}")
-            rows.append({**entry, **dict(zip(columns, owner))})
-            totals[owner] = totals.get(owner, 0) + amount
+        rows += entry_rows
+        totals[owner] = totals.get(owner, 0) + total
     owners = sorted(totals)
     locked = (await session.execute(select(*targets).where(tuple_(*targets).in_(owners)).order_by(*targets).with_for_update())).all()
     if len(locked) != len(owners):

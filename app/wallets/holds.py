@@ -124,27 +124,29 @@ async def hold(
 async def _active_hold(session: AsyncSession, scope: TenantScope, hold_id: uuid.UUID) -> tuple[Wallet, WalletHold]:
     """The hold, which must be active and not past its expiry (else HoldNotActive, with status
     `expired` for an overdue one: the job or the wallet's next hold marks it), and its wallet,
-    locked. The hold is read before the lock, so the lock is held for less: its change is
-    conditional on it being still active (`resolve_hold`), a hold changed in between is refused
-    and the transaction rolls back."""
-    row = await repository.hold(session, scope, hold_id)
-    if row is None:
+    read together without a lock: the lock is taken by `_resolve`'s UPDATE, which changes the
+    hold only if it is still active (a hold changed in between is refused and the transaction
+    rolls back), so the wallet's lock is held for as short a time as can be."""
+    found = await repository.hold_and_wallet(session, scope, hold_id)
+    if found is None:
         raise NotFound("Wallet hold not found")
+    row, wallet = found
     if row.status == WalletHoldStatus.active.value and row.expires_at <= clock.now():
         raise HoldNotActive(WalletHoldStatus.expired.value)
     if row.status != WalletHoldStatus.active.value:
         raise HoldNotActive(row.status)
-    wallet = await repository.get(session, scope, row.wallet_id, lock=True)
-    assert wallet is not None
     return wallet, row
 
 
 async def _resolve(session: AsyncSession, scope: TenantScope, wallet: Wallet, row: WalletHold, status: str, captured: int | None, now) -> None:
-    held = await repository.resolve_hold(session, scope, row.id, status, captured, now)
-    if held is None:  # captured, released or expired since it was read: refused (the caller's transaction rolls back)
+    """Resolve the active hold, locking its wallet (whose `held` and `balance` are then current)."""
+    moved = await repository.resolve_hold(session, scope, row.id, status, captured, now)
+    if moved is None:  # captured, released or expired since it was read: refused (the caller's transaction rolls back)
         fresh = await repository.hold(session, scope, row.id)
         raise HoldNotActive(fresh.status if fresh is not None else "gone")
+    held, balance = moved
     _set_held(wallet, held)
+    set_committed_value(wallet, "balance", balance)
     values = {"status": status, "captured_amount": captured, "resolved_at": now, "modified_at": now}
     for name, value in values.items():
         set_committed_value(row, name, value)
@@ -159,10 +161,13 @@ async def _budget_of(session: AsyncSession, scope: TenantScope, wallet: Wallet, 
 async def _capture(
     session: AsyncSession, scope: TenantScope, wallet: Wallet, row: WalletHold, captured: int, member_id: uuid.UUID | None, **columns: Any
 ) -> None:
-    """Post the capture (if any), release the hold's whole amount, count the member's spend."""
-    budget = await _budget_of(session, scope, wallet, member_id) if captured > 0 else None
+    """Resolve the hold as captured (its wallet locked), post the capture (if any), count the
+    member's spend (its budget locked after the wallet, as everywhere)."""
     now = clock.now()
     await _resolve(session, scope, wallet, row, WalletHoldStatus.captured.value, captured, now)
+    if captured > wallet.balance:  # the balance fell under its holds (a grant expired): never below zero
+        raise InsufficientFunds(captured, wallet.balance, wallet.currency, INSUFFICIENT_BALANCE)
+    budget = await _budget_of(session, scope, wallet, member_id) if captured > 0 else None
     if captured > 0:
         await service.debit(session, scope, wallet, "hold_capture", captured, hold_id=row.id, member_id=member_id, **columns)
     service.add_spend(budget, captured)
@@ -184,8 +189,6 @@ async def capture(session: AsyncSession, subject: Subject, hold_id: uuid.UUID, a
     captured = row.amount if amount is None else amount
     if captured > row.amount:
         raise ValidationFailed([FieldIssue(("amount",), f"must be at most the held amount, {row.amount}", "more_than_held")])
-    if captured > wallet.balance:  # the balance fell under its holds (a grant expired): never below zero
-        raise InsufficientFunds(captured, wallet.balance, wallet.currency, INSUFFICIENT_BALANCE)
     await _capture(session, scope, wallet, row, captured, row.member_id)
     return wallet, row
 

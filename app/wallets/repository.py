@@ -354,21 +354,34 @@ _RESOLVE_HOLD = text(
     )
     UPDATE wallets SET held = wallets.held - hold.amount, modified_at = :now
     FROM hold WHERE wallets.id = hold.wallet_id
-    RETURNING wallets.held
+    RETURNING wallets.held, wallets.balance
     """
 )
 
 
-async def resolve_hold(session: AsyncSession, scope: TenantScope, hold_id: uuid.UUID, status: str, captured: int | None, now: datetime) -> int | None:
+async def resolve_hold(
+    session: AsyncSession, scope: TenantScope, hold_id: uuid.UUID, status: str, captured: int | None, now: datetime
+) -> tuple[int, int] | None:
     """Mark an active hold `status` (with `captured` for a capture) and release its amount from
-    its wallet's `held` (the wallet row locked by the caller); the new `held`, or None when the
-    hold was not active."""
+    its wallet's `held`: the UPDATE takes the wallet's row lock (kept to the end of the
+    transaction). The wallet's new `held` and its balance, or None when the hold was not active
+    (another transaction resolved it first: this one waited for it, then found it changed)."""
     row = (
         await session.execute(
             _RESOLVE_HOLD, {"hold_id": hold_id, "organization_id": scope.organization_id, "status": status, "captured": captured, "now": now}
         )
     ).first()
-    return int(row[0]) if row is not None else None
+    return (int(row[0]), int(row[1])) if row is not None else None
+
+
+async def hold_and_wallet(session: AsyncSession, scope: TenantScope, hold_id: uuid.UUID) -> tuple[WalletHold, Wallet] | None:
+    """The hold and its wallet, read together (no lock)."""
+    row = (
+        await session.execute(
+            select(WalletHold, Wallet).join(Wallet, Wallet.id == WalletHold.wallet_id).where(owned_by(WalletHold, scope), WalletHold.id == hold_id)
+        )
+    ).first()
+    return (row[0], row[1]) if row is not None else None
 
 
 async def wallet_of_live_customer(session: AsyncSession, scope: TenantScope, customer_id: uuid.UUID, currency: str) -> Wallet | None:

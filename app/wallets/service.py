@@ -130,6 +130,13 @@ def _set_balance(wallet: Wallet, balance: int) -> None:
     set_committed_value(wallet, "balance", balance)
 
 
+async def _post(session: AsyncSession, wallet: Wallet, rows: list[dict[str, Any]]) -> None:
+    """Post `rows` to the wallet's ledger (the caller holds the wallet's row lock: every path
+    reads it FOR UPDATE to check what it may post) and ask for its balance-changed job."""
+    _set_balance(wallet, await ledger.post(session, WALLETS, {"wallet_id": wallet.id}, rows, locked=True))
+    balance_changed(session, wallet.id)
+
+
 def _entry(wallet: Wallet, type: str, amount: int, now: datetime, **columns: Any) -> dict[str, Any]:
     return {
         "id": uuid.uuid4(),
@@ -155,8 +162,7 @@ async def credit(
     )
     await repository.add_lot(session, lot)
     row = _entry(wallet, type, amount, now, lot_id=lot.id, order_id=order_id, **columns)
-    _set_balance(wallet, await ledger.post(session, WALLETS, {"wallet_id": wallet.id}, [row]))
-    balance_changed(session, wallet.id)
+    await _post(session, wallet, [row])
     return row["id"]
 
 
@@ -175,8 +181,7 @@ async def debit_many(session: AsyncSession, scope: TenantScope, wallet: Wallet, 
         await repository.spend_lots(session, scope, wallet.id, total, now)
     rows = [_entry(wallet, type, -amount, now, **columns) for type, amount, columns in debits if amount > 0]
     if rows:
-        _set_balance(wallet, await ledger.post(session, WALLETS, {"wallet_id": wallet.id}, rows))
-        balance_changed(session, wallet.id)
+        await _post(session, wallet, rows)
     return [row["id"] for row in rows]
 
 
@@ -250,8 +255,7 @@ async def refund_top_up(session: AsyncSession, scope: TenantScope, order_id: uui
     if not await repository.take_from_lot(session, scope, lot.id, amount, now, refunded=True):
         raise RefundExceedsUnspent(amount, refundable, wallet.currency)
     row = _entry(wallet, "refund", -amount, now, lot_id=lot.id, order_id=order_id, reason=reason)
-    _set_balance(wallet, await ledger.post(session, WALLETS, {"wallet_id": wallet.id}, [row]))
-    balance_changed(session, wallet.id)
+    await _post(session, wallet, [row])
     return row["id"]
 
 
@@ -281,8 +285,7 @@ async def expire_grants(session: AsyncSession, scope: TenantScope, *, limit: int
         amount = fresh.remaining
         await repository.take_from_lot(session, scope, fresh.id, amount, now, refunded=False)
         row = _entry(wallet, "expiry", -amount, now, lot_id=fresh.id, reason="The grant expired")
-        _set_balance(wallet, await ledger.post(session, WALLETS, {"wallet_id": wallet.id}, [row]))
-        balance_changed(session, wallet.id)
+        await _post(session, wallet, [row])
         done += 1
     return done
 

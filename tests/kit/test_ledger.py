@@ -190,3 +190,47 @@ async def test_concurrent_posts_to_one_balance_lose_nothing_and_never_overdraw(l
             assert await mismatches(session, [declared]) == []
         assert balance == summed == expected >= 0
     assert refused > 0  # withdrawals outnumber what was there: some had to be refused
+
+
+async def test_a_locked_post_is_one_statement_and_keeps_the_entries_in_lock_order(live, declared):
+    """`post(locked=True)`: the caller holds the balance row's lock, so the entries and the move
+    are one statement; thirty callers at once, each locking then posting, leave entries whose
+    running sum (in their identity order) is the balance each post returned; a post the balance
+    refuses writes nothing; entries with different columns take the general path."""
+    from app.kit.db import statement_counter
+
+    async with live.session_factory() as session:
+        account = await _account(session, 0)
+        await session.commit()
+    lock = text("SELECT balance FROM test_ledger_balances WHERE id = :a FOR UPDATE")
+
+    async def one(amount: int) -> tuple[int, int] | None:
+        async with live.session_factory() as session:
+            await session.execute(lock, {"a": account})
+            counter = [0]
+            token = statement_counter.set(counter)
+            try:
+                balance = await post(session, declared, {"account_id": account}, [{"amount": amount}], locked=True)
+            except IntegrityError:
+                await session.rollback()
+                return None
+            finally:
+                statement_counter.reset(token)
+            assert counter[0] == 1
+            await asyncio.sleep(0)
+            await session.commit()
+            return amount, balance
+
+    results = [r for r in await asyncio.gather(*(one(5 if n % 3 else -7) for n in range(30))) if r is not None]
+    async with live.session_factory() as session:
+        amounts = [a for (a,) in (await session.execute(text("SELECT amount FROM test_ledger_entries WHERE account_id = :a ORDER BY id"), {"a": account})).all()]
+        running, seen = 0, []
+        for amount in amounts:
+            running += amount
+            seen.append(running)
+        assert sorted(b for _a, b in results) == sorted(seen) and min(seen) >= 0
+        assert len(results) < 30  # some withdrawals found too little and were refused whole
+        await session.execute(lock, {"a": account})
+        assert await post(session, declared, {"account_id": account}, [{"amount": 1}], locked=True) == running + 1
+        await session.commit()
+        assert await mismatches(session, [declared]) == []
