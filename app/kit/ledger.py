@@ -25,6 +25,8 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.kit.repository import rows_table
+
 
 # The trigger function every append-only table shares (created or replaced by each migration
 # that uses it, so the first ledger's migration and any later one work alike).
@@ -129,7 +131,16 @@ async def _post_locked(session: AsyncSession, ledger: Ledger, key: Mapping[str, 
     if len({frozenset(row) for row in rows}) != 1:  # VALUES needs one set of columns: the general path
         [balance] = await post_many(session, ledger, [(key, entries)])
         return balance
-    posted = insert(ledger.entries).values(rows).returning(ledger.entries.c[ledger.amount]).cte("posted")
+    names = list(rows[0])
+    # the rows as arrays (unnest): one statement shape whatever their values, compiled once and
+    # cached (a multi-row VALUES is compiled anew for every post)
+    source = rows_table("posted_rows", [(name, ledger.entries.c[name].type) for name in names], [[row[name] for name in names] for row in rows])
+    posted = (
+        insert(ledger.entries)
+        .from_select(names, select(*[source.c[name] for name in names]))
+        .returning(ledger.entries.c[ledger.amount])
+        .cte("posted")
+    )
     balance = ledger.balances.c[ledger.balance]
     # the balance table's Python-side onupdate values (modified_at), given here: SQLAlchemy leaves
     # them empty in an UPDATE that carries an INSERT as a CTE

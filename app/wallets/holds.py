@@ -11,10 +11,16 @@ the hold's whole amount from `held`. A capture of 0 is a release in effect, reco
 with a captured amount of 0.
 
 Expiry: a hold past `expires_at` is no longer active. The job `wallets.expire_holds` (every
-minute) marks such holds `expired` and releases them; a new hold (and the usage drain's capture)
-first expires the wallet's overdue holds in the same locked transaction, so an overdue hold never
-blocks funds; a capture or release of an overdue hold answers `HoldNotActive` with status
-`expired` (its transaction rolls back; the job or the next hold marks it).
+minute) marks such holds `expired` and releases them; a new hold that finds too little available
+(and the usage drain's capture) first expires the wallet's overdue holds in the same locked
+transaction, so an overdue hold never blocks funds; a capture or release of an overdue hold
+answers `HoldNotActive` with status `expired` (its transaction rolls back; the job or the next
+hold marks it).
+
+Round trips under the lock: a hot wallet's holds and captures queue on its row lock, so the
+common hold (no member) is one statement (`repository.try_hold`: the conditional UPDATE takes the
+lock and the INSERT rides with it), and a capture reads the hold and wallet before the lock, takes
+it with the resolving UPDATE, then posts (`ledger.post(locked=True)`: one statement).
 
 Holds move `held` (and so `available`), not the balance: only a capture, through `debit`, asks
 for the wallet's balance-changed job.
@@ -24,7 +30,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -96,14 +102,17 @@ async def hold(
     amount, expires_in, description = _check_hold_input(amount, expires_in, description)
     code = service.check_currency_code(currency)
     scope = subject.scope
-    wallet = None
-    if customer is None and member_id is None:  # the common case in one statement: the wallet locked, its customer live
-        wallet = await repository.wallet_of_live_customer(session, scope, customer_id, code)
-    if wallet is None:
-        if customer is None:
-            customer = await get_customer(session, subject, customer_id)
-        member_id = await _member_of(session, subject, customer, member_id)
-        wallet = await service.wallet_for(session, scope, customer.id, code, lock=True)
+    now = clock.now()
+    if member_id is None:  # the common case in one statement (one round trip under the wallet's lock)
+        row = _new_hold(scope, customer_id, None, amount, now, expires_in, description)
+        if await repository.try_hold(session, scope, row, code):
+            return row
+    # the general path: a member (its budget), or the one statement found too little (overdue
+    # holds may free enough), no wallet or no such customer (the errors say which)
+    if customer is None:
+        customer = await get_customer(session, subject, customer_id)
+    member_id = await _member_of(session, subject, customer, member_id)
+    wallet = await service.wallet_for(session, scope, customer.id, code, lock=True)
     if amount > wallet.available and wallet.held > 0:  # overdue holds may free enough (else the insert expires them)
         await expire_overdue(session, scope, wallet)
     if amount > wallet.available:
@@ -111,14 +120,20 @@ async def hold(
     spend = await service.member_spend(session, scope, wallet, member_id)
     if spend is not None and spend.left is not None and amount > spend.left:
         raise InsufficientFunds(amount, spend.left, wallet.currency, MEMBER_BUDGET_EXCEEDED)
-    now = clock.now()
-    row = WalletHold(
-        id=uuid.uuid4(), organization_id=wallet.organization_id, created_at=now, modified_at=now, wallet_id=wallet.id, customer_id=wallet.customer_id,
-        member_id=member_id, amount=amount, captured_amount=None, status=WalletHoldStatus.active.value, expires_at=now + timedelta(seconds=expires_in),
-        resolved_at=None, description=description,
-    )
+    row = _new_hold(scope, wallet.customer_id, member_id, amount, now, expires_in, description)
+    row.wallet_id = wallet.id
     _set_held(wallet, await repository.insert_hold(session, row))
     return row
+
+
+def _new_hold(
+    scope: TenantScope, customer_id: uuid.UUID, member_id: uuid.UUID | None, amount: int, now: datetime, expires_in: int, description: str | None
+) -> WalletHold:
+    return WalletHold(
+        id=uuid.uuid4(), organization_id=scope.organization_id, created_at=now, modified_at=now, customer_id=customer_id, member_id=member_id,
+        amount=amount, captured_amount=None, status=WalletHoldStatus.active.value, expires_at=now + timedelta(seconds=expires_in),
+        resolved_at=None, description=description,
+    )
 
 
 async def _active_hold(session: AsyncSession, scope: TenantScope, hold_id: uuid.UUID) -> tuple[Wallet, WalletHold]:

@@ -333,6 +333,44 @@ _INSERT_HOLD = text(
 )
 
 
+# A hold in one statement when what is available covers it: the customer's live wallet in the
+# currency gets `amount` more held only if balance - held still covers it once its row lock is
+# taken (PostgreSQL re-checks the condition on the locked row), and the hold is inserted with it.
+# No row: no such wallet, or not enough available (overdue holds included): the caller takes the
+# general path, which expires them and says why.
+_TRY_HOLD = text(
+    """
+    WITH moved AS (
+        UPDATE wallets SET held = held + :amount, modified_at = :now
+        WHERE organization_id = :organization_id AND customer_id = :customer_id AND currency = :currency
+          AND balance - held >= :amount
+          AND EXISTS (SELECT 1 FROM customers c WHERE c.id = :customer_id AND c.deleted_at IS NULL)
+        RETURNING id, held
+    ), hold AS (
+        INSERT INTO wallet_holds (id, organization_id, created_at, modified_at, wallet_id, customer_id, member_id, amount, status, expires_at, description)
+        SELECT :id, :organization_id, :now, :now, moved.id, :customer_id, NULL, :amount, 'active', :expires_at, :description FROM moved
+        RETURNING id
+    )
+    SELECT moved.id, moved.held FROM moved
+    """
+)
+
+
+async def try_hold(session: AsyncSession, scope: TenantScope, hold: WalletHold, currency: str) -> bool:
+    """Insert `hold` (no member; its `wallet_id` filled in here) if the customer's wallet in
+    `currency` has that much available, in one statement (which takes the wallet's row lock);
+    False when it has not (or no such wallet, or the customer is deleted): nothing changed."""
+    values = {
+        "id": hold.id, "organization_id": scope.organization_id, "now": hold.created_at, "customer_id": hold.customer_id, "currency": currency,
+        "amount": hold.amount, "expires_at": hold.expires_at, "description": hold.description,
+    }
+    row = (await session.execute(_TRY_HOLD, values)).first()
+    if row is None:
+        return False
+    hold.wallet_id = row[0]
+    return True
+
+
 async def insert_hold(session: AsyncSession, hold: WalletHold) -> int:
     """Insert `hold` (active) and add its amount to its wallet's `held` (the wallet row locked by
     the caller), expiring the wallet's overdue holds; the wallet's new `held`."""
@@ -382,20 +420,6 @@ async def hold_and_wallet(session: AsyncSession, scope: TenantScope, hold_id: uu
         )
     ).first()
     return (row[0], row[1]) if row is not None else None
-
-
-async def wallet_of_live_customer(session: AsyncSession, scope: TenantScope, customer_id: uuid.UUID, currency: str) -> Wallet | None:
-    """The customer's wallet in `currency`, its row locked, if the customer is not deleted and has one."""
-    from app.models import Customer
-
-    statement = (
-        select(Wallet)
-        .join(Customer, Customer.id == Wallet.customer_id)
-        .where(owned_by(Wallet, scope), Wallet.customer_id == customer_id, Wallet.currency == currency, Customer.deleted_at.is_(None))
-        .with_for_update(of=Wallet)
-        .execution_options(populate_existing=True)
-    )
-    return await session.scalar(statement)
 
 
 async def hold(session: AsyncSession, scope: TenantScope, hold_id: uuid.UUID, *, lock: bool = False) -> WalletHold | None:
