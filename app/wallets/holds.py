@@ -43,6 +43,7 @@ from app.customers.service import get_customer
 from app.kit import clock
 from app.kit.errors import FieldIssue, NotFound, ValidationFailed
 from app.kit.money import check_amount
+from app.kit.batches import grouped
 from app.kit.tenancy import TenantScope
 from app.kit.validation import check_text
 from app.models import Customer
@@ -261,6 +262,14 @@ async def load_holds(session: AsyncSession, scope: TenantScope, ids: list[uuid.U
     from app.kit.batches import in_order
 
     return in_order(await repository.holds_by_id(session, scope, ids), ids)
+
+
+ACTIVE_HOLDS = 20  # a wallet's active holds nested on it (the walletHolds query pages through all)
+
+
+async def load_active_holds_of(session: AsyncSession, scope: TenantScope, wallet_ids: list[uuid.UUID]) -> list[list[WalletHold]]:
+    rows = await repository.active_holds_of(session, scope, wallet_ids, ACTIVE_HOLDS)
+    return grouped(rows, wallet_ids, key=lambda h: h.wallet_id)
 
 
 async def list_holds(

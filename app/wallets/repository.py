@@ -429,6 +429,25 @@ async def hold(session: AsyncSession, scope: TenantScope, hold_id: uuid.UUID, *,
     return await session.scalar(statement)
 
 
+async def active_holds_of(session: AsyncSession, scope: TenantScope, wallet_ids: Sequence[uuid.UUID], limit: int) -> list[WalletHold]:
+    """The newest `limit` active holds of each wallet (for dataloaders), newest first: one
+    statement whatever the number of wallets."""
+    wallets = rows_table("w", [("wallet_id", Uuid())], [(i,) for i in wallet_ids])
+    newest = lateral(
+        select(WalletHold.id)
+        .where(owned_by(WalletHold, scope), WalletHold.wallet_id == wallets.c.wallet_id, WalletHold.status == "active")
+        .order_by(WalletHold.created_at.desc(), WalletHold.id.desc())
+        .limit(limit)
+    ).alias("newest")
+    ids = select(newest.c.id).select_from(wallets.join(newest, text("true")))
+    statement = (
+        select(WalletHold)
+        .where(owned_by(WalletHold, scope), WalletHold.id.in_(ids))
+        .order_by(WalletHold.wallet_id, WalletHold.created_at.desc(), WalletHold.id.desc())
+    )
+    return list(await session.scalars(statement))
+
+
 async def holds_by_id(session: AsyncSession, scope: TenantScope, ids: Sequence[uuid.UUID]) -> list[WalletHold]:
     return list(await session.scalars(select(WalletHold).where(owned_by(WalletHold, scope), WalletHold.id.in_(ids))))
 

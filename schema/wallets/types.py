@@ -19,7 +19,7 @@ from app.wallets.service import UncoveredTotal
 from schema.kit.loaders import loader
 from schema.kit.money import Money
 from schema.kit.relay import Connection, Node
-from schema.wallets.loaders import recent_entries_of_wallet, wallet_by_id
+from schema.wallets.loaders import active_holds_of_wallet, recent_entries_of_wallet, wallet_by_id
 
 
 @strawberry.enum(description="A kind of wallet transaction.")
@@ -130,20 +130,12 @@ class Wallet(Node):
         rows = await loader(info, recent_entries_of_wallet).load(self.model.id)
         return [WalletTransaction.from_model(row, self.model.currency) for row in rows]
 
-    @strawberry.field(description="Its holds, newest first, a page at a time.")
-    async def holds(
-        self,
-        info: strawberry.Info,
-        status: Annotated[
-            Annotated["WalletHoldStatus", strawberry.lazy("schema.wallets.holds")] | None,
-            strawberry.argument(description="Only holds with this status; all by default."),
-        ] = None,
-        first: Annotated[int, strawberry.argument(description="Page size, 1 to 100.")] = 50,
-        after: Annotated[str | None, strawberry.argument(description="The `endCursor` of the previous page.")] = None,
-    ) -> Connection[Annotated["WalletHold", strawberry.lazy("schema.wallets.holds")]]:
-        from schema.wallets.holds import wallet_holds
+    @strawberry.field(description="Its active holds, newest first (up to 20; the `walletHolds` query pages through all of them, by status).")
+    async def active_holds(self, info: strawberry.Info) -> list[Annotated["WalletHold", strawberry.lazy("schema.wallets.holds")]]:
+        from schema.wallets.holds import WalletHold
 
-        return await wallet_holds(self, info, status, first, after)
+        rows = await loader(info, active_holds_of_wallet).load(self.model.id)
+        return [WalletHold.from_model(row, self.currency) for row in rows]
 
     @classmethod
     def from_model(cls, row: WalletModel) -> "Wallet":

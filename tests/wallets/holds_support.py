@@ -72,7 +72,7 @@ query Check($customerId: ID!, $meterId: ID!, $units: Decimal!, $memberId: ID) {{
 """
 WALLET_HOLDS = f"""
 query Holds($id: ID!, $status: WalletHoldStatus) {{
-  node(id: $id) {{ ... on Wallet {{ {WALLET_FIELDS} holds(status: $status, first: 10) {{ nodes {{ {HOLD_FIELDS} }} }} }} }}
+  walletHolds(walletId: $id, status: $status, first: 10) {{ nodes {{ {HOLD_FIELDS} }} }}
 }}
 """
 CALLS = {"conjunction": "and", "clauses": [{"property": "name", "operator": "eq", "value": "api_call"}]}

@@ -8,6 +8,7 @@ from datetime import timedelta
 
 from app.kit import clock as kit_clock
 from tests.operations import create_business, create_customer
+from tests.wallets.holds_support import hold
 from tests.wallets.operations import (
     ADJUST,
     CUSTOMER_WALLET,
@@ -108,7 +109,9 @@ async def test_another_organizations_wallet_is_not_found(api, org, other_org):
 
 NESTED_WALLETS = """
 query Nested($first: Int!) {
-  customers(first: $first) { nodes { id wallets { id balance { amount } recentTransactions { id amount { amount } } } uncoveredUsage { quantity } } }
+  customers(first: $first) {
+    nodes { id wallets { id balance { amount } recentTransactions { id amount { amount } } activeHolds { id amount { amount } } } uncoveredUsage { quantity } }
+  }
 }
 """
 
@@ -118,9 +121,11 @@ async def test_nested_wallets_cost_the_same_statements_whatever_the_page(api, or
         customer = await create_customer(api, org.token, email=f"w{i}@example.com")
         await grant(api, org.token, customer["id"], 100 + i)
         await grant(api, org.token, customer["id"], 1, currency="eur")
+        assert (await hold(api, org.token, customer["id"], 40 + i))["__typename"] == "WalletHoldSuccess"
     counts = {}
     for first in (2, 12):
         data = await api.data(NESTED_WALLETS, {"first": first}, token=org.token)
         assert all(len(node["wallets"]) == 2 and node["wallets"][0]["recentTransactions"] for node in data["customers"]["nodes"])
+        assert sorted(len(w["activeHolds"]) for node in data["customers"]["nodes"] for w in node["wallets"]) == [0] * first + [1] * first
         counts[first] = api.last_statement_count
     assert counts[2] == counts[12], counts

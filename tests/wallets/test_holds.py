@@ -71,8 +71,8 @@ async def test_hold_then_partial_capture_releases_the_rest_and_release_frees_it(
     nothing = await capture(api, org.token, zero["id"], 0)
     assert nothing["hold"]["status"] == "CAPTURED" and nothing["hold"]["captured"]["amount"] == 0 and nothing["wallet"]["balance"]["amount"] == 750
 
-    listed = (await api.data(WALLET_HOLDS, {"id": held["wallet"]["id"], "status": "CAPTURED"}, token=org.token))["node"]
-    assert sorted(h["captured"]["amount"] for h in listed["holds"]["nodes"]) == [0, 250]
+    listed = (await api.data(WALLET_HOLDS, {"id": held["wallet"]["id"], "status": "CAPTURED"}, token=org.token))["walletHolds"]
+    assert sorted(h["captured"]["amount"] for h in listed["nodes"]) == [0, 250]
     node = (await api.data("query($id: ID!) { node(id: $id) { ... on WalletHold { status amount { amount } } } }", {"id": second["id"]}, token=org.token))
     assert node["node"] == {"status": "RELEASED", "amount": {"amount": 700}}
     entries = await _entries(api, org)
@@ -174,7 +174,7 @@ async def test_member_budgets_cap_holds_and_checks(api, org, session_factory):
 
     # the member's captures count as its spend: once the cap is reached, everything is refused
     holds_of_m1 = (await api.data(WALLET_HOLDS, {"id": (await hold(api, org.token, customer, 100, member_id=m1))["wallet"]["id"], "status": "ACTIVE"}, token=org.token))
-    m1_holds = [h for h in holds_of_m1["node"]["holds"]["nodes"] if h["memberId"] == m1]
+    m1_holds = [h for h in holds_of_m1["walletHolds"]["nodes"] if h["memberId"] == m1]
     for h in m1_holds:
         assert (await capture(api, org.token, h["id"]))["__typename"] == "WalletHoldSuccess"
     budget = await api.data("query($id: ID!) { node(id: $id) { ... on Member { walletBudgets { spent { amount } remaining { amount } } } } }", {"id": m1}, token=org.token)

@@ -13,7 +13,7 @@ import strawberry
 
 from app.kit.ids import parse_global_id, to_global_id
 from app.models.wallet import WalletHold as WalletHoldModel
-from app.wallets import holds
+from app.wallets import holds, service
 from app.wallets import scopes as wallets_scopes
 from schema.kit.errors import run_query
 from schema.kit.loaders import loader
@@ -67,23 +67,6 @@ class WalletHold(Node):
         )
 
 
-async def wallet_holds(
-    root: Wallet,
-    info: strawberry.Info,
-    status: Annotated[WalletHoldStatus | None, strawberry.argument(description="Only holds with this status; all by default.")] = None,
-    first: Annotated[int, strawberry.argument(description="Page size, 1 to 100.")] = 50,
-    after: Annotated[str | None, strawberry.argument(description="The `endCursor` of the previous page.")] = None,
-) -> Connection:
-    wallet, settings = root.model, info.context.settings
-    page = await run_query(
-        info,
-        lambda session, subject: holds.list_holds(
-            session, subject.scope, wallet.id, status=status.value if status else None, first=first, after=after, max_page_size=settings.page_size_max
-        ),
-    )
-    return Connection.from_page(page, lambda row: WalletHold.from_model(row, wallet.currency))
-
-
 @strawberry.type(description="Whether a customer's wallet covers an estimated use of a meter, and why.")
 class WalletCheck:
     estimated_cost: Money = strawberry.field(description="What the units would cost under the wallet-enabled price (0 when there is none).")
@@ -111,6 +94,27 @@ def _optional_id(value: strawberry.ID | None, kind: str):
 
 @strawberry.type
 class WalletHoldQueries:
+    @scoped_field(wallets_scopes.READ, "A wallet's holds, newest first, a page at a time.")
+    async def wallet_holds(
+        self,
+        info: strawberry.Info,
+        wallet_id: Annotated[strawberry.ID, strawberry.argument(description="The wallet's global id.")],
+        status: Annotated[WalletHoldStatus | None, strawberry.argument(description="Only holds with this status; all by default.")] = None,
+        first: Annotated[int, strawberry.argument(description="Page size, 1 to 100.")] = 50,
+        after: Annotated[str | None, strawberry.argument(description="The `endCursor` of the previous page.")] = None,
+    ) -> Connection[WalletHold]:
+        settings = info.context.settings
+
+        async def work(session, subject):
+            wallet = await service.get_wallet(session, subject, parse_global_id(wallet_id, "Wallet"))
+            page = await holds.list_holds(
+                session, subject.scope, wallet.id, status=status.value if status else None, first=first, after=after, max_page_size=settings.page_size_max
+            )
+            return wallet, page
+
+        wallet, page = await run_query(info, work)
+        return Connection.from_page(page, lambda row: WalletHold.from_model(row, wallet.currency))
+
     @scoped_field(
         wallets_scopes.READ,
         "Ask before serving a request whether the customer's wallet covers `units` of a meter: the estimated cost under the customer's wallet-enabled "
@@ -135,4 +139,4 @@ class WalletHoldQueries:
 
 from schema.wallets.holds.mutations import WalletHoldMutations  # noqa: E402  (after the types it uses)
 
-__all__ = ["WalletCheck", "WalletHold", "WalletHoldMutations", "WalletHoldQueries", "WalletHoldStatus", "wallet_holds"]
+__all__ = ["WalletCheck", "WalletHold", "WalletHoldMutations", "WalletHoldQueries", "WalletHoldStatus"]
