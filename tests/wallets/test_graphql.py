@@ -129,3 +129,42 @@ async def test_nested_wallets_cost_the_same_statements_whatever_the_page(api, or
         assert sorted(len(w["activeHolds"]) for node in data["customers"]["nodes"] for w in node["wallets"]) == [0] * first + [1] * first
         counts[first] = api.last_statement_count
     assert counts[2] == counts[12], counts
+
+
+MEMBERS_SPEND = """
+query Spend($first: Int!) {
+  customers(first: $first) { nodes { members { id walletSpend { walletId periodStart spent { amount currency } } } } }
+}
+"""
+
+
+async def test_members_spend_this_month_per_shared_wallet_in_the_same_statements_whatever_the_page(api, org):
+    """Each member's captured holds this month, per wallet (usd and eur apart); members that spent
+    nothing list nothing; a released hold is not spend; the statement count does not grow with
+    the page."""
+    from tests.wallets.holds_support import adjust, business_with_members, capture, release
+
+    spent: dict[str, list[tuple[int, str]]] = {}
+    for i in range(6):
+        customer, (m1, m2) = await business_with_members(api, org.token, prefix=f"spend{i}")
+        await adjust(api, org.token, customer, 10_000)
+        await adjust(api, org.token, customer, 500, currency="eur")
+        usd = await hold(api, org.token, customer, 300, member_id=m1)
+        assert (await capture(api, org.token, usd["hold"]["id"], 120 + i))["__typename"] == "WalletHoldSuccess"
+        eur = await hold(api, org.token, customer, 50, member_id=m1, currency="eur")
+        assert (await capture(api, org.token, eur["hold"]["id"]))["__typename"] == "WalletHoldSuccess"
+        other = await hold(api, org.token, customer, 70, member_id=m2)
+        assert (await release(api, org.token, other["hold"]["id"]))["__typename"] == "WalletHoldSuccess"
+        spent[m1] = sorted([(120 + i, "usd"), (50, "eur")])
+        spent[m2] = []
+    counts = {}
+    for first in (2, 6):
+        data = await api.data(MEMBERS_SPEND, {"first": first}, token=org.token)
+        for node in data["customers"]["nodes"]:
+            for member in node["members"]:
+                if member["id"] in spent:
+                    assert sorted((s["spent"]["amount"], s["spent"]["currency"]) for s in member["walletSpend"]) == spent[member["id"]]
+                else:  # the owner spent nothing
+                    assert member["walletSpend"] == []
+        counts[first] = api.last_statement_count
+    assert counts[2] == counts[6], counts
