@@ -258,6 +258,28 @@ def start_worker(procs: Processes, env: dict[str, str], name: str = "worker") ->
     return procs.start(name, [sys.executable, "-m", "app.cli", "worker"], env)
 
 
+def wait_for_workers(redis_url: str, since_ms: int, procs: list[Proc], timeout: float = 60.0) -> None:
+    """Until every worker of `procs` has checked in (app/platform/health.py) since `since_ms`;
+    BenchError if one exits or they do not within `timeout` seconds."""
+    import redis
+
+    from app.platform.health import HEARTBEATS_KEY
+
+    client = redis.Redis.from_url(redis_url)
+    deadline = time.monotonic() + timeout
+    try:
+        while time.monotonic() < deadline:
+            for proc in procs:
+                if proc.popen.poll() is not None:
+                    raise BenchError(f"the {proc.name} exited with code {proc.popen.returncode}:\n{tail(proc.log)}")
+            if client.zcount(HEARTBEATS_KEY, since_ms, "+inf") >= len(procs):
+                return
+            time.sleep(0.1)
+    finally:
+        client.close()
+    raise BenchError(f"{len(procs)} workers did not check in within {timeout:.0f} s")
+
+
 def create_org(env: dict[str, str], name: str = "Bench") -> tuple[uuid.UUID, str]:
     """`kassa org create NAME`: (organization id, access token)."""
     done = subprocess.run(

@@ -219,27 +219,6 @@ async def _load(database_url: str, catalog: Catalog, period_end: datetime) -> fl
     return time.perf_counter() - started
 
 
-def _wait_for_workers(redis_url: str, since_ms: int, procs: list[harness.Proc]) -> None:
-    """Until WORKERS workers have checked in (app/platform/health.py) since `since_ms`."""
-    import redis
-
-    from app.platform.health import HEARTBEATS_KEY
-
-    client = redis.Redis.from_url(redis_url)
-    deadline = time.monotonic() + WORKER_START_TIMEOUT
-    try:
-        while time.monotonic() < deadline:
-            for proc in procs:
-                if proc.popen.poll() is not None:
-                    raise BenchError(f"the {proc.name} exited with code {proc.popen.returncode}:\n{harness.tail(proc.log)}")
-            if client.zcount(HEARTBEATS_KEY, since_ms, "+inf") >= WORKERS:
-                return
-            time.sleep(0.1)
-    finally:
-        client.close()
-    raise BenchError(f"{WORKERS} workers did not check in within {WORKER_START_TIMEOUT:.0f} s")
-
-
 async def _ask_for_sweep(redis_url: str) -> None:
     from arq.connections import create_pool
 
@@ -410,7 +389,7 @@ def _run(database_url: str, redis_url: str, procs: Processes) -> tuple[Catalog, 
 
     since_ms = int(time.time() * 1000)
     workers = [harness.start_worker(procs, env, f"worker-{n}") for n in range(1, WORKERS + 1)]
-    _wait_for_workers(redis_url, since_ms, workers)
+    harness.wait_for_workers(redis_url, since_ms, workers, WORKER_START_TIMEOUT)
     # T: far enough ahead for the load; whole seconds, so that no month end gets in the way
     period_end = (datetime.now(timezone.utc) + timedelta(seconds=LEAD_SECONDS)).replace(microsecond=0)
     load_seconds = asyncio.run(_load(database_url, catalog, period_end))

@@ -409,26 +409,6 @@ async def many_wallets(bench: Bench) -> Scenario:
 # -- the frame -----------------------------------------------------------------------------------
 
 
-def _wait_for_workers(redis_url: str, since_ms: int, procs: list[harness.Proc]) -> None:
-    import redis
-
-    from app.platform.health import HEARTBEATS_KEY
-
-    client = redis.Redis.from_url(redis_url)
-    deadline = time.monotonic() + WORKER_START_TIMEOUT
-    try:
-        while time.monotonic() < deadline:
-            for proc in procs:
-                if proc.popen.poll() is not None:
-                    raise BenchError(f"the {proc.name} exited with code {proc.popen.returncode}:\n{harness.tail(proc.log)}")
-            if client.zcount(HEARTBEATS_KEY, since_ms, "+inf") >= len(procs):
-                return
-            time.sleep(0.1)
-    finally:
-        client.close()
-    raise BenchError(f"{len(procs)} workers did not check in within {WORKER_START_TIMEOUT:.0f} s")
-
-
 def main() -> int:
     database_url, redis_url = harness.urls(DEFAULT_DATABASE_URL, DEFAULT_REDIS_URL)
     harness.fresh_database(database_url)
@@ -442,7 +422,7 @@ def main() -> int:
         asyncio.run(prepare(bench))
         since_ms = int(time.time() * 1000)
         workers = [harness.start_worker(procs, env, f"worker-{n}") for n in range(1, WORKERS + 1)]
-        _wait_for_workers(redis_url, since_ms, workers)
+        harness.wait_for_workers(redis_url, since_ms, workers, WORKER_START_TIMEOUT)
         scenarios = [asyncio.run(hot_wallet(bench)), asyncio.run(many_wallets(bench))]
     except BaseException:
         procs.print_logs()

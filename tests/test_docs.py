@@ -157,14 +157,19 @@ async def test_the_readmes_first_calls_answer_as_shown(live, server):
         assert _normalized(json.loads(done.stdout)) == _normalized(json.loads(shown)), command
 
 
+def _script_of(title: str) -> tuple[str, str]:
+    """The first shell script of a README section and the JSON answer shown after it."""
+    text = (PROJECT_ROOT / "README.md").read_text()
+    section = text[text.index(title) :]
+    section = section[: section.index("\n## ", 10)]
+    return re.findall(r"```sh\n(.*?)```\s*```json\n(.*?)```", section, flags=re.S)[0]
+
+
 async def test_the_readmes_payment_walkthrough_answers_as_shown(live, stripe_server, localstripe):
     """'Take a payment': the whole script, run as a merchant would paste it, against the server and
     the Stripe sandbox; its last answer is the one shown."""
     org = await make_org(live.session_factory, name="My Company")
-    text = (PROJECT_ROOT / "README.md").read_text()
-    section = text[text.index("## Take a payment") :]
-    section = section[: section.index("\n## ", 10)]
-    (script, shown) = re.findall(r"```sh\n(.*?)```\s*```json\n(.*?)```", section, flags=re.S)[0]
+    script, shown = _script_of("## Take a payment")
     env = {**os.environ, "KASSA_URL": f"{stripe_server}/graphql", "KASSA_TOKEN": org.token, "STRIPE_API_BASE": localstripe.url}
     done = subprocess.run(["bash", "-c", "set -e -o pipefail\n" + script], env=env, capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
@@ -175,15 +180,8 @@ async def test_the_readmes_subscription_script_answers_as_shown(live, stripe_ser
     """'Subscriptions': its script continues the payment script (its `kassa` and `get`), so both
     run in one shell, the first one's answer set aside; the last answer is the one shown."""
     org = await make_org(live.session_factory, name="My Company")
-    text = (PROJECT_ROOT / "README.md").read_text()
-
-    def script_of(title: str) -> tuple[str, str]:
-        section = text[text.index(title) :]
-        section = section[: section.index("\n## ", 10)]
-        return re.findall(r"```sh\n(.*?)```\s*```json\n(.*?)```", section, flags=re.S)[0]
-
-    payment, _ = script_of("## Take a payment")
-    subscription, shown = script_of("## Subscriptions")
+    payment, _ = _script_of("## Take a payment")
+    subscription, shown = _script_of("## Subscriptions")
     env = {**os.environ, "KASSA_URL": f"{stripe_server}/graphql", "KASSA_TOKEN": org.token, "STRIPE_API_BASE": localstripe.url}
     script = "set -e -o pipefail\n{\n" + payment + "} >/dev/null\n" + subscription
     done = subprocess.run(["bash", "-c", script], env=env, capture_output=True, text=True, timeout=60)
@@ -195,15 +193,8 @@ async def test_the_readmes_wallet_script_answers_as_shown(live, stripe_server, l
     """'Wallets': its script continues the payment script; it prints the check's answer, then the
     wallet after a hold captured for less than it held: both lines as shown."""
     org = await make_org(live.session_factory, name="My Company")
-    text = (PROJECT_ROOT / "README.md").read_text()
-
-    def script_of(title: str) -> tuple[str, str]:
-        section = text[text.index(title) :]
-        section = section[: section.index("\n## ", 10)]
-        return re.findall(r"```sh\n(.*?)```\s*```json\n(.*?)```", section, flags=re.S)[0]
-
-    payment, _ = script_of("## Take a payment")
-    wallet, shown = script_of("## Wallets")
+    payment, _ = _script_of("## Take a payment")
+    wallet, shown = _script_of("## Wallets")
     env = {**os.environ, "KASSA_URL": f"{stripe_server}/graphql", "KASSA_TOKEN": org.token, "STRIPE_API_BASE": localstripe.url}
     script = "set -e -o pipefail\n{\n" + payment + "} >/dev/null\n" + wallet
     done = subprocess.run(["bash", "-c", script], env=env, capture_output=True, text=True, timeout=60)

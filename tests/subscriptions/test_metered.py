@@ -30,6 +30,7 @@ from app.models.order import Order, OrderItem
 from app.models.subscription import BillingEntry, Subscription
 from app.subscriptions import service as subscriptions
 from tests.conftest import as_owner, make_org
+from tests.meters.helpers import settle_xmin
 from tests.orders.factories import make_customer, merchant, rows
 
 ANCHOR = datetime(2027, 3, 10, 12, 0, tzinfo=timezone.utc)
@@ -164,19 +165,8 @@ async def _ingest(live, s: Setup, *stamps: datetime, member: str | None = None, 
 
 
 async def _settle(live) -> None:
-    """Wait until every transaction committed so far is below the server's snapshot xmin, as a
-    renewal's watermark needs it to count its events. Not business time: transactions of other
-    databases on the same server (other test runs) hold the xmin back for a moment, and the
-    renewal would then, correctly, leave those events to the next period as late usage."""
-    async with live.session_factory() as session:
-        mine = await session.scalar(text("SELECT pg_current_xact_id()::text::bigint"))
-        await session.commit()
-    for _ in range(12_000):
-        async with live.session_factory() as session:
-            if await session.scalar(text("SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint")) > mine:
-                return
-        await asyncio.sleep(0.005)
-    raise AssertionError("a transaction of the server stayed open for a minute")
+    """The renewal's and the meter job's watermark: every committed event below the snapshot xmin."""
+    await settle_xmin(live.session_factory)
 
 
 async def _renew(live, s: Setup, *, settle: bool = True) -> int:

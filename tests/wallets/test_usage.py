@@ -30,7 +30,7 @@ from app.models import ProductPrice
 from app.models.subscription import Subscription
 from app.wallets import service as wallets
 from tests.conftest import make_org
-from tests.meters.helpers import ingest_rest
+from tests.meters.helpers import ingest_rest, settle_xmin
 from tests.orders.factories import make_customer, merchant, rows
 from workers.meters import update_customer
 
@@ -115,17 +115,8 @@ async def _ingest(live, s: Setup, events: list[dict]) -> None:
 
 
 async def _settle(live) -> None:
-    """Wait until every transaction committed so far is below the server's snapshot xmin (other
-    databases' transactions on the same server hold it back for a moment)."""
-    async with live.session_factory() as session:
-        mine = await session.scalar(text("SELECT pg_current_xact_id()::text::bigint"))
-        await session.commit()
-    for _ in range(12_000):
-        async with live.session_factory() as session:
-            if await session.scalar(text("SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint")) > mine:
-                return
-        await asyncio.sleep(0.005)
-    raise AssertionError("a transaction of the server stayed open for a minute")
+    """The renewal's and the meter job's watermark: every committed event below the snapshot xmin."""
+    await settle_xmin(live.session_factory)
 
 
 async def _run_job(live, s: Setup, *, settle: bool = True) -> None:
