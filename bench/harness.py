@@ -280,6 +280,28 @@ def wait_for_workers(redis_url: str, since_ms: int, procs: list[Proc], timeout: 
     raise BenchError(f"{len(procs)} workers did not check in within {timeout:.0f} s")
 
 
+def wait_for_idle_queue(redis_url: str, timeout: float = 300.0) -> float:
+    """Until the workers have run every job due (arq's queue holds none due within the next
+    second, three checks in a row): a scenario starts from a steady state, not behind the jobs its
+    set-up asked for. Returns the seconds waited."""
+    import redis
+    from arq.constants import default_queue_name
+
+    client = redis.Redis.from_url(redis_url)
+    started = time.monotonic()
+    quiet = 0
+    try:
+        while time.monotonic() - started < timeout:
+            due = client.zcount(default_queue_name, "-inf", int(time.time() * 1000) + 1000)
+            quiet = quiet + 1 if due == 0 else 0
+            if quiet >= 3:
+                return time.monotonic() - started
+            time.sleep(0.1)
+    finally:
+        client.close()
+    raise BenchError(f"the workers did not run the queued jobs within {timeout:.0f} s")
+
+
 def create_org(env: dict[str, str], name: str = "Bench") -> tuple[uuid.UUID, str]:
     """`kassa org create NAME`: (organization id, access token)."""
     done = subprocess.run(

@@ -14,6 +14,8 @@ Redis database of BENCH_REDIS_URL (db 4 by default) and:
    wallet-enabled metered price (UNIT_AMOUNT cents a call); bulk-loads (COPY, as the owner)
    1 + MANY customers, each with an active subscription whose period holds now, and credits each
    one's wallet (an `adjustment`, through the wallet service) with more than the run can use;
+   then waits until the workers have run the jobs those credits asked for (a balance-changed job
+   per wallet), so that each scenario starts from a steady state;
 3. **hot wallet**: INGEST_SECONDS of REST ingestion at full speed (batches of BATCH events,
    IN_FLIGHT batches at a time, the bench/ingest.py way) of usage of one customer, then waits
    until everything is drained;
@@ -423,7 +425,11 @@ def main() -> int:
         since_ms = int(time.time() * 1000)
         workers = [harness.start_worker(procs, env, f"worker-{n}") for n in range(1, WORKERS + 1)]
         harness.wait_for_workers(redis_url, since_ms, workers, WORKER_START_TIMEOUT)
-        scenarios = [asyncio.run(hot_wallet(bench)), asyncio.run(many_wallets(bench))]
+        # the set-up's credits asked for a balance-changed job per wallet: run them all first
+        harness.wait_for_idle_queue(redis_url)
+        hot = asyncio.run(hot_wallet(bench))
+        harness.wait_for_idle_queue(redis_url)
+        scenarios = [hot, asyncio.run(many_wallets(bench))]
     except BaseException:
         procs.print_logs()
         raise
