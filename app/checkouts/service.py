@@ -291,6 +291,15 @@ def _expires_in(issues: list[FieldIssue], seconds: Any) -> timedelta:
     return timedelta(seconds=seconds)
 
 
+def _check_processor(issues: list[FieldIssue], processor: str, stripe_usable: bool) -> None:
+    """`stripe` or `manual`; Stripe only when this server can use it (configured, or nothing
+    will be charged)."""
+    if processor not in {p.value for p in PaymentProcessorName}:
+        issues.append(FieldIssue(("paymentProcessor",), "must be stripe or manual", "invalid_value"))
+    elif processor == PaymentProcessorName.stripe.value and not stripe_usable:
+        issues.append(FieldIssue(("paymentProcessor",), "Stripe is not configured on this server (STRIPE_SECRET_KEY)", "not_configured"))
+
+
 def _merchant_only(subject: Subject, what: str) -> None:
     if subject.checkout_id is not None:
         raise ValidationFailed([FieldIssue((what,), "only the merchant may set this", "not_allowed")])
@@ -318,10 +327,7 @@ async def create_checkout(session: AsyncSession, subject: Subject, draft: Checko
         issues.append(FieldIssue(("productPriceId",), "a metered price is billed by usage: check out the product's base price", "not_allowed"))
     seats = _check_seats(issues, price, draft.seats)
     custom_amount = _check_custom_amount(issues, price, draft.amount)
-    if draft.payment_processor not in {p.value for p in PaymentProcessorName}:
-        issues.append(FieldIssue(("paymentProcessor",), "must be stripe or manual", "invalid_value"))
-    elif draft.payment_processor == PaymentProcessorName.stripe.value and not stripe_configured and price.type != PriceType.free.value:
-        issues.append(FieldIssue(("paymentProcessor",), "Stripe is not configured on this server (STRIPE_SECRET_KEY)", "not_configured"))
+    _check_processor(issues, draft.payment_processor, stripe_configured or price.type == PriceType.free.value)
     customer = None
     if draft.customer_id is not None and draft.customer is not None:
         issues.append(FieldIssue(("customer",), "give an existing customer's id or a new customer's data, not both", "not_allowed"))
@@ -383,10 +389,7 @@ async def create_wallet_top_up_checkout(
     scope = subject.scope
     code, value = await wallet_top_ups.check_top_up(session, scope, currency, amount)
     issues: list[FieldIssue] = []
-    if payment_processor not in {p.value for p in PaymentProcessorName}:
-        issues.append(FieldIssue(("paymentProcessor",), "must be stripe or manual", "invalid_value"))
-    elif payment_processor == PaymentProcessorName.stripe.value and not stripe_configured:
-        issues.append(FieldIssue(("paymentProcessor",), "Stripe is not configured on this server (STRIPE_SECRET_KEY)", "not_configured"))
+    _check_processor(issues, payment_processor, stripe_configured)
     customer = await repository.get_customer(session, scope, customer_id)
     if customer is None:
         issues.append(FieldIssue(("customerId",), "no such customer in this organization", "not_found"))

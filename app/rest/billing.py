@@ -3,43 +3,18 @@ pre-check for apps that do not speak GraphQL."""
 
 from __future__ import annotations
 
-import uuid
 from typing import Any
 
 from litestar import Request, Response, get
 
-from app.customers import service as customers
 from app.kit.db import DATABASE_ERRORS
 from app.kit.decimals import decimal_text
-from app.kit.errors import FieldIssue, KassaError, NotFound, ValidationFailed
-from app.kit.ids import parse_global_id, to_global_id
-from app.kit.validation import check_lookup_text
+from app.kit.errors import KassaError
+from app.kit.ids import to_global_id
 from app.meters import billing_status as billing
 from app.meters.billing_status import MeterStatus
-from app.rest.common import RestError, error_response, from_domain_error, json_response, refused_by_database, subject_for
+from app.rest.common import RestError, customer_of, error_response, from_domain_error, json_response, parse_id, refused_by_database, subject_for
 from app.meters import scopes as meters_scopes
-
-
-def _id(value: str | None, name: str) -> uuid.UUID | None:
-    if value is None:
-        return None
-    try:
-        return uuid.UUID(value)
-    except ValueError:
-        try:
-            return parse_global_id(value, name)
-        except NotFound:
-            raise ValidationFailed([FieldIssue((f"{name.lower()}_id",), f"is not a {name} id", "invalid_id")]) from None
-
-
-async def _customer(session, subject, request: Request):
-    customer_id, external_id = request.query_params.get("customer_id"), request.query_params.get("external_customer_id")
-    if (customer_id is None) == (external_id is None):
-        raise ValidationFailed([FieldIssue(("customer_id",), "give exactly one of customer_id or external_customer_id", "customer_required")])
-    if customer_id is not None:
-        return await customers.get_customer(session, subject, _id(customer_id, "Customer"))
-    check_lookup_text({"external_customer_id": external_id})
-    return await customers.get_customer_by_external_id(session, subject, external_id)
 
 
 def _meter_json(status: MeterStatus) -> dict[str, Any]:
@@ -67,8 +42,8 @@ async def billing_status(request: Request) -> Response:
         async with runtime.session_factory() as session:
             subject = await subject_for(request, session, meters_scopes.READ)
             try:
-                customer = await _customer(session, subject, request)
-                member_id = _id(request.query_params.get("member_id"), "Member")
+                customer = await customer_of(session, subject, request.query_params.get("customer_id"), request.query_params.get("external_customer_id"))
+                member_id = parse_id(request.query_params.get("member_id"), "Member")
                 status = await billing.billing_status(session, subject, customer, member_id)
             except KassaError as exc:
                 raise from_domain_error(exc, "query") from None
@@ -95,14 +70,14 @@ async def quota_check(request: Request) -> Response:
         async with runtime.session_factory() as session:
             subject = await subject_for(request, session, meters_scopes.READ)
             try:
-                customer = await _customer(session, subject, request)
+                customer = await customer_of(session, subject, request.query_params.get("customer_id"), request.query_params.get("external_customer_id"))
                 decision = await billing.check_quota(
                     session,
                     subject,
                     customer,
-                    meter_id=_id(request.query_params.get("meter_id"), "Meter"),
+                    meter_id=parse_id(request.query_params.get("meter_id"), "Meter"),
                     units=request.query_params.get("units"),
-                    member_id=_id(request.query_params.get("member_id"), "Member"),
+                    member_id=parse_id(request.query_params.get("member_id"), "Member"),
                 )
             except KassaError as exc:
                 raise from_domain_error(exc, "query") from None

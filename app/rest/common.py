@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import uuid
 from typing import Any, Awaitable, Callable
 
 import msgspec
@@ -12,13 +13,16 @@ from app.auth.errors import AuthenticationFailed
 from app.auth.scopes import Scope
 from app.auth.service import authenticate, parse_authorization
 from app.auth.subject import Subject
+from app.customers import service as customers
 from app.kit.bodies import BodyRefused, decode_json_body
 from app.kit.db import input_data_error
 from app.kit import idempotency
-from app.kit.errors import KassaError, NotFound, ValidationFailed
+from app.kit.errors import FieldIssue, KassaError, NotFound, ValidationFailed
+from app.kit.ids import parse_global_id
 from app.kit.idempotency import IdempotencyKeyReused
 from app.kit.rate_limit import RateLimited
 from app.kit.request_limits import admit
+from app.kit.validation import check_lookup_text
 
 _ENCODER = msgspec.json.Encoder(decimal_format="string")
 logger = logging.getLogger(__name__)
@@ -52,6 +56,35 @@ async def subject_for(request: Request, session, scope: Scope) -> Subject:
     if not subject.has_scope(scope.value):
         raise RestError(403, {"error": "FORBIDDEN", "detail": f"This access token lacks the '{scope.value}' scope"})
     return subject
+
+
+def parse_id(value: Any, name: str, field: str | None = None) -> uuid.UUID | None:
+    """A UUID or a GraphQL global id of `name` from a query, path or body value (None stays
+    None); else ValidationFailed on `field` (`<name>_id` by default)."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        try:
+            return uuid.UUID(value)
+        except ValueError:
+            try:
+                return parse_global_id(value, name)
+            except NotFound:
+                pass
+    raise ValidationFailed([FieldIssue((field or f"{name.lower()}_id",), f"is not a {name} id", "invalid_id")])
+
+
+async def customer_of(session, subject: Subject, customer_id: Any, external_id: Any):
+    """The customer named by exactly one of `customer_id` (a UUID or global id) or
+    `external_customer_id` (the merchant's own id)."""
+    if (customer_id is None) == (external_id is None):
+        raise ValidationFailed([FieldIssue(("customer_id",), "give exactly one of customer_id or external_customer_id", "customer_required")])
+    if customer_id is not None:
+        return await customers.get_customer(session, subject, parse_id(customer_id, "Customer"))
+    if not isinstance(external_id, str):
+        raise ValidationFailed([FieldIssue(("external_customer_id",), "must be a string", "invalid_external_id")])
+    check_lookup_text({"external_customer_id": external_id})
+    return await customers.get_customer_by_external_id(session, subject, external_id)
 
 
 def from_domain_error(exc: KassaError, location: str = "body") -> RestError:

@@ -10,43 +10,17 @@ from typing import Any
 
 from litestar import Request, Response, get, post
 
-from app.customers import service as customers
 from app.kit import jobs
 from app.kit.db import DATABASE_ERRORS
-from app.kit.errors import FieldIssue, KassaError, NotFound, ValidationFailed
-from app.kit.ids import parse_global_id, to_global_id
-from app.kit.validation import check_lookup_text
+from app.kit.errors import FieldIssue, KassaError, ValidationFailed
+from app.kit.ids import to_global_id
 from app.models.wallet import WalletHold
-from app.rest.common import RestError, decode_json, error_response, from_domain_error, idempotent, json_response, refused_by_database, subject_for
+from app.rest.common import (
+    RestError, customer_of, decode_json, error_response, from_domain_error, idempotent, json_response, parse_id, refused_by_database, subject_for,
+)
 from app.wallets import holds, service
 from app.wallets import scopes as wallets_scopes
 from app.wallets.errors import HoldNotActive, InsufficientFunds
-
-
-def _id(value: Any, name: str, field: str, location: str) -> uuid.UUID | None:
-    """A UUID or a GraphQL global id of `name`."""
-    if value is None:
-        return None
-    if isinstance(value, str):
-        try:
-            return uuid.UUID(value)
-        except ValueError:
-            try:
-                return parse_global_id(value, name)
-            except NotFound:
-                pass
-    raise ValidationFailed([FieldIssue((field,), f"is not a {name} id", "invalid_id")])
-
-
-async def _customer(session, subject, customer_id: Any, external_id: Any):
-    if (customer_id is None) == (external_id is None):
-        raise ValidationFailed([FieldIssue(("customer_id",), "give exactly one of customer_id or external_customer_id", "customer_required")])
-    if customer_id is not None:
-        return await customers.get_customer(session, subject, _id(customer_id, "Customer", "customer_id", ""))
-    if not isinstance(external_id, str):
-        raise ValidationFailed([FieldIssue(("external_customer_id",), "must be a string", "invalid_external_id")])
-    check_lookup_text({"external_customer_id": external_id})
-    return await customers.get_customer_by_external_id(session, subject, external_id)
 
 
 def _error(exc: KassaError, location: str = "body") -> RestError:
@@ -88,13 +62,13 @@ async def wallet_check(request: Request) -> Response:
         async with runtime.session_factory() as session:
             subject = await subject_for(request, session, wallets_scopes.READ)
             try:
-                customer = await _customer(session, subject, query.get("customer_id"), query.get("external_customer_id"))
-                meter_id = _id(query.get("meter_id"), "Meter", "meter_id", "query")
+                customer = await customer_of(session, subject, query.get("customer_id"), query.get("external_customer_id"))
+                meter_id = parse_id(query.get("meter_id"), "Meter")
                 if meter_id is None:
                     raise ValidationFailed([FieldIssue(("meter_id",), "is required", "required")])
                 if query.get("units") is None:
                     raise ValidationFailed([FieldIssue(("units",), "is required", "required")])
-                member_id = _id(query.get("member_id"), "Member", "member_id", "query")
+                member_id = parse_id(query.get("member_id"), "Member")
                 c = await holds.check(session, subject, customer.id, member_id, meter_id, query.get("units"), customer=customer)
             except KassaError as exc:
                 raise _error(exc, "query") from None
@@ -150,9 +124,9 @@ async def create_hold(request: Request) -> Response:
         return error_response(error)
 
     async def work(session, subject) -> tuple[int, Any]:
-        customer = await _customer(session, subject, payload.get("customer_id"), payload.get("external_customer_id"))
+        customer = await customer_of(session, subject, payload.get("customer_id"), payload.get("external_customer_id"))
         row = await holds.hold(
-            session, subject, customer.id, _id(payload.get("member_id"), "Member", "member_id", "body"), payload.get("currency"), payload.get("amount"),
+            session, subject, customer.id, parse_id(payload.get("member_id"), "Member"), payload.get("currency"), payload.get("amount"),
             payload.get("expires_in"), payload.get("description"), customer=customer,
         )
         return 201, hold_json(row, service.check_currency_code(payload.get("currency")))
@@ -161,7 +135,7 @@ async def create_hold(request: Request) -> Response:
 
 
 def _path_hold_id(request: Request) -> uuid.UUID:
-    return _id(request.path_params["hold_id"], "WalletHold", "hold_id", "path")  # type: ignore[return-value]
+    return parse_id(request.path_params["hold_id"], "WalletHold", "hold_id")  # type: ignore[return-value]
 
 
 @post("/v1/wallets/holds/{hold_id:str}/capture", status_code=200)

@@ -29,7 +29,7 @@ from app.kit import clock
 from app.kit.errors import FieldIssue, ValidationFailed
 from app.kit.ids import to_global_id
 from app.kit.jobs import enqueue_after_commit
-from app.kit.money import MAX_AMOUNT
+from app.kit.money import check_amount
 from app.kit.tenancy import TenantScope
 from app.models.checkout import PaymentMethod
 from app.models.order import BillingReason
@@ -48,7 +48,8 @@ MAX_FAILURES = 100
 PENDING, SUCCEEDED, FAILED = "pending", "succeeded", "failed"
 
 
-def _check_int(issues: list[FieldIssue], field: str, value: Any, low: int, high: int, what: str) -> int | None:
+def _check_count(issues: list[FieldIssue], field: str, value: Any, low: int, high: int, what: str) -> int | None:
+    """An optional whole number (seconds, a count) from `low` to `high`."""
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
@@ -75,17 +76,13 @@ async def configure(
     restarts a paused auto top-up (its failures count from zero), and a wallet already under its
     threshold is considered at once."""
     issues: list[FieldIssue] = []
-    threshold = _check_int(issues, "threshold", threshold, 0, MAX_AMOUNT, "an amount in minor units")
-    target = _check_int(issues, "target", target, 1, MAX_AMOUNT, "an amount in minor units")
-    if threshold is None and not any(i.path == ("threshold",) for i in issues):
-        issues.append(FieldIssue(("threshold",), "is required", "required"))
-    if target is None and not any(i.path == ("target",) for i in issues):
-        issues.append(FieldIssue(("target",), "is required", "required"))
-    if threshold is not None and target is not None and target <= threshold:
+    threshold = check_amount(issues, ("threshold",), threshold, minimum=0)
+    target = check_amount(issues, ("target",), target, minimum=1)
+    if not issues and target <= threshold:  # type: ignore[operator]
         issues.append(FieldIssue(("target",), f"must be greater than the threshold ({threshold})", "not_above_threshold"))
-    monthly_cap = _check_int(issues, "monthlyCap", monthly_cap, 1, MAX_AMOUNT, "an amount in minor units")
-    cooldown = _check_int(issues, "cooldownSeconds", cooldown_seconds, 0, MAX_COOLDOWN_SECONDS, "a number of seconds")
-    failures = _check_int(issues, "maxFailures", max_failures, 1, MAX_FAILURES, "a count")
+    monthly_cap = check_amount(issues, ("monthlyCap",), monthly_cap, minimum=1, required=False)
+    cooldown = _check_count(issues, "cooldownSeconds", cooldown_seconds, 0, MAX_COOLDOWN_SECONDS, "a number of seconds")
+    failures = _check_count(issues, "maxFailures", max_failures, 1, MAX_FAILURES, "a count")
     if issues:
         raise ValidationFailed(issues)
     _customer, wallet = await service.customer_wallet(session, subject, customer_id, currency, lock=True)

@@ -332,8 +332,8 @@ async def check(
     available = max(int(row.balance) - int(row.held), 0) if row is not None else 0
     left: int | None = None
     if row is not None and row.budget_amount is not None:
-        spent = 0 if row.budget_period_start < service.period_start(row.budget_period, clock.now()) else int(row.budget_spent)
-        left = max(int(row.budget_amount) - spent - int(row.member_held), 0)
+        _start, spent = service.spent_now(row.budget_period, row.budget_period_start, int(row.budget_spent), clock.now())
+        left = service.budget_left(int(row.budget_amount), spent, int(row.member_held))
     if cost > available:
         reason = INSUFFICIENT_BALANCE
     elif left is not None and cost > left:

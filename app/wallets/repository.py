@@ -32,6 +32,16 @@ from app.models.wallet import (
 )
 
 
+# The entries that count as a member's spend: its usage and its captured holds.
+SPEND_TYPES = ("usage", "hold_capture")
+
+
+def _locked(statement: Any, lock: bool, *, skip_locked: bool = False) -> Any:
+    """`statement` FOR UPDATE when `lock` (its rows refreshed from the locked read, not taken
+    from what the session held before the lock)."""
+    return statement.with_for_update(skip_locked=skip_locked).execution_options(populate_existing=True) if lock else statement
+
+
 async def ensure_wallet(session: AsyncSession, scope: TenantScope, customer_id: uuid.UUID, currency: str, now: datetime) -> None:
     """Create the customer's wallet in `currency` unless it exists (two callers at once: one row)."""
     await session.execute(
@@ -43,16 +53,11 @@ async def ensure_wallet(session: AsyncSession, scope: TenantScope, customer_id: 
 
 async def wallet_by_customer(session: AsyncSession, scope: TenantScope, customer_id: uuid.UUID, currency: str, *, lock: bool = False) -> Wallet | None:
     statement = select(Wallet).where(owned_by(Wallet, scope), Wallet.customer_id == customer_id, Wallet.currency == currency)
-    if lock:
-        statement = statement.with_for_update().execution_options(populate_existing=True)
-    return await session.scalar(statement)
+    return await session.scalar(_locked(statement, lock))
 
 
 async def get(session: AsyncSession, scope: TenantScope, wallet_id: uuid.UUID, *, lock: bool = False) -> Wallet | None:
-    statement = select(Wallet).where(owned_by(Wallet, scope), Wallet.id == wallet_id)
-    if lock:
-        statement = statement.with_for_update().execution_options(populate_existing=True)
-    return await session.scalar(statement)
+    return await session.scalar(_locked(select(Wallet).where(owned_by(Wallet, scope), Wallet.id == wallet_id), lock))
 
 
 async def get_many(session: AsyncSession, scope: TenantScope, ids: Sequence[uuid.UUID]) -> list[Wallet]:
@@ -116,10 +121,7 @@ async def take_from_lot(session: AsyncSession, scope: TenantScope, lot_id: uuid.
 
 
 async def lot(session: AsyncSession, scope: TenantScope, lot_id: uuid.UUID, *, lock: bool = False) -> WalletLot | None:
-    statement = select(WalletLot).where(owned_by(WalletLot, scope), WalletLot.id == lot_id)
-    if lock:
-        statement = statement.with_for_update().execution_options(populate_existing=True)
-    return await session.scalar(statement)
+    return await session.scalar(_locked(select(WalletLot).where(owned_by(WalletLot, scope), WalletLot.id == lot_id), lock))
 
 
 async def lot_of_order(session: AsyncSession, scope: TenantScope, order_id: uuid.UUID) -> WalletLot | None:
@@ -191,9 +193,7 @@ async def holds_page(
 
 async def budget(session: AsyncSession, scope: TenantScope, wallet_id: uuid.UUID, member_id: uuid.UUID, *, lock: bool = False) -> MemberBudget | None:
     statement = select(MemberBudget).where(owned_by(MemberBudget, scope), MemberBudget.wallet_id == wallet_id, MemberBudget.member_id == member_id)
-    if lock:
-        statement = statement.with_for_update().execution_options(populate_existing=True)
-    return await session.scalar(statement)
+    return await session.scalar(_locked(statement, lock))
 
 
 async def budgets_of_members(session: AsyncSession, scope: TenantScope, member_ids: Sequence[uuid.UUID]) -> list[MemberBudget]:
@@ -222,7 +222,7 @@ async def member_spent(session: AsyncSession, scope: TenantScope, wallet_id: uui
             owned_by(WalletEntry, scope),
             WalletEntry.wallet_id == wallet_id,
             WalletEntry.member_id == member_id,
-            WalletEntry.type.in_(("usage", "hold_capture")),
+            WalletEntry.type.in_(SPEND_TYPES),
             WalletEntry.created_at >= since,
         )
     )
@@ -280,7 +280,7 @@ async def spend_of_members(session: AsyncSession, scope: TenantScope, member_ids
             await session.execute(
                 select(e.member_id, e.wallet_id, Wallet.currency, func.sum(-e.amount).label("spent"))
                 .join(Wallet, Wallet.id == e.wallet_id)
-                .where(owned_by(e, scope), e.member_id.in_(member_ids), e.type.in_(("usage", "hold_capture")), e.created_at >= since)
+                .where(owned_by(e, scope), e.member_id.in_(member_ids), e.type.in_(SPEND_TYPES), e.created_at >= since)
                 .group_by(e.member_id, e.wallet_id, Wallet.currency)
                 .order_by(e.member_id, Wallet.currency)
             )
@@ -423,10 +423,7 @@ async def hold_and_wallet(session: AsyncSession, scope: TenantScope, hold_id: uu
 
 
 async def hold(session: AsyncSession, scope: TenantScope, hold_id: uuid.UUID, *, lock: bool = False) -> WalletHold | None:
-    statement = select(WalletHold).where(owned_by(WalletHold, scope), WalletHold.id == hold_id)
-    if lock:
-        statement = statement.with_for_update().execution_options(populate_existing=True)
-    return await session.scalar(statement)
+    return await session.scalar(_locked(select(WalletHold).where(owned_by(WalletHold, scope), WalletHold.id == hold_id), lock))
 
 
 async def active_holds_of(session: AsyncSession, scope: TenantScope, wallet_ids: Sequence[uuid.UUID], limit: int) -> list[WalletHold]:
@@ -555,9 +552,7 @@ async def auto_top_up(
     """The attempt; with `lock`, its row locked (with `skip_locked`: None while another
     transaction holds it)."""
     statement = select(WalletAutoTopUp).where(owned_by(WalletAutoTopUp, scope), WalletAutoTopUp.id == attempt_id)
-    if lock:
-        statement = statement.with_for_update(skip_locked=skip_locked).execution_options(populate_existing=True)
-    return await session.scalar(statement)
+    return await session.scalar(_locked(statement, lock, skip_locked=skip_locked))
 
 
 async def current_payment_method(session: AsyncSession, scope: TenantScope, customer_id: uuid.UUID) -> PaymentMethod | None:

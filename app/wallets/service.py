@@ -108,8 +108,13 @@ async def load_wallets_of(session: AsyncSession, scope: TenantScope, customer_id
 RECENT_ENTRIES = 10
 
 
-async def load_recent_entries_of(session: AsyncSession, scope: TenantScope, wallet_ids: list[uuid.UUID]) -> list[list[WalletEntry]]:
-    rows = await repository.latest_entries_of(session, scope, wallet_ids, RECENT_ENTRIES)
+async def load_recent_entries_of(
+    session: AsyncSession, scope: TenantScope, wallet_ids: list[uuid.UUID], *, limit: int = RECENT_ENTRIES
+) -> list[list[WalletEntry]]:
+    """Each wallet's newest `limit` entries, newest first, in one statement."""
+    if not wallet_ids:
+        return []
+    rows = await repository.latest_entries_of(session, scope, wallet_ids, limit)
     return grouped(rows, wallet_ids, key=lambda e: e.wallet_id)
 
 
@@ -236,9 +241,12 @@ async def credit_top_up(session: AsyncSession, scope: TenantScope, customer_id: 
     return await credit(session, scope, wallet, "top_up", amount, lot_kind="paid", order_id=order_id)
 
 
-async def refund_top_up(session: AsyncSession, scope: TenantScope, order_id: uuid.UUID, amount: int, *, reason: str | None = None) -> uuid.UUID:
+async def refund_top_up(
+    session: AsyncSession, scope: TenantScope, order_id: uuid.UUID, amount: int, *, reason: str | None = None
+) -> tuple[Wallet, uuid.UUID]:
     """Take `amount` of a top-up back out of the wallet (before its payment is refunded): at most
-    what remains unspent of it and is not held. Raises RefundExceedsUnspent."""
+    what remains unspent of it and is not held. The wallet and the refund's entry. Raises
+    RefundExceedsUnspent."""
     from app.wallets.errors import RefundExceedsUnspent
 
     lot = await repository.lot_of_order(session, scope, order_id)
@@ -256,7 +264,7 @@ async def refund_top_up(session: AsyncSession, scope: TenantScope, order_id: uui
         raise RefundExceedsUnspent(amount, refundable, wallet.currency)
     row = _entry(wallet, "refund", -amount, now, lot_id=lot.id, order_id=order_id, reason=reason)
     await _post(session, wallet, [row])
-    return row["id"]
+    return wallet, row["id"]
 
 
 async def refundable_of_order(session: AsyncSession, scope: TenantScope, order_id: uuid.UUID) -> int | None:
@@ -304,20 +312,24 @@ def period_start(period: str, at: datetime) -> datetime:
     return day.replace(day=1)
 
 
-def next_period_start(period: str, start: datetime) -> datetime:
-    if period == BudgetPeriod.day.value:
-        return start + timedelta(days=1)
-    if period == BudgetPeriod.week.value:
-        return start + timedelta(days=7)
-    return (start.replace(day=28) + timedelta(days=4)).replace(day=1)
+def spent_now(period: str, recorded_start: datetime, recorded_spent: int, now: datetime) -> tuple[datetime, int]:
+    """A budget's period start and spend as of `now`, from what its row recorded: a past
+    period's spend reads as zero (the next spend starts the new period in the row)."""
+    start = period_start(period, now)
+    return (start, 0) if recorded_start < start else (recorded_start, recorded_spent)
+
+
+def budget_left(amount: int, spent: int, held: int) -> int:
+    """What a member may still spend or hold this period: its cap less its spend and active holds."""
+    return max(amount - spent - held, 0)
 
 
 def budget_current(budget: MemberBudget, now: datetime) -> MemberBudget:
     """The budget in the period holding `now`: a new period starts its spend at zero (the row
     is locked or about to be written by the caller)."""
-    start = period_start(budget.period, now)
-    if budget.period_start < start:
-        budget.period_start, budget.spent = start, 0
+    start, spent = spent_now(budget.period, budget.period_start, budget.spent, now)
+    if start != budget.period_start:
+        budget.period_start, budget.spent = start, spent
     return budget
 
 
@@ -332,7 +344,7 @@ class MemberSpend:
         """What the member may still spend or hold this period; None without a budget."""
         if self.budget is None:
             return None
-        return max(self.budget.amount - self.spent - self.held, 0)
+        return budget_left(self.budget.amount, self.spent, self.held)
 
 
 async def member_spend(session: AsyncSession, scope: TenantScope, wallet: Wallet, member_id: uuid.UUID | None, *, lock: bool = False) -> MemberSpend | None:
@@ -393,16 +405,9 @@ async def set_member_budget(
 
 
 async def load_budgets_of_members(session: AsyncSession, scope: TenantScope, member_ids: list[uuid.UUID]) -> list[list[MemberBudget]]:
-    """Each member's budgets (one per wallet); read them through `spent_now`."""
+    """Each member's budgets (one per wallet); read their spend through `spent_now`."""
     budgets = await repository.budgets_of_members(session, scope, member_ids)
     return grouped(budgets, member_ids, key=lambda b: b.member_id)
-
-
-def spent_now(budget: MemberBudget, now: datetime) -> tuple[datetime, int]:
-    """The budget's current period start and spend in it, without writing (a past period's
-    spend reads as zero: the next spend starts the new period in the row)."""
-    start = period_start(budget.period, now)
-    return (start, 0) if budget.period_start < start else (budget.period_start, budget.spent)
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ one transaction: a refused refund changes nothing.
 from __future__ import annotations
 
 import uuid
-from typing import Any
+from typing import Any, Callable
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -21,12 +21,11 @@ from app.kit.money import check_amount
 from app.kit.tenancy import TenantScope
 from app.models import Organization
 from app.models.order import Refund
-from app.orders.errors import RefundExceedsRefundable, RefundNotAllowed
 from app.models.wallet import Wallet
 from app.orders import service as orders
+from app.orders.errors import RefundExceedsRefundable, RefundNotAllowed
 from app.organizations import repository as organizations_repository
 from app.payments.processors import PaymentProcessor
-from app.wallets import repository
 from app.wallets import service
 from app.wallets.errors import WalletNotAllowed
 
@@ -66,12 +65,13 @@ async def refund_wallet_top_up(
     *,
     reason: str,
     comment: str | None,
-    processor: PaymentProcessor,
+    processor_for: Callable[[str], PaymentProcessor],
     idempotency_key: str | None,
 ) -> tuple[Wallet, uuid.UUID, Refund]:
     """Refund `amount` of a top-up: taken out of its wallet (at most what remains unspent and not
     held: `RefundExceedsUnspent`), then the payment refunded through the order's refund (the
-    order's rules, answered as `WalletNotAllowed`: paid, at most what is refundable). Never commits; on any error the caller
+    order's rules, answered as `WalletNotAllowed`: paid, at most what is refundable), with the
+    order's processor (`processor_for(order.processor)`). Never commits; on any error the caller
     rolls everything back."""
     issues: list[FieldIssue] = []
     check_amount(issues, ("amount",), amount, minimum=1)
@@ -80,7 +80,8 @@ async def refund_wallet_top_up(
     order = await orders.get_order(session, subject, order_id)
     if order.billing_reason != "wallet_top_up":
         raise WalletNotAllowed("This order is not a wallet top-up: refund it with createRefund")
-    entry_id = await service.refund_top_up(session, subject.scope, order.id, amount, reason=comment or f"Refund of top-up order #{order.invoice_number}")
+    processor = processor_for(order.processor)
+    wallet, entry_id = await service.refund_top_up(session, subject.scope, order.id, amount, reason=comment or f"Refund of top-up order #{order.invoice_number}")
     try:
         refund = await orders.create_refund(
             session, subject, order.id, amount=amount, reason=reason, comment=comment, processor=processor,
@@ -88,8 +89,4 @@ async def refund_wallet_top_up(
         )
     except (RefundNotAllowed, RefundExceedsRefundable) as exc:  # the order's own rules (e.g. not paid): the wallet's error
         raise WalletNotAllowed(exc.message) from None
-    lot = await repository.lot_of_order(session, subject.scope, order.id)
-    assert lot is not None
-    wallet = await repository.get(session, subject.scope, lot.wallet_id)
-    assert wallet is not None
     return wallet, entry_id, refund

@@ -45,13 +45,14 @@ from typing import Any, Sequence
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.catalog.usage_pricing import WALLET_AGGREGATIONS, metered_amount
+from app.customers import repository as customers_repository
 from app.kit import clock
 from app.kit.money import allocate
 from app.kit.tenancy import TenantScope
 from app.meters import repository as meters_repository
 from app.models import Customer, Meter, ProductPrice
 from app.models.wallet import UncoveredReason, Wallet, WalletEntryType
-from app.wallets import repository
+from app.wallets import holds, repository
 from app.wallets import service as wallets
 
 QUANTUM = Decimal("0.000000000001")  # the 12 decimal places quantities are stored with
@@ -114,19 +115,6 @@ def _quantity(units: Decimal, amount: int, cost: int) -> Decimal:
     return (units * amount / cost).quantize(QUANTUM)
 
 
-async def capture_hold(
-    session: AsyncSession, scope: TenantScope, wallet: Wallet, hold_id: uuid.UUID, amount: int, *,
-    member_id: uuid.UUID | None, meter_id: uuid.UUID, product_price_id: uuid.UUID, quantity: Decimal,
-) -> int:
-    """Capture `amount` of usage from the hold the events named; what the hold paid (0 when it
-    is not an active hold of this wallet). The hold becomes captured, the rest of it released."""
-    from app.wallets import holds  # written alongside; imported when an event names a hold
-
-    return await holds.capture_for_usage(
-        session, scope, wallet, hold_id, amount, member_id=member_id, meter_id=meter_id, product_price_id=product_price_id, quantity=quantity
-    )
-
-
 async def drain_customer(
     session: AsyncSession, scope: TenantScope, customer_id: uuid.UUID, xmin: int, *, customer: Customer | None = None
 ) -> DrainResult:
@@ -142,7 +130,7 @@ async def drain_customer(
         return result
     now = clock.now()
     if customer is None or customer.id != customer_id:
-        customer = await _loaded(session, scope, Customer, customer_id)
+        customer = await customers_repository.get(session, scope, customer_id)
     if customer is None or customer.deleted_at is not None:
         result.skipped = True
         return result
@@ -182,13 +170,6 @@ async def drain_customer(
     return result
 
 
-async def _loaded(session: AsyncSession, scope: TenantScope, model: Any, id: uuid.UUID) -> Any:
-    """A row of the scope's organization by id (from the session if it holds it; row-level
-    security keeps the read in the organization)."""
-    row = await session.get(model, id)
-    return row if row is not None and row.organization_id == scope.organization_id else None
-
-
 async def _pay(session: AsyncSession, scope: TenantScope, batch: _Batch, groups: list[_Group], cost: int, now: datetime) -> tuple[int, int]:
     """Pay `cost`, split over the groups by units: holds first, then each member's rest from the
     wallet within its budget and what is available. (paid, uncovered)."""
@@ -200,7 +181,7 @@ async def _pay(session: AsyncSession, scope: TenantScope, batch: _Batch, groups:
     for group in groups:
         units, owed = group.units, group.cost
         if group.hold_id is not None and owed > 0 and wallet is not None:
-            paid = await capture_hold(
+            paid = await holds.capture_for_usage(
                 session, scope, wallet, group.hold_id, owed, member_id=group.member_id, meter_id=batch.meter.id,
                 product_price_id=batch.price.id, quantity=units,
             )

@@ -83,15 +83,14 @@ def _wallets_now(customer_id: uuid.UUID, currencies: set[str] | None) -> Callabl
     """The customer's wallets (in `currencies`, else all) as they are now."""
 
     async def read(session: AsyncSession, subject: Subject) -> list[WalletUpdate]:
-        if currencies is None:
-            [found] = await wallets.load_wallets_of(session, subject.scope, [customer_id])
-        else:
-            found = [w for c in sorted(currencies) if (w := await wallets.find_wallet(session, subject, customer_id, c)) is not None]
-        updates = []
-        for wallet in found:
-            page = await wallets.list_entries(session, subject.scope, wallet.id, first=1)
-            updates.append(_wallet_update(wallet, page.items[0] if page.items else None, clock.now()))
-        return updates
+        if currencies is not None:  # a customer deleted since the stream started ends it with NOT_FOUND
+            await customers.get_customer(session, subject, customer_id)
+        [found] = await wallets.load_wallets_of(session, subject.scope, [customer_id])
+        if currencies is not None:
+            found = [w for w in found if w.currency in currencies]
+        last = await wallets.load_recent_entries_of(session, subject.scope, [w.id for w in found], limit=1)
+        now = clock.now()
+        return [_wallet_update(wallet, entries[0] if entries else None, now) for wallet, entries in zip(found, last)]
 
     return read
 

@@ -9,7 +9,6 @@ from typing import Annotated
 import strawberry
 
 from app.kit.ids import parse_global_id, to_global_id
-from app.orders import service as orders
 from app.payments.processors import configured
 from app.wallets import auto_top_up
 from app.wallets import scopes as wallets_scopes
@@ -139,11 +138,9 @@ class WalletMutations:
         settings = info.context.settings
 
         async def work(session, subject):
-            order_id = parse_global_id(input.order_id, "Order")
-            order = await orders.get_order(session, subject, order_id)
             wallet, entry_id, refund = await top_ups.refund_wallet_top_up(
-                session, subject, order_id, int(input.amount), reason=input.reason.value, comment=input.comment,
-                processor=configured(order.processor, settings),  # type: ignore[arg-type]
+                session, subject, parse_global_id(input.order_id, "Order"), int(input.amount), reason=input.reason.value, comment=input.comment,
+                processor_for=lambda name: configured(name, settings),  # type: ignore[arg-type]
                 idempotency_key=input.idempotency_key,
             )
             return wallet, await service.get_entry(session, subject.scope, entry_id), refund

@@ -173,7 +173,7 @@ class MemberBudget:
 
     @strawberry.field(description="What the member may still spend this period (its active holds not deducted): amount - spent, at least 0.")
     async def remaining(self, info: strawberry.Info) -> Money:
-        return Money(amount=max(self.model.amount - self.spent_amount, 0), currency=await self._currency(info))
+        return Money(amount=service.budget_left(self.model.amount, self.spent_amount, 0), currency=await self._currency(info))
 
     @strawberry.field(description="The shared wallet the cap applies to.")
     async def wallet(self, info: strawberry.Info) -> Wallet | None:
@@ -182,7 +182,7 @@ class MemberBudget:
 
     @classmethod
     def from_model(cls, row: MemberBudgetModel) -> "MemberBudget":
-        start, spent = service.spent_now(row, clock.now())
+        start, spent = service.spent_now(row.period, row.period_start, row.spent, clock.now())
         return cls(model=row, period=BudgetPeriod(row.period), period_start=start, spent_amount=spent)
 
 
