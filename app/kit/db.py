@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from contextlib import asynccontextmanager
 from contextvars import ContextVar
 from typing import AsyncIterator, Awaitable, Callable, TypeVar
 
 import asyncpg
 from sqlalchemy import event
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, DisconnectionError
+from sqlalchemy.util import await_
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 from app.kit.tenancy import TenantScope, bind
@@ -34,26 +36,74 @@ def _count_statement(*_args, **_kwargs) -> None:
         counter[0] += 1
 
 
+class DriverConnection(asyncpg.Connection):
+    """asyncpg's connection, able to send one statement along with the next BEGIN: a tenant
+    session's transaction sets its organization (app.kit.tenancy) in the BEGIN's round trip
+    instead of one of its own. `begin_with` names it; the BEGIN that asyncpg sends when
+    SQLAlchemy starts the transaction (lazily, before its first statement) carries it, once."""
+
+    _begin_with: str | None = None
+
+    def begin_with(self, statement: str | None) -> None:
+        """Send `statement` (plain SQL, no parameters: values inlined by the caller) with the
+        next BEGIN; None forgets one still pending (the pool does at check-in)."""
+        self._begin_with = statement
+
+    async def execute(self, query: str, *args, timeout: float | None = None) -> str:
+        pending = self._begin_with
+        if pending is not None and not args and query.startswith("BEGIN"):
+            self._begin_with = None
+            query = f"{query.rstrip().rstrip(';')}; {pending};"
+        return await super().execute(query, *args, timeout=timeout)
+
+
+# A pooled connection idle for longer than this is pinged (one round trip) before it is handed
+# out; a busier one only has its socket checked. A database restart closes every connection's
+# socket, which asyncpg notices as soon as the event loop runs: such a connection is replaced,
+# not handed out. (SQLAlchemy's own pre-ping costs three round trips on asyncpg, BEGIN, the ping
+# and ROLLBACK, on every checkout: as much as a whole hold on a hot wallet.)
+PING_AFTER_IDLE_SECONDS = 1.0
+_CHECKED_IN = "kassa.checked_in"
+
+
+def _check_out(dbapi_connection, record, _proxy) -> None:
+    driver = dbapi_connection.driver_connection
+    if driver.is_closed():
+        raise DisconnectionError("the connection was closed (database restarted?)")
+    if time.monotonic() - record.info.get(_CHECKED_IN, 0.0) > PING_AFTER_IDLE_SECONDS:
+        try:
+            await_(driver.execute("SELECT 1"))
+        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+            raise DisconnectionError(f"the connection failed its ping: {exc}") from exc
+
+
+def _check_in(dbapi_connection, record) -> None:
+    record.info[_CHECKED_IN] = time.monotonic()
+    if dbapi_connection is not None:
+        driver = dbapi_connection.driver_connection
+        if isinstance(driver, DriverConnection):
+            driver.begin_with(None)  # a transaction that never started leaves nothing to the next user
+
+
 def create_engine(url: str, *, role: str | None = None, pool_size: int = 10, statement_timeout_seconds: float = 0) -> AsyncEngine:
     """`role`: the role every connection acts as, switched to when it connects (no extra round
     trip): the API and the workers pass the application's role, which row-level security binds
     (app.kit.tenancy); None acts as the URL's user (migrations, the operator's CLI).
     `statement_timeout_seconds` (0: none) makes PostgreSQL cancel any statement that runs
-    longer, set once per connection (the API sets it to its request time limit)."""
+    longer, set once per connection (the API sets it to its request time limit). A connection
+    dropped by a database restart is replaced at checkout, not failed (`_check_out`)."""
     server_settings: dict[str, str] = {}
     if role:
         server_settings["role"] = role
     if statement_timeout_seconds > 0:
         server_settings["statement_timeout"] = str(max(1, round(statement_timeout_seconds * 1000)))
-    connect_args = {"server_settings": server_settings} if server_settings else {}
-    engine = create_async_engine(
-        async_database_url(url),
-        pool_size=pool_size,
-        max_overflow=pool_size,
-        pool_pre_ping=True,  # a connection dropped by a database restart is replaced, not failed
-        connect_args=connect_args,
-    )
+    connect_args: dict[str, object] = {"connection_class": DriverConnection}
+    if server_settings:
+        connect_args["server_settings"] = server_settings
+    engine = create_async_engine(async_database_url(url), pool_size=pool_size, max_overflow=pool_size, connect_args=connect_args)
     event.listen(engine.sync_engine, "before_cursor_execute", _count_statement)
+    event.listen(engine.sync_engine.pool, "checkout", _check_out)
+    event.listen(engine.sync_engine.pool, "checkin", _check_in)
     return engine
 
 

@@ -81,8 +81,23 @@ async def bind(session: AsyncSession, scope: TenantScope, *, already_set: bool =
 
 @event.listens_for(Session, "after_begin")
 def _set_scope_for_transaction(session: Session, _transaction, connection) -> None:
+    """The transaction's organization, set with its BEGIN (one round trip for both: the driver
+    connection sends it along, app.kit.db.DriverConnection) when the transaction has not
+    started on the server yet, which is the rule (asyncpg's BEGIN waits for the first
+    statement); else in a statement of its own."""
     scope = session.info.get(_SCOPE_KEY)
-    if scope is not None:
+    if scope is None:
+        return
+    adapter = connection.connection.dbapi_connection
+    driver = getattr(adapter, "driver_connection", None)
+    begin_with = getattr(driver, "begin_with", None)
+    if (
+        begin_with is not None and getattr(adapter, "_transaction", False) is None
+        and getattr(adapter, "isolation_level", None) != "autocommit" and not driver.is_in_transaction()
+    ):
+        # the id is a UUID (a TenantScope holds nothing else): inlined, nothing to escape
+        begin_with(f"SELECT set_config('{SETTING}', '{scope.organization_id}', true)")
+    else:
         connection.execute(_SET_SCOPE, {"organization_id": str(scope.organization_id)})
 
 
