@@ -25,7 +25,7 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.kit.repository import rows_table
+from app.kit.repository import rows_params, rows_table
 
 
 # The trigger function every append-only table shares (created or replaced by each migration
@@ -101,7 +101,7 @@ async def post(
     one round trip under the lock instead of three (a hot balance's throughput is the time its
     lock is held)."""
     if locked:
-        return await _post_locked(session, ledger, key, entries)
+        return int((await _post_locked(session, ledger, key, entries))[0])
     [balance] = await post_many(session, ledger, [(key, entries)])
     return balance
 
@@ -124,38 +124,88 @@ def _rows_of(ledger: Ledger, key: Mapping[str, Any], entries: Sequence[Mapping[s
     return rows, total
 
 
-async def _post_locked(session: AsyncSession, ledger: Ledger, key: Mapping[str, Any], entries: Sequence[Mapping[str, Any]]) -> int:
-    """`post` under the caller's lock: WITH the entries inserted, UPDATE the balance RETURNING it.
-    The lock makes the entries' order (their identity sequence) the order of the posts."""
-    rows, total = _rows_of(ledger, key, entries)
-    if len({frozenset(row) for row in rows}) != 1:  # VALUES needs one set of columns: the general path
-        [balance] = await post_many(session, ledger, [(key, entries)])
-        return balance
-    names = list(rows[0])
-    # the rows as arrays (unnest): one statement shape whatever their values, compiled once and
-    # cached (a multi-row VALUES is compiled anew for every post)
-    source = rows_table("posted_rows", [(name, ledger.entries.c[name].type) for name in names], [[row[name] for name in names] for row in rows])
+@dataclass(frozen=True, eq=False)
+class Along:
+    """More work done by a locked post's one statement (the balance row's lock is held by the
+    caller, so it costs no round trip under it): `ctes`, data-modifying statements run with it
+    (WITH name AS (UPDATE ... RETURNING ...)), and `returning`, more values returned after the
+    balance (e.g. a sum over a CTE's rows, for the caller to check). Built once (a module
+    constant: the statement is built once per Along); its parameters are given to `post_along`.
+    A CTE sees the statement's snapshot, taken before the statement ran: it must read only rows
+    that the caller's lock already protects (taken in an earlier statement)."""
+
+    ctes: tuple[Any, ...] = ()
+    returning: tuple[Any, ...] = ()
+
+
+_NOTHING_ALONG = Along()
+# `_post_locked`'s statements, built once per ledger, set of entry columns and Along (building the
+# statement, and SQLAlchemy's cache key of a new one, cost more than running it)
+_LOCKED_POSTS: dict[tuple[str, tuple[str, ...], Along], tuple[Any, tuple[str, ...]]] = {}
+
+
+def _locked_post_statement(ledger: Ledger, names: tuple[str, ...], along: Along) -> tuple[Any, tuple[str, ...]]:
+    """WITH the entries inserted (from one array parameter per column), UPDATE the balance row
+    (named by parameters `key_<column>`) by `total` RETURNING the balance; and the balance
+    table's columns that take a Python-side value on update (modified_at: SQLAlchemy leaves them
+    empty in an UPDATE that carries an INSERT as a CTE), given as parameters `touched_<column>`."""
+    cached = _LOCKED_POSTS.get((ledger.name, names, along))
+    if cached is not None:
+        return cached
+    source = rows_table("posted_rows", [(name, ledger.entries.c[name].type) for name in names], None)
     posted = (
         insert(ledger.entries)
-        .from_select(names, select(*[source.c[name] for name in names]))
+        .from_select(list(names), select(*[source.c[name] for name in names]))
         .returning(ledger.entries.c[ledger.amount])
         .cte("posted")
     )
     balance = ledger.balances.c[ledger.balance]
-    # the balance table's Python-side onupdate values (modified_at), given here: SQLAlchemy leaves
-    # them empty in an UPDATE that carries an INSERT as a CTE
-    touched = {c.name: c.onupdate.arg(None) for c in ledger.balances.c if c.onupdate is not None and c.onupdate.is_callable}
+    touched = tuple(c.name for c in ledger.balances.c if c.onupdate is not None and c.onupdate.is_callable)
     statement = (
         update(ledger.balances)
-        .where(*[ledger.balances.c[ledger.owner[column]] == key[column] for column in ledger.owner])
-        .values({**touched, ledger.balance: balance + bindparam("total", total, type_=BigInteger)})
-        .returning(balance)
+        .where(*[ledger.balances.c[ledger.owner[column]] == bindparam(f"key_{column}") for column in ledger.owner])
+        .values({**{name: bindparam(f"touched_{name}") for name in touched}, ledger.balance: balance + bindparam("total", type_=BigInteger)})
+        .returning(balance, *along.returning)
         .add_cte(posted)
     )
-    moved = (await session.execute(statement)).first()
+    for cte in along.ctes:
+        statement = statement.add_cte(cte)
+    _LOCKED_POSTS[(ledger.name, names, along)] = (statement, touched)
+    return statement, touched
+
+
+async def _post_locked(
+    session: AsyncSession, ledger: Ledger, key: Mapping[str, Any], entries: Sequence[Mapping[str, Any]],
+    along: Along = _NOTHING_ALONG, params: Mapping[str, Any] | None = None,
+) -> Any:
+    """`post` under the caller's lock: WITH the entries inserted, UPDATE the balance RETURNING it
+    (and `along`'s values). The lock makes the entries' order (their identity sequence) the
+    order of the posts."""
+    rows, total = _rows_of(ledger, key, entries)
+    if len({frozenset(row) for row in rows}) != 1:  # one array per column needs one set of columns
+        if along is not _NOTHING_ALONG:
+            raise LedgerError(f"ledger {ledger.name}: a post along other work needs entries with the same columns")
+        [balance] = await post_many(session, ledger, [(key, entries)])
+        return (balance,)
+    names = tuple(rows[0])
+    statement, touched = _locked_post_statement(ledger, names, along)
+    values: dict[str, Any] = dict(params or {})
+    values.update(rows_params("posted_rows", names, [[row[name] for name in names] for row in rows]))
+    values.update({f"key_{column}": key[column] for column in ledger.owner})
+    values.update({f"touched_{name}": ledger.balances.c[name].onupdate.arg(None) for name in touched})
+    values["total"] = total
+    moved = (await session.execute(statement, values)).first()
     if moved is None:
         raise LedgerError(f"ledger {ledger.name}: no balance row for {dict(key)}")
-    return int(moved[0])
+    return moved
+
+
+async def post_along(
+    session: AsyncSession, ledger: Ledger, key: Mapping[str, Any], entries: Sequence[Mapping[str, Any]], along: Along, params: Mapping[str, Any]
+) -> Any:
+    """`post(..., locked=True)` and `along`'s work in the same statement, with its `params`; the
+    returned row: the new balance, then `along.returning`."""
+    return await _post_locked(session, ledger, key, entries, along, params)
 
 
 async def post_many(session: AsyncSession, ledger: Ledger, postings: Sequence[tuple[Mapping[str, Any], Sequence[Mapping[str, Any]]]]) -> list[int]:

@@ -57,11 +57,21 @@ async def flush_unique(session: AsyncSession, conflicts: Mapping[str, Callable[[
         raise factory() from None
 
 
-def rows_table(name: str, columns: Sequence[tuple[str, Any]], rows: Sequence[Sequence[Any]]):
+def rows_table(name: str, columns: Sequence[tuple[str, Any]], rows: Sequence[Sequence[Any]] | None):
     """`rows` as a table to join (`unnest` of one array parameter per column, AS name(columns)):
     unlike VALUES, whose SQL grows with the rows, one statement shape whatever their number, so
     SQLAlchemy compiles it once and caches it (a batch of hundreds of rows compiled anew each
-    time costs tens of milliseconds)."""
+    time costs tens of milliseconds). `rows=None`: the arrays are given when the statement runs
+    (`rows_params`), for a statement built once and kept (building one costs more than running it)."""
     by_column = list(zip(*rows)) if rows else [() for _ in columns]
-    arrays = [bindparam(f"{name}_{column_name}", list(values), type_=ARRAY(type_)) for (column_name, type_), values in zip(columns, by_column)]
+    arrays = [
+        bindparam(f"{name}_{column_name}", list(values), type_=ARRAY(type_)) if rows is not None else bindparam(f"{name}_{column_name}", type_=ARRAY(type_))
+        for (column_name, type_), values in zip(columns, by_column)
+    ]
     return func.unnest(*arrays).table_valued(*[column(column_name, type_) for column_name, type_ in columns]).render_derived(name=name)
+
+
+def rows_params(name: str, column_names: Sequence[str], rows: Sequence[Sequence[Any]]) -> dict[str, list[Any]]:
+    """The parameters of a `rows_table(name, columns, None)`: one array per column."""
+    by_column = list(zip(*rows)) if rows else [() for _ in column_names]
+    return {f"{name}_{column_name}": list(values) for column_name, values in zip(column_names, by_column)}

@@ -20,7 +20,9 @@ hold marks it).
 Round trips under the lock: a hot wallet's holds and captures queue on its row lock, so the
 common hold (no member) is one statement (`repository.try_hold`: the conditional UPDATE takes the
 lock and the INSERT rides with it), and a capture reads the hold and wallet before the lock, takes
-it with the resolving UPDATE, then posts (`ledger.post(locked=True)`: one statement).
+it with the resolving UPDATE, then spends the lots and posts in one statement (`service.debit`:
+the ledger's post `along` the lots' spend). The lots are read in a statement after the one that
+took the lock, never in it: a statement's snapshot predates the lock it waits for.
 
 Holds move `held` (and so `available`), not the balance: only a capture, through `debit`, asks
 for the wallet's balance-changed job.

@@ -6,11 +6,11 @@ import uuid
 from datetime import datetime
 from typing import Any, Sequence
 
-from sqlalchemy import Uuid, and_, func, lateral, select, text, update
+from sqlalchemy import BigInteger, Uuid, and_, column, func, lateral, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.kit.ledger import LedgerError
+from app.kit.ledger import Along
 from app.kit.pagination import Page, paginate
 from app.kit.repository import owned_by, rows_table, scoped
 from app.kit.tenancy import TenantScope
@@ -80,34 +80,33 @@ async def add_lot(session: AsyncSession, lot: WalletLot) -> None:
 # The lots a debit takes from, in spending order: grants first (the soonest-expiring first, those
 # that never expire last), then the rest, oldest first. One statement: each lot gives what the
 # debit still needs after the lots before it.
-_SPEND = text(
-    """
-    WITH ordered AS (
-        SELECT id, remaining,
-               sum(remaining) OVER (ORDER BY kind <> 'grant', expires_at NULLS LAST, created_at, id) AS upto
-        FROM wallet_lots
-        WHERE wallet_id = :wallet_id AND organization_id = :organization_id AND remaining > 0
-    ), taken AS (
-        SELECT id, LEAST(remaining, CAST(:amount AS bigint) - (upto - remaining)) AS take
-        FROM ordered WHERE upto - remaining < CAST(:amount AS bigint)
+# The lots' spend in spending order (grants first, the soonest expiry first): :spend taken from
+# the wallet's lots (bind names unlike the wallets' columns, which the UPDATE reserves), as a CTE of the ledger's post (app.kit.ledger.Along), which runs it in the
+# same statement as the entries and the balance's move (the wallet row locked by the caller).
+_SPENT = (
+    text(
+        """
+        WITH ordered AS (
+            SELECT id, remaining,
+                   sum(remaining) OVER (ORDER BY kind <> 'grant', expires_at NULLS LAST, created_at, id) AS upto
+            FROM wallet_lots
+            WHERE wallet_id = :key_wallet_id AND organization_id = :scope_organization_id AND remaining > 0
+        ), taken AS (
+            SELECT id, LEAST(remaining, CAST(:spend AS bigint) - (upto - remaining)) AS take
+            FROM ordered WHERE upto - remaining < CAST(:spend AS bigint)
+        )
+        UPDATE wallet_lots AS lot SET remaining = lot.remaining - taken.take, modified_at = :now
+        FROM taken WHERE lot.id = taken.id
+        RETURNING taken.take
+        """
     )
-    UPDATE wallet_lots AS lot SET remaining = lot.remaining - taken.take, modified_at = :now
-    FROM taken WHERE lot.id = taken.id
-    RETURNING lot.id, taken.take
-    """
+    .columns(column("take", BigInteger))
+    .cte("spent")
 )
+_SPENT_SUM = select(func.coalesce(func.sum(_SPENT.c.take), 0)).scalar_subquery()
 
-
-async def spend_lots(session: AsyncSession, scope: TenantScope, wallet_id: uuid.UUID, amount: int, now: datetime) -> list[tuple[uuid.UUID, int]]:
-    """Take `amount` from the wallet's lots in spending order (the wallet row locked by the
-    caller); the (lot, amount taken) pairs. Raises LedgerError if the lots hold less: the lots
-    and the balance disagree, a bug."""
-    rows = (await session.execute(_SPEND, {"wallet_id": wallet_id, "organization_id": scope.organization_id, "amount": amount, "now": now})).all()
-    taken = sum(int(row[1]) for row in rows)
-    if taken != amount:
-        raise LedgerError(f"wallet {wallet_id}: its lots hold {taken}, not the {amount} to spend")
-    return [(row[0], int(row[1])) for row in rows]
-
+# A debit: the lots' spend along the post; returns what the lots gave (service.debit_many checks it).
+DEBIT = Along(ctes=(_SPENT,), returning=(_SPENT_SUM,))
 
 async def take_from_lot(session: AsyncSession, scope: TenantScope, lot_id: uuid.UUID, amount: int, now: datetime, *, refunded: bool) -> bool:
     """Take `amount` from one lot (a refund of its top-up, a grant's expiry), if it holds that much."""

@@ -142,7 +142,15 @@ async def _post(session: AsyncSession, wallet: Wallet, rows: list[dict[str, Any]
     balance_changed(session, wallet.id)
 
 
+# An entry's optional columns, each row given all of them (None when not set): one set of columns,
+# so one statement shape for every post of the ledger (built and prepared once)
+_ENTRY_OPTIONAL = ("member_id", "meter_id", "product_price_id", "quantity", "hold_id", "lot_id", "order_id", "reason")
+
+
 def _entry(wallet: Wallet, type: str, amount: int, now: datetime, **columns: Any) -> dict[str, Any]:
+    unknown = set(columns) - set(_ENTRY_OPTIONAL)
+    if unknown:
+        raise TypeError(f"not a wallet entry's column: {sorted(unknown)}")
     return {
         "id": uuid.uuid4(),
         "organization_id": wallet.organization_id,
@@ -150,6 +158,7 @@ def _entry(wallet: Wallet, type: str, amount: int, now: datetime, **columns: Any
         "customer_id": wallet.customer_id,
         "type": type,
         "amount": amount,
+        **dict.fromkeys(_ENTRY_OPTIONAL),
         **columns,
     }
 
@@ -179,14 +188,19 @@ async def debit(session: AsyncSession, scope: TenantScope, wallet: Wallet, type:
 
 async def debit_many(session: AsyncSession, scope: TenantScope, wallet: Wallet, debits: Sequence[tuple[str, int, dict[str, Any]]]) -> list[uuid.UUID]:
     """Several debits of one wallet in one posting (a usage batch split per member): the lots
-    are taken from once for their sum."""
+    are taken from once for their sum, in the post's statement."""
     now = clock.now()
-    total = sum(amount for _type, amount, _columns in debits)
-    if total > 0:
-        await repository.spend_lots(session, scope, wallet.id, total, now)
     rows = [_entry(wallet, type, -amount, now, **columns) for type, amount, columns in debits if amount > 0]
-    if rows:
-        await _post(session, wallet, rows)
+    if not rows:
+        return []
+    total = -sum(row["amount"] for row in rows)
+    balance, spent = await ledger.post_along(
+        session, WALLETS, {"wallet_id": wallet.id}, rows, repository.DEBIT, {"scope_organization_id": scope.organization_id, "spend": total, "now": now}
+    )
+    if int(spent) != total:  # the lots and the balance disagree: a bug (the transaction rolls back)
+        raise ledger.LedgerError(f"wallet {wallet.id}: its lots gave {int(spent)}, not the {total} to spend")
+    _set_balance(wallet, int(balance))
+    balance_changed(session, wallet.id)
     return [row["id"] for row in rows]
 
 
