@@ -158,9 +158,10 @@ async def _active_hold(session: AsyncSession, scope: TenantScope, hold_id: uuid.
 
 async def _resolve(session: AsyncSession, scope: TenantScope, wallet: Wallet, row: WalletHold, status: str, captured: int | None, now) -> None:
     """Resolve the active hold, locking its wallet (whose `held` and `balance` are then current)."""
-    moved = await repository.resolve_hold(session, scope, row.id, status, captured, now)
+    moved = await repository.resolve_hold(session, scope, wallet.id, row.id, status, captured, now)
     if moved is None:  # captured, released or expired since it was read: refused (the caller's transaction rolls back)
-        fresh = await repository.hold(session, scope, row.id)
+        # read again, locked (after the wallet, which the statement locked): the session's copy is the stale one
+        fresh = await repository.hold(session, scope, row.id, lock=True)
         raise HoldNotActive(fresh.status if fresh is not None else "gone")
     held, balance = moved
     _set_held(wallet, held)

@@ -381,13 +381,20 @@ async def insert_hold(session: AsyncSession, hold: WalletHold) -> int:
 
 
 # A hold resolved (captured, released) and its amount taken out of the wallet's `held`, only if it
-# is still active: one statement; no row when it was not.
+# is still active: one statement; no row when it was not. The wallet's row is locked first (the
+# hold's UPDATE joins the locked row, so its lock comes after), as on every path that locks a
+# wallet and one of its holds: a capture locking the hold first deadlocked with the usage drain,
+# which locks the wallet, then the hold it captures.
 _RESOLVE_HOLD = text(
     """
-    WITH hold AS (
+    WITH locked AS (
+        SELECT id FROM wallets WHERE id = :wallet_id AND organization_id = :organization_id FOR UPDATE
+    ), hold AS (
         UPDATE wallet_holds SET status = :status, captured_amount = :captured, resolved_at = :now, modified_at = :now
-        WHERE id = :hold_id AND organization_id = :organization_id AND status = 'active'
-        RETURNING wallet_id, amount
+        FROM locked
+        WHERE wallet_holds.id = :hold_id AND wallet_holds.organization_id = :organization_id
+          AND wallet_holds.wallet_id = locked.id AND wallet_holds.status = 'active'
+        RETURNING wallet_holds.wallet_id, wallet_holds.amount
     )
     UPDATE wallets SET held = wallets.held - hold.amount, modified_at = :now
     FROM hold WHERE wallets.id = hold.wallet_id
@@ -397,17 +404,15 @@ _RESOLVE_HOLD = text(
 
 
 async def resolve_hold(
-    session: AsyncSession, scope: TenantScope, hold_id: uuid.UUID, status: str, captured: int | None, now: datetime
+    session: AsyncSession, scope: TenantScope, wallet_id: uuid.UUID, hold_id: uuid.UUID, status: str, captured: int | None, now: datetime
 ) -> tuple[int, int] | None:
-    """Mark an active hold `status` (with `captured` for a capture) and release its amount from
-    its wallet's `held`: the UPDATE takes the wallet's row lock (kept to the end of the
-    transaction). The wallet's new `held` and its balance, or None when the hold was not active
-    (another transaction resolved it first: this one waited for it, then found it changed)."""
-    row = (
-        await session.execute(
-            _RESOLVE_HOLD, {"hold_id": hold_id, "organization_id": scope.organization_id, "status": status, "captured": captured, "now": now}
-        )
-    ).first()
+    """Mark an active hold of the wallet `status` (with `captured` for a capture) and release its
+    amount from the wallet's `held`: the wallet's row lock is taken first (kept to the end of
+    the transaction). The wallet's new `held` and its balance, or None when the hold was not
+    active (another transaction resolved it first: this one waited for it, then found it
+    changed)."""
+    values = {"wallet_id": wallet_id, "hold_id": hold_id, "organization_id": scope.organization_id, "status": status, "captured": captured, "now": now}
+    row = (await session.execute(_RESOLVE_HOLD, values)).first()
     return (int(row[0]), int(row[1])) if row is not None else None
 
 

@@ -379,3 +379,39 @@ async def test_racing_holds_never_reserve_more_than_the_wallet_and_a_hold_is_cap
     assert results.count(True) == 1
     async with live.session_factory() as session, as_owner(session):
         assert tuple((await session.execute(text("SELECT balance, held FROM wallets"))).one()) == (940, 900)
+
+
+async def test_a_capture_racing_the_usage_drain_for_the_same_hold_waits_instead_of_deadlocking(live):
+    """The usage drain locks the wallet, then the hold it captures; a capture takes the same two
+    locks in the same order (its statement joins the locked wallet row before it updates the
+    hold). Taking the hold first, it deadlocked with the drain: each waited for the other."""
+    org = await make_org(live.session_factory, name="Order")
+    subject = merchant(org.id)
+    async with tenant_session(live.session_factory, subject.scope) as session:
+        from tests.orders.factories import make_customer
+
+        customer = await make_customer(session, subject)
+        await wallets.adjust(session, subject, customer.id, "usd", 1_000, reason="opening")
+        row = await wallet_holds.hold(session, subject, customer.id, None, "usd", 300, 600)
+        await session.commit()
+
+    async def capture() -> str:
+        async with tenant_session(live.session_factory, subject.scope) as session:
+            try:
+                await wallet_holds.capture(session, subject, row.id, 200)
+            except HoldNotActive as exc:
+                return exc.status
+            await session.commit()
+            return "captured"
+
+    async with tenant_session(live.session_factory, subject.scope) as drain:
+        wallet = await wallets.wallet_for(drain, subject.scope, customer.id, "usd", lock=True)  # the drain's first lock
+        racing = asyncio.create_task(capture())
+        await asyncio.sleep(0.5)  # the capture reads the hold, then waits for the wallet's lock
+        assert not racing.done()
+        kw = dict(member_id=None, meter_id=None, product_price_id=None, quantity=Decimal(3))
+        assert await wallet_holds.capture_for_usage(drain, subject.scope, wallet, row.id, 100, **kw) == 100
+        await drain.commit()
+    assert await asyncio.wait_for(racing, 10) == "captured"  # the hold it read was captured by the drain
+    async with live.session_factory() as session, as_owner(session):
+        assert tuple((await session.execute(text("SELECT balance, held FROM wallets"))).one()) == (900, 0)
