@@ -50,6 +50,7 @@ class JobRequest:
     args: tuple[Any, ...]
     defer_until: datetime | None = None
     job_id: str | None = None
+    coalesced: bool = False  # one job per time slot (`enqueue_coalesced_after_commit`)
 
 
 @dataclass
@@ -89,6 +90,7 @@ def enqueue_after_commit(
     *args: Any,
     defer_until: datetime | None = None,
     job_id: str | None = None,
+    _coalesced: bool = False,
 ) -> None:
     """Ask for job `name(*args)` once the session's transaction commits (ids as strings). The
     job id is fixed now, so a job relayed twice is queued once while it waits.
@@ -104,7 +106,7 @@ def enqueue_after_commit(
         sync_session.begin()  # no SQL yet; a rollback before any statement must drop the request too
     sync_session.info.setdefault(_PENDING, []).append(
         JobRequest(
-            name=name, args=tuple(_plain(a) for a in args), defer_until=defer_until, job_id=job_id or uuid.uuid4().hex
+            name=name, args=tuple(_plain(a) for a in args), defer_until=defer_until, job_id=job_id or uuid.uuid4().hex, coalesced=_coalesced
         )
     )
 
@@ -115,7 +117,30 @@ def enqueue_coalesced_after_commit(session: AsyncSession, name: str, entity_id: 
     the slot ends, so after every commit that asked for it. A burst of changes costs one run."""
     slot = int(time.time() / window) + 1
     run_at = datetime.fromtimestamp(slot * window, tz=timezone.utc)
-    enqueue_after_commit(session, name, entity_id, defer_until=run_at, job_id=f"{name}:{entity_id}:{slot}")
+    enqueue_after_commit(session, name, entity_id, defer_until=run_at, job_id=f"{name}:{entity_id}:{slot}", _coalesced=True)
+
+
+# The coalesced jobs (id -> the epoch second its slot ends) that this process's committed
+# transactions have written to the outbox: a later transaction asking for the same slot's job
+# writes nothing for it (the committed row will have it run, after this commit too, since it
+# starts when the slot ends), unless the slot ends within SLOT_MARGIN seconds. A hot wallet's
+# captures ask for its balance-changed job hundreds of times a second: one outbox row per slot.
+_COMMITTED_SLOTS: dict[str, float] = {}
+SLOT_MARGIN = 0.05
+
+
+def _remember_slots(requests: list[JobRequest]) -> None:
+    now = time.time()
+    if len(_COMMITTED_SLOTS) > 10_000:  # forget the slots that have ended
+        for job_id in [job_id for job_id, ends in _COMMITTED_SLOTS.items() if ends <= now]:
+            del _COMMITTED_SLOTS[job_id]
+    for request in requests:
+        if request.coalesced and request.job_id is not None and request.defer_until is not None:
+            _COMMITTED_SLOTS[request.job_id] = request.defer_until.timestamp()
+
+
+def _already_committed(request: JobRequest, now: float) -> bool:
+    return request.coalesced and _COMMITTED_SLOTS.get(request.job_id or "", 0.0) > now + SLOT_MARGIN
 
 
 # -- the transaction's side: savepoints, writing the outbox rows, relaying after COMMIT ----------
@@ -168,9 +193,13 @@ def _write_outbox(session: Session) -> None:
     if not pending:
         return
     unique: dict[str | None, JobRequest] = {}
+    now = time.time()
     for request in pending:
-        unique.setdefault(request.job_id, request)  # a coalesced job asked for twice: one entry
+        if not _already_committed(request, now):
+            unique.setdefault(request.job_id, request)  # a coalesced job asked for twice: one entry
     requests = list(unique.values())
+    if not requests:
+        return
     row_id = uuid.uuid4()
     driver_connection = session.connection().connection.driver_connection
     await_only(driver_connection.execute(_INSERT_OUTBOX, row_id, _encode_requests(requests)))
@@ -184,6 +213,8 @@ def _relay_committed(session: Session) -> None:
         return
     written = session.info.pop(_WRITTEN, None)
     queue = session.info.get(_QUEUE)
+    if written is not None:
+        _remember_slots(written.requests)
     if written is None or queue is None:
         return  # left to the relay loop
     try:

@@ -160,3 +160,33 @@ async def test_a_session_closed_without_commit_queues_nothing(live, remembered):
         await jobs.commit(session, live.redis)
     await live.run_worker()
     assert remembered == ["reused"]
+
+
+async def test_a_coalesced_job_already_committed_for_its_slot_writes_no_second_row(live, remembered, monkeypatch):
+    """Twenty transactions asking for one entity's coalesced job in one slot write one outbox
+    row (the first; the rest find its slot committed); a slot about to end, or the next slot,
+    gets a row of its own; and the job runs once, after every one of those commits."""
+    import time as real_time
+
+    from app.kit.jobs import enqueue_coalesced_after_commit
+
+    window = 2.0
+    slot_end = (int(real_time.time() / window) + 1) * window
+    if slot_end - real_time.time() < 1.0:  # too close to the slot's end for twenty commits
+        await asyncio.sleep(slot_end - real_time.time() + 0.01)
+    for _ in range(20):
+        async with live.session_factory() as session:
+            enqueue_coalesced_after_commit(session, "tests.remember", "busy", window=window)
+            await jobs.commit(session, None)
+    assert await outbox_rows(live.session_factory) == 1
+
+    monkeypatch.setattr(jobs, "SLOT_MARGIN", window)  # as if the slot ended within the margin
+    async with live.session_factory() as session:
+        enqueue_coalesced_after_commit(session, "tests.remember", "busy", window=window)
+        await jobs.commit(session, None)
+    assert await outbox_rows(live.session_factory) == 2
+    assert await relay_outbox(live.session_factory, live.redis, older_than=0) == 2
+    assert len(await live.redis.queued_jobs()) == 1  # one job id: queued once
+    await asyncio.sleep(max(0.0, slot_end - real_time.time()) + 0.05)
+    await live.run_worker()
+    assert remembered == ["busy"]
