@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 from typing import Any, Sequence
 
-from sqlalchemy import BigInteger, Uuid, and_, column, func, lateral, select, text, update
+from sqlalchemy import BigInteger, Uuid, and_, bindparam, column, func, lateral, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -416,13 +416,18 @@ async def resolve_hold(
     return (int(row[0]), int(row[1])) if row is not None else None
 
 
+# Built once (a capture's or release's first read, on every one of them): a new statement's
+# construction and cache key cost more than running it.
+_HOLD_AND_WALLET = (
+    select(WalletHold, Wallet)
+    .join(Wallet, Wallet.id == WalletHold.wallet_id)
+    .where(WalletHold.organization_id == bindparam("organization_id"), WalletHold.id == bindparam("hold_id"))
+)
+
+
 async def hold_and_wallet(session: AsyncSession, scope: TenantScope, hold_id: uuid.UUID) -> tuple[WalletHold, Wallet] | None:
     """The hold and its wallet, read together (no lock)."""
-    row = (
-        await session.execute(
-            select(WalletHold, Wallet).join(Wallet, Wallet.id == WalletHold.wallet_id).where(owned_by(WalletHold, scope), WalletHold.id == hold_id)
-        )
-    ).first()
+    row = (await session.execute(_HOLD_AND_WALLET, {"organization_id": scope.organization_id, "hold_id": hold_id})).first()
     return (row[0], row[1]) if row is not None else None
 
 
