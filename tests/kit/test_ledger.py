@@ -8,7 +8,7 @@ import asyncio
 import uuid
 
 import pytest
-from sqlalchemy import BigInteger, CheckConstraint, Column, Identity, MetaData, Table, Uuid, text
+from sqlalchemy import BigInteger, CheckConstraint, Column, Identity, MetaData, Table, Uuid, func, select, text
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from app.kit import ledger as kit
@@ -233,4 +233,47 @@ async def test_a_locked_post_is_one_statement_and_keeps_the_entries_in_lock_orde
         await session.execute(lock, {"a": account})
         assert await post(session, declared, {"account_id": account}, [{"amount": 1}], locked=True) == running + 1
         await session.commit()
+        assert await mismatches(session, [declared]) == []
+
+
+# Along a post: a CTE that counts the account's earlier entries into a side table, returned summed
+SIDE = Table("test_ledger_side", metadata, Column("account_id", Uuid, nullable=False), Column("seen", BigInteger, nullable=False))
+_NOTED = (
+    text("INSERT INTO test_ledger_side (account_id, seen) SELECT :key_account_id, count(*) FROM test_ledger_entries WHERE account_id = :key_account_id RETURNING seen")
+    .columns(Column("seen", BigInteger))
+    .cte("noted")
+)
+NOTE_ALONG = kit.Along(ctes=(_NOTED,), returning=(select(func.coalesce(func.sum(_NOTED.c.seen), 0)).scalar_subquery(),))
+
+
+async def test_a_post_along_other_work_is_one_statement_built_once(live, declared, owner_engine):
+    """`post_along`: the entries, the balance's move and the Along's CTE in one statement (the
+    CTE sees the statement's snapshot: the entries before this post), returning the balance and
+    the Along's values; the statement is built once and reused; a refused post writes nothing,
+    the CTE's work included (one statement)."""
+    from app.kit.db import statement_counter
+
+    async with owner_engine.begin() as connection:
+        await connection.execute(text(f"GRANT SELECT, INSERT ON test_ledger_side TO {APP_ROLE}"))
+    async with live.session_factory() as session:
+        account = await _account(session, 0)
+        await session.execute(text("SELECT 1 FROM test_ledger_balances WHERE id = :a FOR UPDATE"), {"a": account})
+        counter = [0]
+        token = statement_counter.set(counter)
+        try:
+            assert tuple(await kit.post_along(session, declared, {"account_id": account}, [{"amount": 40}, {"amount": 2}], NOTE_ALONG, {})) == (42, 0)
+            assert tuple(await kit.post_along(session, declared, {"account_id": account}, [{"amount": -12}], NOTE_ALONG, {})) == (30, 2)
+        finally:
+            statement_counter.reset(token)
+        assert counter[0] == 2
+        assert len([key for key in kit._LOCKED_POSTS if key[2] is NOTE_ALONG]) == 1
+        await session.commit()
+    async with live.session_factory() as session:
+        await session.execute(text("SELECT 1 FROM test_ledger_balances WHERE id = :a FOR UPDATE"), {"a": account})
+        with pytest.raises(IntegrityError):  # the balance's check refuses: nothing of the statement stays
+            await kit.post_along(session, declared, {"account_id": account}, [{"amount": -31}], NOTE_ALONG, {})
+        await session.rollback()
+    async with live.session_factory() as session:
+        assert (await session.scalars(text("SELECT seen FROM test_ledger_side WHERE account_id = :a ORDER BY seen"), {"a": account})).all() == [0, 2]
+        assert await session.scalar(text("SELECT count(*) FROM test_ledger_entries WHERE account_id = :a"), {"a": account}) == 3
         assert await mismatches(session, [declared]) == []
