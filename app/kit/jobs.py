@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
-from arq.constants import expires_extra_ms, job_key_prefix, result_key_prefix
+from arq.constants import expires_extra_ms, in_progress_key_prefix, job_key_prefix, result_key_prefix
 import msgspec
 from arq.jobs import serialize_job
 from sqlalchemy import event
@@ -60,16 +60,20 @@ class _Written:
 
 
 def _encode_requests(requests: list[JobRequest]) -> str:
-    """An outbox row's `jobs`: `[[name, args, job id, defer until (epoch ms) or null], ...]`."""
+    """An outbox row's `jobs`: `[[name, args, job id, defer until (epoch ms) or null, coalesced], ...]`."""
     return _json_encode(
-        [[r.name, list(r.args), r.job_id, r.defer_until.timestamp() * 1000 if r.defer_until else None] for r in requests]
+        [[r.name, list(r.args), r.job_id, r.defer_until.timestamp() * 1000 if r.defer_until else None, r.coalesced] for r in requests]
     ).decode()
 
 
 def decode_requests(jobs: list[list[Any]]) -> list[JobRequest]:
+    """An outbox row's requests (rows written before `coalesced` was recorded have four fields)."""
     return [
-        JobRequest(name, tuple(args), datetime.fromtimestamp(defer / 1000, tz=timezone.utc) if defer is not None else None, job_id)
-        for name, args, job_id, defer in jobs
+        JobRequest(
+            job[0], tuple(job[1]), datetime.fromtimestamp(job[3] / 1000, tz=timezone.utc) if job[3] is not None else None, job[2],
+            coalesced=bool(job[4]) if len(job) > 4 else False,
+        )
+        for job in jobs
     ]
 
 
@@ -250,23 +254,40 @@ async def commit(session: AsyncSession, queue) -> None:
 # Enqueue many jobs in one round trip, with arq's own semantics: a job whose id is already
 # queued, running or holding a result is skipped (that is how coalesced ids deduplicate).
 # ARGV[2], when not empty, is the key that marks their outbox row as sent (ARGV[3]: its TTL, ms).
+# A coalesced job names its entity (name:entity, ARGV[i + 4]): while that entity's last job is
+# still queued and has not started, a later slot's job is skipped too: the queued one starts after
+# this call, so after the commit that asked (jobs are enqueued after COMMIT), and does the work of
+# both. A busy entity (a customer whose usage streams in) so has one job waiting at a time, not
+# one per slot piling up behind a backlog.
 _ENQUEUE_MANY = """
 local queue = ARGV[1]
 local added = 0
 if ARGV[2] ~= '' then
   redis.call('PSETEX', ARGV[2], ARGV[3], '1')
 end
-for i = 4, #ARGV, 4 do
+for i = 4, #ARGV, 5 do
   local id = ARGV[i]
   local key = KEYS[1] .. id
-  if redis.call('EXISTS', key, KEYS[2] .. id) == 0 then
+  local entity = ARGV[i + 4]
+  local skip = redis.call('EXISTS', key, KEYS[2] .. id) > 0
+  if not skip and entity ~= '' then
+    local waiting = redis.call('GET', KEYS[4] .. entity)
+    if waiting and redis.call('EXISTS', KEYS[1] .. waiting) == 1 and redis.call('EXISTS', KEYS[3] .. waiting) == 0 then
+      skip = true
+    end
+  end
+  if not skip then
     redis.call('PSETEX', key, ARGV[i + 2], ARGV[i + 3])
     redis.call('ZADD', queue, ARGV[i + 1], id)
+    if entity ~= '' then
+      redis.call('PSETEX', KEYS[4] .. entity, ARGV[i + 2], id)
+    end
     added = added + 1
   end
 end
 return added
 """
+WAITING_PREFIX = "kassa:coalesced:"  # entity -> the id of its last coalesced job enqueued
 
 
 SENT_PREFIX = "kassa:outbox:sent:"
@@ -288,8 +309,9 @@ async def enqueue(queue, requests: list[JobRequest], *, sent_row: uuid.UUID | No
         seen.add(job_id)
         score = int(request.defer_until.timestamp() * 1000) if request.defer_until else now_ms
         payload = serialize_job(request.name, request.args, {}, None, now_ms, serializer=queue.job_serializer)
-        args += [job_id, score, max(score - now_ms, 0) + expires_extra_ms, payload]
-    return int(await queue.eval(_ENQUEUE_MANY, 2, job_key_prefix, result_key_prefix, *args))
+        entity = job_id.rsplit(":", 1)[0] if request.coalesced else ""
+        args += [job_id, score, max(score - now_ms, 0) + expires_extra_ms, payload, entity]
+    return int(await queue.eval(_ENQUEUE_MANY, 4, job_key_prefix, result_key_prefix, in_progress_key_prefix, WAITING_PREFIX, *args))
 
 
 async def send(queue, requests: list[JobRequest]) -> int:

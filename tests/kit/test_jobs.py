@@ -190,3 +190,29 @@ async def test_a_coalesced_job_already_committed_for_its_slot_writes_no_second_r
     await asyncio.sleep(max(0.0, slot_end - real_time.time()) + 0.05)
     await live.run_worker()
     assert remembered == ["busy"]
+
+
+async def test_a_coalesced_job_waits_once_per_entity_whatever_the_slots(live):
+    """While an entity's coalesced job is queued and has not started, a later slot's job for it
+    is not queued (the waiting one starts after the commit that asked, and does the work of
+    both); once it has started, the next slot's job is queued; other entities and plain jobs are
+    not affected; a row written before rows recorded `coalesced` still decodes."""
+    from datetime import datetime, timezone
+
+    from arq.constants import in_progress_key_prefix
+
+    from app.kit.jobs import JobRequest, decode_requests, enqueue
+
+    def slot(entity: str, n: int) -> JobRequest:
+        return JobRequest("tests.remember", ("org", entity), datetime(2030, 1, 1, tzinfo=timezone.utc), f"tests.remember:{entity}:{n}", coalesced=True)
+
+    assert await enqueue(live.redis, [slot("a", 1), slot("b", 1)]) == 2
+    assert await enqueue(live.redis, [slot("a", 2), slot("a", 3), slot("b", 2)]) == 0  # a:1 and b:1 still wait
+    assert await enqueue(live.redis, [JobRequest("tests.remember", ("org", "a"), job_id="tests.remember:a:plain")]) == 1
+    await live.redis.set(f"{in_progress_key_prefix}tests.remember:a:1", b"1")  # a worker started a:1
+    assert await enqueue(live.redis, [slot("a", 4), slot("b", 4)]) == 1  # a:4 queued; b:1 still waits
+    assert await enqueue(live.redis, [slot("a", 5)]) == 0  # now a:4 waits
+    assert sorted(job.job_id for job in await live.redis.queued_jobs()) == [
+        "tests.remember:a:1", "tests.remember:a:4", "tests.remember:a:plain", "tests.remember:b:1"
+    ]
+    assert decode_requests([["tests.remember", ["org", "a"], "x", None]]) == [JobRequest("tests.remember", ("org", "a"), None, "x")]
