@@ -9,6 +9,7 @@ from typing import Sequence
 from sqlalchemy import and_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.kit.db import begun_driver
 from app.kit.pagination import Page, paginate
 from app.kit.repository import owned_by
 from app.kit.tenancy import TenantScope
@@ -44,8 +45,8 @@ async def insert_batch(
     member_id, external_member_id, external_id, metadata JSON text), written at `now` (the
     clock's time). Straight on the driver: this is the ingestion hot path."""
     connection = await session.connection()
-    raw = await connection.get_raw_connection()
-    return await raw.driver_connection.fetchval(INSERT_BATCH, scope.organization_id, source, *columns, now)
+    driver = await begun_driver((await connection.get_raw_connection()).dbapi_connection)
+    return await driver.fetchval(INSERT_BATCH, scope.organization_id, source, *columns, now)
 
 
 async def existing_customers(session: AsyncSession, scope: TenantScope, ids: Sequence[uuid.UUID]) -> set[uuid.UUID]:

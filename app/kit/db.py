@@ -57,6 +57,17 @@ class DriverConnection(asyncpg.Connection):
         return await super().execute(query, *args, timeout=timeout)
 
 
+async def begun_driver(adapter) -> DriverConnection:
+    """The driver connection under SQLAlchemy's asyncpg adapter (a pooled connection's
+    `dbapi_connection`), its transaction begun on the server: the adapter sends BEGIN lazily,
+    before its first statement, and a statement sent straight to the driver (the ingestion's
+    batch insert, the job outbox's row) must run inside the transaction, with the organization
+    its BEGIN sets (app.kit.tenancy)."""
+    if getattr(adapter, "_transaction", False) is None and getattr(adapter, "isolation_level", None) != "autocommit":
+        await adapter._start_transaction()
+    return adapter.driver_connection
+
+
 # A pooled connection idle for longer than this is pinged (one round trip) before it is handed
 # out; a busier one only has its socket checked. A database restart closes every connection's
 # socket, which asyncpg notices as soon as the event loop runs: such a connection is replaced,

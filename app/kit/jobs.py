@@ -32,7 +32,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session, SessionTransaction
 from sqlalchemy.util import await_only
 
-from app.kit.db import statement_counter
+from app.kit.db import begun_driver, statement_counter
 from app.kit.tenancy import bound_scope
 
 logger = logging.getLogger("kassa.jobs")
@@ -205,7 +205,7 @@ def _write_outbox(session: Session) -> None:
     if not requests:
         return
     row_id = uuid.uuid4()
-    driver_connection = session.connection().connection.driver_connection
+    driver_connection = await_only(begun_driver(session.connection().connection.dbapi_connection))
     await_only(driver_connection.execute(_INSERT_OUTBOX, row_id, _encode_requests(requests)))
     _count_statement()
     session.info[_WRITTEN] = _Written(row_id, requests)

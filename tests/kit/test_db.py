@@ -88,3 +88,25 @@ async def test_a_connection_whose_backend_was_terminated_is_replaced_at_checkout
     async with tenant_factory(factory, org.id)() as session:
         assert (await session.scalars(EMAILS)).all() == ["a@example.com"]
     assert not (await _backend_pids(engine)) & pids
+
+
+async def test_a_statement_sent_straight_to_the_driver_first_runs_inside_the_transaction(live, engine):
+    """The ingestion's batch insert sent before any other statement of its transaction: it runs
+    after that transaction's BEGIN (which sets the organization row-level security checks), so
+    it is allowed and a rollback takes it back."""
+    from datetime import datetime, timezone
+
+    from app.events.repository import insert_batch
+    from app.auth.service import operator_scope
+
+    org = await make_org(live.session_factory)
+    factory = create_session_factory(engine)
+    columns = [["call"], [datetime(2026, 1, 1, tzinfo=timezone.utc)], [None], ["ext-1"], [None], [None], [None], ["{}"]]
+    now = datetime.now(timezone.utc)
+    async with tenant_factory(factory, org.id)() as session:
+        assert await insert_batch(session, operator_scope(org.id), "user", columns, now=now) == 1
+        await session.rollback()
+        assert await insert_batch(session, operator_scope(org.id), "user", columns, now=now) == 1  # a new transaction, the same way
+        await session.commit()
+    async with tenant_factory(factory, org.id)() as session:
+        assert await session.scalar(text("SELECT count(*) FROM events")) == 1
