@@ -130,7 +130,7 @@ async def renewal_state(session_factory, organization_id: uuid.UUID, subscriptio
         order_ids = {r[0] for r in await rows(session, "SELECT id FROM orders WHERE subscription_id = ANY(:ids) AND billing_reason = 'subscription_cycle'", ids=ids)}
         charges: list[uuid.UUID] = []
         for (requests,) in await rows(session, "SELECT jobs FROM job_outbox"):
-            for name, args, _job_id, _defer in requests:
+            for name, args, *_rest in requests:
                 if name.startswith(CHARGE_JOB_PREFIX) and args[0] == str(organization_id):  # (organization, order) or (organization, [orders])
                     charges += [uuid.UUID(a) for a in (args[1] if isinstance(args[1], list) else [args[1]])]
     return RenewalState(

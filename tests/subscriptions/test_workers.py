@@ -177,7 +177,7 @@ async def test_a_long_backlog_is_handed_from_job_to_job(live, clock, monkeypatch
     org, subject, ids = await _due(live)
     assert await subscription_jobs.renew_batch(_job_context(live), subject.scope) == subscriptions.RENEW_BATCH
     async with live.session_factory() as session:
-        asked = [args for (requests,) in await rows(session, "SELECT jobs FROM job_outbox") for name, args, _id, _defer in requests if name == "subscriptions.renew_batch"]
+        asked = [args for (requests,) in await rows(session, "SELECT jobs FROM job_outbox") for name, args, *_rest in requests if name == "subscriptions.renew_batch"]
     assert asked == [[str(org.id)]]  # with the first batch, in its transaction
     await _run_workers(live)
     state = await renewal_state(live.session_factory, org.id, ids)
