@@ -23,6 +23,7 @@ from arq.connections import create_pool
 from arq.worker import Worker, get_kwargs
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
+from redis.exceptions import WatchError
 
 from app import load_scope_declarations
 from app.config import get_settings
@@ -128,7 +129,14 @@ class KassaWorker(Worker):
         for job_id in job_ids:
             task_before = self.tasks.get(job_id.decode())
             try:
-                await super().start_jobs([job_id])
+                try:
+                    await super().start_jobs([job_id])
+                except WatchError as exc:
+                    # redis-py's name for a connection lost while arq watches the job's keys:
+                    # an outage like any other (arq expects WatchError only from EXEC)
+                    if not isinstance(exc.__cause__, REDIS_ERRORS):
+                        raise
+                    raise RedisConnectionError(str(exc)) from exc
             except REDIS_ERRORS:
                 if self.tasks.get(job_id.decode()) is task_before:
                     self.job_counter -= 1

@@ -9,6 +9,8 @@ import subprocess
 import sys
 import time
 
+import pytest
+
 from arq import create_pool
 from arq.connections import RedisSettings
 from arq.constants import default_queue_name
@@ -78,3 +80,36 @@ async def test_worker_reconnects_after_redis_restarts(services, engine, tmp_path
                 worker.wait()
         server.kill()
         log_file.close()
+
+
+async def test_a_connection_lost_while_a_job_is_watched_is_an_outage_not_a_crash(monkeypatch):
+    """Redis dying while arq watches a job's keys (before taking it) reaches the worker as
+    redis-py's WatchError; the worker gives the job's slot back and treats it as an outage (the
+    poll loop reconnects), as for any lost connection: it used to exit."""
+    from arq.worker import Worker
+    from redis.exceptions import ConnectionError as RedisConnectionError
+    from redis.exceptions import WatchError
+
+    from workers.settings import create_worker
+
+    async def lost_while_watching(self, job_ids):
+        self.job_counter += 1  # arq takes the slot before it asks Redis
+        await self.sem.acquire()
+        try:
+            raise RedisConnectionError("Connection reset by peer")
+        except RedisConnectionError as error:
+            raise WatchError("A ConnectionError occurred on while watching one or more keys") from error
+
+    monkeypatch.setattr(Worker, "start_jobs", lost_while_watching)
+    worker = create_worker(redis_settings=RedisSettings(host="127.0.0.1", port=1, conn_retries=0))
+    slots = worker.sem._value
+    with pytest.raises(RedisConnectionError):
+        await worker.start_jobs([b"job-1"])
+    assert (worker.job_counter, worker.sem._value) == (0, slots)
+
+    async def other_watch_error(self, job_ids):
+        raise WatchError("the watched key changed")
+
+    monkeypatch.setattr(Worker, "start_jobs", other_watch_error)
+    with pytest.raises(WatchError):  # not an outage: not hidden
+        await worker.start_jobs([b"job-2"])
