@@ -129,19 +129,22 @@ class KassaWorker(Worker):
         for job_id in job_ids:
             task_before = self.tasks.get(job_id.decode())
             try:
-                try:
-                    await super().start_jobs([job_id])
-                except WatchError as exc:
-                    # redis-py's name for a connection lost while arq watches the job's keys:
-                    # an outage like any other (arq expects WatchError only from EXEC)
-                    if not isinstance(exc.__cause__, REDIS_ERRORS):
-                        raise
-                    raise RedisConnectionError(str(exc)) from exc
+                await self._start_job(job_id)
             except REDIS_ERRORS:
                 if self.tasks.get(job_id.decode()) is task_before:
                     self.job_counter -= 1
                     self.sem.release()
                 raise
+
+    async def _start_job(self, job_id: bytes) -> None:
+        try:
+            await super().start_jobs([job_id])
+        except WatchError as exc:
+            # redis-py's name for a connection lost while arq watches the job's keys: an outage
+            # like any other (arq expects WatchError only from EXEC)
+            if not isinstance(exc.__cause__, REDIS_ERRORS):
+                raise
+            raise RedisConnectionError(str(exc)) from exc
 
     async def run_job(self, job_id: str, score: int) -> None:
         # A job whose start or end could not be written to Redis: log it here, rather than let

@@ -14,7 +14,7 @@ from sqlalchemy.exc import DBAPIError, DisconnectionError
 from sqlalchemy.util import await_
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
-from app.kit.tenancy import TenantScope, bind
+from app.kit.tenancy import TenantScope, bind, not_begun
 
 T = TypeVar("T")
 
@@ -63,7 +63,7 @@ async def begun_driver(adapter) -> DriverConnection:
     before its first statement, and a statement sent straight to the driver (the ingestion's
     batch insert, the job outbox's row) must run inside the transaction, with the organization
     its BEGIN sets (app.kit.tenancy)."""
-    if getattr(adapter, "_transaction", False) is None and getattr(adapter, "isolation_level", None) != "autocommit":
+    if not_begun(adapter):
         await adapter._start_transaction()
     return adapter.driver_connection
 

@@ -63,10 +63,10 @@ def rows_table(name: str, columns: Sequence[tuple[str, Any]], rows: Sequence[Seq
     SQLAlchemy compiles it once and caches it (a batch of hundreds of rows compiled anew each
     time costs tens of milliseconds). `rows=None`: the arrays are given when the statement runs
     (`rows_params`), for a statement built once and kept (building one costs more than running it)."""
-    by_column = list(zip(*rows)) if rows else [() for _ in columns]
+    values = rows_params(name, [column_name for column_name, _type in columns], rows) if rows is not None else None
     arrays = [
-        bindparam(f"{name}_{column_name}", list(values), type_=ARRAY(type_)) if rows is not None else bindparam(f"{name}_{column_name}", type_=ARRAY(type_))
-        for (column_name, type_), values in zip(columns, by_column)
+        bindparam(key, values[key], type_=ARRAY(type_)) if values is not None else bindparam(key, type_=ARRAY(type_))
+        for key, type_ in ((f"{name}_{column_name}", type_) for column_name, type_ in columns)
     ]
     return func.unnest(*arrays).table_valued(*[column(column_name, type_) for column_name, type_ in columns]).render_derived(name=name)
 

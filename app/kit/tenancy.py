@@ -79,6 +79,16 @@ async def bind(session: AsyncSession, scope: TenantScope, *, already_set: bool =
         await session.execute(_SET_SCOPE, {"organization_id": str(scope.organization_id)})
 
 
+def not_begun(adapter) -> bool:
+    """Whether SQLAlchemy's asyncpg adapter (a pooled connection's `dbapi_connection`) has yet to
+    send its transaction's BEGIN: it does so lazily, before its first statement."""
+    driver = getattr(adapter, "driver_connection", None)
+    return (
+        getattr(adapter, "_transaction", False) is None and getattr(adapter, "isolation_level", None) != "autocommit"
+        and driver is not None and not driver.is_in_transaction()
+    )
+
+
 @event.listens_for(Session, "after_begin")
 def _set_scope_for_transaction(session: Session, _transaction, connection) -> None:
     """The transaction's organization, set with its BEGIN (one round trip for both: the driver
@@ -89,12 +99,8 @@ def _set_scope_for_transaction(session: Session, _transaction, connection) -> No
     if scope is None:
         return
     adapter = connection.connection.dbapi_connection
-    driver = getattr(adapter, "driver_connection", None)
-    begin_with = getattr(driver, "begin_with", None)
-    if (
-        begin_with is not None and getattr(adapter, "_transaction", False) is None
-        and getattr(adapter, "isolation_level", None) != "autocommit" and not driver.is_in_transaction()
-    ):
+    begin_with = getattr(getattr(adapter, "driver_connection", None), "begin_with", None)
+    if begin_with is not None and not_begun(adapter):
         # the id is a UUID (a TenantScope holds nothing else): inlined, nothing to escape
         begin_with(f"SELECT set_config('{SETTING}', '{scope.organization_id}', true)")
     else:

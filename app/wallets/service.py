@@ -135,11 +135,20 @@ def _set_balance(wallet: Wallet, balance: int) -> None:
     set_committed_value(wallet, "balance", balance)
 
 
-async def _post(session: AsyncSession, wallet: Wallet, rows: list[dict[str, Any]]) -> None:
+async def _post(
+    session: AsyncSession, wallet: Wallet, rows: list[dict[str, Any]], along: ledger.Along | None = None, params: dict[str, Any] | None = None
+) -> list[Any]:
     """Post `rows` to the wallet's ledger (the caller holds the wallet's row lock: every path
-    reads it FOR UPDATE to check what it may post) and ask for its balance-changed job."""
-    _set_balance(wallet, await ledger.post(session, WALLETS, {"wallet_id": wallet.id}, rows, locked=True))
+    reads it FOR UPDATE to check what it may post), with `along`'s work in the same statement if
+    given (its returned values), and ask for its balance-changed job."""
+    key = {"wallet_id": wallet.id}
+    if along is None:
+        balance, extra = await ledger.post(session, WALLETS, key, rows, locked=True), []
+    else:
+        balance, *extra = await ledger.post_along(session, WALLETS, key, rows, along, params or {})
+    _set_balance(wallet, int(balance))
     balance_changed(session, wallet.id)
+    return extra
 
 
 # An entry's optional columns, each row given all of them (None when not set): one set of columns,
@@ -194,13 +203,9 @@ async def debit_many(session: AsyncSession, scope: TenantScope, wallet: Wallet, 
     if not rows:
         return []
     total = -sum(row["amount"] for row in rows)
-    balance, spent = await ledger.post_along(
-        session, WALLETS, {"wallet_id": wallet.id}, rows, repository.DEBIT, {"scope_organization_id": scope.organization_id, "spend": total, "now": now}
-    )
+    [spent] = await _post(session, wallet, rows, repository.DEBIT, {"scope_organization_id": scope.organization_id, "spend": total, "now": now})
     if int(spent) != total:  # the lots and the balance disagree: a bug (the transaction rolls back)
         raise ledger.LedgerError(f"wallet {wallet.id}: its lots gave {int(spent)}, not the {total} to spend")
-    _set_balance(wallet, int(balance))
-    balance_changed(session, wallet.id)
     return [row["id"] for row in rows]
 
 
