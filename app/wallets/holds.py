@@ -218,13 +218,20 @@ async def capture_for_usage(
 ) -> int:
     """The usage drain's capture (the caller holds `wallet`'s row lock): min(`amount`, the held
     amount, the balance) of an active hold of this wallet, as a `hold_capture` entry with the
-    usage's meter, price and quantity; the rest of the hold released. Returns what was captured:
-    0 when the hold is not active (or overdue, then expired) or belongs to another wallet."""
+    usage's meter, price and quantity; the rest of the hold released. A hold made without a member
+    and captured by a member's usage is that member's spend, so at most the member's budget left
+    is captured (a member's own hold was checked against its budget when it was made). Returns
+    what was captured: 0 when the hold is not active (or overdue, then expired) or belongs to
+    another wallet."""
     await expire_overdue(session, scope, wallet)
     row = await repository.hold(session, scope, hold_id, lock=True)
     if row is None or row.wallet_id != wallet.id or row.status != WalletHoldStatus.active.value:
         return 0
     captured = max(min(amount, row.amount, wallet.balance), 0)
+    if row.member_id is None and captured > 0:
+        spend = await service.member_spend(session, scope, wallet, member_id, lock=True)
+        if spend is not None and spend.left is not None:
+            captured = min(captured, max(spend.left, 0))
     await _capture(
         session, scope, wallet, row, captured, row.member_id or member_id, meter_id=meter_id, product_price_id=product_price_id, quantity=quantity
     )

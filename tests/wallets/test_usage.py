@@ -414,6 +414,35 @@ async def test_usage_beyond_its_hold_is_paid_from_what_is_available(live, clock)
     assert state.debits == [(None, 20, Decimal(2))] and state.balance == 50 and not state.uncovered
 
 
+async def test_a_members_usage_captures_a_hold_without_member_within_the_members_budget(live, clock):
+    """A hold made for the customer (no member) was not checked against any budget: captured by
+    ann's usage, it is ann's spend, so at most ann's budget left (less ann's own holds) is taken
+    from it; the rest of ann's usage is uncovered for her budget and the rest of the hold released."""
+    clock.set(NOW)
+    s = await _setup(live, unit_amount="10", balance=1000)
+    async with tenant_session(live.session_factory, s.subject.scope) as session:
+        await wallets.set_member_budget(session, s.subject, s.members["ann"], "usd", 70, "month")
+        await session.commit()
+    own = await _hold(live, s, 20, member="ann")  # counts against ann's budget: 50 left
+    shared = await _hold(live, s, 100)
+    await _ingest(live, s, _naming(_events(s, 8, member="ann"), shared))  # 80 owed
+    await _run_job(live, s)
+    assert await _hold_row(live, shared) == ("captured", 50)
+    assert await _hold_row(live, own) == ("active", None)
+    state = await _state(live, s)
+    assert state.debits == [] and [(r, m, a) for r, m, a, _ in state.uncovered] == [("member_budget", s.members["ann"], 30)]
+    async with live.session_factory() as session:
+        [(spent,)] = await rows(session, "SELECT spent FROM member_budgets WHERE member_id = :m", m=s.members["ann"])
+        [(balance, held)] = await rows(session, "SELECT balance, held FROM wallets WHERE customer_id = :c", c=s.customer_id)
+    assert spent == 50 and (balance, held) == (950, 20)
+    # the budget is spent: a hold without member named by ann's usage captures nothing, and is resolved
+    another = await _hold(live, s, 40)
+    await _ingest(live, s, _naming(_events(s, 1, member="ann"), another))
+    await _run_job(live, s)
+    assert await _hold_row(live, another) == ("captured", 0)
+    assert (await _state(live, s)).uncovered[-1][:3] == ("member_budget", s.members["ann"], 10)
+
+
 async def test_a_hold_of_another_customer_or_released_is_not_captured(live, clock):
     clock.set(NOW)
     s = await _setup(live, unit_amount="5", balance=500)
