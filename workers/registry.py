@@ -8,6 +8,7 @@ Exhausted jobs land in the `job_failures` table: nothing fails silently.
 
 from __future__ import annotations
 
+import asyncio
 import inspect
 import logging
 import traceback
@@ -71,17 +72,21 @@ def _job_scope(name: str, args: tuple) -> TenantScope:
 
 
 def job(
-    name: str, *, tenant: bool = False, every_minute_at: int | None = None, keep_result: int = 0, timeout: float | None = None
+    name: str, *, tenant: bool = False, every_minute_at: int | None = None, keep_result: int = 0, timeout: float | None = None,
+    slots: int | None = None,
 ) -> Callable[[JobFunction], JobFunction]:
     """Register `fn(ctx, *ids)` as the arq job `name`. A `tenant` job acts for one organization:
     it is called `fn(ctx, scope, *ids)`, its scope made from its first argument (app.kit.jobs
     puts it there), and opens its sessions with `scoped_factory(ctx["session_factory"], scope)`.
     `every_minute_at` (a second, 0-59): the job also runs every minute then, once across the
-    workers, and at a worker's start (the sweeps)."""
+    workers, and at a worker's start (the sweeps). `slots`: at most that many runs of it at once
+    in one worker process (the others wait their turn without working), for a job that comes in
+    backlogs (one per customer or wallet) and would otherwise take every job slot."""
 
     def decorate(fn: JobFunction) -> JobFunction:
         max_tries = get_settings().worker_max_tries
         arity = len(inspect.signature(fn).parameters) - 1  # ctx aside; a tenant job's scope is its first argument
+        limit = _Slots(slots) if slots else None
 
         async def run(ctx: dict[str, Any], *args: Any) -> Any:
             job_try = ctx.get("job_try", 1)
@@ -97,7 +102,10 @@ def job(
                 await record_failure(ctx, name, args, "the worker stopped during the last try", scope)
                 return None
             try:
-                return await fn(ctx, *call_args)
+                if limit is None:
+                    return await fn(ctx, *call_args)
+                async with limit.get():
+                    return await fn(ctx, *call_args)
             except Exception as exc:  # noqa: BLE001 - every failure is retried or recorded
                 if job_try < max_tries:
                     base = ctx["settings"].worker_retry_base_seconds if "settings" in ctx else 1.0
@@ -112,6 +120,19 @@ def job(
         return fn
 
     return decorate
+
+
+class _Slots:
+    """A job's semaphore, made in the event loop of its first run (a worker process has one)."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self.semaphore: asyncio.Semaphore | None = None
+
+    def get(self) -> asyncio.Semaphore:
+        if self.semaphore is None:
+            self.semaphore = asyncio.Semaphore(self.size)
+        return self.semaphore
 
 
 async def organization_scopes(ctx: dict[str, Any]) -> list[TenantScope]:

@@ -51,6 +51,8 @@ class JobRequest:
     defer_until: datetime | None = None
     job_id: str | None = None
     coalesced: bool = False  # one job per time slot (`enqueue_coalesced_after_commit`)
+    single: bool = False  # one waits until it has begun (`enqueue_single_after_commit`)
+    ahead: bool = False  # queued before every job already queued (`enqueue_single_after_commit`)
 
 
 @dataclass
@@ -60,18 +62,24 @@ class _Written:
 
 
 def _encode_requests(requests: list[JobRequest]) -> str:
-    """An outbox row's `jobs`: `[[name, args, job id, defer until (epoch ms) or null, coalesced], ...]`."""
+    """An outbox row's `jobs`: `[[name, args, job id, defer until (epoch ms) or null, coalesced, single, ahead], ...]`."""
     return _json_encode(
-        [[r.name, list(r.args), r.job_id, r.defer_until.timestamp() * 1000 if r.defer_until else None, r.coalesced] for r in requests]
+        [
+            [r.name, list(r.args), r.job_id, r.defer_until.timestamp() * 1000 if r.defer_until else None, r.coalesced, r.single, r.ahead]
+            for r in requests
+        ]
     ).decode()
 
 
 def decode_requests(jobs: list[list[Any]]) -> list[JobRequest]:
-    """An outbox row's requests (rows written before `coalesced` was recorded have four fields)."""
+    """An outbox row's requests (rows written before `coalesced`, `single` and `ahead` were
+    recorded have four or five fields)."""
     return [
         JobRequest(
             job[0], tuple(job[1]), datetime.fromtimestamp(job[3] / 1000, tz=timezone.utc) if job[3] is not None else None, job[2],
             coalesced=bool(job[4]) if len(job) > 4 else False,
+            single=bool(job[5]) if len(job) > 5 else False,
+            ahead=bool(job[6]) if len(job) > 6 else False,
         )
         for job in jobs
     ]
@@ -95,6 +103,8 @@ def enqueue_after_commit(
     defer_until: datetime | None = None,
     job_id: str | None = None,
     _coalesced: bool = False,
+    _single: bool = False,
+    _ahead: bool = False,
 ) -> None:
     """Ask for job `name(*args)` once the session's transaction commits (ids as strings). The
     job id is fixed now, so a job relayed twice is queued once while it waits.
@@ -110,7 +120,9 @@ def enqueue_after_commit(
         sync_session.begin()  # no SQL yet; a rollback before any statement must drop the request too
     sync_session.info.setdefault(_PENDING, []).append(
         JobRequest(
-            name=name, args=tuple(_plain(a) for a in args), defer_until=defer_until, job_id=job_id or uuid.uuid4().hex, coalesced=_coalesced
+            name=name, args=tuple(_plain(a) for a in args), defer_until=defer_until, job_id=job_id or uuid.uuid4().hex, coalesced=_coalesced,
+            single=_single,
+            ahead=_ahead,
         )
     )
 
@@ -122,6 +134,47 @@ def enqueue_coalesced_after_commit(session: AsyncSession, name: str, entity_id: 
     slot = int(time.time() / window) + 1
     run_at = datetime.fromtimestamp(slot * window, tz=timezone.utc)
     enqueue_after_commit(session, name, entity_id, defer_until=run_at, job_id=f"{name}:{entity_id}:{slot}", _coalesced=True)
+
+
+def enqueue_single_after_commit(session: AsyncSession, name: str, *, ahead: bool = False, defer: float = 0.0) -> None:
+    """Ask for `name()`, a job of the session's organization, after commit, unless one is already
+    waiting: queued, or started and not yet `begun` (the job calls it once it holds its lock and
+    before it reads: what it reads then includes this commit). So however many transactions ask,
+    one job runs and at most one waits, instead of a pile of jobs each waiting for the lock.
+    `ahead`: queued before every job already queued (its score just below the oldest's: arq takes
+    due jobs in score order, and the queue's lag is still the oldest job's), for a job that does
+    the work of many others (an organization's usage drain) and must not wait behind a backlog of
+    them; `defer`: seconds from now (not ahead)."""
+    scope = bound_scope(session.sync_session)
+    if scope is None:
+        raise RuntimeError(f"{name}: a job asked for once per organization needs a session acting for one")
+    run_at = None if ahead else datetime.fromtimestamp(time.time() + defer, tz=timezone.utc)
+    enqueue_after_commit(
+        session, name, defer_until=run_at, job_id=f"{name}:{scope.organization_id}:{uuid.uuid4().hex}", _coalesced=True, _single=True, _ahead=ahead
+    )
+
+
+_BEGUN = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  redis.call('DEL', KEYS[1])
+end
+return 0
+"""
+
+
+async def begun(queue, name: str, organization_id: uuid.UUID, job_id: str | None) -> None:
+    """Called by a job asked for with `enqueue_single_after_commit` once it holds its lock and
+    before it reads: it is no longer waiting, so the next request queues a new job."""
+    if job_id:
+        await queue.eval(_BEGUN, 1, f"{WAITING_PREFIX}{name}:{organization_id}", job_id)
+
+
+async def waiting(queue, name: str, organization_id: uuid.UUID) -> bool:
+    """Whether a job `name` of the organization waits (asked for with `enqueue_single_after_commit`)."""
+    job_id = await queue.get(f"{WAITING_PREFIX}{name}:{organization_id}")
+    if job_id is None:
+        return False
+    return bool(await queue.exists(job_key_prefix + (job_id.decode() if isinstance(job_id, bytes) else job_id)))
 
 
 # The coalesced jobs (id -> the epoch second its slot ends) that this process's committed
@@ -141,6 +194,12 @@ def _remember_slots(requests: list[JobRequest]) -> None:
     for request in requests:
         if request.coalesced and request.job_id is not None and request.defer_until is not None:
             _COMMITTED_SLOTS[request.job_id] = request.defer_until.timestamp()
+
+
+def forget_committed_slots() -> None:
+    """Forget which slots this process committed (for a test that deletes outbox rows: the jobs
+    they held are gone, and a later request for the same slot must write its own)."""
+    _COMMITTED_SLOTS.clear()
 
 
 def _already_committed(request: JobRequest, now: float) -> bool:
@@ -258,27 +317,38 @@ async def commit(session: AsyncSession, queue) -> None:
 # still queued and has not started, a later slot's job is skipped too: the queued one starts after
 # this call, so after the commit that asked (jobs are enqueued after COMMIT), and does the work of
 # both. A busy entity (a customer whose usage streams in) so has one job waiting at a time, not
-# one per slot piling up behind a backlog.
+# one per slot piling up behind a backlog. A single job (ARGV[i + 5] = '1',
+# `enqueue_single_after_commit`) waits until it calls `begun`, which clears the entity's mark, not
+# only until it starts: one that has started but waits for its lock still stands for the request.
+# A job `ahead` (ARGV[i + 6] = '1') is scored just below the oldest job queued, if that is earlier
+# than now.
 _ENQUEUE_MANY = """
 local queue = ARGV[1]
 local added = 0
 if ARGV[2] ~= '' then
   redis.call('PSETEX', ARGV[2], ARGV[3], '1')
 end
-for i = 4, #ARGV, 5 do
+for i = 4, #ARGV, 7 do
   local id = ARGV[i]
   local key = KEYS[1] .. id
   local entity = ARGV[i + 4]
   local skip = redis.call('EXISTS', key, KEYS[2] .. id) > 0
   if not skip and entity ~= '' then
     local waiting = redis.call('GET', KEYS[4] .. entity)
-    if waiting and redis.call('EXISTS', KEYS[1] .. waiting) == 1 and redis.call('EXISTS', KEYS[3] .. waiting) == 0 then
+    if waiting and redis.call('EXISTS', KEYS[1] .. waiting) == 1 and (ARGV[i + 5] == '1' or redis.call('EXISTS', KEYS[3] .. waiting) == 0) then
       skip = true
     end
   end
   if not skip then
+    local score = tonumber(ARGV[i + 1])
+    if ARGV[i + 6] == '1' then
+      local oldest = redis.call('ZRANGE', queue, 0, 0, 'WITHSCORES')
+      if oldest[2] and tonumber(oldest[2]) - 1 < score then
+        score = tonumber(oldest[2]) - 1
+      end
+    end
     redis.call('PSETEX', key, ARGV[i + 2], ARGV[i + 3])
-    redis.call('ZADD', queue, ARGV[i + 1], id)
+    redis.call('ZADD', queue, score, id)
     if entity ~= '' then
       redis.call('PSETEX', KEYS[4] .. entity, ARGV[i + 2], id)
     end
@@ -310,7 +380,7 @@ async def enqueue(queue, requests: list[JobRequest], *, sent_row: uuid.UUID | No
         score = int(request.defer_until.timestamp() * 1000) if request.defer_until else now_ms
         payload = serialize_job(request.name, request.args, {}, None, now_ms, serializer=queue.job_serializer)
         entity = job_id.rsplit(":", 1)[0] if request.coalesced else ""
-        args += [job_id, score, max(score - now_ms, 0) + expires_extra_ms, payload, entity]
+        args += [job_id, score, max(score - now_ms, 0) + expires_extra_ms, payload, entity, "1" if request.single else "", "1" if request.ahead else ""]
     return int(await queue.eval(_ENQUEUE_MANY, 4, job_key_prefix, result_key_prefix, in_progress_key_prefix, WAITING_PREFIX, *args))
 
 

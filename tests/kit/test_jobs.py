@@ -123,7 +123,8 @@ async def test_redis_down_at_commit_delays_the_job_and_loses_nothing(live, tmp_p
                 await asyncio.sleep(0.05)
             assert await outbox_rows(own.session_factory) == 0
 
-            assert [job.function for job in await queue.queued_jobs()] == ["meters.update_customer"]  # once
+            queued = sorted(job.function for job in await queue.queued_jobs())
+            assert queued == ["meters.update_customer", "wallets.drain"]  # once each
             await own.run_worker()
             status = by_meter(await billing(own.api, org.token, externalCustomerId="down"))
             assert Decimal(status["calls"]["consumed"]) == 3
@@ -216,3 +217,73 @@ async def test_a_coalesced_job_waits_once_per_entity_whatever_the_slots(live):
         "tests.remember:a:1", "tests.remember:a:4", "tests.remember:a:plain", "tests.remember:b:1"
     ]
     assert decode_requests([["tests.remember", ["org", "a"], "x", None]]) == [JobRequest("tests.remember", ("org", "a"), None, "x")]
+
+
+async def test_a_single_job_waits_until_it_has_begun_not_only_until_it_starts(live):
+    """A job asked for with `enqueue_single_after_commit` stands for every later request while it
+    is queued, and still once started, until it calls `begun` (it then holds its lock and has not
+    read yet): only then is the next request queued. So jobs that wait for one lock do not pile
+    up. An `ahead` job is scored just before the oldest queued; the request survives the
+    outbox row (its sixth and seventh fields), and rows of five or six fields still decode."""
+    import time
+    import uuid
+
+    from arq.constants import in_progress_key_prefix
+
+    from app.kit.jobs import JobRequest, begun, decode_requests, enqueue, enqueue_single_after_commit, waiting
+    from app.kit.tenancy import tenant_session
+    from tests.orders.factories import merchant
+
+    org = await make_org(live.session_factory)
+    scope = merchant(org.id).scope
+
+    async def ask(**kwargs) -> None:
+        async with tenant_session(live.session_factory, scope) as session:
+            enqueue_single_after_commit(session, "tests.single", **kwargs)
+            await jobs.commit(session, live.redis)
+
+    await enqueue(live.redis, [JobRequest("tests.other", (), job_id="tests.other:earlier")])
+    await ask(ahead=True)
+    await ask(ahead=True)  # the first waits: not queued
+    [first] = [job for job in await live.redis.queued_jobs() if job.function == "tests.single"]
+    [other] = [job for job in await live.redis.queued_jobs() if job.function == "tests.other"]
+    assert first.score == other.score - 1  # ahead of the oldest, not earlier: the queue's lag is unchanged
+    assert await waiting(live.redis, "tests.single", org.id)
+    await live.redis.set(f"{in_progress_key_prefix}{first.job_id}", b"1")  # a worker started it: it waits for its lock
+    await ask(ahead=True)
+    assert len([job for job in await live.redis.queued_jobs() if job.function == "tests.single"]) == 1  # still stands for it
+    await begun(live.redis, "tests.single", org.id, "another job's id")  # only its own id clears the mark
+    assert await waiting(live.redis, "tests.single", org.id)
+    await begun(live.redis, "tests.single", org.id, first.job_id)  # it holds its lock
+    assert not await waiting(live.redis, "tests.single", org.id)
+    await ask(defer=30)
+    queued = [job for job in await live.redis.queued_jobs() if job.function == "tests.single"]
+    assert len(queued) == 2 and max(job.score for job in queued) > time.time() * 1000 + 20_000
+    assert decode_requests([["n", [], "x", None, True, True, True]]) == [JobRequest("n", (), None, "x", coalesced=True, single=True, ahead=True)]
+    assert decode_requests([["n", [], "x", None, True, True]]) == [JobRequest("n", (), None, "x", coalesced=True, single=True)]
+    assert decode_requests([["n", [], "x", None, True]]) == [JobRequest("n", (), None, "x", coalesced=True)]
+    assert all(job.args == (str(org.id),) for job in queued) and uuid.UUID(queued[0].job_id.split(":")[1]) == org.id
+
+
+async def test_a_job_with_slots_runs_at_most_that_many_at_once(live):
+    """`job(..., slots=2)`: a worker process runs at most two of it at once; the others wait their
+    turn and all run."""
+    from workers.registry import REGISTRY, job
+
+    running, most, done = 0, 0, []
+
+    @job("tests.slotted", slots=2)
+    async def slotted(ctx, n):
+        nonlocal running, most
+        running += 1
+        most = max(most, running)
+        await asyncio.sleep(0.02)
+        running -= 1
+        done.append(n)
+
+    try:
+        run = REGISTRY["tests.slotted"].coroutine
+        await asyncio.gather(*(run({"job_try": 1}, n) for n in range(7)))
+    finally:
+        REGISTRY.pop("tests.slotted")
+    assert most == 2 and sorted(done) == list(range(7))
