@@ -208,12 +208,16 @@ async def post_along(
     return await _post_locked(session, ledger, key, entries, along, params)
 
 
-async def post_many(session: AsyncSession, ledger: Ledger, postings: Sequence[tuple[Mapping[str, Any], Sequence[Mapping[str, Any]]]]) -> list[int]:
+async def post_many(
+    session: AsyncSession, ledger: Ledger, postings: Sequence[tuple[Mapping[str, Any], Sequence[Mapping[str, Any]]]], *, locked: bool = False
+) -> list[int]:
     """`post` for many balances at once, in three statements whatever their number (a batch of
     renewal payments): every balance row locked first, in the order of their keys (two batches
     sharing balances queue up instead of deadlocking), then all the entries, then every balance
     moved by its entries' sum. Returns the new balances, in the order of `postings`. A balance
-    key may come more than once (its sums add up)."""
+    key may come more than once (its sums add up). `locked`: the caller already holds every
+    balance row's lock (it read them FOR UPDATE, in order, to check what it may post): two
+    statements."""
     if not postings:
         return []
     columns = list(ledger.owner)
@@ -226,11 +230,12 @@ async def post_many(session: AsyncSession, ledger: Ledger, postings: Sequence[tu
         rows += entry_rows
         totals[owner] = totals.get(owner, 0) + total
     owners = sorted(totals)
-    locked = (await session.execute(select(*targets).where(tuple_(*targets).in_(owners)).order_by(*targets).with_for_update())).all()
-    if len(locked) != len(owners):
-        absent = sorted(set(owners) - {tuple(row) for row in locked})
-        raise LedgerError(f"ledger {ledger.name}: no balance row for {[dict(zip(columns, o)) for o in absent]}")
-    await session.execute(insert(ledger.entries), rows)
+    if not locked:
+        found = (await session.execute(select(*targets).where(tuple_(*targets).in_(owners)).order_by(*targets).with_for_update())).all()
+        if len(found) != len(owners):
+            absent = sorted(set(owners) - {tuple(row) for row in found})
+            raise LedgerError(f"ledger {ledger.name}: no balance row for {[dict(zip(columns, o)) for o in absent]}")
+    await _insert_entries(session, ledger, rows)
     # the moves as arrays, one per column (`unnest`): one statement text whatever their number,
     # so it is compiled and prepared once
     moves = (
@@ -249,7 +254,30 @@ async def post_many(session: AsyncSession, ledger: Ledger, postings: Sequence[tu
         .returning(*targets, balance)
     )
     after = {tuple(row[:-1]): int(row[-1]) for row in moved}
+    if len(after) != len(owners):
+        absent = sorted(set(owners) - set(after))
+        raise LedgerError(f"ledger {ledger.name}: no balance row for {[dict(zip(columns, o)) for o in absent]}")
     return [after[tuple(key[column] for column in columns)] for key, _entries in postings]
+
+
+# `_insert_entries`' statements, built once per ledger and set of entry columns
+_ENTRY_INSERTS: dict[tuple[str, tuple[str, ...]], Any] = {}
+
+
+async def _insert_entries(session: AsyncSession, ledger: Ledger, rows: list[dict[str, Any]]) -> None:
+    """Insert the entries: rows with one set of columns in one statement from one array per
+    column (built once: SQLAlchemy's many-values insert of a thousand rows costs more in Python
+    than the database takes to run it), others as SQLAlchemy's executemany."""
+    if len({frozenset(row) for row in rows}) != 1:
+        await session.execute(insert(ledger.entries), rows)
+        return
+    names = tuple(rows[0])
+    statement = _ENTRY_INSERTS.get((ledger.name, names))
+    if statement is None:
+        source = rows_table("entry_rows", [(name, ledger.entries.c[name].type) for name in names], None)
+        statement = insert(ledger.entries).from_select(list(names), select(*[source.c[name] for name in names]))
+        _ENTRY_INSERTS[(ledger.name, names)] = statement
+    await session.execute(statement, rows_params("entry_rows", names, [[row[name] for name in names] for row in rows]))
 
 
 @dataclass(frozen=True)
