@@ -15,19 +15,23 @@ Redis database of BENCH_REDIS_URL (db 4 by default) and:
    1 + MANY customers, each with an active subscription whose period holds now, and credits each
    one's wallet (an `adjustment`, through the wallet service) with more than the run can use;
    then waits until the workers have run the jobs those credits asked for (a balance-changed job
-   per wallet), so that each scenario starts from a steady state;
+   per wallet), so that each scenario starts from a steady state, and ANALYZEs the database (as
+   autovacuum would after a bulk load; this machine's PostgreSQL runs without it), again before
+   each scenario;
 3. **hot wallet**: INGEST_SECONDS of REST ingestion at full speed (batches of BATCH events,
    IN_FLIGHT batches at a time, the bench/ingest.py way) of usage of one customer, then waits
    until everything is drained;
 4. **1,000 wallets**: the same, each batch spread over the MANY customers.
 
-Latency: an event is paid by the first drain job (`meters.update_customer`, app/wallets/usage.py)
-whose snapshot xmin is above its transaction id. A poller reads every POLL_SECONDS each
-customer's drain cursor (the job's xmin, written with the debit in one transaction) and its
-wallet's newest usage entry; an event's latency is the `created_at` of the usage entry of the job
-that paid it minus the event's `created_at` (its ingestion time, set by the API from the same
-clock). When a poll interval saw more than one job commit, the newest one's entry is used (the
-figure errs long, by at most one job). At the end every wallet must have paid exactly its events'
+Latency: an event is paid by the first drain run (`wallets.drain`, app/wallets/usage.py) whose
+snapshot xmin is above its transaction id. A poller reads every POLL_SECONDS each customer's drain
+cursor (the run's xmin, written with the debit in one transaction: a light read, so that the
+measuring does not take the machine's time from what it measures). Each run that moves a
+customer's cursor pays its new events in one usage entry (the bench's events name no member), so
+the customer's n-th cursor move is its n-th usage entry of the scenario, read at the end; an
+event's latency is the `created_at` of the entry of the run that paid it minus the event's
+`created_at` (its ingestion time, set by the API from the same clock). Were a move missed (two runs
+between two polls) the counts would differ: the poll's time is used then (the figure errs long). At the end every wallet must have paid exactly its events'
 price (no uncovered usage, no double debit).
 
 Then the holds (bench/wallet_holds.py, also runnable alone): hold-and-capture pairs per second on
@@ -89,7 +93,7 @@ class Bench:
 class Transition:
     seen_at: float  # wall clock (time.time()) of the poll that saw it
     watermark: int
-    entry_at: float | None  # the wallet's newest usage entry's created_at then (epoch seconds)
+    entry_at: float | None  # the created_at of the usage entry of the run that moved it (epoch seconds), read at the end
 
 
 @dataclass
@@ -99,7 +103,8 @@ class Scenario:
     ingest_seconds: float = 0.0
     drain_seconds: float = 0.0  # from the end of ingestion to the last event paid
     latencies: list[float] = field(default_factory=list)
-    approximated: int = 0  # events whose job left no entry seen in time: the poll's time used
+    approximated: int = 0  # events of a customer with a cursor move missed: the poll's time used
+    started_at: float = 0.0  # wall clock (time.time()) when the scenario began
     exact: bool = False
     detail: str = ""
 
@@ -220,11 +225,26 @@ async def _fund(bench: Bench, customer_ids: list[uuid.UUID]) -> None:
         await engine.dispose()
 
 
+async def analyze(bench: Bench) -> None:
+    """ANALYZE the database, as autovacuum does after a table grew by a tenth (PostgreSQL's
+    advice after a bulk load, too): the planner plans with what the tables hold. (This machine's
+    PostgreSQL runs without autovacuum; without statistics it takes a thousand customers for a
+    few rows and plans accordingly.)"""
+    import asyncpg
+
+    conn = await asyncpg.connect(**harness.pg_params(bench.database_url))
+    try:
+        await conn.execute("ANALYZE")
+    finally:
+        await conn.close()
+
+
 async def prepare(bench: Bench) -> None:
     product_id, price_id = await _catalog(bench)
     ids = await _customers(bench, product_id, price_id, 1 + MANY)
     await _fund(bench, ids)
     bench.hot, bench.many = ids[0], ids[1:]
+    await analyze(bench)
 
 
 # -- ingestion and the poller ----------------------------------------------------------------------
@@ -276,16 +296,11 @@ async def ingest_full_speed(bench: Bench, customer_ids: list[uuid.UUID], prefix:
         return sent, time.perf_counter() - started
 
 
-POLL = """
-SELECT c.customer_id, c.watermark,
-       (SELECT extract(epoch FROM e.created_at) FROM wallet_entries e WHERE e.wallet_id = w.id AND e.type = 'usage' ORDER BY e.sequence DESC LIMIT 1)
-FROM wallet_usage_cursors c JOIN wallets w ON w.customer_id = c.customer_id AND w.currency = 'usd'
-WHERE c.customer_id = ANY($1::uuid[])
-"""
+POLL = "SELECT customer_id, watermark FROM wallet_usage_cursors WHERE customer_id = ANY($1::uuid[])"
 
 
 class Poller:
-    """Every POLL_SECONDS: each customer's drain watermark and its wallet's newest usage entry."""
+    """Every POLL_SECONDS: each customer's drain watermark (when it moved: a run paid it)."""
 
     def __init__(self, bench: Bench, customer_ids: list[uuid.UUID]) -> None:
         self.bench, self.customer_ids = bench, customer_ids
@@ -301,10 +316,10 @@ class Poller:
             while not self._stop.is_set():
                 rows = await conn.fetch(POLL, self.customer_ids)
                 seen = time.time()
-                for customer_id, watermark, entry_at in rows:
+                for customer_id, watermark in rows:
                     if self.watermarks.get(customer_id) != watermark:
                         self.watermarks[customer_id] = watermark
-                        self.transitions[customer_id].append(Transition(seen, int(watermark), float(entry_at) if entry_at is not None else None))
+                        self.transitions[customer_id].append(Transition(seen, int(watermark), None))
                 await asyncio.sleep(POLL_SECONDS)
         finally:
             await conn.close()
@@ -344,8 +359,21 @@ async def _latencies(bench: Bench, poller: Poller, customer_ids: list[uuid.UUID]
         events = await conn.fetch(
             "SELECT customer_id, xid::text::bigint, extract(epoch FROM created_at) FROM events WHERE customer_id = ANY($1::uuid[])", customer_ids
         )
+        entries = await conn.fetch(
+            "SELECT customer_id, extract(epoch FROM created_at) FROM wallet_entries WHERE type = 'usage' AND customer_id = ANY($1::uuid[])"
+            " AND created_at >= to_timestamp($2) ORDER BY sequence",
+            customer_ids, scenario.started_at,
+        )
     finally:
         await conn.close()
+    paid_at: dict[uuid.UUID, list[float]] = {c: [] for c in customer_ids}
+    for customer_id, created in entries:
+        paid_at[customer_id].append(float(created))
+    for customer_id in customer_ids:  # the n-th move is the n-th entry, when every move was seen
+        transitions = poller.transitions[customer_id]
+        if len(transitions) == len(paid_at[customer_id]):
+            for transition, created in zip(transitions, paid_at[customer_id]):
+                transition.entry_at = created
     marks = {c: [t.watermark for t in poller.transitions[c]] for c in customer_ids}
     for customer_id, xid, created in events:
         transitions = poller.transitions[customer_id]
@@ -356,7 +384,7 @@ async def _latencies(bench: Bench, poller: Poller, customer_ids: list[uuid.UUID]
         created = float(created)
         if paid.entry_at is not None and paid.entry_at >= created:
             scenario.latencies.append(paid.entry_at - created)
-        else:  # the job's entry not seen (another committed right after it): the poll's time
+        else:  # a move missed (the counts differ): the poll's time
             scenario.approximated += 1
             scenario.latencies.append(paid.seen_at - created)
 
@@ -386,6 +414,8 @@ async def _check_exact(bench: Bench, customer_ids: list[uuid.UUID], scenario: Sc
 async def drain_latency(bench: Bench, name: str, customer_ids: list[uuid.UUID], prefix: str) -> Scenario:
     """Full-speed ingestion into these customers' wallets, the poller watching the drain."""
     scenario = Scenario(name)
+    await analyze(bench)  # the events of the scenario before, counted in the statistics
+    scenario.started_at = time.time()
     poller = Poller(bench, customer_ids)
     polling = asyncio.create_task(poller.run())
     try:

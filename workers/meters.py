@@ -1,5 +1,4 @@
-"""Meter jobs: bring a customer's meters up to date (and, in the same transaction, pay its
-wallet-enabled usage from its wallet: app/wallets/usage.py); recount a meter for every customer; sweep."""
+"""Meter jobs: bring a customer's meters up to date; recount a meter for every customer; sweep."""
 
 from __future__ import annotations
 
@@ -14,18 +13,21 @@ from app.kit import jobs, live
 from app.kit.jobs import JobRequest, send
 from app.kit.tenancy import TenantScope, bound_scope, scoped_factory
 from app.meters import aggregation, repository
-from app.meters.service import UPDATE_JOB, request_update
+from app.meters.service import UPDATE_JOB, USAGE_DRAIN_JOB, request_update
 from app.organizations import repository as organizations
-from app.wallets import usage as wallet_usage
+from app.wallets import repository as wallets_repository
 from workers.registry import job
 
+# meter updates one worker process runs at once: usage streaming into many customers queues a
+# backlog of them, which would otherwise take every job slot and slow every other job (the
+# organization's usage drain first) in the rounds of the event loop they share
+UPDATE_SLOTS = 4
 
-@job("meters.update_customer", tenant=True)
+
+@job("meters.update_customer", tenant=True, slots=UPDATE_SLOTS)
 async def update_customer(ctx: dict[str, Any], scope: TenantScope, customer_id: str) -> str:
     async with scoped_factory(ctx["session_factory"], scope)() as session:
         result = await aggregation.update_customer_meters(session, scope, uuid.UUID(customer_id))
-        if result.xmin is not None:  # the same transaction, lock and xmin: wallet-enabled usage paid
-            await wallet_usage.drain_customer(session, scope, uuid.UUID(customer_id), result.xmin, customer=result.customer)
         if result.more_pending:  # events of transactions still running when we looked
             request_update(session, uuid.UUID(customer_id))
         await jobs.commit(session, ctx["redis"])
@@ -56,10 +58,15 @@ async def sweep(ctx: dict[str, Any]) -> int:
 
 
 async def sweep_customers(session: AsyncSession, queue) -> int:
-    """Queue an update for every customer of the session's organization with uncounted events."""
+    """Queue an update for every customer of the session's organization with uncounted events,
+    and the organization's usage drain if it has wallet-enabled prices (unless one waits)."""
     scope = bound_scope(session)
     organization = str(scope.organization_id)
     customer_ids = await repository.customers_behind(session, scope)
     minute = int(time.time() // 60)
-    await send(queue, [JobRequest(UPDATE_JOB, (organization, str(c)), job_id=f"{UPDATE_JOB}:{c}:sweep:{minute}") for c in customer_ids])
+    requests = [JobRequest(UPDATE_JOB, (organization, str(c)), job_id=f"{UPDATE_JOB}:{c}:sweep:{minute}") for c in customer_ids]
+    if await wallets_repository.has_wallet_prices(session, scope):
+        drain_id = f"{USAGE_DRAIN_JOB}:{organization}:sweep{minute}"
+        requests.append(JobRequest(USAGE_DRAIN_JOB, (organization,), job_id=drain_id, coalesced=True, single=True))
+    await send(queue, requests)
     return len(customer_ids)

@@ -29,7 +29,7 @@ from app.kit.validation import CONTROL_CHARACTERS, check_lookup_text, check_meta
 from app.meters import aggregation
 from app.meters import repository as meters_repository
 from app.meters.errors import MeterArchived
-from app.meters.service import get_meter, request_update
+from app.meters.service import get_meter, request_update, request_usage_drain
 from app.members.service import get_member
 from app.models import Event, EventSource
 
@@ -175,6 +175,8 @@ async def ingest(session: AsyncSession, subject: Subject, events: Sequence[Any],
     inserted = await repository.insert_batch(session, subject.scope, source, columns, now=now)
     for customer_id in {c for c in customers if c is not None}:
         request_update(session, customer_id)
+    if source == EventSource.user.value and inserted:
+        request_usage_drain(session)
     return IngestResult(inserted=inserted, duplicates=len(events) - inserted)
 
 

@@ -234,17 +234,20 @@ def _member_key(customer: Customer) -> ColumnElement:
     return member_key(customer.id)
 
 
-def member_key(customer: uuid.UUID | ColumnElement) -> ColumnElement:
+def member_key(customer: uuid.UUID | ColumnElement, *, correlate: Any = None) -> ColumnElement:
     """The member an event's usage is of: named by id, or by the merchant's external id within
     the customer (`customer`: the id of a customer read in scope, or a column of the statement
-    holding such ids), resolved now."""
+    holding such ids; `correlate`: that column's table when it is not in the FROM of the SELECT
+    the key is used in but of an enclosing one, e.g. around a LATERAL), resolved now."""
     resolved = (
         select(Member.id)
         .where(Member.customer_id == customer, Member.external_id == Event.external_member_id)
         .order_by(Member.deleted_at.is_not(None), Member.created_at.desc())
         .limit(1)
-        .scalar_subquery()
     )
+    if correlate is not None:
+        resolved = resolved.correlate(correlate, Event)
+    resolved = resolved.scalar_subquery()
     return func.coalesce(Event.member_id, case((Event.external_member_id.is_not(None), resolved), else_=None))
 
 

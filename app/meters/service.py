@@ -13,7 +13,7 @@ from app.auth.subject import Subject
 from app.kit import clock
 from app.kit.batches import grouped, in_order
 from app.kit.errors import FieldIssue, NotFound, ValidationFailed
-from app.kit.jobs import enqueue_after_commit, enqueue_coalesced_after_commit
+from app.kit.jobs import enqueue_after_commit, enqueue_coalesced_after_commit, enqueue_single_after_commit
 from app.kit.pagination import Page, check_page_size
 from app.kit.validation import check_text
 from app.kit.tenancy import TenantScope
@@ -24,6 +24,19 @@ from app.models import CustomerMeter, CustomerMeterMember, Meter
 UPDATE_JOB = "meters.update_customer"
 BACKFILL_JOB = "meters.backfill"
 COALESCE_SECONDS = 0.25
+
+
+USAGE_DRAIN_JOB = "wallets.drain"  # app/wallets/usage.py: pays wallet-enabled usage
+
+
+def request_usage_drain(session: AsyncSession, *, defer: float | None = None) -> None:
+    """Ask for the session's organization's usage drain (app/wallets/usage.py: wallet-enabled
+    usage paid from the wallets) after this transaction commits: one runs and at most one waits,
+    queued ahead of the meter update jobs; or, with `defer`, that many seconds from now."""
+    if defer is None:
+        enqueue_single_after_commit(session, USAGE_DRAIN_JOB, ahead=True)
+    else:
+        enqueue_single_after_commit(session, USAGE_DRAIN_JOB, defer=defer)
 
 
 def request_update(session: AsyncSession, customer_id: uuid.UUID) -> None:

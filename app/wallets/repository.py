@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal
 from typing import Any, Sequence
 
-from sqlalchemy import BigInteger, Uuid, and_, bindparam, column, func, lateral, select, text, update
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy import BigInteger, DateTime, Integer, Numeric, String, Text, Uuid, and_, bindparam, cast, column, func, lateral, literal, select, text, true, update
+from sqlalchemy.dialects.postgresql import ARRAY, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.kit.ledger import Along
@@ -16,6 +18,7 @@ from app.kit.repository import owned_by, rows_table, scoped
 from app.kit.tenancy import TenantScope
 from app.meters import repository as meters_repository
 from app.models import Customer, Event, Meter, ProductPrice
+from app.models.event import XID8
 from app.models.checkout import PaymentMethod
 from app.models.product import PriceType
 from app.models.subscription import Subscription, SubscriptionStatus
@@ -83,30 +86,50 @@ async def add_lot(session: AsyncSession, lot: WalletLot) -> None:
 # The lots' spend in spending order (grants first, the soonest expiry first): :spend taken from
 # the wallet's lots (bind names unlike the wallets' columns, which the UPDATE reserves), as a CTE of the ledger's post (app.kit.ledger.Along), which runs it in the
 # same statement as the entries and the balance's move (the wallet row locked by the caller).
-_SPENT = (
-    text(
-        """
-        WITH ordered AS (
-            SELECT id, remaining,
-                   sum(remaining) OVER (ORDER BY kind <> 'grant', expires_at NULLS LAST, created_at, id) AS upto
-            FROM wallet_lots
-            WHERE wallet_id = :key_wallet_id AND organization_id = :scope_organization_id AND remaining > 0
+# Spending lots: from each wallet's lots in spending order (grants first, the soonest expiring
+# first, then the oldest), its amount to spend. `{spend}` is the source of (wallet_id, amount): one
+# wallet's (a debit, bound as the post's key, `key_wallet_id`, and `spend`) or many (the drain's
+# batch, arrays). Bind names unlike the wallets' columns, which the post's UPDATE reserves.
+_SPEND_LOTS = """
+        WITH spend AS ({spend}), ordered AS (
+            SELECT l.id, l.wallet_id, l.remaining, spend.amount,
+                   sum(l.remaining) OVER (PARTITION BY l.wallet_id ORDER BY l.kind <> 'grant', l.expires_at NULLS LAST, l.created_at, l.id) AS upto
+            FROM wallet_lots l JOIN spend ON spend.wallet_id = l.wallet_id
+            WHERE l.organization_id = :scope_organization_id AND l.remaining > 0
         ), taken AS (
-            SELECT id, LEAST(remaining, CAST(:spend AS bigint) - (upto - remaining)) AS take
-            FROM ordered WHERE upto - remaining < CAST(:spend AS bigint)
+            SELECT id, wallet_id, LEAST(remaining, amount - (upto - remaining)) AS take
+            FROM ordered WHERE upto - remaining < amount
         )
         UPDATE wallet_lots AS lot SET remaining = lot.remaining - taken.take, modified_at = :now
         FROM taken WHERE lot.id = taken.id
-        RETURNING taken.take
-        """
-    )
-    .columns(column("take", BigInteger))
+        RETURNING taken.wallet_id, taken.take
+"""
+# one wallet's, as a CTE of the ledger's post (app.kit.ledger.Along), which runs it in the same
+# statement as the entries and the balance's move (the wallet row locked by the caller)
+_SPENT = (
+    text(_SPEND_LOTS.format(spend="SELECT CAST(:key_wallet_id AS uuid) AS wallet_id, CAST(:spend AS bigint) AS amount"))
+    .columns(column("wallet_id", Uuid), column("take", BigInteger))
     .cte("spent")
 )
+# many wallets' (the wallet rows locked by the caller): (wallet_id, taken) rows
+_SPEND_MANY = text(
+    _SPEND_LOTS.format(spend="SELECT * FROM unnest(CAST(:spend_wallets AS uuid[]), CAST(:spend_amounts AS bigint[])) AS s(wallet_id, amount)")
+).columns(column("wallet_id", Uuid), column("take", BigInteger))
 _SPENT_SUM = select(func.coalesce(func.sum(_SPENT.c.take), 0)).scalar_subquery()
 
 # A debit: the lots' spend along the post; returns what the lots gave (service.debit_many checks it).
 DEBIT = Along(ctes=(_SPENT,), returning=(_SPENT_SUM,))
+
+
+async def spend_lots(session: AsyncSession, scope: TenantScope, spend: dict[uuid.UUID, int], now: datetime) -> dict[uuid.UUID, int]:
+    """Take from each wallet's lots its amount in `spend` (the wallets locked by the caller), in
+    one statement: what each wallet's lots gave (the caller checks it)."""
+    wallet_ids = sorted(spend)
+    params = {"scope_organization_id": scope.organization_id, "now": now, "spend_wallets": wallet_ids, "spend_amounts": [spend[w] for w in wallet_ids]}
+    taken: dict[uuid.UUID, int] = {}
+    for wallet_id, take in await session.execute(_SPEND_MANY, params):
+        taken[wallet_id] = taken.get(wallet_id, 0) + int(take)
+    return taken
 
 async def take_from_lot(session: AsyncSession, scope: TenantScope, lot_id: uuid.UUID, amount: int, now: datetime, *, refunded: bool) -> bool:
     """Take `amount` from one lot (a refund of its top-up, a grant's expiry), if it holds that much."""
@@ -577,103 +600,254 @@ async def current_payment_method(session: AsyncSession, scope: TenantScope, cust
 # -- the usage drain (app/wallets/usage.py) -----------------------------------------------------------
 
 
-async def wallet_prices_of_customer(session: AsyncSession, scope: TenantScope, customer_id: uuid.UUID) -> list[Any]:
-    """The customer's subscriptions that pay usage from its wallet (active or past due: a trial's
-    usage is not billed) with each active wallet-enabled metered price of their product:
-    `subscription_id current_period_start started_at ProductPrice`. One index probe."""
+@dataclass(frozen=True)
+class WalletPriceRow:
+    """A subscription paying usage of a wallet-enabled price from its customer's wallet."""
+
+    subscription_id: uuid.UUID
+    customer_id: uuid.UUID
+    external_id: str | None
+    current_period_start: datetime
+    started_at: datetime
+    price: ProductPrice
+
+
+async def wallet_prices_of_organization(session: AsyncSession, scope: TenantScope) -> list[Any]:
+    """The subscriptions that pay usage from their customer's wallet (active or past due: a
+    trial's usage is not billed; the customer not deleted) with each active wallet-enabled metered
+    price of their product: `subscription_id customer_id external_id current_period_start
+    started_at price` (the `ProductPrice`, one object per price), by customer. Two statements."""
     statement = (
-        select(Subscription.id.label("subscription_id"), Subscription.current_period_start, Subscription.started_at, ProductPrice)
+        select(
+            Subscription.id.label("subscription_id"), Subscription.customer_id, Customer.external_id, Subscription.current_period_start,
+            Subscription.started_at, ProductPrice.id.label("price_id"),
+        )
         .join(ProductPrice, ProductPrice.product_id == Subscription.product_id)
+        .join(Customer, Customer.id == Subscription.customer_id)
         .where(
             owned_by(Subscription, scope),
-            Subscription.customer_id == customer_id,
+            Customer.deleted_at.is_(None),
             Subscription.status.in_((SubscriptionStatus.active.value, SubscriptionStatus.past_due.value)),
             ProductPrice.type == PriceType.metered_unit.value,
             ProductPrice.wallet_enabled.is_(True),
             ProductPrice.archived_at.is_(None),
         )
-        .order_by(Subscription.created_at, Subscription.id, ProductPrice.created_at, ProductPrice.id)
+        .order_by(Subscription.customer_id, Subscription.created_at, Subscription.id, ProductPrice.created_at, ProductPrice.id)
     )
-    return list((await session.execute(statement)).all())
+    rows = (await session.execute(statement)).all()
+    if not rows:
+        return []
+    prices = {p.id: p for p in await session.scalars(select(ProductPrice).where(owned_by(ProductPrice, scope), ProductPrice.id.in_({r.price_id for r in rows})))}
+    return [WalletPriceRow(r.subscription_id, r.customer_id, r.external_id, r.current_period_start, r.started_at, prices[r.price_id]) for r in rows]
 
 
-async def advance_usage_cursor(session: AsyncSession, scope: TenantScope, customer_id: uuid.UUID, xmin: int, now: datetime) -> int | None:
-    """Move the customer's drain cursor up to `xmin` (its row locked until the transaction ends);
-    the watermark it had, from which the drain reads (0 for a new cursor), or None when it is
-    already at or past `xmin` (nothing to read). One statement once the cursor exists."""
-    old = (
-        select(WalletUsageCursor.id, WalletUsageCursor.watermark)
-        .where(owned_by(WalletUsageCursor, scope), WalletUsageCursor.customer_id == customer_id)
-        .with_for_update()
-        .subquery("old")
+async def has_wallet_prices(session: AsyncSession, scope: TenantScope) -> bool:
+    """Whether the organization has an active wallet-enabled metered price."""
+    found = select(ProductPrice.id).where(
+        owned_by(ProductPrice, scope), ProductPrice.type == PriceType.metered_unit.value, ProductPrice.wallet_enabled.is_(True),
+        ProductPrice.archived_at.is_(None),
     )
-    moved = await session.execute(
-        update(WalletUsageCursor)
-        .where(WalletUsageCursor.id == old.c.id, old.c.watermark < xmin)
-        .values(watermark=xmin, modified_at=now)
-        .returning(old.c.watermark)
-        .execution_options(synchronize_session=False)
+    return bool(await session.scalar(select(found.exists())))
+
+
+DRAIN_LOCK_CLASS = 7_701  # the drains' advisory locks: (this, a key of the organization)
+_CUSTOM_PLANS = text("SET LOCAL plan_cache_mode = force_custom_plan")
+
+
+async def lock_drain(session: AsyncSession, scope: TenantScope) -> None:
+    """Serialise the organization's usage drains (a transaction-scoped advisory lock, in the
+    two-key space, apart from the meters' one-key customer locks), and have the drain's
+    statements planned for their values: a generic plan, made for any value of a parameter once a
+    statement has run five times, takes `xid >= $1` for a third of the events and may scan them
+    all for each customer."""
+    key = (scope.organization_id.int >> 96) & 0x7FFF_FFFF
+    await session.execute(select(func.pg_advisory_xact_lock(literal(DRAIN_LOCK_CLASS, Integer), literal(key, Integer))))
+    await session.execute(_CUSTOM_PLANS)
+
+
+async def usage_watermarks(session: AsyncSession, scope: TenantScope, customer_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, int]:
+    """The drain cursors' watermarks of these customers (a customer without one: none yet)."""
+    source = rows_table("c", [("customer_id", Uuid())], [(c,) for c in customer_ids])
+    statement = (
+        select(WalletUsageCursor.customer_id, WalletUsageCursor.watermark)
+        .join(source, WalletUsageCursor.customer_id == source.c.customer_id)
+        .where(owned_by(WalletUsageCursor, scope))
     )
-    previous = moved.scalar()
-    if previous is not None:
-        return int(previous)
-    created = await session.scalar(
-        insert(WalletUsageCursor)
-        .values(id=uuid.uuid4(), organization_id=scope.organization_id, customer_id=customer_id, watermark=xmin, created_at=now, modified_at=now)
-        .on_conflict_do_nothing(index_elements=[WalletUsageCursor.customer_id])
-        .returning(WalletUsageCursor.id)
+    return {customer_id: int(watermark) for customer_id, watermark in await session.execute(statement)}
+
+
+async def has_usage_from(session: AsyncSession, scope: TenantScope, customer_ids: Sequence[uuid.UUID], xid_from: int) -> bool:
+    """Whether any of these customers has user events of a transaction at or above `xid_from`
+    (an index probe per customer, in one statement)."""
+    if not customer_ids:
+        return False
+    table = rows_table("c", [("customer_id", Uuid())], [(c,) for c in customer_ids])
+    first = (
+        select(Event.id)
+        .where(owned_by(Event, scope), Event.customer_id == table.c.customer_id, Event.xid >= meters_repository.xid_literal(xid_from), Event.source == "user")
+        .limit(1)
+        .lateral("e")
     )
-    return 0 if created is not None else None
+    return bool(await session.scalar(select(select(first.c.id).select_from(table.join(first, true())).exists())))
+
+
+async def advance_usage_cursors(session: AsyncSession, scope: TenantScope, customer_ids: Sequence[uuid.UUID], xmin: int, now: datetime) -> None:
+    """Move these customers' drain cursors to `xmin` (created if new), in one statement."""
+    if not customer_ids:
+        return
+    source = rows_table("c", [("customer_id", Uuid())], [(c,) for c in sorted(customer_ids)])
+    statement = insert(WalletUsageCursor).from_select(
+        ["id", "organization_id", "customer_id", "watermark", "created_at", "modified_at"],
+        select(func.gen_random_uuid(), literal(scope.organization_id, Uuid), source.c.customer_id, literal(xmin, BigInteger), literal(now), literal(now)),
+    )
+    await session.execute(
+        statement.on_conflict_do_update(
+            index_elements=[WalletUsageCursor.customer_id],
+            set_={"watermark": statement.excluded.watermark, "modified_at": statement.excluded.modified_at},
+            where=WalletUsageCursor.watermark < statement.excluded.watermark,
+        )
+    )
 
 
 HOLD_KEY = "hold_id"
 
 
 async def usage_units(
-    session: AsyncSession, meter: Meter, customer: Customer, xid_from: int, xid_to: int, since: datetime
+    session: AsyncSession, scope: TenantScope, meter: Meter, targets: Sequence[tuple[uuid.UUID, uuid.UUID, str | None, int, datetime]], xid_to: int
 ) -> list[Any]:
-    """The units of the customer's usage events matching `meter` in the xid window [xid_from,
-    xid_to), timestamped at or after `since`, per member and named hold: `member hold units`
-    (`hold`: the text of `metadata.hold_id`, or None). A count meter counts events; a sum meter
-    sums its property (events without a number in it add nothing). One statement."""
+    """For each target (subscription, customer, its external id, the customer's watermark,
+    since): the customer's user events in the xid window [watermark, xid_to), per member and
+    named hold: `subscription_id customer_id member hold units` (`hold`: the text of
+    `metadata.hold_id`, or None; `units`: of the events matching `meter` timestamped at or after
+    `since`, 0 for the others, so that every customer with events in its window has a row). A count
+    meter counts events; a sum meter sums its property (events without a number in it add nothing).
+    Two statements (the customer's events; those sent for its external id before it existed),
+    whatever the number of targets."""
+    columns = list(zip(*targets))
+    # the watermarks as an xid8 column (the array cast once, by unnest): compared with the events'
+    # xid without a cast per row, the bound is part of the index probe (row-level security keeps
+    # a comparison through the casts, which are not leakproof, out of the index and after its own)
+    table = (
+        func.unnest(
+            bindparam("t_subscription_id", list(columns[0]), type_=ARRAY(Uuid())),
+            bindparam("t_customer_id", list(columns[1]), type_=ARRAY(Uuid())),
+            bindparam("t_external_id", list(columns[2]), type_=ARRAY(String())),
+            cast(bindparam("t_watermark", [str(w) for w in columns[3]], type_=ARRAY(Text())), ARRAY(XID8())),
+            bindparam("t_since", list(columns[4]), type_=ARRAY(DateTime(timezone=True))),
+        )
+        .table_valued(
+            column("subscription_id", Uuid()), column("customer_id", Uuid()), column("external_id", String()), column("watermark", XID8()),
+            column("since", DateTime(timezone=True)),
+        )
+        .render_derived(name="t")
+    )
+    counted = and_(Event.timestamp >= table.c.since, meters_repository.filter_clause(meter.filter))
     prop = meter.aggregation.get("property")
     if meter.aggregation["func"] == "count":
-        units = func.count()
+        units = func.count().filter(counted)
     else:
-        units = func.coalesce(func.sum(meters_repository.numeric_value(prop)), 0)
-    member = meters_repository.member_key(customer.id).label("member")
+        units = func.coalesce(func.sum(meters_repository.numeric_value(prop)).filter(counted), 0)
+    member = meters_repository.member_key(table.c.customer_id, correlate=table).label("member")
     hold = Event.user_metadata[HOLD_KEY].astext.label("hold")
-    conditions = [
-        meters_repository.customer_events(customer),
+    window = [
+        Event.xid >= table.c.watermark,
         Event.xid < meters_repository.xid_literal(xid_to),
         Event.source == "user",
-        Event.timestamp >= since,
-        meters_repository.filter_clause(meter.filter),
     ]
-    if xid_from > 0:
-        conditions.append(Event.xid >= meters_repository.xid_literal(xid_from))
-    statement = select(member, hold, units.label("units")).where(*conditions).group_by(member, hold)
-    return list((await session.execute(statement)).all())
-
-
-async def usage_total(
-    session: AsyncSession, scope: TenantScope, subscription_id: uuid.UUID, price_id: uuid.UUID, period_start: datetime, now: datetime
-) -> WalletUsageTotal:
-    """The subscription's priced usage of the price in the period, created at zero, its row
-    locked (one statement)."""
-    statement = (
-        insert(WalletUsageTotal)
-        .values(
-            id=uuid.uuid4(), organization_id=scope.organization_id, subscription_id=subscription_id, product_price_id=price_id,
-            period_start=period_start, units=0, amount=0, created_at=now, modified_at=now,
+    own = Event.customer_id == table.c.customer_id
+    late = and_(
+        table.c.external_id.is_not(None), Event.organization_id == scope.organization_id, Event.customer_id.is_(None),
+        Event.external_customer_id == table.c.external_id,
+    )
+    found: list[Any] = []
+    for whose in (own, late):
+        # grouped inside a LATERAL per target: the plan is an index probe per customer, whatever the
+        # statistics say (a join the planner could reorder scanned the organization's events)
+        groups = select(member, hold, units.label("units")).where(whose, *window).group_by(member, hold).lateral("g")
+        statement = select(table.c.subscription_id, table.c.customer_id, groups.c.member, groups.c.hold, groups.c.units).select_from(
+            table.join(groups, true())
         )
-        .on_conflict_do_update(index_elements=["subscription_id", "product_price_id", "period_start"], set_={"modified_at": now})
-        .returning(WalletUsageTotal)
+        found += (await session.execute(statement)).all()
+    return found
+
+
+async def usage_totals(
+    session: AsyncSession, scope: TenantScope, keys: Sequence[tuple[uuid.UUID, uuid.UUID, datetime]]
+) -> dict[tuple[uuid.UUID, uuid.UUID, datetime], tuple[Decimal, int]]:
+    """Each (subscription, price, period start)'s priced usage so far, `(units, amount)` (none
+    yet: absent). One statement; read without a lock: only the organization's drain writes them,
+    and its runs take turns."""
+    if not keys:
+        return {}
+    source = rows_table("k", [("subscription_id", Uuid()), ("product_price_id", Uuid()), ("period_start", DateTime(timezone=True))], sorted(set(keys)))
+    statement = select(
+        WalletUsageTotal.subscription_id, WalletUsageTotal.product_price_id, WalletUsageTotal.period_start, WalletUsageTotal.units,
+        WalletUsageTotal.amount,
+    ).join(
+        source,
+        and_(
+            WalletUsageTotal.subscription_id == source.c.subscription_id, WalletUsageTotal.product_price_id == source.c.product_price_id,
+            WalletUsageTotal.period_start == source.c.period_start,
+        ),
+    ).where(owned_by(WalletUsageTotal, scope))
+    return {(r.subscription_id, r.product_price_id, r.period_start): (Decimal(r.units), int(r.amount)) for r in await session.execute(statement)}
+
+
+async def set_usage_totals(
+    session: AsyncSession, scope: TenantScope, totals: Sequence[tuple[uuid.UUID, uuid.UUID, datetime, Decimal, int]], now: datetime
+) -> None:
+    """Store each (subscription, price, period start)'s priced usage `(units, amount)`, created
+    if new. One statement."""
+    if not totals:
+        return
+    source = rows_table(
+        "n",
+        [("subscription_id", Uuid()), ("product_price_id", Uuid()), ("period_start", DateTime(timezone=True)), ("units", Numeric()), ("amount", BigInteger())],
+        totals,
+    )
+    statement = insert(WalletUsageTotal).from_select(
+        ["id", "organization_id", "subscription_id", "product_price_id", "period_start", "units", "amount", "created_at", "modified_at"],
+        select(
+            func.gen_random_uuid(), literal(scope.organization_id, Uuid), source.c.subscription_id, source.c.product_price_id, source.c.period_start,
+            source.c.units, source.c.amount, literal(now), literal(now),
+        ),
+    )
+    await session.execute(
+        statement.on_conflict_do_update(
+            index_elements=["subscription_id", "product_price_id", "period_start"],
+            set_={"units": statement.excluded.units, "amount": statement.excluded.amount, "modified_at": statement.excluded.modified_at},
+        )
+    )
+
+
+async def lock_wallets_of(session: AsyncSession, scope: TenantScope, keys: Sequence[tuple[uuid.UUID, str]]) -> dict[tuple[uuid.UUID, str], Wallet]:
+    """The wallets of these (customer, currency), locked in the order of their ids (two batches
+    over the same wallets queue up instead of deadlocking). One statement."""
+    if not keys:
+        return {}
+    source = rows_table("k", [("customer_id", Uuid()), ("currency", String())], sorted(set(keys)))
+    statement = (
+        select(Wallet)
+        .join(source, and_(Wallet.customer_id == source.c.customer_id, Wallet.currency == source.c.currency))
+        .where(owned_by(Wallet, scope))
+        .order_by(Wallet.id)
+        .with_for_update(of=Wallet)
         .execution_options(populate_existing=True)
     )
-    total = await session.scalar(statement)
-    assert total is not None and total.organization_id == scope.organization_id
-    return total
+    return {(w.customer_id, w.currency): w for w in (await session.scalars(statement)).all()}
+
+
+async def budgeted_members_of(session: AsyncSession, scope: TenantScope, wallet_ids: Sequence[uuid.UUID]) -> set[tuple[uuid.UUID, uuid.UUID]]:
+    """(wallet, member) of every member budget on these wallets."""
+    if not wallet_ids:
+        return set()
+    source = rows_table("w", [("wallet_id", Uuid())], [(w,) for w in wallet_ids])
+    statement = (
+        select(MemberBudget.wallet_id, MemberBudget.member_id)
+        .join(source, MemberBudget.wallet_id == source.c.wallet_id)
+        .where(owned_by(MemberBudget, scope))
+    )
+    return {(w, m) for w, m in await session.execute(statement)}
 
 
 async def budgeted_members(session: AsyncSession, scope: TenantScope, wallet_id: uuid.UUID, member_ids: Sequence[uuid.UUID]) -> set[uuid.UUID]:

@@ -1,10 +1,10 @@
 """The usage drain (app/wallets/usage.py): usage of a wallet-enabled metered price ingested over
-REST is paid from the customer's wallet by the meter job (`meters.update_customer`), once, priced
-on the period's total; what the wallet or a member's budget does not cover is recorded as
+REST is paid from the customer's wallet by the organization's drain job (`wallets.drain`), once,
+priced on the period's total; what the wallet or a member's budget does not cover is recorded as
 uncovered, exactly.
 
 The tests run on real commits (the `live` fixture): the drain reads events by transaction id
-against the snapshot xmin, as the meter job does."""
+against the snapshot xmin."""
 
 from __future__ import annotations
 
@@ -29,10 +29,11 @@ from app.meters import service as meters
 from app.models import ProductPrice
 from app.models.subscription import Subscription
 from app.wallets import service as wallets
+from app.wallets.usage import drain_organization
 from tests.conftest import make_org
 from tests.meters.helpers import ingest_rest, settle_xmin
 from tests.orders.factories import make_customer, merchant, rows
-from workers.meters import update_customer
+from workers.wallets import drain
 
 NOW = datetime(2027, 3, 20, 12, 0, tzinfo=timezone.utc)
 PERIOD_START = datetime(2027, 3, 10, 12, 0, tzinfo=timezone.utc)
@@ -120,10 +121,10 @@ async def _settle(live) -> None:
 
 
 async def _run_job(live, s: Setup, *, settle: bool = True) -> None:
-    """The meter job for the customer, as the worker runs it."""
+    """The organization's drain job, as the worker runs it."""
     if settle:
         await _settle(live)
-    await update_customer({"session_factory": live.session_factory, "redis": live.redis}, job_scope(s.org_id), str(s.customer_id))
+    await drain({"session_factory": live.session_factory, "redis": live.redis}, job_scope(s.org_id))
 
 
 @dataclass
@@ -259,6 +260,88 @@ async def test_a_member_over_its_budget_is_uncovered_for_that_member_only(live, 
     state = await _state(live, s)
     assert state.uncovered[-1] == ("member_budget", s.members["ann"], 10, Decimal(1))
     assert state.balance == 10_000 - 80
+
+
+# -- one drain, many customers -------------------------------------------------------------------------
+
+
+async def _sibling(live, s: Setup, *, balance: int, wallet_currency: str = "usd") -> Setup:
+    """Another business customer of `s`'s organization, subscribed to the same product, its wallet
+    in `wallet_currency` credited with `balance` (none when 0)."""
+    async with tenant_session(live.session_factory, s.subject.scope) as session:
+        fixed = await session.scalar(select(ProductPrice).where(ProductPrice.product_id == s.price.product_id, ProductPrice.type == "fixed"))
+        customer = await make_customer(
+            session, s.subject, type="business", email=f"c-{uuid.uuid4().hex[:6]}@example.com",
+            owner=MemberDraft(email="owner@example.com", name="Olga"), members=[MemberDraft(email=f"{m}@example.com", name=m) for m in ("ann", "bob")],
+        )
+        member_rows = await rows(session, "SELECT name, id FROM members WHERE customer_id = :c", c=customer.id)
+        subscription_id = uuid.uuid4()
+        await session.execute(
+            insert(Subscription).values(
+                id=subscription_id, organization_id=s.org_id, customer_id=customer.id, product_id=s.price.product_id, product_price_id=fixed.id,
+                processor="manual", status="active", currency="usd", amount=1000, recurring_interval="month", anchor_at=PERIOD_START,
+                period_number=0, current_period_start=PERIOD_START, current_period_end=PERIOD_END, started_at=PERIOD_START,
+                user_metadata={}, created_at=PERIOD_START, modified_at=PERIOD_START,
+            )
+        )
+        if balance:
+            await wallets.adjust(session, s.subject, customer.id, wallet_currency, balance, reason="opening balance")
+        await session.commit()
+    return Setup(s.org_id, s.token, s.subject, s.meter_id, s.price, customer.id, subscription_id, {n: i for n, i in member_rows if n})
+
+
+async def test_one_drain_pays_every_customer_of_the_organization(live, clock):
+    """One run: customers whose wallet covers their usage are paid together, the others (a member
+    over its budget, too little money, no wallet in the currency) one by one, each exactly."""
+    clock.set(NOW)
+    covered = await _setup(live, unit_amount="2", balance=1_000)
+    short = await _sibling(live, covered, balance=15)
+    budgeted = await _sibling(live, covered, balance=1_000)
+    walletless = await _sibling(live, covered, balance=500, wallet_currency="eur")
+    async with tenant_session(live.session_factory, covered.subject.scope) as session:
+        await wallets.set_member_budget(session, covered.subject, budgeted.members["ann"], "usd", 6, "month")
+        await session.commit()
+    for s in (covered, short, budgeted, walletless):
+        await _ingest(live, s, _events(s, 5, member="ann") + _events(s, 3, member="bob"))  # 16 cents each
+    await _run_job(live, covered)
+    assert (await _state(live, covered)).debits and (await _state(live, covered)).balance == 1_000 - 16
+    assert sorted((await _state(live, covered)).debits, key=lambda d: d[1]) == [(covered.members["bob"], 6, Decimal(3)), (covered.members["ann"], 10, Decimal(5))]
+    state = await _state(live, short)
+    assert state.balance == 0 and state.paid == 15 and state.lost == 1
+    state = await _state(live, budgeted)
+    assert state.balance == 1_000 - 12 and [(r, m, a) for r, m, a, _ in state.uncovered] == [("member_budget", budgeted.members["ann"], 4)]
+    state = await _state(live, walletless)
+    assert state.balance is not None and not state.debits and sorted(a for _, _, a, _ in state.uncovered) == [6, 10]
+    assert {r for r, _, _, _ in state.uncovered} == {"no_wallet"}
+    await _run_job(live, covered)  # nothing new: nothing paid twice
+    assert (await _state(live, covered)).paid == 16 and (await _state(live, short)).paid == 15
+
+
+async def test_a_drain_costs_the_same_statements_for_two_customers_or_twelve(live, clock):
+    """The common case is set-based: the number of statements does not grow with the customers."""
+    from app.kit.db import statement_counter
+
+    clock.set(NOW)
+
+    async def statements(customers: int) -> int:
+        first = await _setup(live, unit_amount="1", balance=1_000)
+        others = [await _sibling(live, first, balance=1_000) for _ in range(customers - 1)]
+        for s in (first, *others):
+            await _ingest(live, s, _events(s, 3, member="ann") + _events(s, 2))
+        await _settle(live)
+        counter = [0]
+        token = statement_counter.set(counter)
+        try:  # one run (the job runs again while another test's transaction holds usage back)
+            async with tenant_session(live.session_factory, first.subject.scope) as session:
+                await drain_organization(session, first.subject.scope)
+                await session.commit()
+        finally:
+            statement_counter.reset(token)
+        for s in (first, *others):
+            assert (await _state(live, s)).paid == 5
+        return counter[0]
+
+    assert await statements(2) == await statements(12)
 
 
 # -- what is not paid from the wallet, and exactly once ------------------------------------------------
