@@ -151,13 +151,15 @@ async def lot_of_order(session: AsyncSession, scope: TenantScope, order_id: uuid
 
 
 async def expired_lots(session: AsyncSession, scope: TenantScope, now: datetime, *, limit: int) -> list[WalletLot]:
+    """The lots past their expiry with something left, read without a lock: the caller locks each
+    one's wallet first and then the lot (a wallet's lock before its lots', as every debit takes
+    them: locking the lots first could deadlock with a debit)."""
     return list(
         await session.scalars(
             select(WalletLot)
             .where(owned_by(WalletLot, scope), WalletLot.remaining > 0, WalletLot.expires_at <= now)
             .order_by(WalletLot.expires_at, WalletLot.id)
             .limit(limit)
-            .with_for_update(skip_locked=True)
         )
     )
 

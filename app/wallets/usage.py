@@ -4,12 +4,11 @@ within seconds of ingestion, in batches.
 `drain_organization` is the job `wallets.drain` (workers/wallets.py), one per organization:
 every ingestion of user events asks for it (app/meters/service.py: `request_usage_drain`; at most
 one waits while one runs, queued ahead of the per-customer meter jobs, so a backlog of those never
-delays a debit). Drains
-of one organization take turns (an advisory lock). Each reads every customer's events by
-transaction id, from the customer's cursor's watermark (`WalletUsageCursor`) to the snapshot's
-xmin, so every event is priced exactly once however the job runs (twice, concurrently with
-ingestion, or after a crash rolled everything back); a customer's cursor moves only when it had
-events in its window.
+delays a debit). Drains of one organization take turns (an advisory lock). Each reads every
+customer's events by transaction id, from the customer's cursor's watermark (`WalletUsageCursor`)
+to the snapshot's xmin, so every event is priced exactly once however the job runs (twice,
+concurrently with ingestion, or after a crash rolled everything back); a customer's cursor moves
+only when it had events in its window.
 
 **Which usage.** The customer's subscriptions that are active or past due (a trial's usage is not
 billed) whose product has an active metered price with `wallet_enabled`, on a `count` or `sum`
@@ -148,7 +147,6 @@ async def drain_organization(session: AsyncSession, scope: TenantScope, *, locke
         if meter is not None and meter.aggregation.get("func") in DRAINED_AGGREGATIONS and watermarks.get(row.customer_id, 0) < xmin:
             by_price.setdefault(row.price.id, []).append(row)
     active: set[uuid.UUID] = set()  # customers with events in their window: their cursors move
-    found: dict[uuid.UUID, list[_Group]] = {}  # subscription -> its groups (of this price)
     batches: list[tuple[Any, list[_Group]]] = []
     for price_rows in by_price.values():
         price: ProductPrice = price_rows[0].price
@@ -156,7 +154,7 @@ async def drain_organization(session: AsyncSession, scope: TenantScope, *, locke
             (row.subscription_id, row.customer_id, row.external_id, watermarks.get(row.customer_id, 0), max(row.current_period_start, row.started_at))
             for row in price_rows
         ]
-        found = {}
+        found: dict[uuid.UUID, list[_Group]] = {}  # subscription -> its groups (of this price)
         for unit in await repository.usage_units(session, scope, meters[price.meter_id], targets, xmin):
             active.add(unit.customer_id)
             units = max(Decimal(unit.units), Decimal(0))

@@ -415,3 +415,41 @@ async def test_a_capture_racing_the_usage_drain_for_the_same_hold_waits_instead_
     assert await asyncio.wait_for(racing, 10) == "captured"  # the hold it read was captured by the drain
     async with live.session_factory() as session, as_owner(session):
         assert tuple((await session.execute(text("SELECT balance, held FROM wallets"))).one()) == (900, 0)
+
+
+async def test_a_grant_expiring_while_a_debit_holds_the_wallet_waits_instead_of_deadlocking(live, clock):
+    """A debit locks the wallet, then spends its lots; the grants' expiry takes the same locks in
+    the same order (it read the expired lots without locking them). Locking the lots first, it
+    deadlocked with the debit (the usage drain locks a thousand wallets at once)."""
+    from datetime import datetime, timezone
+
+    clock.set(datetime(2027, 1, 1, tzinfo=timezone.utc))
+    org = await make_org(live.session_factory, name="Expiry")
+    subject = merchant(org.id)
+    async with tenant_session(live.session_factory, subject.scope) as session:
+        from tests.orders.factories import make_customer
+
+        customer = await make_customer(session, subject)
+        await wallets.grant(session, subject, customer.id, "usd", 100, expires_at=clock.now() + timedelta(days=1), reason="promo")
+        await wallets.adjust(session, subject, customer.id, "usd", 500, reason="opening")
+        await session.commit()
+    clock.set(clock.now() + timedelta(days=2))
+
+    async def expire() -> int:
+        async with tenant_session(live.session_factory, subject.scope) as session:
+            done = await wallets.expire_grants(session, subject.scope)
+            await session.commit()
+            return done
+
+    async with tenant_session(live.session_factory, subject.scope) as debit:
+        wallet = await wallets.wallet_for(debit, subject.scope, customer.id, "usd", lock=True)  # the debit's first lock
+        racing = asyncio.create_task(expire())
+        await asyncio.sleep(0.5)  # the expiry reads the expired grant, then waits for the wallet's lock
+        assert not racing.done()
+        await wallets.debit(debit, subject.scope, wallet, "usage", 30)  # spends the grant first (its lot)
+        await debit.commit()
+    assert await asyncio.wait_for(racing, 10) == 1  # then it expires what the debit left of the grant
+    async with live.session_factory() as session, as_owner(session):
+        assert tuple((await session.execute(text("SELECT balance, held FROM wallets"))).one()) == (500 + 100 - 30 - 70, 0)
+        entries = (await session.execute(text("SELECT type, amount FROM wallet_entries ORDER BY sequence"))).all()
+    assert [tuple(e) for e in entries][-2:] == [("usage", -30), ("expiry", -70)]
