@@ -8,7 +8,6 @@ Exhausted jobs land in the `job_failures` table: nothing fails silently.
 
 from __future__ import annotations
 
-import asyncio
 import inspect
 import logging
 import traceback
@@ -32,6 +31,7 @@ logger = logging.getLogger("kassa.workers")
 JobFunction = Callable[..., Awaitable[Any]]
 REGISTRY: dict[str, Function] = {}
 CRON_JOBS: list[CronJob] = []  # the jobs that also run every minute (workers/settings.py)
+SLOTS: dict[str, int] = {}  # job name -> how many may run at once in one worker process
 
 
 def backoff_seconds(job_try: int, base: float = 1.0) -> float:
@@ -80,13 +80,13 @@ def job(
     puts it there), and opens its sessions with `scoped_factory(ctx["session_factory"], scope)`.
     `every_minute_at` (a second, 0-59): the job also runs every minute then, once across the
     workers, and at a worker's start (the sweeps). `slots`: at most that many runs of it at once
-    in one worker process (the others wait their turn without working), for a job that comes in
-    backlogs (one per customer or wallet) and would otherwise take every job slot."""
+    in one worker process (workers.settings: the others stay queued, in no job slot), for a job
+    that comes in backlogs (one per customer or wallet) and would otherwise take every slot; its
+    job ids must start with its name (`name:...`, as the coalesced ones do)."""
 
     def decorate(fn: JobFunction) -> JobFunction:
         max_tries = get_settings().worker_max_tries
         arity = len(inspect.signature(fn).parameters) - 1  # ctx aside; a tenant job's scope is its first argument
-        limit = _Slots(slots) if slots else None
 
         async def run(ctx: dict[str, Any], *args: Any) -> Any:
             job_try = ctx.get("job_try", 1)
@@ -102,10 +102,7 @@ def job(
                 await record_failure(ctx, name, args, "the worker stopped during the last try", scope)
                 return None
             try:
-                if limit is None:
-                    return await fn(ctx, *call_args)
-                async with limit.get():
-                    return await fn(ctx, *call_args)
+                return await fn(ctx, *call_args)
             except Exception as exc:  # noqa: BLE001 - every failure is retried or recorded
                 if job_try < max_tries:
                     base = ctx["settings"].worker_retry_base_seconds if "settings" in ctx else 1.0
@@ -115,24 +112,13 @@ def job(
 
         run.__name__ = name.replace(".", "_")
         REGISTRY[name] = func(run, name=name, max_tries=max_tries + 1, keep_result=keep_result, timeout=timeout)
+        if slots:
+            SLOTS[name] = slots
         if every_minute_at is not None:
             CRON_JOBS.append(cron(run, name=f"{name}.cron", second=every_minute_at, unique=True, run_at_startup=True))
         return fn
 
     return decorate
-
-
-class _Slots:
-    """A job's semaphore, made in the event loop of its first run (a worker process has one)."""
-
-    def __init__(self, size: int) -> None:
-        self.size = size
-        self.semaphore: asyncio.Semaphore | None = None
-
-    def get(self) -> asyncio.Semaphore:
-        if self.semaphore is None:
-            self.semaphore = asyncio.Semaphore(self.size)
-        return self.semaphore
 
 
 async def organization_scopes(ctx: dict[str, Any]) -> list[TenantScope]:

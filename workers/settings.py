@@ -34,7 +34,7 @@ from app.platform.services import redis_settings_from_url
 import workers
 from workers.outbox_relay import run_relay
 from workers.webhook_delivery import webhook_client
-from workers.registry import CRON_JOBS, REGISTRY
+from workers.registry import CRON_JOBS, REGISTRY, SLOTS
 
 # Every module of workers/ is imported, which registers its jobs: a new domain's job module is
 # found without a change here.
@@ -83,6 +83,9 @@ class WorkerSettings:
     redis_settings = redis_settings_from_url(get_settings().redis_url)
     max_jobs = 20
     poll_delay = 0.05  # seconds between looks at the queue: the floor of a job's start delay
+    # job ids read per look: jobs at their slots' limit stay queued, so the look reaches past a
+    # backlog of them to the others
+    queue_read_limit = 500
     job_timeout = 300
 
 
@@ -95,6 +98,7 @@ class KassaWorker(Worker):
         self.worker_name = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self.redis_failures = 0
         self._last_heartbeat = 0.0
+        self.running: dict[str, int] = {}  # job name -> its runs here now, for the jobs with slots
 
     async def main(self) -> None:
         while self._pool is None:  # Redis down at start: wait for it
@@ -126,7 +130,13 @@ class KassaWorker(Worker):
     async def start_jobs(self, job_ids: list[bytes]) -> None:
         # arq takes a slot (semaphore, counter) before asking Redis about a job; when Redis
         # fails right then, give the slot back, or a few outages would leave no slot at all.
+        # A job with slots (registry SLOTS, named by its id's prefix) that has as many running
+        # here as it may stays queued: a backlog of it never takes every slot from the others.
         for job_id in job_ids:
+            name = job_id.decode().split(":", 1)[0]
+            limit = SLOTS.get(name)
+            if limit is not None and self.running.get(name, 0) >= limit:
+                continue
             task_before = self.tasks.get(job_id.decode())
             try:
                 await self._start_job(job_id)
@@ -135,6 +145,13 @@ class KassaWorker(Worker):
                     self.job_counter -= 1
                     self.sem.release()
                 raise
+            task = self.tasks.get(job_id.decode())
+            if limit is not None and task is not None and task is not task_before:
+                self.running[name] = self.running.get(name, 0) + 1
+                task.add_done_callback(lambda _task, name=name: self._finished(name))
+
+    def _finished(self, name: str) -> None:
+        self.running[name] -= 1
 
     async def _start_job(self, job_id: bytes) -> None:
         try:

@@ -42,8 +42,9 @@ FOLLOW_DEFER = 1.0  # then the drain it asks for starts this much later
 @job(USAGE_DRAIN_JOB, tenant=True)
 async def drain(ctx: dict[str, Any], scope: TenantScope) -> str:
     """Pay the organization's new wallet-enabled usage from its customers' wallets. While some is
-    still pending (transactions that were running when it looked) and no other drain waits, it
-    runs again, a little later each time; after FOLLOW_SECONDS it asks for a drain instead."""
+    still pending (transactions that were running when it looked) and no other drain waits or
+    began after it, it runs again, a little later each time; after FOLLOW_SECONDS it asks for a
+    drain instead."""
     started, pause, runs, debited = time.monotonic(), 0.05, 0, 0
     redis = ctx["redis"]
 
@@ -58,7 +59,7 @@ async def drain(ctx: dict[str, Any], scope: TenantScope) -> str:
                 request_usage_drain(session, defer=FOLLOW_DEFER)
             await jobs.commit(session, redis)
         runs, debited = runs + 1, debited + result.debited
-        if not result.more_pending or give_up or await jobs.waiting(redis, USAGE_DRAIN_JOB, scope.organization_id):
+        if not result.more_pending or give_up or await jobs.superseded(redis, USAGE_DRAIN_JOB, scope.organization_id, ctx.get("job_id")):
             break
         await asyncio.sleep(pause)
         pause = min(pause * 2, 1.0)

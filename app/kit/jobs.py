@@ -158,23 +158,30 @@ _BEGUN = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then
   redis.call('DEL', KEYS[1])
 end
+redis.call('PSETEX', KEYS[2], ARGV[2], ARGV[1])
 return 0
 """
+BEGUN_PREFIX = "kassa:begun:"  # entity -> the id of its single job that began last
+BEGUN_TTL_MS = 3_600_000
 
 
 async def begun(queue, name: str, organization_id: uuid.UUID, job_id: str | None) -> None:
     """Called by a job asked for with `enqueue_single_after_commit` once it holds its lock and
-    before it reads: it is no longer waiting, so the next request queues a new job."""
+    before it reads: it is no longer waiting, so the next request queues a new job; and it is the
+    one that began last (`superseded`)."""
     if job_id:
-        await queue.eval(_BEGUN, 1, f"{WAITING_PREFIX}{name}:{organization_id}", job_id)
+        entity = f"{name}:{organization_id}"
+        await queue.eval(_BEGUN, 2, f"{WAITING_PREFIX}{entity}", f"{BEGUN_PREFIX}{entity}", job_id, BEGUN_TTL_MS)
 
 
-async def waiting(queue, name: str, organization_id: uuid.UUID) -> bool:
-    """Whether a job `name` of the organization waits (asked for with `enqueue_single_after_commit`)."""
-    job_id = await queue.get(f"{WAITING_PREFIX}{name}:{organization_id}")
-    if job_id is None:
-        return False
-    return bool(await queue.exists(job_key_prefix + (job_id.decode() if isinstance(job_id, bytes) else job_id)))
+async def superseded(queue, name: str, organization_id: uuid.UUID, job_id: str | None) -> bool:
+    """Whether another job `name` of the organization waits, or began after `job_id`: a job that
+    would run again (work still pending) can leave it to that one."""
+    entity = f"{name}:{organization_id}"
+    waiting_id, begun_id = (v.decode() if isinstance(v, bytes) else v for v in await queue.mget(f"{WAITING_PREFIX}{entity}", f"{BEGUN_PREFIX}{entity}"))
+    if waiting_id is not None and waiting_id != job_id and await queue.exists(job_key_prefix + waiting_id):
+        return True
+    return begun_id is not None and job_id is not None and begun_id != job_id
 
 
 # The coalesced jobs (id -> the epoch second its slot ends) that this process's committed

@@ -230,7 +230,7 @@ async def test_a_single_job_waits_until_it_has_begun_not_only_until_it_starts(li
 
     from arq.constants import in_progress_key_prefix
 
-    from app.kit.jobs import JobRequest, begun, decode_requests, enqueue, enqueue_single_after_commit, waiting
+    from app.kit.jobs import JobRequest, begun, decode_requests, enqueue, enqueue_single_after_commit, superseded
     from app.kit.tenancy import tenant_session
     from tests.orders.factories import merchant
 
@@ -248,17 +248,23 @@ async def test_a_single_job_waits_until_it_has_begun_not_only_until_it_starts(li
     [first] = [job for job in await live.redis.queued_jobs() if job.function == "tests.single"]
     [other] = [job for job in await live.redis.queued_jobs() if job.function == "tests.other"]
     assert first.score == other.score - 1  # ahead of the oldest, not earlier: the queue's lag is unchanged
-    assert await waiting(live.redis, "tests.single", org.id)
+    assert not await superseded(live.redis, "tests.single", org.id, first.job_id)  # the one waiting is itself
     await live.redis.set(f"{in_progress_key_prefix}{first.job_id}", b"1")  # a worker started it: it waits for its lock
     await ask(ahead=True)
     assert len([job for job in await live.redis.queued_jobs() if job.function == "tests.single"]) == 1  # still stands for it
-    await begun(live.redis, "tests.single", org.id, "another job's id")  # only its own id clears the mark
-    assert await waiting(live.redis, "tests.single", org.id)
+    await begun(live.redis, "tests.single", org.id, "an older job's id")  # only its own id clears the mark
+    await ask(ahead=True)
+    assert len([job for job in await live.redis.queued_jobs() if job.function == "tests.single"]) == 1
     await begun(live.redis, "tests.single", org.id, first.job_id)  # it holds its lock
-    assert not await waiting(live.redis, "tests.single", org.id)
+    assert not await superseded(live.redis, "tests.single", org.id, first.job_id)
     await ask(defer=30)
     queued = [job for job in await live.redis.queued_jobs() if job.function == "tests.single"]
     assert len(queued) == 2 and max(job.score for job in queued) > time.time() * 1000 + 20_000
+    second = max(queued, key=lambda job: job.score)
+    assert await superseded(live.redis, "tests.single", org.id, first.job_id)  # one waits: the first can stop
+    await begun(live.redis, "tests.single", org.id, second.job_id)
+    assert await superseded(live.redis, "tests.single", org.id, first.job_id)  # one began after it
+    assert not await superseded(live.redis, "tests.single", org.id, second.job_id)
     assert decode_requests([["n", [], "x", None, True, True, True]]) == [JobRequest("n", (), None, "x", coalesced=True, single=True, ahead=True)]
     assert decode_requests([["n", [], "x", None, True, True]]) == [JobRequest("n", (), None, "x", coalesced=True, single=True)]
     assert decode_requests([["n", [], "x", None, True]]) == [JobRequest("n", (), None, "x", coalesced=True)]
@@ -266,24 +272,38 @@ async def test_a_single_job_waits_until_it_has_begun_not_only_until_it_starts(li
 
 
 async def test_a_job_with_slots_runs_at_most_that_many_at_once(live):
-    """`job(..., slots=2)`: a worker process runs at most two of it at once; the others wait their
-    turn and all run."""
-    from workers.registry import REGISTRY, job
+    """`job(..., slots=2)`: a worker runs at most two of it at once and leaves the others queued
+    (in no job slot: another job queued after them starts at once); all of them run."""
+    from app.kit.jobs import JobRequest, enqueue
+    from workers.registry import REGISTRY, SLOTS, job
+    from workers.settings import KassaWorker
 
-    running, most, done = 0, 0, []
+    running, most, done, other_started_while = 0, 0, [], []
 
     @job("tests.slotted", slots=2)
     async def slotted(ctx, n):
         nonlocal running, most
         running += 1
         most = max(most, running)
-        await asyncio.sleep(0.02)
+        await asyncio.sleep(0.1)
         running -= 1
         done.append(n)
 
+    @job("tests.other")
+    async def other(ctx):
+        other_started_while.append(running)
+
     try:
-        run = REGISTRY["tests.slotted"].coroutine
-        await asyncio.gather(*(run({"job_try": 1}, n) for n in range(7)))
+        await enqueue(live.redis, [JobRequest("tests.slotted", (n,), job_id=f"tests.slotted:{n}") for n in range(7)])
+        await enqueue(live.redis, [JobRequest("tests.other", (), job_id="tests.other:after")])
+        worker = KassaWorker(
+            functions=[REGISTRY["tests.slotted"], REGISTRY["tests.other"]], redis_pool=live.redis, burst=True, handle_signals=False,
+            poll_delay=0.01, keep_result=0, max_jobs=4, ctx={"session_factory": live.session_factory},
+        )
+        await worker.main()
     finally:
-        REGISTRY.pop("tests.slotted")
+        for name in ("tests.slotted", "tests.other"):
+            REGISTRY.pop(name)
+            SLOTS.pop(name, None)
     assert most == 2 and sorted(done) == list(range(7))
+    assert other_started_while and other_started_while[0] > 0  # it did not wait for the seven
