@@ -8,7 +8,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any, Sequence
 
-from sqlalchemy import BigInteger, DateTime, Integer, Numeric, String, Text, Uuid, and_, bindparam, cast, column, func, lateral, literal, select, text, true, update
+from sqlalchemy import BigInteger, DateTime, Integer, Numeric, String, Text, Uuid, and_, bindparam, cast, column, func, lateral, literal, select, text, true, union_all, update
 from sqlalchemy.dialects.postgresql import ARRAY, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -653,7 +653,6 @@ async def has_wallet_prices(session: AsyncSession, scope: TenantScope) -> bool:
 
 
 DRAIN_LOCK_CLASS = 7_701  # the drains' advisory locks: (this, a key of the organization)
-_CUSTOM_PLANS = text("SET LOCAL plan_cache_mode = force_custom_plan")
 
 
 async def lock_drain(session: AsyncSession, scope: TenantScope) -> None:
@@ -663,8 +662,8 @@ async def lock_drain(session: AsyncSession, scope: TenantScope) -> None:
     statement has run five times, takes `xid >= $1` for a third of the events and may scan them
     all for each customer."""
     key = (scope.organization_id.int >> 96) & 0x7FFF_FFFF
-    await session.execute(select(func.pg_advisory_xact_lock(literal(DRAIN_LOCK_CLASS, Integer), literal(key, Integer))))
-    await session.execute(_CUSTOM_PLANS)
+    custom_plans = func.set_config("plan_cache_mode", "force_custom_plan", True)
+    await session.execute(select(func.pg_advisory_xact_lock(literal(DRAIN_LOCK_CLASS, Integer), literal(key, Integer)), custom_plans))
 
 
 async def usage_watermarks(session: AsyncSession, scope: TenantScope, customer_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, int]:
@@ -678,37 +677,33 @@ async def usage_watermarks(session: AsyncSession, scope: TenantScope, customer_i
     return {customer_id: int(watermark) for customer_id, watermark in await session.execute(statement)}
 
 
-async def has_usage_from(session: AsyncSession, scope: TenantScope, customer_ids: Sequence[uuid.UUID], xid_from: int) -> bool:
-    """Whether any of these customers has user events of a transaction at or above `xid_from`
-    (an index probe per customer, in one statement)."""
-    if not customer_ids:
-        return False
-    table = rows_table("c", [("customer_id", Uuid())], [(c,) for c in customer_ids])
+async def advance_usage_cursors(
+    session: AsyncSession, scope: TenantScope, moved: Sequence[uuid.UUID], watched: Sequence[uuid.UUID], xmin: int, now: datetime
+) -> bool:
+    """Move the drain cursors of the `moved` customers to `xmin` (created if new), and say whether
+    any of the `watched` ones has user events of a transaction at or above `xmin` (an index
+    probe per customer): one statement."""
+    watch = rows_table("w", [("customer_id", Uuid())], [(c,) for c in watched])
     first = (
         select(Event.id)
-        .where(owned_by(Event, scope), Event.customer_id == table.c.customer_id, Event.xid >= meters_repository.xid_literal(xid_from), Event.source == "user")
+        .where(owned_by(Event, scope), Event.customer_id == watch.c.customer_id, Event.xid >= meters_repository.xid_literal(xmin), Event.source == "user")
         .limit(1)
         .lateral("e")
     )
-    return bool(await session.scalar(select(select(first.c.id).select_from(table.join(first, true())).exists())))
-
-
-async def advance_usage_cursors(session: AsyncSession, scope: TenantScope, customer_ids: Sequence[uuid.UUID], xmin: int, now: datetime) -> None:
-    """Move these customers' drain cursors to `xmin` (created if new), in one statement."""
-    if not customer_ids:
-        return
-    source = rows_table("c", [("customer_id", Uuid())], [(c,) for c in sorted(customer_ids)])
-    statement = insert(WalletUsageCursor).from_select(
-        ["id", "organization_id", "customer_id", "watermark", "created_at", "modified_at"],
-        select(func.gen_random_uuid(), literal(scope.organization_id, Uuid), source.c.customer_id, literal(xmin, BigInteger), literal(now), literal(now)),
-    )
-    await session.execute(
-        statement.on_conflict_do_update(
-            index_elements=[WalletUsageCursor.customer_id],
-            set_={"watermark": statement.excluded.watermark, "modified_at": statement.excluded.modified_at},
-            where=WalletUsageCursor.watermark < statement.excluded.watermark,
+    pending = select(select(first.c.id).select_from(watch.join(first, true())).exists())
+    if moved:
+        source = rows_table("c", [("customer_id", Uuid())], [(c,) for c in sorted(moved)])
+        insert_cursors = insert(WalletUsageCursor).from_select(
+            ["id", "organization_id", "customer_id", "watermark", "created_at", "modified_at"],
+            select(func.gen_random_uuid(), literal(scope.organization_id, Uuid), source.c.customer_id, literal(xmin, BigInteger), literal(now), literal(now)),
         )
-    )
+        upsert = insert_cursors.on_conflict_do_update(
+            index_elements=[WalletUsageCursor.customer_id],
+            set_={"watermark": insert_cursors.excluded.watermark, "modified_at": insert_cursors.excluded.modified_at},
+            where=WalletUsageCursor.watermark < insert_cursors.excluded.watermark,
+        )
+        pending = pending.add_cte(upsert.returning(WalletUsageCursor.id).cte("moved"))
+    return bool(await session.scalar(pending))
 
 
 HOLD_KEY = "hold_id"
@@ -761,16 +756,16 @@ async def usage_units(
         table.c.external_id.is_not(None), Event.organization_id == scope.organization_id, Event.customer_id.is_(None),
         Event.external_customer_id == table.c.external_id,
     )
-    found: list[Any] = []
-    for whose in (own, late):
-        # grouped inside a LATERAL per target: the plan is an index probe per customer, whatever the
-        # statistics say (a join the planner could reorder scanned the organization's events)
-        groups = select(member, hold, units.label("units")).where(whose, *window).group_by(member, hold).lateral("g")
-        statement = select(table.c.subscription_id, table.c.customer_id, groups.c.member, groups.c.hold, groups.c.units).select_from(
-            table.join(groups, true())
+    # grouped inside a LATERAL per target: the plan is an index probe per customer, whatever the
+    # statistics say (a join the planner could reorder scanned the organization's events); the
+    # customer's own events and those sent for its external id, one statement
+    parts = []
+    for n, whose in enumerate((own, late)):
+        groups = select(member, hold, units.label("units")).where(whose, *window).group_by(member, hold).lateral(f"g{n}")
+        parts.append(
+            select(table.c.subscription_id, table.c.customer_id, groups.c.member, groups.c.hold, groups.c.units).select_from(table.join(groups, true()))
         )
-        found += (await session.execute(statement)).all()
-    return found
+    return list((await session.execute(union_all(*parts))).all())
 
 
 async def usage_totals(
@@ -822,34 +817,30 @@ async def set_usage_totals(
     )
 
 
-async def lock_wallets_of(session: AsyncSession, scope: TenantScope, keys: Sequence[tuple[uuid.UUID, str]]) -> dict[tuple[uuid.UUID, str], Wallet]:
+async def lock_wallets_of(
+    session: AsyncSession, scope: TenantScope, keys: Sequence[tuple[uuid.UUID, str]]
+) -> tuple[dict[tuple[uuid.UUID, str], Wallet], set[tuple[uuid.UUID, uuid.UUID]]]:
     """The wallets of these (customer, currency), locked in the order of their ids (two batches
-    over the same wallets queue up instead of deadlocking). One statement."""
+    over the same wallets queue up instead of deadlocking), and (wallet, member) of every member
+    budget on them. One statement."""
     if not keys:
-        return {}
+        return {}, set()
     source = rows_table("k", [("customer_id", Uuid()), ("currency", String())], sorted(set(keys)))
+    budgeted = select(func.array_agg(MemberBudget.member_id)).where(owned_by(MemberBudget, scope), MemberBudget.wallet_id == Wallet.id).scalar_subquery()
     statement = (
-        select(Wallet)
+        select(Wallet, budgeted.label("budgeted"))
         .join(source, and_(Wallet.customer_id == source.c.customer_id, Wallet.currency == source.c.currency))
         .where(owned_by(Wallet, scope))
         .order_by(Wallet.id)
         .with_for_update(of=Wallet)
         .execution_options(populate_existing=True)
     )
-    return {(w.customer_id, w.currency): w for w in (await session.scalars(statement)).all()}
-
-
-async def budgeted_members_of(session: AsyncSession, scope: TenantScope, wallet_ids: Sequence[uuid.UUID]) -> set[tuple[uuid.UUID, uuid.UUID]]:
-    """(wallet, member) of every member budget on these wallets."""
-    if not wallet_ids:
-        return set()
-    source = rows_table("w", [("wallet_id", Uuid())], [(w,) for w in wallet_ids])
-    statement = (
-        select(MemberBudget.wallet_id, MemberBudget.member_id)
-        .join(source, MemberBudget.wallet_id == source.c.wallet_id)
-        .where(owned_by(MemberBudget, scope))
-    )
-    return {(w, m) for w, m in await session.execute(statement)}
+    wallets: dict[tuple[uuid.UUID, str], Wallet] = {}
+    budgets: set[tuple[uuid.UUID, uuid.UUID]] = set()
+    for wallet, members in await session.execute(statement):
+        wallets[(wallet.customer_id, wallet.currency)] = wallet
+        budgets.update((wallet.id, member_id) for member_id in members or ())
+    return wallets, budgets
 
 
 async def budgeted_members(session: AsyncSession, scope: TenantScope, wallet_id: uuid.UUID, member_ids: Sequence[uuid.UUID]) -> set[uuid.UUID]:

@@ -167,9 +167,8 @@ async def drain_organization(session: AsyncSession, scope: TenantScope, *, locke
                 else:
                     groups.append(_Group(key[0], key[1], units))
         batches += [(row, found[row.subscription_id]) for row in price_rows if row.subscription_id in found]
-    await repository.advance_usage_cursors(session, scope, sorted(active), xmin, now)
     result.prices = len(by_price)
-    result.more_pending = await repository.has_usage_from(session, scope, list({row.customer_id for row in prices}), xmin)
+    result.more_pending = await repository.advance_usage_cursors(session, scope, sorted(active), list({row.customer_id for row in prices}), xmin, now)
     if not batches:
         return result
     await _price_and_pay(session, scope, batches, meters, now, result)
@@ -193,8 +192,7 @@ async def _price_and_pay(
         stored.append((row.subscription_id, price.id, row.current_period_start, units, max(amount, total_amount)))
         costs.append(max(amount - total_amount, 0))
     await repository.set_usage_totals(session, scope, stored, now)
-    wallets_by_key = await repository.lock_wallets_of(session, scope, [(row.customer_id, row.price.currency) for row, _groups in batches])
-    budgeted = await repository.budgeted_members_of(session, scope, [w.id for w in wallets_by_key.values()])
+    wallets_by_key, budgeted = await repository.lock_wallets_of(session, scope, [(row.customer_id, row.price.currency) for row, _groups in batches])
     available = {w.id: w.available for w in wallets_by_key.values()}
     simple: list[tuple[Wallet, list[tuple[str, int, dict[str, Any]]]]] = []
     others: list[tuple[_Batch, list[_Group], int]] = []
