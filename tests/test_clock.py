@@ -183,7 +183,7 @@ OPERATIONAL: dict[tuple[str, str, str], str] = {
     ("app/kit/jobs.py", "_remember_slots", "time.time"): "forgetting the coalescing slots that have ended (arq's real time)",
     ("app/kit/jobs.py", "_write_outbox", "time.time"): "whether a coalescing slot ends soon (arq's real time)",
     ("app/kit/jobs.py", "enqueue", "time.time"): "arq's enqueue time and job scores (real time)",
-    ("app/kit/jobs.py", "enqueue_single_after_commit", "time.time"): "a job deferred on arq's queue, which runs on real time",
+    ("app/kit/jobs.py", "single_request", "time.time"): "a job deferred on arq's queue, which runs on real time",
     ("app/wallets/notifications.py", "ask_again", "time.time"): "when the deferred balance-changed job starts on arq's queue (real time)",
     ("app/kit/jobs.py", "<module>", "SQL clock_timestamp()"): "the job outbox row's time: the relay's age check",
     ("app/platform/health.py", "record_heartbeat", "time.time"): "a worker's heartbeat",

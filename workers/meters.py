@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth.service import job_scope
 from app.kit import jobs, live
-from app.kit.jobs import JobRequest, send
+from app.kit.jobs import JobRequest, send, single_request
 from app.kit.tenancy import TenantScope, bound_scope, scoped_factory
 from app.meters import aggregation, repository
 from app.meters.service import UPDATE_JOB, USAGE_DRAIN_JOB, request_update
@@ -19,8 +19,8 @@ from app.wallets import repository as wallets_repository
 from workers.registry import job
 
 # meter updates one worker process runs at once: usage streaming into many customers queues a
-# backlog of them, which would otherwise take every job slot and slow every other job (the
-# organization's usage drain first) in the rounds of the event loop they share
+# backlog of them, which would otherwise take every job slot and the machine from every other job
+# (the organization's usage drain first)
 UPDATE_SLOTS = 4
 
 
@@ -66,7 +66,6 @@ async def sweep_customers(session: AsyncSession, queue) -> int:
     minute = int(time.time() // 60)
     requests = [JobRequest(UPDATE_JOB, (organization, str(c)), job_id=f"{UPDATE_JOB}:{c}:sweep:{minute}") for c in customer_ids]
     if await wallets_repository.has_wallet_prices(session, scope):
-        drain_id = f"{USAGE_DRAIN_JOB}:{organization}:sweep{minute}"
-        requests.append(JobRequest(USAGE_DRAIN_JOB, (organization,), job_id=drain_id, coalesced=True, single=True))
+        requests.append(single_request(USAGE_DRAIN_JOB, scope.organization_id, job_id=f"{USAGE_DRAIN_JOB}:{organization}:sweep{minute}"))
     await send(queue, requests)
     return len(customer_ids)

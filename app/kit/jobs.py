@@ -103,8 +103,6 @@ def enqueue_after_commit(
     defer_until: datetime | None = None,
     job_id: str | None = None,
     _coalesced: bool = False,
-    _single: bool = False,
-    _ahead: bool = False,
 ) -> None:
     """Ask for job `name(*args)` once the session's transaction commits (ids as strings). The
     job id is fixed now, so a job relayed twice is queued once while it waits.
@@ -116,15 +114,17 @@ def enqueue_after_commit(
     scope = bound_scope(sync_session)
     if scope is not None:
         args = (scope.organization_id, *args)
-    if not sync_session.in_transaction():
-        sync_session.begin()  # no SQL yet; a rollback before any statement must drop the request too
-    sync_session.info.setdefault(_PENDING, []).append(
-        JobRequest(
-            name=name, args=tuple(_plain(a) for a in args), defer_until=defer_until, job_id=job_id or uuid.uuid4().hex, coalesced=_coalesced,
-            single=_single,
-            ahead=_ahead,
-        )
+    _pending(sync_session).append(
+        JobRequest(name=name, args=tuple(_plain(a) for a in args), defer_until=defer_until, job_id=job_id or uuid.uuid4().hex, coalesced=_coalesced)
     )
+
+
+def _pending(sync_session: Session) -> list[JobRequest]:
+    """The session's requests not yet written (its transaction begun: a rollback before any
+    statement must drop a request too)."""
+    if not sync_session.in_transaction():
+        sync_session.begin()
+    return sync_session.info.setdefault(_PENDING, [])
 
 
 def enqueue_coalesced_after_commit(session: AsyncSession, name: str, entity_id: Any, *, window: float) -> None:
@@ -134,6 +134,15 @@ def enqueue_coalesced_after_commit(session: AsyncSession, name: str, entity_id: 
     slot = int(time.time() / window) + 1
     run_at = datetime.fromtimestamp(slot * window, tz=timezone.utc)
     enqueue_after_commit(session, name, entity_id, defer_until=run_at, job_id=f"{name}:{entity_id}:{slot}", _coalesced=True)
+
+
+def single_request(name: str, organization_id: uuid.UUID, *, ahead: bool = False, defer: float = 0.0, job_id: str | None = None) -> JobRequest:
+    """The request of `name()`, a job of the organization of which one runs and at most one waits
+    (`enqueue_single_after_commit`); `job_id`: a fixed one (a sweep's, per minute), else a new one."""
+    run_at = None if ahead else datetime.fromtimestamp(time.time() + defer, tz=timezone.utc)
+    return JobRequest(
+        name, (str(organization_id),), run_at, job_id or f"{name}:{organization_id}:{uuid.uuid4().hex}", coalesced=True, single=True, ahead=ahead
+    )
 
 
 def enqueue_single_after_commit(session: AsyncSession, name: str, *, ahead: bool = False, defer: float = 0.0) -> None:
@@ -148,10 +157,7 @@ def enqueue_single_after_commit(session: AsyncSession, name: str, *, ahead: bool
     scope = bound_scope(session.sync_session)
     if scope is None:
         raise RuntimeError(f"{name}: a job asked for once per organization needs a session acting for one")
-    run_at = None if ahead else datetime.fromtimestamp(time.time() + defer, tz=timezone.utc)
-    enqueue_after_commit(
-        session, name, defer_until=run_at, job_id=f"{name}:{scope.organization_id}:{uuid.uuid4().hex}", _coalesced=True, _single=True, _ahead=ahead
-    )
+    _pending(session.sync_session).append(single_request(name, scope.organization_id, ahead=ahead, defer=defer))
 
 
 _BEGUN = """

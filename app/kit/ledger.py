@@ -232,9 +232,7 @@ async def post_many(
     owners = sorted(totals)
     if not locked:
         found = (await session.execute(select(*targets).where(tuple_(*targets).in_(owners)).order_by(*targets).with_for_update())).all()
-        if len(found) != len(owners):
-            absent = sorted(set(owners) - {tuple(row) for row in found})
-            raise LedgerError(f"ledger {ledger.name}: no balance row for {[dict(zip(columns, o)) for o in absent]}")
+        _all_found(ledger, owners, {tuple(row) for row in found})
     await _insert_entries(session, ledger, rows)
     # the moves as arrays, one per column (`unnest`): one statement text whatever their number,
     # so it is compiled and prepared once
@@ -254,10 +252,14 @@ async def post_many(
         .returning(*targets, balance)
     )
     after = {tuple(row[:-1]): int(row[-1]) for row in moved}
-    if len(after) != len(owners):
-        absent = sorted(set(owners) - set(after))
-        raise LedgerError(f"ledger {ledger.name}: no balance row for {[dict(zip(columns, o)) for o in absent]}")
+    _all_found(ledger, owners, set(after))
     return [after[tuple(key[column] for column in columns)] for key, _entries in postings]
+
+
+def _all_found(ledger: Ledger, owners: list[tuple], found: set[tuple]) -> None:
+    absent = sorted(set(owners) - found)
+    if absent:
+        raise LedgerError(f"ledger {ledger.name}: no balance row for {[dict(zip(ledger.owner, o)) for o in absent]}")
 
 
 # `_insert_entries`' statements, built once per ledger and set of entry columns

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Callable, Mapping, Sequence, TypeVar
 
-from sqlalchemy import ColumnElement, Select, bindparam, column, func
+from sqlalchemy import ColumnElement, Select, bindparam, cast, column, func
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -57,18 +57,23 @@ async def flush_unique(session: AsyncSession, conflicts: Mapping[str, Callable[[
         raise factory() from None
 
 
-def rows_table(name: str, columns: Sequence[tuple[str, Any]], rows: Sequence[Sequence[Any]] | None):
+def rows_table(name: str, columns: Sequence[tuple[Any, ...]], rows: Sequence[Sequence[Any]] | None):
     """`rows` as a table to join (`unnest` of one array parameter per column, AS name(columns)):
     unlike VALUES, whose SQL grows with the rows, one statement shape whatever their number, so
     SQLAlchemy compiles it once and caches it (a batch of hundreds of rows compiled anew each
     time costs tens of milliseconds). `rows=None`: the arrays are given when the statement runs
-    (`rows_params`), for a statement built once and kept (building one costs more than running it)."""
-    values = rows_params(name, [column_name for column_name, _type in columns], rows) if rows is not None else None
-    arrays = [
-        bindparam(key, values[key], type_=ARRAY(type_)) if values is not None else bindparam(key, type_=ARRAY(type_))
-        for key, type_ in ((f"{name}_{column_name}", type_) for column_name, type_ in columns)
-    ]
-    return func.unnest(*arrays).table_valued(*[column(column_name, type_) for column_name, type_ in columns]).render_derived(name=name)
+    (`rows_params`), for a statement built once and kept (building one costs more than running it).
+    A column `(name, type, bound_as)` is sent as an array of `bound_as` and cast to `type` once,
+    by the array (a type the driver cannot send, e.g. xid8 as text)."""
+    names = [spec[0] for spec in columns]
+    values = rows_params(name, names, rows) if rows is not None else None
+    arrays = []
+    for column_name, type_, *bound_as in columns:
+        key = f"{name}_{column_name}"
+        sent = bound_as[0] if bound_as else type_
+        array = bindparam(key, values[key], type_=ARRAY(sent)) if values is not None else bindparam(key, type_=ARRAY(sent))
+        arrays.append(cast(array, ARRAY(type_)) if bound_as else array)
+    return func.unnest(*arrays).table_valued(*[column(spec[0], spec[1]) for spec in columns]).render_derived(name=name)
 
 
 def rows_params(name: str, column_names: Sequence[str], rows: Sequence[Sequence[Any]]) -> dict[str, list[Any]]:

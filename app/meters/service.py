@@ -33,10 +33,7 @@ def request_usage_drain(session: AsyncSession, *, defer: float | None = None) ->
     """Ask for the session's organization's usage drain (app/wallets/usage.py: wallet-enabled
     usage paid from the wallets) after this transaction commits: one runs and at most one waits,
     queued ahead of the meter update jobs; or, with `defer`, that many seconds from now."""
-    if defer is None:
-        enqueue_single_after_commit(session, USAGE_DRAIN_JOB, ahead=True)
-    else:
-        enqueue_single_after_commit(session, USAGE_DRAIN_JOB, defer=defer)
+    enqueue_single_after_commit(session, USAGE_DRAIN_JOB, ahead=defer is None, defer=defer or 0.0)
 
 
 def request_update(session: AsyncSession, customer_id: uuid.UUID) -> None:

@@ -8,8 +8,8 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any, Sequence
 
-from sqlalchemy import BigInteger, DateTime, Integer, Numeric, String, Text, Uuid, and_, bindparam, cast, column, func, lateral, literal, select, text, true, union_all, update
-from sqlalchemy.dialects.postgresql import ARRAY, insert
+from sqlalchemy import BigInteger, DateTime, Integer, Numeric, String, Text, Uuid, and_, bindparam, column, func, lateral, literal, select, text, true, union_all, update
+from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.kit.ledger import Along
@@ -81,15 +81,10 @@ async def add_lot(session: AsyncSession, lot: WalletLot) -> None:
 
 
 # The lots a debit takes from, in spending order: grants first (the soonest-expiring first, those
-# that never expire last), then the rest, oldest first. One statement: each lot gives what the
-# debit still needs after the lots before it.
-# The lots' spend in spending order (grants first, the soonest expiry first): :spend taken from
-# the wallet's lots (bind names unlike the wallets' columns, which the UPDATE reserves), as a CTE of the ledger's post (app.kit.ledger.Along), which runs it in the
-# same statement as the entries and the balance's move (the wallet row locked by the caller).
-# Spending lots: from each wallet's lots in spending order (grants first, the soonest expiring
-# first, then the oldest), its amount to spend. `{spend}` is the source of (wallet_id, amount): one
-# wallet's (a debit, bound as the post's key, `key_wallet_id`, and `spend`) or many (the drain's
-# batch, arrays). Bind names unlike the wallets' columns, which the post's UPDATE reserves.
+# that never expire last), then the rest, oldest first; each lot gives what the debit still needs
+# after the lots before it. `{spend}` is the source of (wallet_id, amount): one wallet's (a debit,
+# bound as the post's key, `key_wallet_id`, and `spend`) or many (the drain's batch, arrays). Bind
+# names unlike the wallets' columns, which the post's UPDATE reserves.
 _SPEND_LOTS = """
         WITH spend AS ({spend}), ordered AS (
             SELECT l.id, l.wallet_id, l.remaining, spend.amount,
@@ -130,6 +125,7 @@ async def spend_lots(session: AsyncSession, scope: TenantScope, spend: dict[uuid
     for wallet_id, take in await session.execute(_SPEND_MANY, params):
         taken[wallet_id] = taken.get(wallet_id, 0) + int(take)
     return taken
+
 
 async def take_from_lot(session: AsyncSession, scope: TenantScope, lot_id: uuid.UUID, amount: int, now: datetime, *, refunded: bool) -> bool:
     """Take `amount` from one lot (a refund of its top-up, a grant's expiry), if it holds that much."""
@@ -602,6 +598,11 @@ async def current_payment_method(session: AsyncSession, scope: TenantScope, cust
 # -- the usage drain (app/wallets/usage.py) -----------------------------------------------------------
 
 
+def _wallet_price() -> list[Any]:
+    """An active wallet-enabled metered price."""
+    return [ProductPrice.type == PriceType.metered_unit.value, ProductPrice.wallet_enabled.is_(True), ProductPrice.archived_at.is_(None)]
+
+
 @dataclass(frozen=True)
 class WalletPriceRow:
     """A subscription paying usage of a wallet-enabled price from its customer's wallet."""
@@ -614,7 +615,7 @@ class WalletPriceRow:
     price: ProductPrice
 
 
-async def wallet_prices_of_organization(session: AsyncSession, scope: TenantScope) -> list[Any]:
+async def wallet_prices_of_organization(session: AsyncSession, scope: TenantScope) -> list[WalletPriceRow]:
     """The subscriptions that pay usage from their customer's wallet (active or past due: a
     trial's usage is not billed; the customer not deleted) with each active wallet-enabled metered
     price of their product: `subscription_id customer_id external_id current_period_start
@@ -630,9 +631,7 @@ async def wallet_prices_of_organization(session: AsyncSession, scope: TenantScop
             owned_by(Subscription, scope),
             Customer.deleted_at.is_(None),
             Subscription.status.in_((SubscriptionStatus.active.value, SubscriptionStatus.past_due.value)),
-            ProductPrice.type == PriceType.metered_unit.value,
-            ProductPrice.wallet_enabled.is_(True),
-            ProductPrice.archived_at.is_(None),
+            *_wallet_price(),
         )
         .order_by(Subscription.customer_id, Subscription.created_at, Subscription.id, ProductPrice.created_at, ProductPrice.id)
     )
@@ -645,10 +644,7 @@ async def wallet_prices_of_organization(session: AsyncSession, scope: TenantScop
 
 async def has_wallet_prices(session: AsyncSession, scope: TenantScope) -> bool:
     """Whether the organization has an active wallet-enabled metered price."""
-    found = select(ProductPrice.id).where(
-        owned_by(ProductPrice, scope), ProductPrice.type == PriceType.metered_unit.value, ProductPrice.wallet_enabled.is_(True),
-        ProductPrice.archived_at.is_(None),
-    )
+    found = select(ProductPrice.id).where(owned_by(ProductPrice, scope), *_wallet_price())
     return bool(await session.scalar(select(found.exists())))
 
 
@@ -720,23 +716,16 @@ async def usage_units(
     meter counts events; a sum meter sums its property (events without a number in it add nothing).
     Two statements (the customer's events; those sent for its external id before it existed),
     whatever the number of targets."""
-    columns = list(zip(*targets))
-    # the watermarks as an xid8 column (the array cast once, by unnest): compared with the events'
-    # xid without a cast per row, the bound is part of the index probe (row-level security keeps
-    # a comparison through the casts, which are not leakproof, out of the index and after its own)
-    table = (
-        func.unnest(
-            bindparam("t_subscription_id", list(columns[0]), type_=ARRAY(Uuid())),
-            bindparam("t_customer_id", list(columns[1]), type_=ARRAY(Uuid())),
-            bindparam("t_external_id", list(columns[2]), type_=ARRAY(String())),
-            cast(bindparam("t_watermark", [str(w) for w in columns[3]], type_=ARRAY(Text())), ARRAY(XID8())),
-            bindparam("t_since", list(columns[4]), type_=ARRAY(DateTime(timezone=True))),
-        )
-        .table_valued(
-            column("subscription_id", Uuid()), column("customer_id", Uuid()), column("external_id", String()), column("watermark", XID8()),
-            column("since", DateTime(timezone=True)),
-        )
-        .render_derived(name="t")
+    # the watermarks as an xid8 column (sent as text, the array cast once): compared with the
+    # events' xid without a cast per row, the bound is part of the index probe (row-level security
+    # keeps a comparison through the casts, which are not leakproof, out of the index)
+    table = rows_table(
+        "t",
+        [
+            ("subscription_id", Uuid()), ("customer_id", Uuid()), ("external_id", String()), ("watermark", XID8(), Text()),
+            ("since", DateTime(timezone=True)),
+        ],
+        [(subscription, customer, external, str(watermark), since) for subscription, customer, external, watermark, since in targets],
     )
     counted = and_(Event.timestamp >= table.c.since, meters_repository.filter_clause(meter.filter))
     prop = meter.aggregation.get("property")
